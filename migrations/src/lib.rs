@@ -1,0 +1,18 @@
+//! Schema migrations for consentd: forward-only, one file per step, the same
+//! on SQLite and PostgreSQL. `consentd migrate` and `consentd serve` run them.
+
+pub use sea_orm_migration::MigratorTrait;
+use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_create_consent_tables;
+
+/// Every migration, in order.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[sea_orm_migration::async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_000001_create_consent_tables::Migration)]
+    }
+}

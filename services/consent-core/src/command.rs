@@ -1,0 +1,195 @@
+//! The operations the service performs, as plain data. Every transport
+//! (gRPC, vendor HTTP routes) builds these and hands them to the service.
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::model::{
+    ConsentRecord, ConsentStatus, Decision, Evidence, Identity, PurposeDecision, Revision, SubjectRef,
+};
+use crate::time::Timestamp;
+
+/// Record decisions for one subject named by its identities.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecordConsent {
+    /// The subject's identities; linked together.
+    pub identities: Vec<Identity>,
+    /// One decision per distinct purpose and target.
+    pub decisions: Vec<PurposeDecision>,
+    /// When the person decided; `None` means now.
+    pub collected_at: Option<Timestamp>,
+    /// When the decisions stop applying; `None` means never.
+    pub expires_at: Option<Timestamp>,
+    /// Where the decision came from.
+    pub source: String,
+    /// What proves the decision.
+    pub evidence: Evidence,
+    /// A retry with the same key returns the original result.
+    pub idempotency_key: String,
+}
+
+/// Change the decision for an existing (subject, purpose, target).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UpdateConsent {
+    /// The subject.
+    pub subject: SubjectRef,
+    /// The purpose; empty means all purposes.
+    pub purpose: String,
+    /// The target; empty means any target.
+    pub target: String,
+    /// The new decision.
+    pub decision: Decision,
+    /// When the person decided; `None` means now.
+    pub collected_at: Option<Timestamp>,
+    /// When the new decision stops applying; `None` means never.
+    pub expires_at: Option<Timestamp>,
+    /// Where the decision came from; empty keeps the current record's source.
+    pub source: String,
+    /// What proves the new decision.
+    pub evidence: Evidence,
+    /// Apply only if the current record has this revision.
+    pub expected_revision: Option<Revision>,
+    /// A retry with the same key returns the original result.
+    pub idempotency_key: String,
+}
+
+/// A write the store applies in one transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum WriteCommand {
+    /// See [`RecordConsent`].
+    Record(RecordConsent),
+    /// See [`UpdateConsent`].
+    Update(UpdateConsent),
+}
+
+impl WriteCommand {
+    /// The idempotency key, empty when none was given.
+    pub fn idempotency_key(&self) -> &str {
+        match self {
+            Self::Record(cmd) => &cmd.idempotency_key,
+            Self::Update(cmd) => &cmd.idempotency_key,
+        }
+    }
+
+    /// A digest of the whole command as the client sent it, so a retry that
+    /// reuses a key with a different request is told apart from a true retry.
+    pub fn digest(&self) -> String {
+        // serde_json of plain data structs is deterministic (field order is
+        // declaration order), which is all a digest needs.
+        let encoded = serde_json::to_vec(self).unwrap_or_default();
+        Sha256::digest(&encoded)
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect()
+    }
+}
+
+/// What a write produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteOutcome {
+    /// The subject written to.
+    pub subject_id: Uuid,
+    /// The records written, in request order.
+    pub records: Vec<ConsentRecord>,
+    /// The highest revision written.
+    pub revision: Revision,
+    /// Identities already linked to another subject; left where they were.
+    pub conflicting_identities: Vec<Identity>,
+}
+
+/// Ask whether a purpose is allowed for a subject.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckConsent {
+    /// The subject.
+    pub subject: SubjectRef,
+    /// The purpose; empty asks about all-purposes records only.
+    pub purpose: String,
+    /// The target; empty asks about any-target records only.
+    pub target: String,
+    /// The time to answer for; `None` means now.
+    pub at: Option<Timestamp>,
+    /// Read at least this fresh; 0 means any.
+    pub min_revision: Revision,
+}
+
+/// The answer of a check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckOutcome {
+    /// The answer.
+    pub status: ConsentStatus,
+    /// The deciding record, if any.
+    pub record: Option<ConsentRecord>,
+    /// The head revision the answer was read at.
+    pub revision: Revision,
+}
+
+/// Which records a query or a subscription wants. Empty strings and `None`
+/// mean "any".
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RecordFilter {
+    /// Only this subject.
+    pub subject_id: Option<Uuid>,
+    /// Only the subject linked to this identity.
+    pub identity: Option<Identity>,
+    /// Only this purpose (exact).
+    pub purpose: String,
+    /// Only this target (exact).
+    pub target: String,
+    /// Only this decision.
+    pub decision: Option<Decision>,
+    /// Only this source.
+    pub source: String,
+    /// Only records collected at or after this time.
+    pub collected_after: Option<Timestamp>,
+    /// Only records collected before this time.
+    pub collected_before: Option<Timestamp>,
+    /// Only records with this evidence IP.
+    pub ip: String,
+    /// Only records with this evidence user agent.
+    pub user_agent: String,
+    /// Only records with this evidence country.
+    pub country: String,
+    /// Only records with this evidence region.
+    pub region: String,
+    /// Only records with this evidence city.
+    pub city: String,
+    /// Every record (true) or the current record per key (false).
+    pub history: bool,
+}
+
+/// List records matching a filter, one page at a time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryConsents {
+    /// Which records.
+    pub filter: RecordFilter,
+    /// Requested page size: 0 means the default, above the maximum is lowered.
+    pub page_size: i32,
+    /// The previous page's token; empty for the first page.
+    pub page_token: String,
+}
+
+/// One page of records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryPage {
+    /// The records, in revision order.
+    pub records: Vec<ConsentRecord>,
+    /// The next page's token; empty on the last page.
+    pub next_page_token: String,
+}
+
+/// Which record `GetConsent` returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GetConsent {
+    /// The record with this id.
+    ById(Uuid),
+    /// The current record of a subject for a purpose and target.
+    Current {
+        /// The subject.
+        subject: SubjectRef,
+        /// The purpose; empty means the all-purposes record.
+        purpose: String,
+        /// The target; empty means the any-target record.
+        target: String,
+    },
+}

@@ -1,0 +1,27 @@
+//! The consent domain of consentd: what a consent record is, how a check is
+//! decided, the commands every transport builds, the one error type, and the
+//! store trait. No transport or database code lives here.
+
+pub mod check;
+pub mod command;
+pub mod error;
+pub mod model;
+pub mod page;
+pub mod service;
+pub mod store;
+pub mod subject;
+pub mod time;
+pub mod validate;
+
+pub use command::{
+    CheckConsent, CheckOutcome, GetConsent, QueryConsents, QueryPage, RecordConsent, RecordFilter,
+    UpdateConsent, WriteCommand, WriteOutcome,
+};
+pub use error::{ConsentError, ErrorCode, FieldViolation};
+pub use model::{
+    ConsentRecord, ConsentStatus, Decision, EventKind, Evidence, Identity, PurposeDecision, Revision,
+    SubjectRef, TenantId,
+};
+pub use service::ConsentService;
+pub use store::ConsentStore;
+pub use time::Timestamp;

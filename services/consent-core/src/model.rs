@@ -1,0 +1,227 @@
+//! The consent domain: who decided what, for which purpose, and the evidence.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::time::Timestamp;
+
+/// A tenant's slug, such as `acme`. It comes from the credential, never from a
+/// request body.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct TenantId(String);
+
+impl TenantId {
+    /// The tenant every call acts for until credentials name one.
+    pub fn default_tenant() -> Self {
+        Self("default".to_owned())
+    }
+
+    /// A tenant from its slug.
+    pub fn new(slug: impl Into<String>) -> Self {
+        Self(slug.into())
+    }
+
+    /// The slug.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A change-feed position: one per record, strictly increasing within a tenant.
+pub type Revision = i64;
+
+/// What a person decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Decision {
+    /// The person agreed.
+    Granted,
+    /// The person refused.
+    Denied,
+    /// The person agreed to a part only (essential-only, partial).
+    Limited,
+}
+
+impl Decision {
+    /// The stable name stored in the database.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Granted => "granted",
+            Self::Denied => "denied",
+            Self::Limited => "limited",
+        }
+    }
+
+    /// The decision stored under `name`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "granted" => Some(Self::Granted),
+            "denied" => Some(Self::Denied),
+            "limited" => Some(Self::Limited),
+            _ => None,
+        }
+    }
+}
+
+/// The answer of a consent check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ConsentStatus {
+    /// The deciding record grants the purpose.
+    Granted,
+    /// The deciding record denies the purpose.
+    Denied,
+    /// The deciding record grants a limited consent.
+    Limited,
+    /// The deciding record had expired at the time asked about.
+    Expired,
+    /// No record applies, or the subject was never seen.
+    Unknown,
+}
+
+impl From<Decision> for ConsentStatus {
+    fn from(decision: Decision) -> Self {
+        match decision {
+            Decision::Granted => Self::Granted,
+            Decision::Denied => Self::Denied,
+            Decision::Limited => Self::Limited,
+        }
+    }
+}
+
+/// Whether a record was written by a record or an update call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum EventKind {
+    /// Written by a record call.
+    Recorded,
+    /// Written by an update call.
+    Updated,
+}
+
+impl EventKind {
+    /// The stable name stored in the database.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Recorded => "recorded",
+            Self::Updated => "updated",
+        }
+    }
+
+    /// The kind stored under `name`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "recorded" => Some(Self::Recorded),
+            "updated" => Some(Self::Updated),
+            _ => None,
+        }
+    }
+}
+
+/// A person's identifier in one namespace, such as `email` or `user_id`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Identity {
+    /// Lower-case namespace.
+    pub namespace: String,
+    /// The identifier within the namespace.
+    pub value: String,
+}
+
+impl Identity {
+    /// An identity from its parts, as given.
+    pub fn new(namespace: impl Into<String>, value: impl Into<String>) -> Self {
+        Self {
+            namespace: namespace.into(),
+            value: value.into(),
+        }
+    }
+}
+
+/// A subject named by its server id or by one of its identities.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SubjectRef {
+    /// The server's subject id.
+    Id(Uuid),
+    /// Any identity linked to the subject.
+    Identity(Identity),
+}
+
+/// What proves a decision: how, where and under which notice it was collected.
+/// Empty strings mean "not given".
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// The user agent of the collecting device.
+    pub user_agent: String,
+    /// The IP address the decision came from.
+    pub ip: String,
+    /// The page or screen where the decision was made.
+    pub uri: String,
+    /// Country of the person.
+    pub country: String,
+    /// Region or state of the person.
+    pub region: String,
+    /// City of the person.
+    pub city: String,
+    /// Version of the notice shown.
+    pub notice_version: String,
+    /// Version of the privacy policy in force.
+    pub policy_version: String,
+    /// Free text shown to or given by the person.
+    pub message: String,
+    /// A JSON object with further detail, as text.
+    pub metadata_json: String,
+    /// The consent id of the collecting system.
+    pub consent_id: String,
+    /// The vendor wire format the record arrived in.
+    pub vendor: String,
+    /// A digest of the raw vendor payload.
+    pub payload_digest: String,
+}
+
+/// One decision within a record request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PurposeDecision {
+    /// The purpose; empty means all purposes.
+    pub purpose: String,
+    /// The target; empty means any target.
+    pub target: String,
+    /// The decision.
+    pub decision: Decision,
+}
+
+/// One immutable piece of evidence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentRecord {
+    /// The record id (UUIDv7).
+    pub id: Uuid,
+    /// The tenant the record belongs to.
+    pub tenant: TenantId,
+    /// The subject the record is about.
+    pub subject_id: Uuid,
+    /// The identities the request named.
+    pub identities: Vec<Identity>,
+    /// The purpose; empty means all purposes.
+    pub purpose: String,
+    /// The target; empty means any target.
+    pub target: String,
+    /// The decision.
+    pub decision: Decision,
+    /// When the person decided.
+    pub collected_at: Timestamp,
+    /// When the decision stops applying; `None` means never.
+    pub expires_at: Option<Timestamp>,
+    /// When the server stored the record.
+    pub recorded_at: Timestamp,
+    /// Where the decision came from.
+    pub source: String,
+    /// What proves the decision.
+    pub evidence: Evidence,
+    /// The record's revision.
+    pub revision: Revision,
+    /// Whether a record or an update call wrote it.
+    pub kind: EventKind,
+}
+
+impl ConsentRecord {
+    /// Whether the record has expired at `at`: an expiry at exactly `at` has.
+    pub fn is_expired_at(&self, at: Timestamp) -> bool {
+        self.expires_at.is_some_and(|expires_at| expires_at <= at)
+    }
+}

@@ -1,0 +1,157 @@
+//! The consent service: every operation implemented once, for every transport.
+//! It validates, resolves subjects and applies the check rule; the store does
+//! the I/O.
+
+use uuid::Uuid;
+
+use crate::check;
+use crate::command::{
+    CheckConsent, CheckOutcome, GetConsent, QueryConsents, QueryPage, RecordConsent, UpdateConsent,
+    WriteCommand, WriteOutcome,
+};
+use crate::error::ConsentError;
+use crate::model::{ConsentRecord, ConsentStatus, SubjectRef, TenantId};
+use crate::page;
+use crate::store::ConsentStore;
+use crate::time::Timestamp;
+use crate::validate;
+
+/// The consent operations over a store.
+#[derive(Debug, Clone)]
+pub struct ConsentService<S> {
+    store: S,
+}
+
+impl<S: ConsentStore> ConsentService<S> {
+    /// A service over `store`.
+    pub fn new(store: S) -> Self {
+        Self { store }
+    }
+
+    /// The underlying store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Records decisions for a subject.
+    pub async fn record(
+        &self,
+        tenant: &TenantId,
+        mut cmd: RecordConsent,
+    ) -> Result<WriteOutcome, ConsentError> {
+        validate::record(&mut cmd, Timestamp::now())?;
+        self.store.write(tenant, WriteCommand::Record(cmd)).await
+    }
+
+    /// Appends a new decision for an existing subject, purpose and target.
+    pub async fn update(
+        &self,
+        tenant: &TenantId,
+        mut cmd: UpdateConsent,
+    ) -> Result<WriteOutcome, ConsentError> {
+        validate::update(&mut cmd, Timestamp::now())?;
+        self.store.write(tenant, WriteCommand::Update(cmd)).await
+    }
+
+    /// Answers whether a purpose is allowed for a subject.
+    pub async fn check(
+        &self,
+        tenant: &TenantId,
+        mut cmd: CheckConsent,
+    ) -> Result<CheckOutcome, ConsentError> {
+        validate::check(&mut cmd)?;
+        // The head is read first: the answer then reflects at least this revision.
+        let revision = self.store.head_revision(tenant).await?;
+        if cmd.min_revision > revision {
+            return Err(ConsentError::FailedPrecondition {
+                reason: "REVISION_NOT_REACHED",
+                message: format!(
+                    "min_revision {} is ahead of the store's head revision {revision}",
+                    cmd.min_revision
+                ),
+            });
+        }
+        let Some(subject_id) = self.resolve(tenant, &cmd.subject).await? else {
+            return Ok(CheckOutcome {
+                status: ConsentStatus::Unknown,
+                record: None,
+                revision,
+            });
+        };
+        let record = self
+            .store
+            .deciding_record(tenant, subject_id, &cmd.purpose, &cmd.target, cmd.at)
+            .await?;
+        let status = check::status_of(record.as_ref(), cmd.at.unwrap_or_else(Timestamp::now));
+        Ok(CheckOutcome {
+            status,
+            record,
+            revision,
+        })
+    }
+
+    /// One page of records matching a filter.
+    pub async fn query(&self, tenant: &TenantId, mut cmd: QueryConsents) -> Result<QueryPage, ConsentError> {
+        validate::filter(&mut cmd.filter)?;
+        let limit = page::page_size(cmd.page_size)?;
+        let after = page::decode(tenant, &cmd.filter, &cmd.page_token)?;
+        let empty = QueryPage {
+            records: Vec::new(),
+            next_page_token: String::new(),
+        };
+
+        let mut resolved = cmd.filter.clone();
+        if let Some(identity) = resolved.identity.take() {
+            match self.store.subject_of(tenant, &identity).await? {
+                None => return Ok(empty),
+                Some(found) if resolved.subject_id.is_some_and(|id| id != found) => return Ok(empty),
+                Some(found) => resolved.subject_id = Some(found),
+            }
+        }
+        // One extra row tells whether another page follows.
+        let mut records = self.store.list(tenant, &resolved, after, limit + 1).await?;
+        let more = records.len() as u64 > limit;
+        records.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        let next_page_token = match records.last() {
+            Some(last) if more => page::encode(tenant, &cmd.filter, last.revision),
+            Some(_) | None => String::new(),
+        };
+        Ok(QueryPage {
+            records,
+            next_page_token,
+        })
+    }
+
+    /// One record, by id or as the current record of a key.
+    pub async fn get(&self, tenant: &TenantId, mut cmd: GetConsent) -> Result<ConsentRecord, ConsentError> {
+        validate::get(&mut cmd)?;
+        let found = match cmd {
+            GetConsent::ById(id) => self.store.record_by_id(tenant, id).await?,
+            GetConsent::Current {
+                subject,
+                purpose,
+                target,
+            } => match self.resolve(tenant, &subject).await? {
+                Some(subject_id) => {
+                    self.store
+                        .current_record(tenant, subject_id, &purpose, &target)
+                        .await?
+                }
+                None => None,
+            },
+        };
+        found.ok_or_else(|| ConsentError::NotFound("no such consent record".to_owned()))
+    }
+
+    /// Whether the store is reachable and migrated.
+    pub async fn ready(&self) -> Result<(), ConsentError> {
+        self.store.ready().await
+    }
+
+    async fn resolve(&self, tenant: &TenantId, subject: &SubjectRef) -> Result<Option<Uuid>, ConsentError> {
+        match subject {
+            SubjectRef::Id(id) => Ok(Some(*id)),
+            SubjectRef::Identity(identity) => self.store.subject_of(tenant, identity).await,
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! What the service needs from storage. The sea-orm store implements it for
+//! SQLite and PostgreSQL; every method is scoped by tenant.
+
+use std::future::Future;
+
+use uuid::Uuid;
+
+use crate::command::{RecordFilter, WriteCommand, WriteOutcome};
+use crate::error::ConsentError;
+use crate::model::{ConsentRecord, Identity, Revision, TenantId};
+use crate::time::Timestamp;
+
+/// Durable storage of consent records.
+pub trait ConsentStore: Send + Sync + 'static {
+    /// Applies a validated write in one transaction and returns once it has
+    /// committed. A write with an idempotency key already seen returns the
+    /// original outcome and writes nothing.
+    fn write(
+        &self,
+        tenant: &TenantId,
+        command: WriteCommand,
+    ) -> impl Future<Output = Result<WriteOutcome, ConsentError>> + Send;
+
+    /// The subject linked to `identity`, if any.
+    fn subject_of(
+        &self,
+        tenant: &TenantId,
+        identity: &Identity,
+    ) -> impl Future<Output = Result<Option<Uuid>, ConsentError>> + Send;
+
+    /// The record that decides a check about `purpose` and `target` (see
+    /// [`crate::check`]): from the current state when `as_of` is `None`, else
+    /// from the records collected up to `as_of`.
+    fn deciding_record(
+        &self,
+        tenant: &TenantId,
+        subject_id: Uuid,
+        purpose: &str,
+        target: &str,
+        as_of: Option<Timestamp>,
+    ) -> impl Future<Output = Result<Option<ConsentRecord>, ConsentError>> + Send;
+
+    /// The current record for exactly this subject, purpose and target.
+    fn current_record(
+        &self,
+        tenant: &TenantId,
+        subject_id: Uuid,
+        purpose: &str,
+        target: &str,
+    ) -> impl Future<Output = Result<Option<ConsentRecord>, ConsentError>> + Send;
+
+    /// The record with this id.
+    fn record_by_id(
+        &self,
+        tenant: &TenantId,
+        id: Uuid,
+    ) -> impl Future<Output = Result<Option<ConsentRecord>, ConsentError>> + Send;
+
+    /// Records matching `filter` with a revision above `after`, in revision
+    /// order, at most `limit`. `filter.identity` is resolved by the caller.
+    fn list(
+        &self,
+        tenant: &TenantId,
+        filter: &RecordFilter,
+        after: Revision,
+        limit: u64,
+    ) -> impl Future<Output = Result<Vec<ConsentRecord>, ConsentError>> + Send;
+
+    /// The tenant's highest committed revision (0 before its first write).
+    fn head_revision(&self, tenant: &TenantId)
+    -> impl Future<Output = Result<Revision, ConsentError>> + Send;
+
+    /// Whether the store answers and its schema is up to date.
+    fn ready(&self) -> impl Future<Output = Result<(), ConsentError>> + Send;
+}

@@ -1,0 +1,58 @@
+//! Instants as microseconds since the Unix epoch: exact, ordered, and the same
+//! integer on SQLite and PostgreSQL.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+/// An instant, in microseconds since 1970-01-01T00:00:00Z.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Timestamp(i64);
+
+impl Timestamp {
+    /// The Unix epoch.
+    pub const EPOCH: Self = Self(0);
+
+    /// The instant `micros` microseconds after the epoch.
+    pub const fn from_micros(micros: i64) -> Self {
+        Self(micros)
+    }
+
+    /// Microseconds since the epoch.
+    pub const fn as_micros(self) -> i64 {
+        self.0
+    }
+
+    /// The current time of the system clock.
+    pub fn now() -> Self {
+        let since_epoch = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO);
+        Self(i64::try_from(since_epoch.as_micros()).unwrap_or(i64::MAX))
+    }
+
+    /// From seconds and nanoseconds since the epoch (the protobuf shape);
+    /// `None` when out of the representable range.
+    pub fn from_seconds_nanos(seconds: i64, nanos: i32) -> Option<Self> {
+        if !(0..1_000_000_000).contains(&nanos) {
+            return None;
+        }
+        seconds
+            .checked_mul(1_000_000)?
+            .checked_add(i64::from(nanos) / 1_000)
+            .map(Self)
+    }
+
+    /// Seconds and nanoseconds since the epoch (the protobuf shape).
+    pub fn to_seconds_nanos(self) -> (i64, i32) {
+        let seconds = self.0.div_euclid(1_000_000);
+        let micros = self.0.rem_euclid(1_000_000);
+        // `micros` is below 10^6, so the nanoseconds fit an i32.
+        (seconds, i32::try_from(micros * 1_000).unwrap_or(0))
+    }
+
+    /// This instant moved by `micros` microseconds, saturating.
+    pub const fn saturating_add_micros(self, micros: i64) -> Self {
+        Self(self.0.saturating_add(micros))
+    }
+}

@@ -1,0 +1,18 @@
+//! Generates the consent.v1 gRPC code and a file descriptor set (for server
+//! reflection) with the vendored protoc, so the build needs no system protoc.
+
+use std::path::PathBuf;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let proto_root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    let proto_file = proto_root.join("consent/v1/consent.proto");
+    let descriptor = PathBuf::from(std::env::var("OUT_DIR")?).join("consent_v1_descriptor.bin");
+    println!("cargo:rerun-if-changed={}", proto_file.display());
+
+    let mut config = prost_build::Config::new();
+    config.protoc_executable(protoc_bin_vendored::protoc_bin_path()?);
+    tonic_prost_build::configure()
+        .file_descriptor_set_path(&descriptor)
+        .compile_with_config(config, &[proto_file], &[proto_root])?;
+    Ok(())
+}

@@ -1,0 +1,41 @@
+//! `consent_records`: the append-only log of every decision, with its evidence.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "consent_records")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub tenant: String,
+    pub revision: i64,
+    pub subject_id: String,
+    /// JSON array of `{namespace, value}`.
+    pub identities: String,
+    pub purpose: String,
+    pub target: String,
+    pub decision: String,
+    pub collected_at: i64,
+    pub expires_at: Option<i64>,
+    pub recorded_at: i64,
+    pub source: String,
+    pub kind: String,
+    pub user_agent: String,
+    pub ip: String,
+    pub uri: String,
+    pub country: String,
+    pub region: String,
+    pub city: String,
+    pub notice_version: String,
+    pub policy_version: String,
+    pub message: String,
+    pub metadata_json: String,
+    pub consent_id: String,
+    pub vendor: String,
+    pub payload_digest: String,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

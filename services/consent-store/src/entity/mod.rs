@@ -1,0 +1,15 @@
+//! sea-orm entities of the tables `consent-migrations` creates.
+
+// The derive macros generate public items that are only reachable inside
+// this crate, and types without Debug impls.
+#![allow(
+    unreachable_pub,
+    missing_debug_implementations,
+    clippy::wildcard_enum_match_arm
+)]
+
+pub(crate) mod consent_record;
+pub(crate) mod consent_state;
+pub(crate) mod idempotency_key;
+pub(crate) mod identity;
+pub(crate) mod tenant_head;

@@ -1,0 +1,151 @@
+//! The sea-orm store of consentd: SQLite by default, PostgreSQL at scale, the
+//! same schema and queries on both. Writes go through a group committer;
+//! reads go straight to the pool.
+
+mod convert;
+mod entity;
+mod error;
+mod group_commit;
+mod read;
+mod write;
+
+use std::time::Duration;
+
+use consent_core::{
+    ConsentError, ConsentRecord, ConsentStore, Identity, RecordFilter, Revision, TenantId, Timestamp,
+    WriteCommand, WriteOutcome,
+};
+use consent_migrations::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
+use uuid::Uuid;
+
+use crate::error::db_error;
+use crate::group_commit::GroupCommitter;
+
+/// How to reach and use the database.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// `sqlite://path?mode=rwc` or `postgres://user@host/db`.
+    pub database_url: String,
+    /// Pool size.
+    pub max_connections: u32,
+    /// How long a call waits for a pooled connection before failing
+    /// `UNAVAILABLE`.
+    pub acquire_timeout: Duration,
+    /// Most writes committed in one transaction.
+    pub max_batch: usize,
+}
+
+impl StoreOptions {
+    /// Defaults for `database_url`.
+    pub fn new(database_url: impl Into<String>) -> Self {
+        Self {
+            database_url: database_url.into(),
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(5),
+            max_batch: 256,
+        }
+    }
+}
+
+/// The consent store on a SQL database.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    db: DatabaseConnection,
+    writer: GroupCommitter,
+}
+
+impl SqlStore {
+    /// Connects (creating a SQLite file if needed). Must run inside a Tokio
+    /// runtime: it starts the group committer.
+    ///
+    /// SQLite runs in WAL mode with `synchronous=FULL`: a write is acknowledged
+    /// only once it is on disk, and readers never block the writer.
+    pub async fn connect(options: &StoreOptions) -> Result<Self, ConsentError> {
+        let mut connect = ConnectOptions::new(options.database_url.clone());
+        connect
+            .max_connections(options.max_connections)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_timeout(options.acquire_timeout)
+            .sqlx_logging(false)
+            .map_sqlx_sqlite_opts(|sqlite| {
+                sqlite
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Full)
+                    .busy_timeout(Duration::from_secs(5))
+            });
+        let db = Database::connect(connect).await.map_err(db_error)?;
+        let writer = GroupCommitter::start(db.clone(), options.max_batch);
+        Ok(Self { db, writer })
+    }
+
+    /// Applies pending migrations.
+    pub async fn migrate(&self) -> Result<(), ConsentError> {
+        Migrator::up(&self.db, None).await.map_err(db_error)
+    }
+}
+
+impl ConsentStore for SqlStore {
+    async fn write(&self, tenant: &TenantId, command: WriteCommand) -> Result<WriteOutcome, ConsentError> {
+        self.writer.write(tenant, command).await
+    }
+
+    async fn subject_of(&self, tenant: &TenantId, identity: &Identity) -> Result<Option<Uuid>, ConsentError> {
+        read::subject_of(&self.db, tenant, identity).await
+    }
+
+    async fn deciding_record(
+        &self,
+        tenant: &TenantId,
+        subject_id: Uuid,
+        purpose: &str,
+        target: &str,
+        as_of: Option<Timestamp>,
+    ) -> Result<Option<ConsentRecord>, ConsentError> {
+        read::deciding_record(&self.db, tenant, subject_id, purpose, target, as_of).await
+    }
+
+    async fn current_record(
+        &self,
+        tenant: &TenantId,
+        subject_id: Uuid,
+        purpose: &str,
+        target: &str,
+    ) -> Result<Option<ConsentRecord>, ConsentError> {
+        read::current_record(&self.db, tenant, subject_id, purpose, target).await
+    }
+
+    async fn record_by_id(&self, tenant: &TenantId, id: Uuid) -> Result<Option<ConsentRecord>, ConsentError> {
+        read::record_by_id(&self.db, tenant, id).await
+    }
+
+    async fn list(
+        &self,
+        tenant: &TenantId,
+        filter: &RecordFilter,
+        after: Revision,
+        limit: u64,
+    ) -> Result<Vec<ConsentRecord>, ConsentError> {
+        read::list(&self.db, tenant, filter, after, limit).await
+    }
+
+    async fn head_revision(&self, tenant: &TenantId) -> Result<Revision, ConsentError> {
+        read::head_revision(&self.db, tenant).await
+    }
+
+    async fn ready(&self) -> Result<(), ConsentError> {
+        self.db.execute_unprepared("SELECT 1").await.map_err(db_error)?;
+        let pending = Migrator::get_pending_migrations(&self.db)
+            .await
+            .map_err(db_error)?;
+        if pending.is_empty() {
+            Ok(())
+        } else {
+            Err(ConsentError::Unavailable(format!(
+                "{} migrations are pending",
+                pending.len()
+            )))
+        }
+    }
+}

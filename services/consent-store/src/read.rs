@@ -1,0 +1,203 @@
+//! Reads, each scoped by tenant. Generic over the connection so the write path
+//! can make the same reads inside its transaction.
+
+use consent_core::{ConsentError, ConsentRecord, Identity, RecordFilter, Revision, TenantId, Timestamp};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use uuid::Uuid;
+
+use crate::convert::{from_row, from_rows};
+use crate::entity::{consent_record, consent_state, identity, tenant_head};
+use crate::error::db_error;
+
+pub(crate) async fn subject_of<C: ConnectionTrait>(
+    db: &C,
+    tenant: &TenantId,
+    wanted: &Identity,
+) -> Result<Option<Uuid>, ConsentError> {
+    let key = (
+        tenant.as_str().to_owned(),
+        wanted.namespace.clone(),
+        wanted.value.clone(),
+    );
+    let Some(row) = identity::Entity::find_by_id(key)
+        .one(db)
+        .await
+        .map_err(db_error)?
+    else {
+        return Ok(None);
+    };
+    Uuid::parse_str(&row.subject_id)
+        .map(Some)
+        .map_err(|_| ConsentError::Internal(format!("identity row has a bad subject id {}", row.subject_id)))
+}
+
+pub(crate) async fn head_revision<C: ConnectionTrait>(
+    db: &C,
+    tenant: &TenantId,
+) -> Result<Revision, ConsentError> {
+    Ok(tenant_head::Entity::find_by_id(tenant.as_str().to_owned())
+        .one(db)
+        .await
+        .map_err(db_error)?
+        .map_or(0, |row| row.head))
+}
+
+pub(crate) async fn record_by_id<C: ConnectionTrait>(
+    db: &C,
+    tenant: &TenantId,
+    id: Uuid,
+) -> Result<Option<ConsentRecord>, ConsentError> {
+    consent_record::Entity::find_by_id(id.to_string())
+        .filter(consent_record::Column::Tenant.eq(tenant.as_str()))
+        .one(db)
+        .await
+        .map_err(db_error)?
+        .map(from_row)
+        .transpose()
+}
+
+pub(crate) async fn current_record<C: ConnectionTrait>(
+    db: &C,
+    tenant: &TenantId,
+    subject_id: Uuid,
+    purpose: &str,
+    target: &str,
+) -> Result<Option<ConsentRecord>, ConsentError> {
+    let key = (
+        tenant.as_str().to_owned(),
+        subject_id.to_string(),
+        purpose.to_owned(),
+        target.to_owned(),
+    );
+    let Some(state) = consent_state::Entity::find_by_id(key)
+        .one(db)
+        .await
+        .map_err(db_error)?
+    else {
+        return Ok(None);
+    };
+    record_row(db, state.record_id).await
+}
+
+async fn record_row<C: ConnectionTrait>(db: &C, id: String) -> Result<Option<ConsentRecord>, ConsentError> {
+    consent_record::Entity::find_by_id(id)
+        .one(db)
+        .await
+        .map_err(db_error)?
+        .map(from_row)
+        .transpose()
+}
+
+/// The latest applicable record (DESIGN §3 check rule), read through indexes:
+/// from the current state (at most four rows apply), or from history up to
+/// `as_of`.
+pub(crate) async fn deciding_record<C: ConnectionTrait>(
+    db: &C,
+    tenant: &TenantId,
+    subject_id: Uuid,
+    purpose: &str,
+    target: &str,
+    as_of: Option<Timestamp>,
+) -> Result<Option<ConsentRecord>, ConsentError> {
+    let Some(at) = as_of else {
+        let deciding = consent_state::Entity::find()
+            .filter(consent_state::Column::Tenant.eq(tenant.as_str()))
+            .filter(consent_state::Column::SubjectId.eq(subject_id.to_string()))
+            .filter(consent_state::Column::Purpose.is_in([purpose, ""]))
+            .filter(consent_state::Column::Target.is_in([target, ""]))
+            .order_by_desc(consent_state::Column::CollectedAt)
+            .order_by_desc(consent_state::Column::Revision)
+            .one(db)
+            .await
+            .map_err(db_error)?;
+        return match deciding {
+            Some(state) => record_row(db, state.record_id).await,
+            None => Ok(None),
+        };
+    };
+    consent_record::Entity::find()
+        .filter(consent_record::Column::Tenant.eq(tenant.as_str()))
+        .filter(consent_record::Column::SubjectId.eq(subject_id.to_string()))
+        .filter(consent_record::Column::Purpose.is_in([purpose, ""]))
+        .filter(consent_record::Column::Target.is_in([target, ""]))
+        .filter(consent_record::Column::CollectedAt.lte(at.as_micros()))
+        .order_by_desc(consent_record::Column::CollectedAt)
+        .order_by_desc(consent_record::Column::Revision)
+        .one(db)
+        .await
+        .map_err(db_error)?
+        .map(from_row)
+        .transpose()
+}
+
+/// Records matching `filter` above revision `after`, in revision order.
+pub(crate) async fn list<C: ConnectionTrait>(
+    db: &C,
+    tenant: &TenantId,
+    filter: &RecordFilter,
+    after: Revision,
+    limit: u64,
+) -> Result<Vec<ConsentRecord>, ConsentError> {
+    use consent_record::Column;
+
+    let mut condition = Condition::all()
+        .add(Column::Tenant.eq(tenant.as_str()))
+        .add(Column::Revision.gt(after));
+    if let Some(subject_id) = filter.subject_id {
+        condition = condition.add(Column::SubjectId.eq(subject_id.to_string()));
+    }
+    if let Some(decision) = filter.decision {
+        condition = condition.add(Column::Decision.eq(decision.as_str()));
+    }
+    if let Some(after) = filter.collected_after {
+        condition = condition.add(Column::CollectedAt.gte(after.as_micros()));
+    }
+    if let Some(before) = filter.collected_before {
+        condition = condition.add(Column::CollectedAt.lt(before.as_micros()));
+    }
+    for (column, value) in [
+        (Column::Purpose, &filter.purpose),
+        (Column::Target, &filter.target),
+        (Column::Source, &filter.source),
+        (Column::Ip, &filter.ip),
+        (Column::UserAgent, &filter.user_agent),
+        (Column::Country, &filter.country),
+        (Column::Region, &filter.region),
+        (Column::City, &filter.city),
+    ] {
+        if !value.is_empty() {
+            condition = condition.add(column.eq(value.as_str()));
+        }
+    }
+    if !filter.history {
+        condition = condition.add(is_current());
+    }
+    let rows = consent_record::Entity::find()
+        .filter(condition)
+        .order_by_asc(Column::Revision)
+        .limit(limit)
+        .all(db)
+        .await
+        .map_err(db_error)?;
+    from_rows(rows)
+}
+
+/// Whether the record is its key's current one: a correlated EXISTS, so each
+/// candidate row is one primary-index probe rather than a scan of the state.
+fn is_current() -> Expr {
+    Expr::exists(
+        Query::select()
+            .expr(Expr::val(1))
+            .from(consent_state::Entity)
+            .and_where(
+                Expr::col((consent_state::Entity, consent_state::Column::Tenant))
+                    .equals((consent_record::Entity, consent_record::Column::Tenant)),
+            )
+            .and_where(
+                Expr::col((consent_state::Entity, consent_state::Column::Revision))
+                    .equals((consent_record::Entity, consent_record::Column::Revision)),
+            )
+            .to_owned(),
+    )
+}

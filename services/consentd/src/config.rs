@@ -1,0 +1,309 @@
+//! Configuration, layered once at start: defaults, then the TOML file, then
+//! environment (`CONSENTD_*`), then flags; validated; logged with secrets
+//! redacted.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use consent_store::StoreOptions;
+use serde::Deserialize;
+
+/// Default database: an embedded SQLite file in the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://consentd.db?mode=rwc";
+const DEFAULT_GRPC_LISTEN: &str = "0.0.0.0:50051";
+const DEFAULT_HTTP_LISTEN: &str = "0.0.0.0:8080";
+
+/// Whether calls must present an API key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    /// Every call needs a valid key.
+    Required,
+    /// Every call acts for tenant `default` (local development only).
+    Disabled,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable, for a terminal.
+    Pretty,
+    /// One JSON object per line, for containers.
+    Json,
+}
+
+/// `--database-url`, shared by every command that opens the store.
+#[derive(Debug, Clone, Default, Args)]
+pub struct DatabaseArgs {
+    /// Database URL: `sqlite://FILE?mode=rwc` or `postgres://USER@HOST/DB`
+    /// [default: sqlite://consentd.db?mode=rwc]
+    #[arg(long, env = "CONSENTD_DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+/// Flags of `consentd serve`. Every flag is optional so that the file and the
+/// defaults can fill what flags and environment leave unset.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// gRPC listen address [default: 0.0.0.0:50051]
+    #[arg(long, env = "CONSENTD_GRPC_LISTEN")]
+    pub grpc_listen: Option<SocketAddr>,
+    /// HTTP listen address (health, readiness) [default: 0.0.0.0:8080]
+    #[arg(long, env = "CONSENTD_HTTP_LISTEN")]
+    pub http_listen: Option<SocketAddr>,
+    /// Authentication mode [default: required]
+    #[arg(long, env = "CONSENTD_AUTH", value_enum)]
+    pub auth: Option<AuthMode>,
+    /// TOML configuration file; flags and environment override it
+    #[arg(long, env = "CONSENTD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Do not apply pending migrations on start (run `consentd migrate` instead)
+    #[arg(long, env = "CONSENTD_NO_MIGRATE")]
+    pub no_migrate: bool,
+    /// Log format [default: pretty on a terminal, json otherwise]
+    #[arg(long, env = "CONSENTD_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+}
+
+/// The TOML file: the same settings as the flags, in snake case.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    database_url: Option<String>,
+    grpc_listen: Option<SocketAddr>,
+    http_listen: Option<SocketAddr>,
+    auth: Option<AuthMode>,
+    migrate_on_start: Option<bool>,
+    log_format: Option<LogFormat>,
+    #[serde(default)]
+    store: FileStoreConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileStoreConfig {
+    max_connections: Option<u32>,
+    acquire_timeout_ms: Option<u64>,
+    max_batch: Option<usize>,
+}
+
+/// The effective configuration of `serve`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Store connection and group-commit settings.
+    pub store: StoreOptions,
+    /// gRPC listen address.
+    pub grpc_listen: SocketAddr,
+    /// HTTP listen address.
+    pub http_listen: SocketAddr,
+    /// Authentication mode.
+    pub auth: AuthMode,
+    /// Apply pending migrations on start.
+    pub migrate_on_start: bool,
+    /// Log format; `None` picks by terminal.
+    pub log_format: Option<LogFormat>,
+    /// How often readiness is re-checked for the health service.
+    pub health_interval: Duration,
+}
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this service.
+    #[error("invalid config file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A setting has an unusable value.
+    #[error("invalid setting {setting}: {message}")]
+    Invalid {
+        /// The setting.
+        setting: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl Config {
+    /// Layers flags and environment (already merged by clap) over the file
+    /// over the defaults, then validates.
+    pub fn load(args: &ServeArgs) -> Result<Self, ConfigError> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let database_url = args
+            .database
+            .database_url
+            .clone()
+            .or(file.database_url)
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        let mut store = StoreOptions::new(database_url);
+        if let Some(max) = file.store.max_connections {
+            store.max_connections = max;
+        }
+        if let Some(ms) = file.store.acquire_timeout_ms {
+            store.acquire_timeout = Duration::from_millis(ms);
+        }
+        if let Some(max) = file.store.max_batch {
+            store.max_batch = max;
+        }
+        let config = Self {
+            store,
+            grpc_listen: args
+                .grpc_listen
+                .or(file.grpc_listen)
+                .unwrap_or_else(|| parse_default(DEFAULT_GRPC_LISTEN)),
+            http_listen: args
+                .http_listen
+                .or(file.http_listen)
+                .unwrap_or_else(|| parse_default(DEFAULT_HTTP_LISTEN)),
+            auth: args.auth.or(file.auth).unwrap_or(AuthMode::Required),
+            migrate_on_start: if args.no_migrate {
+                false
+            } else {
+                file.migrate_on_start.unwrap_or(true)
+            },
+            log_format: args.log_format.or(file.log_format),
+            health_interval: Duration::from_secs(5),
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        validate_database_url(&self.store.database_url)?;
+        if self.store.max_connections == 0 {
+            return Err(ConfigError::Invalid {
+                setting: "store.max_connections",
+                message: "must be at least 1".to_owned(),
+            });
+        }
+        if self.store.max_batch == 0 {
+            return Err(ConfigError::Invalid {
+                setting: "store.max_batch",
+                message: "must be at least 1".to_owned(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Checks that a database URL names a supported backend.
+pub fn validate_database_url(url: &str) -> Result<(), ConfigError> {
+    if ["sqlite:", "postgres://", "postgresql://"]
+        .iter()
+        .any(|scheme| url.starts_with(scheme))
+    {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid {
+            setting: "database_url",
+            message: "must start with sqlite:, postgres:// or postgresql://".to_owned(),
+        })
+    }
+}
+
+/// The URL with any password replaced, for logs.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((credentials, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
+    match credentials.split_once(':') {
+        Some((user, _password)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|err| ConfigError::Parse {
+        path: path.to_owned(),
+        message: err.to_string(),
+    })
+}
+
+fn parse_default(addr: &str) -> SocketAddr {
+    addr.parse()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db:5432/consent"),
+            "postgres://app:***@db:5432/consent"
+        );
+        assert_eq!(
+            redact_url("postgres://app@db/consent"),
+            "postgres://app@db/consent"
+        );
+        assert_eq!(redact_url(DEFAULT_DATABASE_URL), DEFAULT_DATABASE_URL);
+    }
+
+    #[test]
+    fn flags_override_file_which_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("consentd.toml");
+        std::fs::write(
+            &path,
+            "grpc_listen = \"127.0.0.1:6000\"\nhttp_listen = \"127.0.0.1:6001\"\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(path),
+            http_listen: Some("127.0.0.1:7001".parse().unwrap()),
+            ..ServeArgs::default()
+        };
+        let config = Config::load(&args).unwrap();
+        assert_eq!(config.grpc_listen, "127.0.0.1:6000".parse().unwrap());
+        assert_eq!(config.http_listen, "127.0.0.1:7001".parse().unwrap());
+        assert_eq!(config.store.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(config.auth, AuthMode::Required);
+    }
+
+    #[test]
+    fn unknown_file_keys_and_bad_urls_are_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("consentd.toml");
+        std::fs::write(&path, "grpc_lisen = \"127.0.0.1:6000\"\n").unwrap();
+        let args = ServeArgs {
+            config: Some(path),
+            ..ServeArgs::default()
+        };
+        assert!(matches!(Config::load(&args), Err(ConfigError::Parse { .. })));
+        let args = ServeArgs {
+            database: DatabaseArgs {
+                database_url: Some("mysql://x".into()),
+            },
+            ..ServeArgs::default()
+        };
+        assert!(matches!(Config::load(&args), Err(ConfigError::Invalid { .. })));
+    }
+}

@@ -1,0 +1,302 @@
+//! Protobuf messages to domain commands and back. Conversion problems are
+//! collected as field violations with the API's field paths.
+
+use consent_core::error::Violations;
+use consent_core::{
+    CheckConsent, CheckOutcome, ConsentError, ConsentRecord, ConsentStatus, Decision, EventKind, Evidence,
+    GetConsent, Identity, PurposeDecision, QueryConsents, QueryPage, RecordConsent, RecordFilter, SubjectRef,
+    Timestamp, UpdateConsent, WriteOutcome,
+};
+use consent_proto::v1 as pb;
+use uuid::Uuid;
+
+pub(crate) fn record_request(req: pb::RecordConsentRequest) -> Result<RecordConsent, ConsentError> {
+    let mut v = Violations::default();
+    let decisions = req
+        .decisions
+        .into_iter()
+        .enumerate()
+        .map(|(i, d)| PurposeDecision {
+            decision: decision(d.decision, &format!("decisions[{i}].decision"), &mut v),
+            purpose: d.purpose,
+            target: d.target,
+        })
+        .collect();
+    let cmd = RecordConsent {
+        identities: req.identities.into_iter().map(identity).collect(),
+        decisions,
+        collected_at: timestamp(req.collected_at, "collected_at", &mut v),
+        expires_at: timestamp(req.expires_at, "expires_at", &mut v),
+        source: req.source,
+        evidence: evidence(req.evidence),
+        idempotency_key: req.idempotency_key,
+    };
+    v.into_result().map(|()| cmd)
+}
+
+pub(crate) fn update_request(req: pb::UpdateConsentRequest) -> Result<UpdateConsent, ConsentError> {
+    let mut v = Violations::default();
+    let cmd = UpdateConsent {
+        subject: subject(req.subject, "subject", &mut v),
+        decision: decision(req.decision, "decision", &mut v),
+        collected_at: timestamp(req.collected_at, "collected_at", &mut v),
+        expires_at: timestamp(req.expires_at, "expires_at", &mut v),
+        expected_revision: (req.expected_revision != 0).then_some(req.expected_revision),
+        purpose: req.purpose,
+        target: req.target,
+        source: req.source,
+        evidence: evidence(req.evidence),
+        idempotency_key: req.idempotency_key,
+    };
+    v.into_result().map(|()| cmd)
+}
+
+pub(crate) fn check_request(req: pb::CheckConsentRequest) -> Result<CheckConsent, ConsentError> {
+    let mut v = Violations::default();
+    let cmd = CheckConsent {
+        subject: subject(req.subject, "subject", &mut v),
+        at: timestamp(req.at, "at", &mut v),
+        purpose: req.purpose,
+        target: req.target,
+        min_revision: req.min_revision,
+    };
+    v.into_result().map(|()| cmd)
+}
+
+pub(crate) fn query_request(req: pb::QueryConsentsRequest) -> Result<QueryConsents, ConsentError> {
+    let mut v = Violations::default();
+    let filter = RecordFilter {
+        subject_id: optional_uuid(&req.subject_id, "subject_id", &mut v),
+        identity: req.identity.map(identity),
+        decision: optional_decision(req.decision, "decision", &mut v),
+        collected_after: timestamp(req.collected_after, "collected_after", &mut v),
+        collected_before: timestamp(req.collected_before, "collected_before", &mut v),
+        purpose: req.purpose,
+        target: req.target,
+        source: req.source,
+        ip: req.ip,
+        user_agent: req.user_agent,
+        country: req.country,
+        region: req.region,
+        city: req.city,
+        history: req.history,
+    };
+    let cmd = QueryConsents {
+        filter,
+        page_size: req.page_size,
+        page_token: req.page_token,
+    };
+    v.into_result().map(|()| cmd)
+}
+
+pub(crate) fn get_request(req: pb::GetConsentRequest) -> Result<GetConsent, ConsentError> {
+    let mut v = Violations::default();
+    let cmd = match req.key {
+        Some(pb::get_consent_request::Key::RecordId(id)) => {
+            GetConsent::ById(optional_uuid(&id, "record_id", &mut v).unwrap_or_default())
+        }
+        Some(pb::get_consent_request::Key::Current(key)) => GetConsent::Current {
+            subject: subject(key.subject, "current.subject", &mut v),
+            purpose: key.purpose,
+            target: key.target,
+        },
+        None => {
+            v.add("key", "either record_id or current is required");
+            GetConsent::ById(Uuid::nil())
+        }
+    };
+    if let GetConsent::ById(id) = &cmd
+        && id.is_nil()
+        && v.is_empty()
+    {
+        v.add("record_id", "is required");
+    }
+    v.into_result().map(|()| cmd)
+}
+
+pub(crate) fn record_response(outcome: WriteOutcome) -> pb::RecordConsentResponse {
+    pb::RecordConsentResponse {
+        subject_id: outcome.subject_id.to_string(),
+        records: outcome.records.into_iter().map(record).collect(),
+        revision: outcome.revision,
+        conflicting_identities: outcome
+            .conflicting_identities
+            .into_iter()
+            .map(identity_pb)
+            .collect(),
+    }
+}
+
+pub(crate) fn update_response(outcome: WriteOutcome) -> pb::UpdateConsentResponse {
+    pb::UpdateConsentResponse {
+        revision: outcome.revision,
+        record: outcome.records.into_iter().next().map(record),
+    }
+}
+
+pub(crate) fn check_response(outcome: CheckOutcome) -> pb::CheckConsentResponse {
+    let status = match outcome.status {
+        ConsentStatus::Granted => pb::ConsentStatus::Granted,
+        ConsentStatus::Denied => pb::ConsentStatus::Denied,
+        ConsentStatus::Limited => pb::ConsentStatus::Limited,
+        ConsentStatus::Expired => pb::ConsentStatus::Expired,
+        ConsentStatus::Unknown => pb::ConsentStatus::Unknown,
+    };
+    pb::CheckConsentResponse {
+        status: status.into(),
+        record: outcome.record.map(record),
+        revision: outcome.revision,
+    }
+}
+
+pub(crate) fn query_response(page: QueryPage) -> pb::QueryConsentsResponse {
+    pb::QueryConsentsResponse {
+        records: page.records.into_iter().map(record).collect(),
+        next_page_token: page.next_page_token,
+    }
+}
+
+pub(crate) fn record(record: ConsentRecord) -> pb::ConsentRecord {
+    let e = record.evidence;
+    pb::ConsentRecord {
+        id: record.id.to_string(),
+        subject_id: record.subject_id.to_string(),
+        identities: record.identities.into_iter().map(identity_pb).collect(),
+        purpose: record.purpose,
+        target: record.target,
+        decision: decision_pb(record.decision).into(),
+        collected_at: Some(timestamp_pb(record.collected_at)),
+        expires_at: record.expires_at.map(timestamp_pb),
+        recorded_at: Some(timestamp_pb(record.recorded_at)),
+        source: record.source,
+        revision: record.revision,
+        kind: match record.kind {
+            EventKind::Recorded => pb::EventKind::Recorded,
+            EventKind::Updated => pb::EventKind::Updated,
+        }
+        .into(),
+        evidence: Some(pb::Evidence {
+            user_agent: e.user_agent,
+            ip: e.ip,
+            uri: e.uri,
+            geo: Some(pb::Geo {
+                country: e.country,
+                region: e.region,
+                city: e.city,
+            }),
+            notice_version: e.notice_version,
+            policy_version: e.policy_version,
+            message: e.message,
+            metadata_json: e.metadata_json,
+            consent_id: e.consent_id,
+            vendor: e.vendor,
+            payload_digest: e.payload_digest,
+        }),
+    }
+}
+
+fn identity(id: pb::Identity) -> Identity {
+    Identity::new(id.namespace, id.value)
+}
+
+fn identity_pb(id: Identity) -> pb::Identity {
+    pb::Identity {
+        namespace: id.namespace,
+        value: id.value,
+    }
+}
+
+fn evidence(evidence: Option<pb::Evidence>) -> Evidence {
+    let e = evidence.unwrap_or_default();
+    let geo = e.geo.unwrap_or_default();
+    Evidence {
+        user_agent: e.user_agent,
+        ip: e.ip,
+        uri: e.uri,
+        country: geo.country,
+        region: geo.region,
+        city: geo.city,
+        notice_version: e.notice_version,
+        policy_version: e.policy_version,
+        message: e.message,
+        metadata_json: e.metadata_json,
+        consent_id: e.consent_id,
+        vendor: e.vendor,
+        payload_digest: e.payload_digest,
+    }
+}
+
+fn subject(subject: Option<pb::SubjectRef>, field: &str, v: &mut Violations) -> SubjectRef {
+    match subject.and_then(|s| s.subject) {
+        Some(pb::subject_ref::Subject::SubjectId(id)) => match Uuid::parse_str(&id) {
+            Ok(id) => SubjectRef::Id(id),
+            Err(_) => {
+                v.add(format!("{field}.subject_id"), "must be a UUID");
+                SubjectRef::Id(Uuid::nil())
+            }
+        },
+        Some(pb::subject_ref::Subject::Identity(id)) => SubjectRef::Identity(identity(id)),
+        None => {
+            v.add(field, "either subject_id or identity is required");
+            SubjectRef::Id(Uuid::nil())
+        }
+    }
+}
+
+fn optional_uuid(text: &str, field: &str, v: &mut Violations) -> Option<Uuid> {
+    if text.is_empty() {
+        return None;
+    }
+    Uuid::parse_str(text)
+        .inspect_err(|_| v.add(field, "must be a UUID"))
+        .ok()
+}
+
+/// A required decision; on a problem the violation is recorded and a
+/// placeholder returned (the request is rejected before it is used).
+fn decision(value: i32, field: &str, v: &mut Violations) -> Decision {
+    match optional_decision(value, field, v) {
+        Some(decision) => decision,
+        None => {
+            if pb::Decision::try_from(value) == Ok(pb::Decision::Unspecified) {
+                v.add(field, "is required");
+            }
+            Decision::Denied
+        }
+    }
+}
+
+fn optional_decision(value: i32, field: &str, v: &mut Violations) -> Option<Decision> {
+    match pb::Decision::try_from(value) {
+        Ok(pb::Decision::Granted) => Some(Decision::Granted),
+        Ok(pb::Decision::Denied) => Some(Decision::Denied),
+        Ok(pb::Decision::Limited) => Some(Decision::Limited),
+        Ok(pb::Decision::Unspecified) => None,
+        Err(_) => {
+            v.add(field, format!("{value} is not a known decision"));
+            None
+        }
+    }
+}
+
+fn decision_pb(decision: Decision) -> pb::Decision {
+    match decision {
+        Decision::Granted => pb::Decision::Granted,
+        Decision::Denied => pb::Decision::Denied,
+        Decision::Limited => pb::Decision::Limited,
+    }
+}
+
+fn timestamp(value: Option<prost_types::Timestamp>, field: &str, v: &mut Violations) -> Option<Timestamp> {
+    let value = value?;
+    let converted = Timestamp::from_seconds_nanos(value.seconds, value.nanos);
+    if converted.is_none() {
+        v.add(field, "is not a valid timestamp");
+    }
+    converted
+}
+
+fn timestamp_pb(value: Timestamp) -> prost_types::Timestamp {
+    let (seconds, nanos) = value.to_seconds_nanos();
+    prost_types::Timestamp { seconds, nanos }
+}

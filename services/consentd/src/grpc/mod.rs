@@ -1,0 +1,111 @@
+//! The gRPC face of the consent service: each handler converts, calls the
+//! service, and converts back.
+
+mod convert;
+mod status;
+
+use std::pin::Pin;
+
+use consent_core::{ConsentService, ConsentStore, TenantId};
+use consent_proto::v1 as pb;
+use consent_proto::v1::consent_service_server::ConsentService as ConsentServiceApi;
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status};
+
+pub(crate) use status::to_status;
+
+/// Implements `consent.v1.ConsentService` over a [`ConsentService`].
+#[derive(Debug, Clone)]
+pub struct GrpcConsentService<S> {
+    service: ConsentService<S>,
+}
+
+impl<S> GrpcConsentService<S> {
+    /// Serves `service` over gRPC.
+    pub fn new(service: ConsentService<S>) -> Self {
+        Self { service }
+    }
+}
+
+/// The tenant a call acts for. Until credentials carry one, every call acts
+/// for tenant `default`; an authentication layer sets the extension.
+fn tenant_of<T>(request: &Request<T>) -> TenantId {
+    request
+        .extensions()
+        .get::<TenantId>()
+        .cloned()
+        .unwrap_or_else(TenantId::default_tenant)
+}
+
+type SubscribeStream = Pin<Box<dyn Stream<Item = Result<pb::SubscribeResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl<S: ConsentStore + Clone> ConsentServiceApi for GrpcConsentService<S> {
+    #[tracing::instrument(skip_all)]
+    async fn record_consent(
+        &self,
+        request: Request<pb::RecordConsentRequest>,
+    ) -> Result<Response<pb::RecordConsentResponse>, Status> {
+        let tenant = tenant_of(&request);
+        let cmd = convert::record_request(request.into_inner()).map_err(to_status)?;
+        let outcome = self.service.record(&tenant, cmd).await.map_err(to_status)?;
+        Ok(Response::new(convert::record_response(outcome)))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn update_consent(
+        &self,
+        request: Request<pb::UpdateConsentRequest>,
+    ) -> Result<Response<pb::UpdateConsentResponse>, Status> {
+        let tenant = tenant_of(&request);
+        let cmd = convert::update_request(request.into_inner()).map_err(to_status)?;
+        let outcome = self.service.update(&tenant, cmd).await.map_err(to_status)?;
+        Ok(Response::new(convert::update_response(outcome)))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn check_consent(
+        &self,
+        request: Request<pb::CheckConsentRequest>,
+    ) -> Result<Response<pb::CheckConsentResponse>, Status> {
+        let tenant = tenant_of(&request);
+        let cmd = convert::check_request(request.into_inner()).map_err(to_status)?;
+        let outcome = self.service.check(&tenant, cmd).await.map_err(to_status)?;
+        Ok(Response::new(convert::check_response(outcome)))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn query_consents(
+        &self,
+        request: Request<pb::QueryConsentsRequest>,
+    ) -> Result<Response<pb::QueryConsentsResponse>, Status> {
+        let tenant = tenant_of(&request);
+        let cmd = convert::query_request(request.into_inner()).map_err(to_status)?;
+        let page = self.service.query(&tenant, cmd).await.map_err(to_status)?;
+        Ok(Response::new(convert::query_response(page)))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn get_consent(
+        &self,
+        request: Request<pb::GetConsentRequest>,
+    ) -> Result<Response<pb::GetConsentResponse>, Status> {
+        let tenant = tenant_of(&request);
+        let cmd = convert::get_request(request.into_inner()).map_err(to_status)?;
+        let record = self.service.get(&tenant, cmd).await.map_err(to_status)?;
+        Ok(Response::new(pb::GetConsentResponse {
+            record: Some(convert::record(record)),
+        }))
+    }
+
+    type SubscribeStream = SubscribeStream;
+
+    async fn subscribe(
+        &self,
+        _request: Request<pb::SubscribeRequest>,
+    ) -> Result<Response<Self::SubscribeStream>, Status> {
+        Err(Status::unimplemented(
+            "Subscribe is not available in this version",
+        ))
+    }
+}

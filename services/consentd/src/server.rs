@@ -1,0 +1,192 @@
+//! Starts the gRPC and HTTP listeners over one store and stops them cleanly.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use consent_core::ConsentService;
+use consent_proto::v1::consent_service_server::ConsentServiceServer;
+use consent_store::SqlStore;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+
+use crate::config::{AuthMode, Config, redact_url};
+use crate::grpc::GrpcConsentService;
+use crate::http;
+
+/// A failure to start or run the server.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The store could not be opened or migrated.
+    #[error("store: {0}")]
+    Store(#[from] consent_core::ConsentError),
+    /// A listener could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The gRPC server failed.
+    #[error("grpc server: {0}")]
+    Grpc(#[from] tonic::transport::Error),
+    /// The reflection service could not be built.
+    #[error("reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    /// The HTTP server failed.
+    #[error("http server: {0}")]
+    Http(std::io::Error),
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct RunningServer {
+    /// The bound gRPC address (useful when listening on port 0).
+    pub grpc_addr: SocketAddr,
+    /// The bound HTTP address.
+    pub http_addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<Result<(), ServerError>>>,
+}
+
+impl RunningServer {
+    /// Stops accepting, lets in-flight calls finish, and waits for the end.
+    pub async fn shutdown(self) -> Result<(), ServerError> {
+        let _ = self.shutdown.send(true);
+        self.wait().await
+    }
+
+    /// Waits until the server stops (after [`RunningServer::shutdown`] or a
+    /// failure).
+    pub async fn wait(self) -> Result<(), ServerError> {
+        for task in self.tasks {
+            match task.await {
+                Ok(result) => result?,
+                Err(join) => return Err(ServerError::Http(std::io::Error::other(join))),
+            }
+        }
+        Ok(())
+    }
+
+    /// A handle that triggers shutdown from elsewhere (a signal handler).
+    pub fn shutdown_trigger(&self) -> watch::Sender<bool> {
+        self.shutdown.clone()
+    }
+}
+
+/// Opens the store, applies migrations unless told not to, binds both
+/// listeners and starts serving.
+pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
+    tracing::info!(
+        database_url = %redact_url(&config.store.database_url),
+        grpc_listen = %config.grpc_listen,
+        http_listen = %config.http_listen,
+        auth = ?config.auth,
+        migrate_on_start = config.migrate_on_start,
+        max_connections = config.store.max_connections,
+        max_batch = config.store.max_batch,
+        "starting consentd"
+    );
+    if config.auth == AuthMode::Required {
+        tracing::warn!("api keys are not enforced yet: every call acts for tenant default");
+    } else {
+        tracing::warn!("authentication is disabled: every call acts for tenant default");
+    }
+
+    let store = SqlStore::connect(&config.store).await?;
+    if config.migrate_on_start {
+        store.migrate().await?;
+    }
+    let service = ConsentService::new(store);
+
+    let grpc_listener = bind(config.grpc_listen).await?;
+    let http_listener = bind(config.http_listen).await?;
+    let grpc_addr = local_addr(&grpc_listener, config.grpc_listen)?;
+    let http_addr = local_addr(&http_listener, config.http_listen)?;
+    let (shutdown, stopped) = watch::channel(false);
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(consent_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+
+    let health_task = tokio::spawn(watch_readiness(
+        service.clone(),
+        health,
+        config.health_interval,
+        stopped.clone(),
+    ));
+    let grpc = tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(ConsentServiceServer::new(GrpcConsentService::new(
+            service.clone(),
+        )))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(grpc_listener), signalled(stopped.clone()));
+    let grpc_task = tokio::spawn(async move { grpc.await.map_err(ServerError::from) });
+    let http_task = tokio::spawn(http::serve(http_listener, service, signalled(stopped)));
+
+    tracing::info!(%grpc_addr, %http_addr, "consentd is serving");
+    Ok(RunningServer {
+        grpc_addr,
+        http_addr,
+        shutdown,
+        tasks: vec![grpc_task, http_task, health_task],
+    })
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, ServerError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServerError::Bind { addr, source })
+}
+
+fn local_addr(listener: &TcpListener, addr: SocketAddr) -> Result<SocketAddr, ServerError> {
+    listener
+        .local_addr()
+        .map_err(|source| ServerError::Bind { addr, source })
+}
+
+/// Resolves once shutdown was requested.
+async fn signalled(mut stopped: watch::Receiver<bool>) {
+    // An error means the sender is gone: shut down as well.
+    let _ = stopped.wait_for(|stop| *stop).await;
+}
+
+/// Keeps the gRPC health status in line with the store: NOT_SERVING while it
+/// is unreachable or unmigrated, SERVING otherwise.
+async fn watch_readiness<S: consent_core::ConsentStore>(
+    service: ConsentService<S>,
+    health: HealthReporter,
+    interval: Duration,
+    mut stopped: watch::Receiver<bool>,
+) -> Result<(), ServerError> {
+    let mut last = None;
+    loop {
+        let status = match service.ready().await {
+            Ok(()) => ServingStatus::Serving,
+            Err(err) => {
+                tracing::warn!(error = %err, "store not ready");
+                ServingStatus::NotServing
+            }
+        };
+        if last != Some(status) {
+            health.set_service_status("", status).await;
+            health
+                .set_service_status("consent.v1.ConsentService", status)
+                .await;
+            last = Some(status);
+        }
+        tokio::select! {
+            () = tokio::time::sleep(interval) => {}
+            _ = stopped.wait_for(|stop| *stop) => break,
+        }
+    }
+    health.set_service_status("", ServingStatus::NotServing).await;
+    Ok(())
+}
