@@ -94,12 +94,7 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(TenantHeads::Table)
-                    .col(
-                        ColumnDef::new(TenantHeads::Tenant)
-                            .text()
-                            .not_null()
-                            .primary_key(),
-                    )
+                    .col(ColumnDef::new(TenantHeads::Tenant).text().not_null().primary_key())
                     .col(ColumnDef::new(TenantHeads::Head).big_integer().not_null())
                     .to_owned(),
             )
@@ -113,11 +108,7 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(Identities::Namespace).text().not_null())
                     .col(ColumnDef::new(Identities::Value).text().not_null())
                     .col(ColumnDef::new(Identities::SubjectId).text().not_null())
-                    .col(
-                        ColumnDef::new(Identities::LinkedRevision)
-                            .big_integer()
-                            .not_null(),
-                    )
+                    .col(ColumnDef::new(Identities::LinkedRevision).big_integer().not_null())
                     .primary_key(
                         Index::create()
                             .col(Identities::Tenant)
@@ -151,17 +142,9 @@ impl MigrationTrait for Migration {
                     .col(text(ConsentRecords::Purpose))
                     .col(text(ConsentRecords::Target))
                     .col(text(ConsentRecords::Decision))
-                    .col(
-                        ColumnDef::new(ConsentRecords::CollectedAt)
-                            .big_integer()
-                            .not_null(),
-                    )
+                    .col(ColumnDef::new(ConsentRecords::CollectedAt).big_integer().not_null())
                     .col(ColumnDef::new(ConsentRecords::ExpiresAt).big_integer().null())
-                    .col(
-                        ColumnDef::new(ConsentRecords::RecordedAt)
-                            .big_integer()
-                            .not_null(),
-                    )
+                    .col(ColumnDef::new(ConsentRecords::RecordedAt).big_integer().not_null())
                     .col(text(ConsentRecords::Source))
                     .col(text(ConsentRecords::Kind))
                     .col(text(ConsentRecords::UserAgent))
@@ -248,27 +231,11 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(IdempotencyKeys::Key).text().not_null())
                     .col(ColumnDef::new(IdempotencyKeys::Digest).text().not_null())
                     .col(ColumnDef::new(IdempotencyKeys::SubjectId).text().not_null())
-                    .col(
-                        ColumnDef::new(IdempotencyKeys::FirstRevision)
-                            .big_integer()
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(IdempotencyKeys::LastRevision)
-                            .big_integer()
-                            .not_null(),
-                    )
+                    .col(ColumnDef::new(IdempotencyKeys::FirstRevision).big_integer().not_null())
+                    .col(ColumnDef::new(IdempotencyKeys::LastRevision).big_integer().not_null())
                     .col(ColumnDef::new(IdempotencyKeys::Conflicts).text().not_null())
-                    .col(
-                        ColumnDef::new(IdempotencyKeys::CreatedAt)
-                            .big_integer()
-                            .not_null(),
-                    )
-                    .primary_key(
-                        Index::create()
-                            .col(IdempotencyKeys::Tenant)
-                            .col(IdempotencyKeys::Key),
-                    )
+                    .col(ColumnDef::new(IdempotencyKeys::CreatedAt).big_integer().not_null())
+                    .primary_key(Index::create().col(IdempotencyKeys::Tenant).col(IdempotencyKeys::Key))
                     .to_owned(),
             )
             .await

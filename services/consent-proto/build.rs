@@ -11,8 +11,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut config = prost_build::Config::new();
     config.protoc_executable(protoc_bin_vendored::protoc_bin_path()?);
-    tonic_prost_build::configure()
-        .file_descriptor_set_path(&descriptor)
-        .compile_with_config(config, &[proto_file], &[proto_root])?;
+    tonic_prost_build::configure().file_descriptor_set_path(&descriptor).compile_with_config(
+        config,
+        &[proto_file],
+        &[proto_root],
+    )?;
     Ok(())
 }

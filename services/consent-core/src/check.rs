@@ -90,10 +90,7 @@ mod tests {
             record("marketing", "", Decision::Denied, 10, 2),
         ];
         let at = Timestamp::from_micros(100);
-        assert_eq!(
-            status_of(deciding_record(&records, "marketing", "", at), at),
-            ConsentStatus::Granted
-        );
+        assert_eq!(status_of(deciding_record(&records, "marketing", "", at), at), ConsentStatus::Granted);
     }
 
     #[test]
@@ -102,10 +99,7 @@ mod tests {
         newer.expires_at = Some(Timestamp::from_micros(50));
         let records = [record("marketing", "", Decision::Granted, 10, 1), newer];
         let at = Timestamp::from_micros(50);
-        assert_eq!(
-            status_of(deciding_record(&records, "marketing", "", at), at),
-            ConsentStatus::Expired
-        );
+        assert_eq!(status_of(deciding_record(&records, "marketing", "", at), at), ConsentStatus::Expired);
     }
 
     #[test]

@@ -15,10 +15,7 @@ pub struct FieldViolation {
 impl FieldViolation {
     /// A violation of `field`.
     pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            description: description.into(),
-        }
+        Self { field: field.into(), description: description.into() }
     }
 }
 
@@ -73,11 +70,7 @@ pub enum ConsentError {
 }
 
 fn summarize(violations: &[FieldViolation]) -> String {
-    violations
-        .iter()
-        .map(|v| format!("{}: {}", v.field, v.description))
-        .collect::<Vec<_>>()
-        .join("; ")
+    violations.iter().map(|v| format!("{}: {}", v.field, v.description)).collect::<Vec<_>>().join("; ")
 }
 
 impl ConsentError {
@@ -118,10 +111,6 @@ impl Violations {
 
     /// `Ok` when no problem was found, else `InvalidArgument` with them all.
     pub fn into_result(self) -> Result<(), ConsentError> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(ConsentError::InvalidArgument(self.0))
-        }
+        if self.0.is_empty() { Ok(()) } else { Err(ConsentError::InvalidArgument(self.0)) }
     }
 }

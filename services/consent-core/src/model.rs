@@ -127,10 +127,7 @@ pub struct Identity {
 impl Identity {
     /// An identity from its parts, as given.
     pub fn new(namespace: impl Into<String>, value: impl Into<String>) -> Self {
-        Self {
-            namespace: namespace.into(),
-            value: value.into(),
-        }
+        Self { namespace: namespace.into(), value: value.into() }
     }
 }
 

@@ -39,11 +39,7 @@ pub fn page_size(requested: i32) -> Result<u64, ConsentError> {
 
 /// The token for the page after the record at `last_revision`.
 pub fn encode(tenant: &TenantId, filter: &RecordFilter, last_revision: Revision) -> String {
-    let cursor = Cursor {
-        v: TOKEN_VERSION,
-        q: fingerprint(tenant, filter),
-        r: last_revision,
-    };
+    let cursor = Cursor { v: TOKEN_VERSION, q: fingerprint(tenant, filter), r: last_revision };
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(&cursor).unwrap_or_default())
 }
 
@@ -53,9 +49,7 @@ pub fn decode(tenant: &TenantId, filter: &RecordFilter, token: &str) -> Result<R
         return Ok(0);
     }
     let invalid = |why: &str| ConsentError::invalid("page_token", why);
-    let bytes = URL_SAFE_NO_PAD
-        .decode(token)
-        .map_err(|_| invalid("is not a token this service issued"))?;
+    let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid("is not a token this service issued"))?;
     let cursor: Cursor =
         serde_json::from_slice(&bytes).map_err(|_| invalid("is not a token this service issued"))?;
     if cursor.v != TOKEN_VERSION || cursor.r < 0 {
@@ -72,10 +66,7 @@ fn fingerprint(tenant: &TenantId, filter: &RecordFilter) -> String {
     hasher.update(tenant.as_str().as_bytes());
     hasher.update([0]);
     hasher.update(serde_json::to_vec(filter).unwrap_or_default());
-    hasher.finalize()[..12]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hasher.finalize()[..12].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -95,10 +86,7 @@ mod tests {
         let tenant = TenantId::default_tenant();
         let filter = RecordFilter::default();
         let token = encode(&tenant, &filter, 42);
-        let other_filter = RecordFilter {
-            purpose: "marketing".into(),
-            ..RecordFilter::default()
-        };
+        let other_filter = RecordFilter { purpose: "marketing".into(), ..RecordFilter::default() };
         assert!(decode(&tenant, &other_filter, &token).is_err());
         assert!(decode(&TenantId::new("acme"), &filter, &token).is_err());
         assert!(decode(&tenant, &filter, "not a token").is_err());

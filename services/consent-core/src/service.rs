@@ -72,22 +72,12 @@ impl<S: ConsentStore> ConsentService<S> {
             });
         }
         let Some(subject_id) = self.resolve(tenant, &cmd.subject).await? else {
-            return Ok(CheckOutcome {
-                status: ConsentStatus::Unknown,
-                record: None,
-                revision,
-            });
+            return Ok(CheckOutcome { status: ConsentStatus::Unknown, record: None, revision });
         };
-        let record = self
-            .store
-            .deciding_record(tenant, subject_id, &cmd.purpose, &cmd.target, cmd.at)
-            .await?;
+        let record =
+            self.store.deciding_record(tenant, subject_id, &cmd.purpose, &cmd.target, cmd.at).await?;
         let status = check::status_of(record.as_ref(), cmd.at.unwrap_or_else(Timestamp::now));
-        Ok(CheckOutcome {
-            status,
-            record,
-            revision,
-        })
+        Ok(CheckOutcome { status, record, revision })
     }
 
     /// One page of records matching a filter.
@@ -95,10 +85,7 @@ impl<S: ConsentStore> ConsentService<S> {
         validate::filter(&mut cmd.filter)?;
         let limit = page::page_size(cmd.page_size)?;
         let after = page::decode(tenant, &cmd.filter, &cmd.page_token)?;
-        let empty = QueryPage {
-            records: Vec::new(),
-            next_page_token: String::new(),
-        };
+        let empty = QueryPage { records: Vec::new(), next_page_token: String::new() };
 
         let mut resolved = cmd.filter.clone();
         if let Some(identity) = resolved.identity.take() {
@@ -116,10 +103,7 @@ impl<S: ConsentStore> ConsentService<S> {
             Some(last) if more => page::encode(tenant, &cmd.filter, last.revision),
             Some(_) | None => String::new(),
         };
-        Ok(QueryPage {
-            records,
-            next_page_token,
-        })
+        Ok(QueryPage { records, next_page_token })
     }
 
     /// One record, by id or as the current record of a key.
@@ -127,16 +111,8 @@ impl<S: ConsentStore> ConsentService<S> {
         validate::get(&mut cmd)?;
         let found = match cmd {
             GetConsent::ById(id) => self.store.record_by_id(tenant, id).await?,
-            GetConsent::Current {
-                subject,
-                purpose,
-                target,
-            } => match self.resolve(tenant, &subject).await? {
-                Some(subject_id) => {
-                    self.store
-                        .current_record(tenant, subject_id, &purpose, &target)
-                        .await?
-                }
+            GetConsent::Current { subject, purpose, target } => match self.resolve(tenant, &subject).await? {
+                Some(subject_id) => self.store.current_record(tenant, subject_id, &purpose, &target).await?,
                 None => None,
             },
         };

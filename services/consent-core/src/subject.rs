@@ -7,19 +7,13 @@ use crate::model::{Identity, TenantId};
 
 /// The UUIDv5 namespace of a tenant: `UUIDv5(NAMESPACE_URL, "consentd:tenant:<slug>")`.
 pub fn tenant_namespace(tenant: &TenantId) -> Uuid {
-    Uuid::new_v5(
-        &Uuid::NAMESPACE_URL,
-        format!("consentd:tenant:{}", tenant.as_str()).as_bytes(),
-    )
+    Uuid::new_v5(&Uuid::NAMESPACE_URL, format!("consentd:tenant:{}", tenant.as_str()).as_bytes())
 }
 
 /// The subject id minted for a subject first seen with `identity`:
 /// `UUIDv5(tenant_namespace, "<namespace>:<value>")`.
 pub fn subject_id_for(tenant: &TenantId, identity: &Identity) -> Uuid {
-    Uuid::new_v5(
-        &tenant_namespace(tenant),
-        format!("{}:{}", identity.namespace, identity.value).as_bytes(),
-    )
+    Uuid::new_v5(&tenant_namespace(tenant), format!("{}:{}", identity.namespace, identity.value).as_bytes())
 }
 
 #[cfg(test)]
@@ -42,10 +36,7 @@ mod tests {
         // helpers cannot silently change ids already handed out.
         let tenant_ns = Uuid::new_v5(&Uuid::NAMESPACE_URL, b"consentd:tenant:default");
         let expected = Uuid::new_v5(&tenant_ns, b"email:a@example.com");
-        let got = subject_id_for(
-            &TenantId::default_tenant(),
-            &Identity::new("email", "a@example.com"),
-        );
+        let got = subject_id_for(&TenantId::default_tenant(), &Identity::new("email", "a@example.com"));
         assert_eq!(got, expected);
     }
 }

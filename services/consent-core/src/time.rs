@@ -25,9 +25,7 @@ impl Timestamp {
 
     /// The current time of the system clock.
     pub fn now() -> Self {
-        let since_epoch = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or(Duration::ZERO);
+        let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
         Self(i64::try_from(since_epoch.as_micros()).unwrap_or(i64::MAX))
     }
 
@@ -37,10 +35,7 @@ impl Timestamp {
         if !(0..1_000_000_000).contains(&nanos) {
             return None;
         }
-        seconds
-            .checked_mul(1_000_000)?
-            .checked_add(i64::from(nanos) / 1_000)
-            .map(Self)
+        seconds.checked_mul(1_000_000)?.checked_add(i64::from(nanos) / 1_000).map(Self)
     }
 
     /// Seconds and nanoseconds since the epoch (the protobuf shape).

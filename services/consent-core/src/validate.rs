@@ -38,31 +38,20 @@ pub fn record(cmd: &mut RecordConsent, now: Timestamp) -> Result<(), ConsentErro
     if cmd.decisions.is_empty() {
         v.add("decisions", "at least one decision is required");
     } else if cmd.decisions.len() > MAX_DECISIONS {
-        v.add(
-            "decisions",
-            format!("at most {MAX_DECISIONS} decisions are allowed"),
-        );
+        v.add("decisions", format!("at most {MAX_DECISIONS} decisions are allowed"));
     }
     let mut seen = std::collections::HashSet::new();
     for (i, decision) in cmd.decisions.iter().enumerate() {
         purpose(&decision.purpose, &format!("decisions[{i}].purpose"), &mut v);
         target(&decision.target, &format!("decisions[{i}].target"), &mut v);
         if !seen.insert((&decision.purpose, &decision.target)) {
-            v.add(
-                format!("decisions[{i}]"),
-                "repeats the purpose and target of an earlier decision",
-            );
+            v.add(format!("decisions[{i}]"), "repeats the purpose and target of an earlier decision");
         }
     }
     times(cmd.collected_at, cmd.expires_at, now, &mut v);
     text(&cmd.source, "source", MAX_SOURCE_LEN, &mut v);
     evidence(&cmd.evidence, &mut v);
-    text(
-        &cmd.idempotency_key,
-        "idempotency_key",
-        MAX_IDEMPOTENCY_KEY_LEN,
-        &mut v,
-    );
+    text(&cmd.idempotency_key, "idempotency_key", MAX_IDEMPOTENCY_KEY_LEN, &mut v);
     v.into_result()
 }
 
@@ -78,12 +67,7 @@ pub fn update(cmd: &mut UpdateConsent, now: Timestamp) -> Result<(), ConsentErro
     if cmd.expected_revision.is_some_and(|r| r < 0) {
         v.add("expected_revision", "must not be negative");
     }
-    text(
-        &cmd.idempotency_key,
-        "idempotency_key",
-        MAX_IDEMPOTENCY_KEY_LEN,
-        &mut v,
-    );
+    text(&cmd.idempotency_key, "idempotency_key", MAX_IDEMPOTENCY_KEY_LEN, &mut v);
     v.into_result()
 }
 
@@ -102,12 +86,7 @@ pub fn check(cmd: &mut CheckConsent) -> Result<(), ConsentError> {
 /// Checks and normalises a get request in place.
 pub fn get(cmd: &mut GetConsent) -> Result<(), ConsentError> {
     let mut v = Violations::default();
-    if let GetConsent::Current {
-        subject: subject_ref,
-        purpose: p,
-        target: t,
-    } = cmd
-    {
+    if let GetConsent::Current { subject: subject_ref, purpose: p, target: t } = cmd {
         subject(subject_ref, "current.subject", &mut v);
         purpose(p, "current.purpose", &mut v);
         target(t, "current.target", &mut v);
@@ -147,10 +126,7 @@ fn identities(list: &mut Vec<Identity>, v: &mut Violations) {
         return;
     }
     if list.len() > MAX_IDENTITIES {
-        v.add(
-            "identities",
-            format!("at most {MAX_IDENTITIES} identities are allowed"),
-        );
+        v.add("identities", format!("at most {MAX_IDENTITIES} identities are allowed"));
         return;
     }
     for (i, item) in list.iter_mut().enumerate() {
@@ -227,24 +203,12 @@ fn evidence(evidence: &Evidence, v: &mut Violations) {
         (&evidence.country, "evidence.geo.country", MAX_SHORT_TEXT_LEN),
         (&evidence.region, "evidence.geo.region", MAX_SHORT_TEXT_LEN),
         (&evidence.city, "evidence.geo.city", MAX_SHORT_TEXT_LEN),
-        (
-            &evidence.notice_version,
-            "evidence.notice_version",
-            MAX_SHORT_TEXT_LEN,
-        ),
-        (
-            &evidence.policy_version,
-            "evidence.policy_version",
-            MAX_SHORT_TEXT_LEN,
-        ),
+        (&evidence.notice_version, "evidence.notice_version", MAX_SHORT_TEXT_LEN),
+        (&evidence.policy_version, "evidence.policy_version", MAX_SHORT_TEXT_LEN),
         (&evidence.message, "evidence.message", MAX_LONG_TEXT_LEN),
         (&evidence.consent_id, "evidence.consent_id", MAX_SHORT_TEXT_LEN),
         (&evidence.vendor, "evidence.vendor", MAX_SHORT_TEXT_LEN),
-        (
-            &evidence.payload_digest,
-            "evidence.payload_digest",
-            MAX_SHORT_TEXT_LEN,
-        ),
+        (&evidence.payload_digest, "evidence.payload_digest", MAX_SHORT_TEXT_LEN),
     ] {
         text(value, field, max, v);
     }
@@ -302,9 +266,7 @@ mod tests {
         let ConsentError::InvalidArgument(list) = err else {
             panic!("expected invalid argument, got {err:?}");
         };
-        list.into_iter()
-            .map(|FieldViolation { field, .. }| field)
-            .collect()
+        list.into_iter().map(|FieldViolation { field, .. }| field).collect()
     }
 
     #[test]
@@ -339,9 +301,6 @@ mod tests {
         let mut cmd = valid_record();
         cmd.collected_at = Some(Timestamp::from_micros(2_000));
         cmd.expires_at = Some(Timestamp::from_micros(1_000));
-        assert_eq!(
-            fields(record(&mut cmd, Timestamp::now()).unwrap_err()),
-            ["expires_at"]
-        );
+        assert_eq!(fields(record(&mut cmd, Timestamp::now()).unwrap_err()), ["expires_at"]);
     }
 }

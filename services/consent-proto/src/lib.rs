@@ -1,11 +1,7 @@
 //! Generated gRPC code for `consent.v1`, and the file descriptor set that
 //! server reflection serves.
 
-#![allow(
-    unreachable_pub,
-    missing_debug_implementations,
-    clippy::wildcard_enum_match_arm
-)]
+#![allow(unreachable_pub, missing_debug_implementations, clippy::wildcard_enum_match_arm)]
 
 /// The `consent.v1` package.
 pub mod v1 {

@@ -29,9 +29,7 @@ pub(crate) struct GroupCommitter {
 
 impl std::fmt::Debug for Job {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Job")
-            .field("tenant", &self.tenant)
-            .finish_non_exhaustive()
+        f.debug_struct("Job").field("tenant", &self.tenant).finish_non_exhaustive()
     }
 }
 
@@ -51,11 +49,7 @@ impl GroupCommitter {
         command: WriteCommand,
     ) -> Result<WriteOutcome, ConsentError> {
         let (reply, answer) = oneshot::channel();
-        let job = Job {
-            tenant: tenant.clone(),
-            command,
-            reply,
-        };
+        let job = Job { tenant: tenant.clone(), command, reply };
         let stopped = || ConsentError::Unavailable("the store is shutting down".to_owned());
         self.queue.send(job).await.map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
@@ -70,6 +64,7 @@ async fn run(db: DatabaseConnection, mut jobs: mpsc::Receiver<Job>, max_batch: u
 }
 
 async fn commit_batch(db: &DatabaseConnection, batch: Vec<Job>) {
+    tracing::debug!(writes = batch.len(), "committing batch");
     let txn = match db.begin().await {
         Ok(txn) => txn,
         Err(err) => return fail_all(batch, &db_error(err)),

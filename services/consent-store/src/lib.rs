@@ -136,16 +136,11 @@ impl ConsentStore for SqlStore {
 
     async fn ready(&self) -> Result<(), ConsentError> {
         self.db.execute_unprepared("SELECT 1").await.map_err(db_error)?;
-        let pending = Migrator::get_pending_migrations(&self.db)
-            .await
-            .map_err(db_error)?;
+        let pending = Migrator::get_pending_migrations(&self.db).await.map_err(db_error)?;
         if pending.is_empty() {
             Ok(())
         } else {
-            Err(ConsentError::Unavailable(format!(
-                "{} migrations are pending",
-                pending.len()
-            )))
+            Err(ConsentError::Unavailable(format!("{} migrations are pending", pending.len())))
         }
     }
 }

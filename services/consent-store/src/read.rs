@@ -15,16 +15,8 @@ pub(crate) async fn subject_of<C: ConnectionTrait>(
     tenant: &TenantId,
     wanted: &Identity,
 ) -> Result<Option<Uuid>, ConsentError> {
-    let key = (
-        tenant.as_str().to_owned(),
-        wanted.namespace.clone(),
-        wanted.value.clone(),
-    );
-    let Some(row) = identity::Entity::find_by_id(key)
-        .one(db)
-        .await
-        .map_err(db_error)?
-    else {
+    let key = (tenant.as_str().to_owned(), wanted.namespace.clone(), wanted.value.clone());
+    let Some(row) = identity::Entity::find_by_id(key).one(db).await.map_err(db_error)? else {
         return Ok(None);
     };
     Uuid::parse_str(&row.subject_id)
@@ -64,29 +56,15 @@ pub(crate) async fn current_record<C: ConnectionTrait>(
     purpose: &str,
     target: &str,
 ) -> Result<Option<ConsentRecord>, ConsentError> {
-    let key = (
-        tenant.as_str().to_owned(),
-        subject_id.to_string(),
-        purpose.to_owned(),
-        target.to_owned(),
-    );
-    let Some(state) = consent_state::Entity::find_by_id(key)
-        .one(db)
-        .await
-        .map_err(db_error)?
-    else {
+    let key = (tenant.as_str().to_owned(), subject_id.to_string(), purpose.to_owned(), target.to_owned());
+    let Some(state) = consent_state::Entity::find_by_id(key).one(db).await.map_err(db_error)? else {
         return Ok(None);
     };
     record_row(db, state.record_id).await
 }
 
 async fn record_row<C: ConnectionTrait>(db: &C, id: String) -> Result<Option<ConsentRecord>, ConsentError> {
-    consent_record::Entity::find_by_id(id)
-        .one(db)
-        .await
-        .map_err(db_error)?
-        .map(from_row)
-        .transpose()
+    consent_record::Entity::find_by_id(id).one(db).await.map_err(db_error)?.map(from_row).transpose()
 }
 
 /// The latest applicable record (DESIGN §3 check rule), read through indexes:
@@ -141,9 +119,8 @@ pub(crate) async fn list<C: ConnectionTrait>(
 ) -> Result<Vec<ConsentRecord>, ConsentError> {
     use consent_record::Column;
 
-    let mut condition = Condition::all()
-        .add(Column::Tenant.eq(tenant.as_str()))
-        .add(Column::Revision.gt(after));
+    let mut condition =
+        Condition::all().add(Column::Tenant.eq(tenant.as_str())).add(Column::Revision.gt(after));
     if let Some(subject_id) = filter.subject_id {
         condition = condition.add(Column::SubjectId.eq(subject_id.to_string()));
     }

@@ -102,10 +102,7 @@ async fn replay<C: ConnectionTrait>(
         return Ok(None);
     };
     if seen.digest != command.digest() {
-        return Err(ConsentError::invalid(
-            "idempotency_key",
-            "was already used for a different request",
-        ));
+        return Err(ConsentError::invalid("idempotency_key", "was already used for a different request"));
     }
     let rows = consent_record::Entity::find()
         .filter(consent_record::Column::Tenant.eq(tenant.as_str()))
@@ -145,10 +142,7 @@ async fn remember<C: ConnectionTrait>(
         conflicts: identities_to_json(&outcome.conflicting_identities),
         created_at: now.as_micros(),
     };
-    idempotency_key::Entity::insert(row.into_active_model())
-        .exec(db)
-        .await
-        .map_err(db_error)?;
+    idempotency_key::Entity::insert(row.into_active_model()).exec(db).await.map_err(db_error)?;
     Ok(())
 }
 
@@ -189,10 +183,7 @@ async fn record<C: ConnectionTrait>(
         })
         .collect();
     if !new_links.is_empty() {
-        identity::Entity::insert_many(new_links)
-            .exec(db)
-            .await
-            .map_err(db_error)?;
+        identity::Entity::insert_many(new_links).exec(db).await.map_err(db_error)?;
     }
 
     let collected_at = cmd.collected_at.unwrap_or(now);
@@ -219,12 +210,7 @@ async fn record<C: ConnectionTrait>(
         .collect();
     insert_records(db, &records).await?;
     let revision = records.last().map_or(first_revision, |r| r.revision);
-    Ok(WriteOutcome {
-        subject_id,
-        records,
-        revision,
-        conflicting_identities,
-    })
+    Ok(WriteOutcome { subject_id, records, revision, conflicting_identities })
 }
 
 async fn update<C: ConnectionTrait>(
@@ -238,9 +224,9 @@ async fn update<C: ConnectionTrait>(
         || ConsentError::NotFound("no consent exists for this subject, purpose and target".to_owned());
     let subject_id = match &cmd.subject {
         SubjectRef::Id(id) => *id,
-        SubjectRef::Identity(identity) => read::subject_of(db, tenant, identity)
-            .await?
-            .ok_or_else(not_found)?,
+        SubjectRef::Identity(identity) => {
+            read::subject_of(db, tenant, identity).await?.ok_or_else(not_found)?
+        }
     };
     let current = read::current_record(db, tenant, subject_id, &cmd.purpose, &cmd.target)
         .await?
@@ -267,22 +253,13 @@ async fn update<C: ConnectionTrait>(
         collected_at: cmd.collected_at.unwrap_or(now),
         expires_at: cmd.expires_at,
         recorded_at: now,
-        source: if cmd.source.is_empty() {
-            current.source
-        } else {
-            cmd.source.clone()
-        },
+        source: if cmd.source.is_empty() { current.source } else { cmd.source.clone() },
         evidence: cmd.evidence.clone(),
         revision,
         kind: EventKind::Updated,
     };
     insert_records(db, std::slice::from_ref(&record)).await?;
-    Ok(WriteOutcome {
-        subject_id,
-        records: vec![record],
-        revision,
-        conflicting_identities: Vec::new(),
-    })
+    Ok(WriteOutcome { subject_id, records: vec![record], revision, conflicting_identities: Vec::new() })
 }
 
 /// The subjects already linked to any of `identities`.
@@ -306,10 +283,7 @@ async fn linked_subjects<C: ConnectionTrait>(
 async fn insert_records<C: ConnectionTrait>(db: &C, records: &[ConsentRecord]) -> Result<(), ConsentError> {
     let rows: Vec<consent_record::ActiveModel> =
         records.iter().map(|r| to_row(r).into_active_model()).collect();
-    consent_record::Entity::insert_many(rows)
-        .exec(db)
-        .await
-        .map_err(db_error)?;
+    consent_record::Entity::insert_many(rows).exec(db).await.map_err(db_error)?;
     for record in records {
         let key = (
             record.tenant.as_str().to_owned(),
@@ -317,10 +291,7 @@ async fn insert_records<C: ConnectionTrait>(db: &C, records: &[ConsentRecord]) -
             record.purpose.clone(),
             record.target.clone(),
         );
-        let current = consent_state::Entity::find_by_id(key)
-            .one(db)
-            .await
-            .map_err(db_error)?;
+        let current = consent_state::Entity::find_by_id(key).one(db).await.map_err(db_error)?;
         let state = consent_state::ActiveModel {
             tenant: ActiveValue::Set(record.tenant.as_str().to_owned()),
             subject_id: ActiveValue::Set(record.subject_id.to_string()),
@@ -332,16 +303,10 @@ async fn insert_records<C: ConnectionTrait>(db: &C, records: &[ConsentRecord]) -
         };
         match current {
             None => {
-                consent_state::Entity::insert(state)
-                    .exec(db)
-                    .await
-                    .map_err(db_error)?;
+                consent_state::Entity::insert(state).exec(db).await.map_err(db_error)?;
             }
             Some(existing) if existing.collected_at <= record.collected_at.as_micros() => {
-                consent_state::Entity::update(state)
-                    .exec(db)
-                    .await
-                    .map_err(db_error)?;
+                consent_state::Entity::update(state).exec(db).await.map_err(db_error)?;
             }
             Some(_) => {}
         }

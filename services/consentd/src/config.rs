@@ -175,11 +175,7 @@ impl Config {
                 .or(file.http_listen)
                 .unwrap_or_else(|| parse_default(DEFAULT_HTTP_LISTEN)),
             auth: args.auth.or(file.auth).unwrap_or(AuthMode::Required),
-            migrate_on_start: if args.no_migrate {
-                false
-            } else {
-                file.migrate_on_start.unwrap_or(true)
-            },
+            migrate_on_start: if args.no_migrate { false } else { file.migrate_on_start.unwrap_or(true) },
             log_format: args.log_format.or(file.log_format),
             health_interval: Duration::from_secs(5),
         };
@@ -207,10 +203,7 @@ impl Config {
 
 /// Checks that a database URL names a supported backend.
 pub fn validate_database_url(url: &str) -> Result<(), ConfigError> {
-    if ["sqlite:", "postgres://", "postgresql://"]
-        .iter()
-        .any(|scheme| url.starts_with(scheme))
-    {
+    if ["sqlite:", "postgres://", "postgresql://"].iter().any(|scheme| url.starts_with(scheme)) {
         Ok(())
     } else {
         Err(ConfigError::Invalid {
@@ -235,19 +228,14 @@ pub fn redact_url(url: &str) -> String {
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    toml::from_str(&text).map_err(|err| ConfigError::Parse {
-        path: path.to_owned(),
-        message: err.to_string(),
-    })
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+    toml::from_str(&text)
+        .map_err(|err| ConfigError::Parse { path: path.to_owned(), message: err.to_string() })
 }
 
 fn parse_default(addr: &str) -> SocketAddr {
-    addr.parse()
-        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+    addr.parse().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
 }
 
 #[cfg(test)]
@@ -256,14 +244,8 @@ mod tests {
 
     #[test]
     fn passwords_are_redacted() {
-        assert_eq!(
-            redact_url("postgres://app:s3cret@db:5432/consent"),
-            "postgres://app:***@db:5432/consent"
-        );
-        assert_eq!(
-            redact_url("postgres://app@db/consent"),
-            "postgres://app@db/consent"
-        );
+        assert_eq!(redact_url("postgres://app:s3cret@db:5432/consent"), "postgres://app:***@db:5432/consent");
+        assert_eq!(redact_url("postgres://app@db/consent"), "postgres://app@db/consent");
         assert_eq!(redact_url(DEFAULT_DATABASE_URL), DEFAULT_DATABASE_URL);
     }
 
@@ -271,11 +253,8 @@ mod tests {
     fn flags_override_file_which_overrides_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("consentd.toml");
-        std::fs::write(
-            &path,
-            "grpc_listen = \"127.0.0.1:6000\"\nhttp_listen = \"127.0.0.1:6001\"\n",
-        )
-        .unwrap();
+        std::fs::write(&path, "grpc_listen = \"127.0.0.1:6000\"\nhttp_listen = \"127.0.0.1:6001\"\n")
+            .unwrap();
         let args = ServeArgs {
             config: Some(path),
             http_listen: Some("127.0.0.1:7001".parse().unwrap()),
@@ -293,15 +272,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("consentd.toml");
         std::fs::write(&path, "grpc_lisen = \"127.0.0.1:6000\"\n").unwrap();
-        let args = ServeArgs {
-            config: Some(path),
-            ..ServeArgs::default()
-        };
+        let args = ServeArgs { config: Some(path), ..ServeArgs::default() };
         assert!(matches!(Config::load(&args), Err(ConfigError::Parse { .. })));
         let args = ServeArgs {
-            database: DatabaseArgs {
-                database_url: Some("mysql://x".into()),
-            },
+            database: DatabaseArgs { database_url: Some("mysql://x".into()) },
             ..ServeArgs::default()
         };
         assert!(matches!(Config::load(&args), Err(ConfigError::Invalid { .. })));

@@ -21,10 +21,7 @@ pub(crate) async fn serve<S: ConsentStore + Clone>(
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz::<S>))
         .with_state(service);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(ServerError::Http)
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await.map_err(ServerError::Http)
 }
 
 async fn readyz<S: ConsentStore + Clone>(State(service): State<ConsentService<S>>) -> (StatusCode, String) {

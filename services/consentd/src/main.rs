@@ -64,10 +64,7 @@ async fn serve(args: &ServeArgs) -> ExitCode {
 
 async fn migrate(args: &DatabaseArgs) -> ExitCode {
     telemetry::init(None);
-    let url = args
-        .database_url
-        .clone()
-        .unwrap_or_else(|| config::DEFAULT_DATABASE_URL.to_owned());
+    let url = args.database_url.clone().unwrap_or_else(|| config::DEFAULT_DATABASE_URL.to_owned());
     if let Err(err) = config::validate_database_url(&url) {
         eprintln!("consentd: {err}");
         return ExitCode::from(2);

@@ -17,6 +17,9 @@ use crate::config::{AuthMode, Config, redact_url};
 use crate::grpc::GrpcConsentService;
 use crate::http;
 
+/// The name health checks use for the consent API.
+const CONSENT_SERVICE_NAME: &str = "consent.v1.ConsentService";
+
 /// A failure to start or run the server.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -115,41 +118,32 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
 
+    let first = report_readiness(&service, &health, None).await;
     let health_task = tokio::spawn(watch_readiness(
         service.clone(),
         health,
+        first,
         config.health_interval,
         stopped.clone(),
     ));
     let grpc = tonic::transport::Server::builder()
         .add_service(health_service)
         .add_service(reflection)
-        .add_service(ConsentServiceServer::new(GrpcConsentService::new(
-            service.clone(),
-        )))
+        .add_service(ConsentServiceServer::new(GrpcConsentService::new(service.clone())))
         .serve_with_incoming_shutdown(TcpListenerStream::new(grpc_listener), signalled(stopped.clone()));
     let grpc_task = tokio::spawn(async move { grpc.await.map_err(ServerError::from) });
     let http_task = tokio::spawn(http::serve(http_listener, service, signalled(stopped)));
 
     tracing::info!(%grpc_addr, %http_addr, "consentd is serving");
-    Ok(RunningServer {
-        grpc_addr,
-        http_addr,
-        shutdown,
-        tasks: vec![grpc_task, http_task, health_task],
-    })
+    Ok(RunningServer { grpc_addr, http_addr, shutdown, tasks: vec![grpc_task, http_task, health_task] })
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, ServerError> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|source| ServerError::Bind { addr, source })
+    TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })
 }
 
 fn local_addr(listener: &TcpListener, addr: SocketAddr) -> Result<SocketAddr, ServerError> {
-    listener
-        .local_addr()
-        .map_err(|source| ServerError::Bind { addr, source })
+    listener.local_addr().map_err(|source| ServerError::Bind { addr, source })
 }
 
 /// Resolves once shutdown was requested.
@@ -159,34 +153,44 @@ async fn signalled(mut stopped: watch::Receiver<bool>) {
 }
 
 /// Keeps the gRPC health status in line with the store: NOT_SERVING while it
-/// is unreachable or unmigrated, SERVING otherwise.
+/// is unreachable or unmigrated, SERVING otherwise. The first status is set
+/// before the listeners accept, so a probe never sees an unknown service.
 async fn watch_readiness<S: consent_core::ConsentStore>(
     service: ConsentService<S>,
     health: HealthReporter,
+    first: ServingStatus,
     interval: Duration,
     mut stopped: watch::Receiver<bool>,
 ) -> Result<(), ServerError> {
-    let mut last = None;
+    let mut last = first;
     loop {
-        let status = match service.ready().await {
-            Ok(()) => ServingStatus::Serving,
-            Err(err) => {
-                tracing::warn!(error = %err, "store not ready");
-                ServingStatus::NotServing
-            }
-        };
-        if last != Some(status) {
-            health.set_service_status("", status).await;
-            health
-                .set_service_status("consent.v1.ConsentService", status)
-                .await;
-            last = Some(status);
-        }
         tokio::select! {
             () = tokio::time::sleep(interval) => {}
             _ = stopped.wait_for(|stop| *stop) => break,
         }
+        last = report_readiness(&service, &health, Some(last)).await;
     }
     health.set_service_status("", ServingStatus::NotServing).await;
     Ok(())
+}
+
+/// Checks the store and publishes the status if it changed.
+async fn report_readiness<S: consent_core::ConsentStore>(
+    service: &ConsentService<S>,
+    health: &HealthReporter,
+    last: Option<ServingStatus>,
+) -> ServingStatus {
+    let status = match service.ready().await {
+        Ok(()) => ServingStatus::Serving,
+        Err(err) => {
+            tracing::warn!(error = %err, "store not ready");
+            ServingStatus::NotServing
+        }
+    };
+    if last != Some(status) {
+        for name in ["", CONSENT_SERVICE_NAME] {
+            health.set_service_status(name, status).await;
+        }
+    }
+    status
 }

@@ -2,11 +2,7 @@
 
 // The derive macros generate public items that are only reachable inside
 // this crate, and types without Debug impls.
-#![allow(
-    unreachable_pub,
-    missing_debug_implementations,
-    clippy::wildcard_enum_match_arm
-)]
+#![allow(unreachable_pub, missing_debug_implementations, clippy::wildcard_enum_match_arm)]
 
 pub(crate) mod consent_record;
 pub(crate) mod consent_state;

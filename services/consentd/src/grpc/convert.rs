@@ -81,11 +81,7 @@ pub(crate) fn query_request(req: pb::QueryConsentsRequest) -> Result<QueryConsen
         city: req.city,
         history: req.history,
     };
-    let cmd = QueryConsents {
-        filter,
-        page_size: req.page_size,
-        page_token: req.page_token,
-    };
+    let cmd = QueryConsents { filter, page_size: req.page_size, page_token: req.page_token };
     v.into_result().map(|()| cmd)
 }
 
@@ -119,11 +115,7 @@ pub(crate) fn record_response(outcome: WriteOutcome) -> pb::RecordConsentRespons
         subject_id: outcome.subject_id.to_string(),
         records: outcome.records.into_iter().map(record).collect(),
         revision: outcome.revision,
-        conflicting_identities: outcome
-            .conflicting_identities
-            .into_iter()
-            .map(identity_pb)
-            .collect(),
+        conflicting_identities: outcome.conflicting_identities.into_iter().map(identity_pb).collect(),
     }
 }
 
@@ -179,11 +171,7 @@ pub(crate) fn record(record: ConsentRecord) -> pb::ConsentRecord {
             user_agent: e.user_agent,
             ip: e.ip,
             uri: e.uri,
-            geo: Some(pb::Geo {
-                country: e.country,
-                region: e.region,
-                city: e.city,
-            }),
+            geo: Some(pb::Geo { country: e.country, region: e.region, city: e.city }),
             notice_version: e.notice_version,
             policy_version: e.policy_version,
             message: e.message,
@@ -200,10 +188,7 @@ fn identity(id: pb::Identity) -> Identity {
 }
 
 fn identity_pb(id: Identity) -> pb::Identity {
-    pb::Identity {
-        namespace: id.namespace,
-        value: id.value,
-    }
+    pb::Identity { namespace: id.namespace, value: id.value }
 }
 
 fn evidence(evidence: Option<pb::Evidence>) -> Evidence {
@@ -247,9 +232,7 @@ fn optional_uuid(text: &str, field: &str, v: &mut Violations) -> Option<Uuid> {
     if text.is_empty() {
         return None;
     }
-    Uuid::parse_str(text)
-        .inspect_err(|_| v.add(field, "must be a UUID"))
-        .ok()
+    Uuid::parse_str(text).inspect_err(|_| v.add(field, "must be a UUID")).ok()
 }
 
 /// A required decision; on a problem the violation is recorded and a

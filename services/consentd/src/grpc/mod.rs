@@ -30,11 +30,7 @@ impl<S> GrpcConsentService<S> {
 /// The tenant a call acts for. Until credentials carry one, every call acts
 /// for tenant `default`; an authentication layer sets the extension.
 fn tenant_of<T>(request: &Request<T>) -> TenantId {
-    request
-        .extensions()
-        .get::<TenantId>()
-        .cloned()
-        .unwrap_or_else(TenantId::default_tenant)
+    request.extensions().get::<TenantId>().cloned().unwrap_or_else(TenantId::default_tenant)
 }
 
 type SubscribeStream = Pin<Box<dyn Stream<Item = Result<pb::SubscribeResponse, Status>> + Send>>;
@@ -93,9 +89,7 @@ impl<S: ConsentStore + Clone> ConsentServiceApi for GrpcConsentService<S> {
         let tenant = tenant_of(&request);
         let cmd = convert::get_request(request.into_inner()).map_err(to_status)?;
         let record = self.service.get(&tenant, cmd).await.map_err(to_status)?;
-        Ok(Response::new(pb::GetConsentResponse {
-            record: Some(convert::record(record)),
-        }))
+        Ok(Response::new(pb::GetConsentResponse { record: Some(convert::record(record)) }))
     }
 
     type SubscribeStream = SubscribeStream;
@@ -104,8 +98,6 @@ impl<S: ConsentStore + Clone> ConsentServiceApi for GrpcConsentService<S> {
         &self,
         _request: Request<pb::SubscribeRequest>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
-        Err(Status::unimplemented(
-            "Subscribe is not available in this version",
-        ))
+        Err(Status::unimplemented("Subscribe is not available in this version"))
     }
 }

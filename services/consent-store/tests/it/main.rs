@@ -1,0 +1,5 @@
+//! Store tests through the consent service over a real SQLite file.
+
+mod check_rule;
+mod group_commit;
+mod support;

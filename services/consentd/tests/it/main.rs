@@ -1,0 +1,15 @@
+//! consentd integration tests: a real server on 127.0.0.1:0 over a real SQLite
+//! file, driven through real gRPC and HTTP clients.
+
+mod bad_requests;
+mod check;
+mod cli;
+mod concurrency;
+mod get;
+mod health;
+mod idempotency;
+mod query;
+mod record;
+mod restart;
+mod support;
+mod update;

@@ -1,0 +1,169 @@
+//! A server per test, and request builders.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use consent_proto::v1 as pb;
+use consent_proto::v1::consent_service_client::ConsentServiceClient;
+use consent_store::StoreOptions;
+use consentd::config::{AuthMode, Config};
+use consentd::server::{self, RunningServer};
+use tempfile::TempDir;
+use tonic::transport::Channel;
+
+pub(crate) type Client = ConsentServiceClient<Channel>;
+
+/// A consentd on loopback over its own SQLite file.
+pub(crate) struct TestServer {
+    pub(crate) running: Option<RunningServer>,
+    pub(crate) dir: TempDir,
+}
+
+impl TestServer {
+    pub(crate) async fn start() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let running = server::start(&config_for(&database_path(&dir))).await.expect("server starts");
+        Self { running: Some(running), dir }
+    }
+
+    pub(crate) fn running(&self) -> &RunningServer {
+        self.running.as_ref().expect("server is running")
+    }
+
+    pub(crate) async fn client(&self) -> Client {
+        let url = format!("http://{}", self.running().grpc_addr);
+        ConsentServiceClient::connect(url).await.expect("client connects")
+    }
+
+    pub(crate) async fn channel(&self) -> Channel {
+        Channel::from_shared(format!("http://{}", self.running().grpc_addr))
+            .expect("valid url")
+            .connect()
+            .await
+            .expect("channel connects")
+    }
+
+    /// Stops the server and starts a new one on the same database file.
+    pub(crate) async fn restart(&mut self) {
+        if let Some(running) = self.running.take() {
+            running.shutdown().await.expect("clean shutdown");
+        }
+        let running = server::start(&config_for(&database_path(&self.dir))).await.expect("server restarts");
+        self.running = Some(running);
+    }
+
+    pub(crate) fn database_file(&self) -> PathBuf {
+        database_path(&self.dir)
+    }
+}
+
+fn database_path(dir: &TempDir) -> PathBuf {
+    dir.path().join("consentd.db")
+}
+
+fn config_for(path: &std::path::Path) -> Config {
+    Config {
+        store: StoreOptions::new(format!("sqlite://{}?mode=rwc", path.display())),
+        grpc_listen: "127.0.0.1:0".parse().expect("addr"),
+        http_listen: "127.0.0.1:0".parse().expect("addr"),
+        auth: AuthMode::Disabled,
+        migrate_on_start: true,
+        log_format: None,
+        health_interval: Duration::from_millis(200),
+    }
+}
+
+pub(crate) fn identity(namespace: &str, value: &str) -> pb::Identity {
+    pb::Identity { namespace: namespace.into(), value: value.into() }
+}
+
+pub(crate) fn decision(purpose: &str, target: &str, decision: pb::Decision) -> pb::PurposeDecision {
+    pb::PurposeDecision { purpose: purpose.into(), target: target.into(), decision: decision.into() }
+}
+
+/// A record request for one identity and one decision, collected now.
+pub(crate) fn record_request(
+    identity: pb::Identity,
+    purpose: &str,
+    target: &str,
+    choice: pb::Decision,
+) -> pb::RecordConsentRequest {
+    pb::RecordConsentRequest {
+        identities: vec![identity],
+        decisions: vec![decision(purpose, target, choice)],
+        source: "web".into(),
+        ..Default::default()
+    }
+}
+
+/// A protobuf timestamp `seconds_ago` seconds before now.
+pub(crate) fn seconds_ago(seconds_ago: i64) -> prost_types::Timestamp {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after epoch")
+        .as_secs();
+    prost_types::Timestamp { seconds: i64::try_from(now).expect("fits") - seconds_ago, nanos: 0 }
+}
+
+pub(crate) fn by_identity(identity: pb::Identity) -> Option<pb::SubjectRef> {
+    Some(pb::SubjectRef { subject: Some(pb::subject_ref::Subject::Identity(identity)) })
+}
+
+pub(crate) fn by_id(subject_id: &str) -> Option<pb::SubjectRef> {
+    Some(pb::SubjectRef { subject: Some(pb::subject_ref::Subject::SubjectId(subject_id.into())) })
+}
+
+pub(crate) async fn check(
+    client: &mut Client,
+    subject: Option<pb::SubjectRef>,
+    purpose: &str,
+    target: &str,
+) -> pb::ConsentStatus {
+    let response = client
+        .check_consent(pb::CheckConsentRequest {
+            subject,
+            purpose: purpose.into(),
+            target: target.into(),
+            ..Default::default()
+        })
+        .await
+        .expect("check succeeds")
+        .into_inner();
+    response.status()
+}
+
+/// Every record of the query, following page tokens.
+pub(crate) async fn query_all(
+    client: &mut Client,
+    mut request: pb::QueryConsentsRequest,
+) -> Vec<pb::ConsentRecord> {
+    let mut all = Vec::new();
+    loop {
+        let page = client.query_consents(request.clone()).await.expect("query succeeds").into_inner();
+        all.extend(page.records);
+        if page.next_page_token.is_empty() {
+            return all;
+        }
+        request.page_token = page.next_page_token;
+    }
+}
+
+/// Records one decision and returns the response.
+pub(crate) async fn record(
+    client: &mut Client,
+    identity: pb::Identity,
+    purpose: &str,
+    target: &str,
+    choice: pb::Decision,
+) -> pb::RecordConsentResponse {
+    client
+        .record_consent(record_request(identity, purpose, target, choice))
+        .await
+        .expect("record succeeds")
+        .into_inner()
+}
+
+/// Every stored record of the tenant, in revision order.
+pub(crate) async fn history(client: &mut Client) -> Vec<pb::ConsentRecord> {
+    query_all(client, pb::QueryConsentsRequest { history: true, ..Default::default() }).await
+}
