@@ -9,6 +9,7 @@ test:       ## the whole test suite
 
 lint:       ## formatting and clippy, as CI runs them
 	cargo fmt --all -- --check
+	npx --yes @bufbuild/buf@1.75.0 lint proto
 	cargo clippy --workspace --all-targets -- -D warnings
 
 fmt:
