@@ -5,6 +5,7 @@ pub use sea_orm_migration::MigratorTrait;
 use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_create_consent_tables;
+mod m20261122_000002_create_store_meta;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -13,6 +14,9 @@ pub struct Migrator;
 #[sea_orm_migration::async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261122_000001_create_consent_tables::Migration)]
+        vec![
+            Box::new(m20261122_000001_create_consent_tables::Migration),
+            Box::new(m20261122_000002_create_store_meta::Migration),
+        ]
     }
 }

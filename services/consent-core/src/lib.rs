@@ -5,6 +5,7 @@
 pub mod check;
 pub mod command;
 pub mod error;
+pub mod feed;
 pub mod model;
 pub mod page;
 pub mod service;
@@ -18,6 +19,7 @@ pub use command::{
     UpdateConsent, WriteCommand, WriteOutcome,
 };
 pub use error::{ConsentError, ErrorCode, FieldViolation};
+pub use feed::{ChangeFilter, ChangePage, FeedFilter, FeedStart, Subscribe};
 pub use model::{
     ConsentRecord, ConsentStatus, Decision, EventKind, Evidence, Identity, PurposeDecision, Revision,
     SubjectRef, TenantId,

@@ -10,7 +10,8 @@ use crate::command::{
     WriteCommand, WriteOutcome,
 };
 use crate::error::ConsentError;
-use crate::model::{ConsentRecord, ConsentStatus, SubjectRef, TenantId};
+use crate::feed::{self, ChangeFilter, ChangePage, FeedFilter, FeedStart, Subscribe};
+use crate::model::{ConsentRecord, ConsentStatus, Revision, SubjectRef, TenantId};
 use crate::page;
 use crate::store::ConsentStore;
 use crate::time::Timestamp;
@@ -117,6 +118,77 @@ impl<S: ConsentStore> ConsentService<S> {
             },
         };
         found.ok_or_else(|| ConsentError::NotFound("no such consent record".to_owned()))
+    }
+
+    /// Validates a subscription and returns its filter and the revision it
+    /// starts after.
+    pub async fn open_feed(
+        &self,
+        tenant: &TenantId,
+        mut cmd: Subscribe,
+    ) -> Result<(FeedFilter, Revision), ConsentError> {
+        validate::subscribe(&mut cmd)?;
+        let head = self.store.head_revision(tenant).await?;
+        let (cursor, field) = match cmd.start {
+            FeedStart::Now => (head, "after_revision"),
+            FeedStart::Beginning => (0, "from_beginning"),
+            FeedStart::After(revision) => (revision, "after_revision"),
+            FeedStart::Token(token) => {
+                let database_id = self.store.database_id().await?;
+                (feed::resume_revision(&database_id, tenant, &token)?, "resume_token")
+            }
+        };
+        if cursor > head {
+            return Err(ConsentError::FailedPrecondition {
+                reason: "REVISION_NOT_REACHED",
+                message: format!("{field} revision {cursor} is ahead of the head revision {head}"),
+            });
+        }
+        Ok((cmd.filter, cursor))
+    }
+
+    /// Reads the feed after `after`: at most `limit` matching records, and the
+    /// revision up to which the log has been read. Only revisions at or below
+    /// the head are read, and every revision up to the head has committed (the
+    /// store assigns revisions in commit order), so nothing read past can
+    /// appear later.
+    pub async fn read_changes(
+        &self,
+        tenant: &TenantId,
+        filter: &FeedFilter,
+        after: Revision,
+        limit: u64,
+    ) -> Result<ChangePage, ConsentError> {
+        let head = self.store.head_revision(tenant).await?;
+        if head <= after {
+            return Ok(ChangePage { records: Vec::new(), cursor: after });
+        }
+        let subject_id = match &filter.subject {
+            None => None,
+            Some(subject) => match self.resolve(tenant, subject).await? {
+                Some(id) => Some(id),
+                // An identity linked to no subject yet matches nothing so far.
+                None => return Ok(ChangePage { records: Vec::new(), cursor: head }),
+            },
+        };
+        let change_filter = ChangeFilter {
+            subject_id,
+            purposes: filter.purposes.clone(),
+            targets: filter.targets.clone(),
+            sources: filter.sources.clone(),
+        };
+        let records = self.store.changes(tenant, &change_filter, after, head, limit).await?;
+        let cursor = match records.last() {
+            Some(last) if records.len() as u64 >= limit => last.revision,
+            Some(_) | None => head,
+        };
+        Ok(ChangePage { records, cursor })
+    }
+
+    /// The resume token for `revision`.
+    pub async fn resume_token(&self, tenant: &TenantId, revision: Revision) -> Result<String, ConsentError> {
+        let database_id = self.store.database_id().await?;
+        Ok(feed::resume_token(&database_id, tenant, revision))
     }
 
     /// Whether the store is reachable and migrated.

@@ -5,8 +5,11 @@ use std::future::Future;
 
 use uuid::Uuid;
 
+use tokio::sync::watch;
+
 use crate::command::{RecordFilter, WriteCommand, WriteOutcome};
 use crate::error::ConsentError;
+use crate::feed::ChangeFilter;
 use crate::model::{ConsentRecord, Identity, Revision, TenantId};
 use crate::time::Timestamp;
 
@@ -65,6 +68,26 @@ pub trait ConsentStore: Send + Sync + 'static {
         after: Revision,
         limit: u64,
     ) -> impl Future<Output = Result<Vec<ConsentRecord>, ConsentError>> + Send;
+
+    /// Records matching `filter` with a revision in `(after, up_to]`, in
+    /// revision order, at most `limit`: one read of the change feed.
+    fn changes(
+        &self,
+        tenant: &TenantId,
+        filter: &ChangeFilter,
+        after: Revision,
+        up_to: Revision,
+        limit: u64,
+    ) -> impl Future<Output = Result<Vec<ConsentRecord>, ConsentError>> + Send;
+
+    /// A signal that changes after each commit of this store handle: the
+    /// change feed's wake-up. The log stays the truth; a subscriber re-reads
+    /// it when woken (and also on a timer, for commits made elsewhere).
+    fn commits(&self) -> watch::Receiver<u64>;
+
+    /// An id unique to this database, so resume tokens from another one are
+    /// told apart.
+    fn database_id(&self) -> impl Future<Output = Result<String, ConsentError>> + Send;
 
     /// The tenant's highest committed revision (0 before its first write).
     fn head_revision(&self, tenant: &TenantId)

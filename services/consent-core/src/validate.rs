@@ -3,6 +3,7 @@
 
 use crate::command::{CheckConsent, GetConsent, RecordConsent, RecordFilter, UpdateConsent};
 use crate::error::{ConsentError, Violations};
+use crate::feed::{FeedStart, Subscribe};
 use crate::model::{Evidence, Identity, SubjectRef};
 use crate::time::Timestamp;
 
@@ -90,6 +91,35 @@ pub fn get(cmd: &mut GetConsent) -> Result<(), ConsentError> {
         subject(subject_ref, "current.subject", &mut v);
         purpose(p, "current.purpose", &mut v);
         target(t, "current.target", &mut v);
+    }
+    v.into_result()
+}
+
+/// Values one subscription filter list may hold.
+pub const MAX_FILTER_VALUES: usize = 100;
+
+/// Checks and normalises a subscription in place.
+pub fn subscribe(cmd: &mut Subscribe) -> Result<(), ConsentError> {
+    let mut v = Violations::default();
+    if let Some(SubjectRef::Identity(item)) = cmd.filter.subject.as_mut() {
+        identity(item, "identity", &mut v);
+    }
+    for (list, field, max_len) in [
+        (&cmd.filter.purposes, "purposes", MAX_PURPOSE_LEN),
+        (&cmd.filter.targets, "targets", MAX_TARGET_LEN),
+        (&cmd.filter.sources, "sources", MAX_SOURCE_LEN),
+    ] {
+        if list.len() > MAX_FILTER_VALUES {
+            v.add(field, format!("at most {MAX_FILTER_VALUES} values are allowed"));
+        }
+        for (i, value) in list.iter().enumerate() {
+            text(value, &format!("{field}[{i}]"), max_len, &mut v);
+        }
+    }
+    if let FeedStart::After(revision) = cmd.start
+        && revision < 0
+    {
+        v.add("after_revision", "must not be negative");
     }
     v.into_result()
 }

@@ -8,7 +8,7 @@
 
 use consent_core::{ConsentError, TenantId, Timestamp, WriteCommand, WriteOutcome};
 use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::error::db_error;
 use crate::write::{Applied, apply};
@@ -25,6 +25,7 @@ struct Job {
 #[derive(Debug, Clone)]
 pub(crate) struct GroupCommitter {
     queue: mpsc::Sender<Job>,
+    commits: watch::Receiver<u64>,
 }
 
 impl std::fmt::Debug for Job {
@@ -38,8 +39,14 @@ impl GroupCommitter {
     /// per transaction.
     pub(crate) fn start(db: DatabaseConnection, max_batch: usize) -> Self {
         let (queue, jobs) = mpsc::channel(max_batch.max(1) * 4);
-        tokio::spawn(run(db, jobs, max_batch.max(1)));
-        Self { queue }
+        let (committed, commits) = watch::channel(0);
+        tokio::spawn(run(db, jobs, max_batch.max(1), committed));
+        Self { queue, commits }
+    }
+
+    /// Changes after every commit.
+    pub(crate) fn commits(&self) -> watch::Receiver<u64> {
+        self.commits.clone()
     }
 
     /// Queues a write and waits until its batch committed.
@@ -56,19 +63,28 @@ impl GroupCommitter {
     }
 }
 
-async fn run(db: DatabaseConnection, mut jobs: mpsc::Receiver<Job>, max_batch: usize) {
+async fn run(
+    db: DatabaseConnection,
+    mut jobs: mpsc::Receiver<Job>,
+    max_batch: usize,
+    committed: watch::Sender<u64>,
+) {
     let mut batch = Vec::with_capacity(max_batch);
     while jobs.recv_many(&mut batch, max_batch).await > 0 {
-        commit_batch(&db, std::mem::take(&mut batch)).await;
+        if commit_batch(&db, std::mem::take(&mut batch)).await {
+            committed.send_modify(|count| *count = count.wrapping_add(1));
+        }
     }
 }
 
-async fn commit_batch(db: &DatabaseConnection, batch: Vec<Job>) {
+/// Commits one batch and answers its writers; true when it committed.
+async fn commit_batch(db: &DatabaseConnection, batch: Vec<Job>) -> bool {
     tracing::debug!(writes = batch.len(), "committing batch");
     let txn = match db.begin().await {
         Ok(txn) => txn,
         Err(err) => return fail_all(batch, &db_error(err)),
     };
+
     let mut answers = Vec::with_capacity(batch.len());
     for job in &batch {
         match apply_in_savepoint(&txn, job).await {
@@ -84,6 +100,7 @@ async fn commit_batch(db: &DatabaseConnection, batch: Vec<Job>) {
         // A writer that gave up waiting no longer listens; its write stands.
         let _ = job.reply.send(answer);
     }
+    true
 }
 
 /// Applies one job in a savepoint. The outer `Result` fails the whole batch
@@ -109,8 +126,10 @@ async fn apply_in_savepoint(
     }
 }
 
-fn fail_all(batch: Vec<Job>, err: &ConsentError) {
+/// Answers every writer of the batch with `err`; the batch did not commit.
+fn fail_all(batch: Vec<Job>, err: &ConsentError) -> bool {
     for job in batch {
         let _ = job.reply.send(Err(err.clone()));
     }
+    false
 }

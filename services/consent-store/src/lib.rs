@@ -9,15 +9,17 @@ mod group_commit;
 mod read;
 mod write;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use consent_core::{
-    ConsentError, ConsentRecord, ConsentStore, Identity, RecordFilter, Revision, TenantId, Timestamp,
-    WriteCommand, WriteOutcome,
+    ChangeFilter, ConsentError, ConsentRecord, ConsentStore, Identity, RecordFilter, Revision, TenantId,
+    Timestamp, WriteCommand, WriteOutcome,
 };
 use consent_migrations::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
+use tokio::sync::{OnceCell, watch};
 use uuid::Uuid;
 
 use crate::error::db_error;
@@ -54,6 +56,7 @@ impl StoreOptions {
 pub struct SqlStore {
     db: DatabaseConnection,
     writer: GroupCommitter,
+    database_id: Arc<OnceCell<String>>,
 }
 
 impl SqlStore {
@@ -77,7 +80,7 @@ impl SqlStore {
             });
         let db = Database::connect(connect).await.map_err(db_error)?;
         let writer = GroupCommitter::start(db.clone(), options.max_batch);
-        Ok(Self { db, writer })
+        Ok(Self { db, writer, database_id: Arc::default() })
     }
 
     /// Applies pending migrations.
@@ -128,6 +131,25 @@ impl ConsentStore for SqlStore {
         limit: u64,
     ) -> Result<Vec<ConsentRecord>, ConsentError> {
         read::list(&self.db, tenant, filter, after, limit).await
+    }
+
+    async fn changes(
+        &self,
+        tenant: &TenantId,
+        filter: &ChangeFilter,
+        after: Revision,
+        up_to: Revision,
+        limit: u64,
+    ) -> Result<Vec<ConsentRecord>, ConsentError> {
+        read::changes(&self.db, tenant, filter, after, up_to, limit).await
+    }
+
+    fn commits(&self) -> watch::Receiver<u64> {
+        self.writer.commits()
+    }
+
+    async fn database_id(&self) -> Result<String, ConsentError> {
+        self.database_id.get_or_try_init(|| read::database_id(&self.db)).await.cloned()
     }
 
     async fn head_revision(&self, tenant: &TenantId) -> Result<Revision, ConsentError> {

@@ -1,13 +1,15 @@
 //! Reads, each scoped by tenant. Generic over the connection so the write path
 //! can make the same reads inside its transaction.
 
-use consent_core::{ConsentError, ConsentRecord, Identity, RecordFilter, Revision, TenantId, Timestamp};
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use consent_core::{
+    ChangeFilter, ConsentError, ConsentRecord, Identity, RecordFilter, Revision, TenantId, Timestamp,
+};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use crate::convert::{from_row, from_rows};
-use crate::entity::{consent_record, consent_state, identity, tenant_head};
+use crate::entity::{consent_record, consent_state, identity, store_meta, tenant_head};
 use crate::error::db_error;
 
 pub(crate) async fn subject_of<C: ConnectionTrait>(
@@ -158,6 +160,62 @@ pub(crate) async fn list<C: ConnectionTrait>(
         .await
         .map_err(db_error)?;
     from_rows(rows)
+}
+
+/// One read of the change feed: matching records in `(after, up_to]`.
+pub(crate) async fn changes<C: ConnectionTrait>(
+    db: &C,
+    tenant: &TenantId,
+    filter: &ChangeFilter,
+    after: Revision,
+    up_to: Revision,
+    limit: u64,
+) -> Result<Vec<ConsentRecord>, ConsentError> {
+    use consent_record::Column;
+
+    let mut condition = Condition::all()
+        .add(Column::Tenant.eq(tenant.as_str()))
+        .add(Column::Revision.gt(after))
+        .add(Column::Revision.lte(up_to));
+    if let Some(subject_id) = filter.subject_id {
+        condition = condition.add(Column::SubjectId.eq(subject_id.to_string()));
+    }
+    // Records for all purposes or any target change the answer for every
+    // purpose or target, so they match a purpose or target filter too.
+    for (column, values) in [(Column::Purpose, &filter.purposes), (Column::Target, &filter.targets)] {
+        if !values.is_empty() {
+            condition = condition.add(column.is_in(values.iter().map(String::as_str).chain([""])));
+        }
+    }
+    if !filter.sources.is_empty() {
+        condition = condition.add(Column::Source.is_in(filter.sources.iter().map(String::as_str)));
+    }
+    let rows = consent_record::Entity::find()
+        .filter(condition)
+        .order_by_asc(Column::Revision)
+        .limit(limit)
+        .all(db)
+        .await
+        .map_err(db_error)?;
+    from_rows(rows)
+}
+
+/// The database's id, created on first use.
+pub(crate) async fn database_id<C: ConnectionTrait>(db: &C) -> Result<String, ConsentError> {
+    const KEY: &str = "database_id";
+    let insert = Query::insert()
+        .into_table(store_meta::Entity)
+        .columns([store_meta::Column::Key, store_meta::Column::Value])
+        .values_panic([KEY.into(), Uuid::now_v7().to_string().into()])
+        .on_conflict(OnConflict::column(store_meta::Column::Key).do_nothing().to_owned())
+        .to_owned();
+    db.execute(&insert).await.map_err(db_error)?;
+    store_meta::Entity::find_by_id(KEY.to_owned())
+        .one(db)
+        .await
+        .map_err(db_error)?
+        .map(|row| row.value)
+        .ok_or_else(|| ConsentError::Internal("database id missing after insert".to_owned()))
 }
 
 /// Whether the record is its key's current one: a correlated EXISTS, so each

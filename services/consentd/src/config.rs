@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use consent_store::StoreOptions;
+
+use crate::feed::FeedSettings;
 use serde::Deserialize;
 
 /// Default database: an embedded SQLite file in the working directory.
@@ -82,6 +84,18 @@ struct FileConfig {
     log_format: Option<LogFormat>,
     #[serde(default)]
     store: FileStoreConfig,
+    #[serde(default)]
+    subscribe: FileSubscribeConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSubscribeConfig {
+    heartbeat_interval_ms: Option<u64>,
+    buffer: Option<usize>,
+    send_timeout_ms: Option<u64>,
+    max_streams: Option<usize>,
+    poll_interval_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -109,6 +123,8 @@ pub struct Config {
     pub log_format: Option<LogFormat>,
     /// How often readiness is re-checked for the health service.
     pub health_interval: Duration,
+    /// Change-feed tuning.
+    pub feed: FeedSettings,
 }
 
 /// A configuration that cannot be used.
@@ -178,6 +194,7 @@ impl Config {
             migrate_on_start: if args.no_migrate { false } else { file.migrate_on_start.unwrap_or(true) },
             log_format: args.log_format.or(file.log_format),
             health_interval: Duration::from_secs(5),
+            feed: feed_settings(&file.subscribe),
         };
         config.validate()?;
         Ok(config)
@@ -191,6 +208,16 @@ impl Config {
                 message: "must be at least 1".to_owned(),
             });
         }
+        for (setting, value) in [
+            ("subscribe.buffer", self.feed.buffer),
+            ("subscribe.max_streams", self.feed.max_streams),
+            ("subscribe.heartbeat_interval_ms", millis(self.feed.heartbeat_interval)),
+            ("subscribe.poll_interval_ms", millis(self.feed.poll_interval)),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::Invalid { setting, message: "must be at least 1".to_owned() });
+            }
+        }
         if self.store.max_batch == 0 {
             return Err(ConfigError::Invalid {
                 setting: "store.max_batch",
@@ -199,6 +226,24 @@ impl Config {
         }
         Ok(())
     }
+}
+
+fn feed_settings(file: &FileSubscribeConfig) -> FeedSettings {
+    let defaults = FeedSettings::default();
+    FeedSettings {
+        heartbeat_interval: file
+            .heartbeat_interval_ms
+            .map_or(defaults.heartbeat_interval, Duration::from_millis),
+        buffer: file.buffer.unwrap_or(defaults.buffer),
+        send_timeout: file.send_timeout_ms.map_or(defaults.send_timeout, Duration::from_millis),
+        max_streams: file.max_streams.unwrap_or(defaults.max_streams),
+        poll_interval: file.poll_interval_ms.map_or(defaults.poll_interval, Duration::from_millis),
+        page_size: defaults.page_size,
+    }
+}
+
+fn millis(duration: Duration) -> usize {
+    usize::try_from(duration.as_millis()).unwrap_or(usize::MAX)
 }
 
 /// Checks that a database URL names a supported backend.

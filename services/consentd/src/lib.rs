@@ -2,6 +2,7 @@
 //! that the binary and the integration tests start it the same way.
 
 pub mod config;
+pub mod feed;
 pub mod grpc;
 mod http;
 pub mod server;

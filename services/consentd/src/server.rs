@@ -14,6 +14,7 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
 use crate::config::{AuthMode, Config, redact_url};
+use crate::feed::Feeds;
 use crate::grpc::GrpcConsentService;
 use crate::http;
 
@@ -92,6 +93,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
         migrate_on_start = config.migrate_on_start,
         max_connections = config.store.max_connections,
         max_batch = config.store.max_batch,
+        subscribe = ?config.feed,
         "starting consentd"
     );
     if config.auth == AuthMode::Required {
@@ -112,6 +114,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
     let http_addr = local_addr(&http_listener, config.http_listen)?;
     let (shutdown, stopped) = watch::channel(false);
 
+    let feeds = Feeds::new(service.clone(), config.feed.clone(), stopped.clone());
     let (health, health_service) = tonic_health::server::health_reporter();
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(consent_proto::FILE_DESCRIPTOR_SET)
@@ -129,7 +132,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
     let grpc = tonic::transport::Server::builder()
         .add_service(health_service)
         .add_service(reflection)
-        .add_service(ConsentServiceServer::new(GrpcConsentService::new(service.clone())))
+        .add_service(ConsentServiceServer::new(GrpcConsentService::new(service.clone(), feeds)))
         .serve_with_incoming_shutdown(TcpListenerStream::new(grpc_listener), signalled(stopped.clone()));
     let grpc_task = tokio::spawn(async move { grpc.await.map_err(ServerError::from) });
     let http_task = tokio::spawn(http::serve(http_listener, service, signalled(stopped)));

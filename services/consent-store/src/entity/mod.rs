@@ -8,4 +8,5 @@ pub(crate) mod consent_record;
 pub(crate) mod consent_state;
 pub(crate) mod idempotency_key;
 pub(crate) mod identity;
+pub(crate) mod store_meta;
 pub(crate) mod tenant_head;

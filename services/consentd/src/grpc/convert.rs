@@ -4,8 +4,8 @@
 use consent_core::error::Violations;
 use consent_core::{
     CheckConsent, CheckOutcome, ConsentError, ConsentRecord, ConsentStatus, Decision, EventKind, Evidence,
-    GetConsent, Identity, PurposeDecision, QueryConsents, QueryPage, RecordConsent, RecordFilter, SubjectRef,
-    Timestamp, UpdateConsent, WriteOutcome,
+    FeedFilter, FeedStart, GetConsent, Identity, PurposeDecision, QueryConsents, QueryPage, RecordConsent,
+    RecordFilter, SubjectRef, Subscribe, Timestamp, UpdateConsent, WriteOutcome,
 };
 use consent_proto::v1 as pb;
 use uuid::Uuid;
@@ -107,6 +107,38 @@ pub(crate) fn get_request(req: pb::GetConsentRequest) -> Result<GetConsent, Cons
     {
         v.add("record_id", "is required");
     }
+    v.into_result().map(|()| cmd)
+}
+
+pub(crate) fn subscribe_request(req: pb::SubscribeRequest) -> Result<Subscribe, ConsentError> {
+    let mut v = Violations::default();
+    let subject = match (optional_uuid(&req.subject_id, "subject_id", &mut v), req.identity) {
+        (Some(id), None) => Some(SubjectRef::Id(id)),
+        (None, Some(id)) => Some(SubjectRef::Identity(identity(id))),
+        (None, None) => None,
+        (Some(_), Some(_)) => {
+            v.add("identity", "give either subject_id or identity, not both");
+            None
+        }
+    };
+    let start = match (req.after_revision, req.from_beginning, req.resume_token.is_empty()) {
+        (0, false, true) => FeedStart::Now,
+        (0, true, true) => FeedStart::Beginning,
+        (revision, false, true) => FeedStart::After(revision),
+        (0, false, false) => FeedStart::Token(req.resume_token),
+        (_, true, _) => {
+            v.add("from_beginning", "cannot be combined with after_revision or resume_token");
+            FeedStart::Now
+        }
+        (_, false, false) => {
+            v.add("resume_token", "cannot be combined with after_revision");
+            FeedStart::Now
+        }
+    };
+    let cmd = Subscribe {
+        filter: FeedFilter { subject, purposes: req.purposes, targets: req.targets, sources: req.sources },
+        start,
+    };
     v.into_result().map(|()| cmd)
 }
 

@@ -4,26 +4,27 @@
 mod convert;
 mod status;
 
-use std::pin::Pin;
-
 use consent_core::{ConsentService, ConsentStore, TenantId};
 use consent_proto::v1 as pb;
 use consent_proto::v1::consent_service_server::ConsentService as ConsentServiceApi;
-use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
-pub(crate) use status::to_status;
+use crate::feed::{FeedStream, Feeds};
+
+pub(crate) use convert::record as record_pb;
+pub(crate) use status::{ERROR_DOMAIN, to_status};
 
 /// Implements `consent.v1.ConsentService` over a [`ConsentService`].
 #[derive(Debug, Clone)]
 pub struct GrpcConsentService<S> {
     service: ConsentService<S>,
+    feeds: Feeds<S>,
 }
 
 impl<S> GrpcConsentService<S> {
-    /// Serves `service` over gRPC.
-    pub fn new(service: ConsentService<S>) -> Self {
-        Self { service }
+    /// Serves `service`, and its change feed through `feeds`, over gRPC.
+    pub fn new(service: ConsentService<S>, feeds: Feeds<S>) -> Self {
+        Self { service, feeds }
     }
 }
 
@@ -32,8 +33,6 @@ impl<S> GrpcConsentService<S> {
 fn tenant_of<T>(request: &Request<T>) -> TenantId {
     request.extensions().get::<TenantId>().cloned().unwrap_or_else(TenantId::default_tenant)
 }
-
-type SubscribeStream = Pin<Box<dyn Stream<Item = Result<pb::SubscribeResponse, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl<S: ConsentStore + Clone> ConsentServiceApi for GrpcConsentService<S> {
@@ -92,12 +91,16 @@ impl<S: ConsentStore + Clone> ConsentServiceApi for GrpcConsentService<S> {
         Ok(Response::new(pb::GetConsentResponse { record: Some(convert::record(record)) }))
     }
 
-    type SubscribeStream = SubscribeStream;
+    type SubscribeStream = FeedStream;
 
+    #[tracing::instrument(skip_all)]
     async fn subscribe(
         &self,
-        _request: Request<pb::SubscribeRequest>,
+        request: Request<pb::SubscribeRequest>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
-        Err(Status::unimplemented("Subscribe is not available in this version"))
+        let tenant = tenant_of(&request);
+        let cmd = convert::subscribe_request(request.into_inner()).map_err(to_status)?;
+        let stream = self.feeds.open(tenant, cmd).await?;
+        Ok(Response::new(stream))
     }
 }

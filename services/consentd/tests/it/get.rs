@@ -54,11 +54,3 @@ async fn get_by_id_and_by_current_key() {
         .unwrap_err();
     assert_eq!(missing.code(), Code::NotFound);
 }
-
-#[tokio::test]
-async fn subscribe_is_unimplemented_until_the_change_feed_lands() {
-    let server = TestServer::start().await;
-    let mut client = server.client().await;
-    let err = client.subscribe(pb::SubscribeRequest::default()).await.unwrap_err();
-    assert_eq!(err.code(), Code::Unimplemented);
-}

@@ -2,8 +2,6 @@
 
 use std::time::Duration;
 
-use consent_store::StoreOptions;
-use consentd::config::{AuthMode, Config};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_stream::StreamExt;
 use tonic_health::pb::HealthCheckRequest;
@@ -65,15 +63,9 @@ async fn reflection_lists_the_consent_service() {
 async fn not_serving_until_migrations_are_applied() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("consentd.db").display());
-    let config = Config {
-        store: StoreOptions::new(url.clone()),
-        grpc_listen: "127.0.0.1:0".parse().unwrap(),
-        http_listen: "127.0.0.1:0".parse().unwrap(),
-        auth: AuthMode::Disabled,
-        migrate_on_start: false,
-        log_format: None,
-        health_interval: Duration::from_millis(100),
-    };
+    let mut config = crate::support::config_for(&dir.path().join("consentd.db"));
+    config.migrate_on_start = false;
+    config.health_interval = Duration::from_millis(100);
     let running = consentd::server::start(&config).await.unwrap();
     let channel = tonic::transport::Channel::from_shared(format!("http://{}", running.grpc_addr))
         .unwrap()

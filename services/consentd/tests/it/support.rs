@@ -7,6 +7,7 @@ use consent_proto::v1 as pb;
 use consent_proto::v1::consent_service_client::ConsentServiceClient;
 use consent_store::StoreOptions;
 use consentd::config::{AuthMode, Config};
+use consentd::feed::FeedSettings;
 use consentd::server::{self, RunningServer};
 use tempfile::TempDir;
 use tonic::transport::Channel;
@@ -21,8 +22,15 @@ pub(crate) struct TestServer {
 
 impl TestServer {
     pub(crate) async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// A server whose configuration `adjust` changed first.
+    pub(crate) async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let running = server::start(&config_for(&database_path(&dir))).await.expect("server starts");
+        let mut config = config_for(&database_path(&dir));
+        adjust(&mut config);
+        let running = server::start(&config).await.expect("server starts");
         Self { running: Some(running), dir }
     }
 
@@ -61,7 +69,7 @@ fn database_path(dir: &TempDir) -> PathBuf {
     dir.path().join("consentd.db")
 }
 
-fn config_for(path: &std::path::Path) -> Config {
+pub(crate) fn config_for(path: &std::path::Path) -> Config {
     Config {
         store: StoreOptions::new(format!("sqlite://{}?mode=rwc", path.display())),
         grpc_listen: "127.0.0.1:0".parse().expect("addr"),
@@ -70,6 +78,14 @@ fn config_for(path: &std::path::Path) -> Config {
         migrate_on_start: true,
         log_format: None,
         health_interval: Duration::from_millis(200),
+        feed: FeedSettings {
+            heartbeat_interval: Duration::from_millis(100),
+            send_timeout: Duration::from_millis(300),
+            poll_interval: Duration::from_millis(200),
+            // Small pages, so reads cross page boundaries.
+            page_size: 7,
+            ..FeedSettings::default()
+        },
     }
 }
 

@@ -1,0 +1,309 @@
+//! The Subscribe change feed: one producer task per stream re-reads the
+//! durable log from its cursor and waits on a "something committed" signal
+//! (or a timer) in between; a bounded buffer stands between it and the
+//! client, so writers never wait for readers.
+//!
+//! A stream that cannot keep up (its buffer stays full for the send timeout)
+//! is ended with RESOURCE_EXHAUSTED; a server shutdown ends streams with
+//! UNAVAILABLE. Either way the status carries the last revision the client was
+//! given, which is where it resumes, missing nothing.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use consent_core::{
+    ConsentError, ConsentRecord, ConsentService, ConsentStore, Revision, Subscribe, TenantId,
+};
+use consent_proto::v1 as pb;
+use tokio::sync::mpsc::error::SendTimeoutError;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
+use tokio::time::Instant;
+use tokio_stream::Stream;
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+use crate::grpc::{ERROR_DOMAIN, record_pb, to_status};
+
+/// Tuning of the change feed.
+#[derive(Debug, Clone)]
+pub struct FeedSettings {
+    /// A heartbeat is sent after this long without any message.
+    pub heartbeat_interval: Duration,
+    /// Messages buffered per stream.
+    pub buffer: usize,
+    /// How long a full buffer may stay full before the stream is ended.
+    pub send_timeout: Duration,
+    /// Streams open at once on this server.
+    pub max_streams: usize,
+    /// How often the log is re-read without a commit signal (commits made
+    /// through other processes sharing the database).
+    pub poll_interval: Duration,
+    /// Records read from the store at a time.
+    pub page_size: u64,
+}
+
+impl Default for FeedSettings {
+    fn default() -> Self {
+        Self {
+            heartbeat_interval: Duration::from_secs(15),
+            buffer: 1024,
+            send_timeout: Duration::from_secs(5),
+            max_streams: 1024,
+            poll_interval: Duration::from_secs(1),
+            page_size: 256,
+        }
+    }
+}
+
+/// Opens change-feed streams.
+#[derive(Debug, Clone)]
+pub struct Feeds<S> {
+    service: ConsentService<S>,
+    settings: FeedSettings,
+    streams: Arc<Semaphore>,
+    shutdown: watch::Receiver<bool>,
+}
+
+/// Why a producer ended a stream.
+#[derive(Debug)]
+enum End {
+    TooSlow,
+    ShuttingDown,
+    Failed(ConsentError),
+}
+
+impl<S: ConsentStore + Clone> Feeds<S> {
+    /// Feeds over `service`; `shutdown` turning true ends every stream.
+    pub fn new(service: ConsentService<S>, settings: FeedSettings, shutdown: watch::Receiver<bool>) -> Self {
+        let streams = Arc::new(Semaphore::new(settings.max_streams));
+        Self { service, settings, streams, shutdown }
+    }
+
+    /// Validates the subscription and starts its producer.
+    pub async fn open(&self, tenant: TenantId, cmd: Subscribe) -> Result<FeedStream, Status> {
+        let permit = Arc::clone(&self.streams).try_acquire_owned().map_err(|_| {
+            Status::resource_exhausted(format!(
+                "this server already serves its maximum of {} subscriptions",
+                self.settings.max_streams
+            ))
+        })?;
+        let (filter, cursor) = self.service.open_feed(&tenant, cmd).await.map_err(to_status)?;
+        let database_id = self.service.store().database_id().await.map_err(to_status)?;
+        let (messages, receiver) = mpsc::channel(self.settings.buffer.max(1));
+        let (end_sender, end) = oneshot::channel();
+        let producer = Producer {
+            service: self.service.clone(),
+            settings: self.settings.clone(),
+            tenant: tenant.clone(),
+            database_id: database_id.clone(),
+            filter,
+            cursor,
+            messages,
+            shutdown: self.shutdown.clone(),
+            commits: self.service.store().commits(),
+        };
+        tokio::spawn(async move {
+            if let Some(reason) = producer.run().await {
+                let _ = end_sender.send(reason);
+            }
+        });
+        Ok(FeedStream {
+            receiver,
+            end,
+            last_revision: cursor,
+            database_id,
+            tenant,
+            done: false,
+            _permit: permit,
+        })
+    }
+}
+
+struct Producer<S> {
+    service: ConsentService<S>,
+    settings: FeedSettings,
+    tenant: TenantId,
+    database_id: String,
+    filter: consent_core::FeedFilter,
+    /// Every revision up to here has been read.
+    cursor: Revision,
+    messages: mpsc::Sender<pb::SubscribeResponse>,
+    shutdown: watch::Receiver<bool>,
+    commits: watch::Receiver<u64>,
+}
+
+impl<S: ConsentStore + Clone> Producer<S> {
+    /// Runs until the client goes away (`None`) or the stream must end.
+    async fn run(mut self) -> Option<End> {
+        let mut next_heartbeat = Instant::now() + self.settings.heartbeat_interval;
+        loop {
+            if *self.shutdown.borrow() {
+                return Some(End::ShuttingDown);
+            }
+            // Mark the signal seen before reading: a commit after the read
+            // wakes the wait below.
+            self.commits.borrow_and_update();
+            let page = match self
+                .service
+                .read_changes(&self.tenant, &self.filter, self.cursor, self.settings.page_size)
+                .await
+            {
+                Ok(page) => page,
+                Err(err) => return Some(End::Failed(err)),
+            };
+            let full = page.records.len() as u64 >= self.settings.page_size;
+            for record in page.records {
+                if let Err(end) = self.send(self.event(record)).await {
+                    return end;
+                }
+                next_heartbeat = Instant::now() + self.settings.heartbeat_interval;
+            }
+            self.cursor = page.cursor;
+            if full {
+                continue;
+            }
+            if Instant::now() >= next_heartbeat {
+                if let Err(end) = self.send(self.heartbeat()).await {
+                    return end;
+                }
+                next_heartbeat = Instant::now() + self.settings.heartbeat_interval;
+            }
+            tokio::select! {
+                changed = self.commits.changed() => {
+                    if changed.is_err() {
+                        return Some(End::ShuttingDown);
+                    }
+                }
+                () = tokio::time::sleep(self.settings.poll_interval) => {}
+                () = tokio::time::sleep_until(next_heartbeat) => {}
+                _ = self.shutdown.wait_for(|stop| *stop) => return Some(End::ShuttingDown),
+                () = self.messages.closed() => return None,
+            }
+        }
+    }
+
+    /// Buffers one message; `Err` ends the stream (`Err(None)`: the client left).
+    async fn send(&self, message: pb::SubscribeResponse) -> Result<(), Option<End>> {
+        match self.messages.send_timeout(message, self.settings.send_timeout).await {
+            Ok(()) => Ok(()),
+            Err(SendTimeoutError::Timeout(_)) => Err(Some(End::TooSlow)),
+            Err(SendTimeoutError::Closed(_)) => Err(None),
+        }
+    }
+
+    fn event(&self, record: ConsentRecord) -> pb::SubscribeResponse {
+        let revision = record.revision;
+        let kind = match record.kind {
+            consent_core::EventKind::Recorded => pb::EventKind::Recorded,
+            consent_core::EventKind::Updated => pb::EventKind::Updated,
+        };
+        pb::SubscribeResponse {
+            payload: Some(pb::subscribe_response::Payload::Event(pb::ConsentEvent {
+                kind: kind.into(),
+                revision,
+                record: Some(record_pb(record)),
+                resume_token: self.token(revision),
+            })),
+        }
+    }
+
+    fn heartbeat(&self) -> pb::SubscribeResponse {
+        pb::SubscribeResponse {
+            payload: Some(pb::subscribe_response::Payload::Heartbeat(pb::Heartbeat {
+                revision: self.cursor,
+                resume_token: self.token(self.cursor),
+            })),
+        }
+    }
+
+    fn token(&self, revision: Revision) -> String {
+        consent_core::feed::resume_token(&self.database_id, &self.tenant, revision)
+    }
+}
+
+/// The stream handed to tonic: buffered messages, or the end status as soon as
+/// the producer ends the stream (buffered messages are then dropped, so a
+/// client that stopped reading learns of the end without draining them).
+#[derive(Debug)]
+pub struct FeedStream {
+    receiver: mpsc::Receiver<pb::SubscribeResponse>,
+    end: oneshot::Receiver<End>,
+    /// The last revision handed to the client (the start cursor before any).
+    last_revision: Revision,
+    database_id: String,
+    tenant: TenantId,
+    done: bool,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl FeedStream {
+    fn end_status(&self, end: End) -> Status {
+        let (code, reason, message) = match end {
+            End::TooSlow => (
+                Code::ResourceExhausted,
+                "SUBSCRIBER_TOO_SLOW",
+                "the subscriber did not keep up; resume after last_revision".to_owned(),
+            ),
+            End::ShuttingDown => (
+                Code::Unavailable,
+                "SERVER_SHUTTING_DOWN",
+                "the server is shutting down; resume after last_revision".to_owned(),
+            ),
+            End::Failed(err) => {
+                let status = to_status(err);
+                (status.code(), "FEED_FAILED", status.message().to_owned())
+            }
+        };
+        let metadata = HashMap::from([
+            ("last_revision".to_owned(), self.last_revision.to_string()),
+            (
+                "resume_token".to_owned(),
+                consent_core::feed::resume_token(&self.database_id, &self.tenant, self.last_revision),
+            ),
+        ]);
+        Status::with_error_details(
+            code,
+            message,
+            ErrorDetails::with_error_info(reason, ERROR_DOMAIN, metadata),
+        )
+    }
+}
+
+impl Stream for FeedStream {
+    type Item = Result<pb::SubscribeResponse, Status>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        if let Poll::Ready(end) = Pin::new(&mut self.end).poll(cx) {
+            self.done = true;
+            return Poll::Ready(end.ok().map(|end| Err(self.end_status(end))));
+        }
+        match self.receiver.poll_recv(cx) {
+            Poll::Ready(Some(message)) => {
+                self.last_revision = match &message.payload {
+                    Some(pb::subscribe_response::Payload::Event(event)) => event.revision,
+                    Some(pb::subscribe_response::Payload::Heartbeat(beat)) => beat.revision,
+                    None => self.last_revision,
+                };
+                Poll::Ready(Some(Ok(message)))
+            }
+            // The producer drops the channel just before it sends its end
+            // reason (or drops the end sender when the client left): wait
+            // for whichever comes.
+            Poll::Ready(None) => match Pin::new(&mut self.end).poll(cx) {
+                Poll::Ready(end) => {
+                    self.done = true;
+                    Poll::Ready(end.ok().map(|end| Err(self.end_status(end))))
+                }
+                Poll::Pending => Poll::Pending,
+            },
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
