@@ -85,6 +85,12 @@ enum IdempotencyKeys {
 
 #[sea_orm_migration::async_trait::async_trait]
 impl MigrationTrait for Migration {
+    // SQLite runs DDL transactionally too: a crash mid-migration leaves no
+    // half-built schema behind.
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+
     // The trait declares `&SchemaManager` without a lifetime; async_trait needs the same spelling.
     #[allow(elided_lifetimes_in_paths)]
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {

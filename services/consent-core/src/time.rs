@@ -30,9 +30,12 @@ impl Timestamp {
     }
 
     /// From seconds and nanoseconds since the epoch (the protobuf shape);
-    /// `None` when out of the representable range.
+    /// `None` outside the range `google.protobuf.Timestamp` allows
+    /// (0001-01-01 to 9999-12-31), which other clients would reject.
     pub fn from_seconds_nanos(seconds: i64, nanos: i32) -> Option<Self> {
-        if !(0..1_000_000_000).contains(&nanos) {
+        const MIN_SECONDS: i64 = -62_135_596_800;
+        const MAX_SECONDS: i64 = 253_402_300_799;
+        if !(0..1_000_000_000).contains(&nanos) || !(MIN_SECONDS..=MAX_SECONDS).contains(&seconds) {
             return None;
         }
         seconds.checked_mul(1_000_000)?.checked_add(i64::from(nanos) / 1_000).map(Self)

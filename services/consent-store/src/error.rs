@@ -5,15 +5,37 @@
 use consent_core::ConsentError;
 use sea_orm::{DbErr, RuntimeErr, SqlErr, sqlx};
 
-/// SQLSTATE / SQLite codes that mean "a concurrent transaction won; retry".
-const RETRYABLE_CODES: &[&str] = &[
-    "40001", // PostgreSQL serialization_failure
-    "40P01", // PostgreSQL deadlock_detected
-    "55P03", // PostgreSQL lock_not_available
-    "5",     // SQLITE_BUSY
-    "6",     // SQLITE_LOCKED
-    "517",   // SQLITE_BUSY_SNAPSHOT
-];
+/// What a database error code means for the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Meaning {
+    /// A concurrent transaction won; retrying may succeed.
+    Conflict,
+    /// The store is down, full, read-only or restarting.
+    Unavailable,
+    /// Anything else: a bug or corruption.
+    Other,
+}
+
+/// Classifies a PostgreSQL SQLSTATE (always five characters) or a SQLite
+/// result code (at most four digits; sqlx reports SQLite's extended code,
+/// whose low byte is the primary code).
+fn meaning(code: &str) -> Meaning {
+    if code.len() < 5
+        && let Ok(sqlite) = code.parse::<u32>()
+    {
+        return match sqlite & 0xff {
+            5 | 6 => Meaning::Conflict,               // BUSY, LOCKED (and their extended forms)
+            8 | 10 | 13 | 14 => Meaning::Unavailable, // READONLY, IOERR, FULL, CANTOPEN
+            _ => Meaning::Other,
+        };
+    }
+    match code {
+        "40001" | "40P01" | "55P03" => Meaning::Conflict, // serialization, deadlock, lock not available
+        "25006" | "57014" | "53100" | "53200" | "53300" => Meaning::Unavailable, // read-only, timeout, resources
+        _ if code.starts_with("08") || code.starts_with("57P") => Meaning::Unavailable, // connection, shutdown
+        _ => Meaning::Other,
+    }
+}
 
 pub(crate) fn db_error(err: DbErr) -> ConsentError {
     if let Some(SqlErr::UniqueConstraintViolation(_)) = err.sql_err() {
@@ -25,13 +47,16 @@ pub(crate) fn db_error(err: DbErr) -> ConsentError {
         return ConsentError::Unavailable("the store cannot be reached".to_owned());
     }
     if let DbErr::Exec(RuntimeErr::SqlxError(inner)) | DbErr::Query(RuntimeErr::SqlxError(inner)) = &err {
-        if let Some(code) = inner.as_database_error().and_then(|db| db.code())
-            && RETRYABLE_CODES.contains(&code.as_ref())
-        {
+        let code_meaning = inner.as_database_error().and_then(|db| db.code()).map(|code| meaning(&code));
+        if code_meaning == Some(Meaning::Conflict) {
             tracing::warn!(error = %err, "transaction conflict");
             return ConsentError::Aborted(
                 "a concurrent transaction conflicted; retry the request".to_owned(),
             );
+        }
+        if code_meaning == Some(Meaning::Unavailable) {
+            tracing::warn!(error = %err, "store unavailable");
+            return ConsentError::Unavailable("the store cannot serve requests right now".to_owned());
         }
         if matches!(
             inner.as_ref(),
@@ -43,4 +68,20 @@ pub(crate) fn db_error(err: DbErr) -> ConsentError {
     }
     tracing::error!(error = %err, "store error");
     ConsentError::Internal("store error".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_classified() {
+        assert_eq!(meaning("40001"), Meaning::Conflict);
+        assert_eq!(meaning("773"), Meaning::Conflict); // SQLITE_BUSY_TIMEOUT
+        assert_eq!(meaning("57P01"), Meaning::Unavailable); // admin shutdown
+        assert_eq!(meaning("08006"), Meaning::Unavailable);
+        assert_eq!(meaning("13"), Meaning::Unavailable); // SQLITE_FULL
+        assert_eq!(meaning("23505"), Meaning::Other);
+        assert_eq!(meaning("19"), Meaning::Other); // SQLITE_CONSTRAINT
+    }
 }

@@ -15,6 +15,9 @@ use crate::write::{Applied, apply};
 
 type Reply = oneshot::Sender<Result<WriteOutcome, ConsentError>>;
 
+/// The largest batch: bounds the queue and the transaction size.
+pub const MAX_BATCH: usize = 10_000;
+
 struct Job {
     tenant: TenantId,
     command: WriteCommand,
@@ -26,6 +29,9 @@ struct Job {
 pub(crate) struct GroupCommitter {
     queue: mpsc::Sender<Job>,
     commits: watch::Receiver<u64>,
+    /// How long a writer waits for room in a full queue before the write is
+    /// refused as overload.
+    queue_timeout: std::time::Duration,
 }
 
 impl std::fmt::Debug for Job {
@@ -37,11 +43,21 @@ impl std::fmt::Debug for Job {
 impl GroupCommitter {
     /// Starts the committer task over `db`, taking at most `max_batch` writes
     /// per transaction.
-    pub(crate) fn start(db: DatabaseConnection, max_batch: usize) -> Self {
-        let (queue, jobs) = mpsc::channel(max_batch.max(1) * 4);
+    pub(crate) fn start(
+        db: DatabaseConnection,
+        max_batch: usize,
+        queue_timeout: std::time::Duration,
+    ) -> Self {
+        let max_batch = max_batch.clamp(1, MAX_BATCH);
+        let (queue, jobs) = mpsc::channel(max_batch * 4);
         let (committed, commits) = watch::channel(0);
-        tokio::spawn(run(db, jobs, max_batch.max(1), committed));
-        Self { queue, commits }
+        tokio::spawn(run(db, jobs, max_batch, committed));
+        Self { queue, commits, queue_timeout }
+    }
+
+    /// Whether the committer task is still running.
+    pub(crate) fn is_running(&self) -> bool {
+        !self.queue.is_closed()
     }
 
     /// Changes after every commit.
@@ -57,8 +73,16 @@ impl GroupCommitter {
     ) -> Result<WriteOutcome, ConsentError> {
         let (reply, answer) = oneshot::channel();
         let job = Job { tenant: tenant.clone(), command, reply };
-        let stopped = || ConsentError::Unavailable("the store is shutting down".to_owned());
-        self.queue.send(job).await.map_err(|_| stopped())?;
+        let stopped = || ConsentError::Unavailable("the store's writer has stopped".to_owned());
+        match self.queue.send_timeout(job, self.queue_timeout).await {
+            Ok(()) => {}
+            Err(mpsc::error::SendTimeoutError::Timeout(_)) => {
+                return Err(ConsentError::ResourceExhausted(
+                    "too many writes are waiting to commit; retry with backoff".to_owned(),
+                ));
+            }
+            Err(mpsc::error::SendTimeoutError::Closed(_)) => return Err(stopped()),
+        }
         answer.await.map_err(|_| stopped())?
     }
 }
@@ -78,8 +102,12 @@ async fn run(
 }
 
 /// Commits one batch and answers its writers; true when it committed.
-async fn commit_batch(db: &DatabaseConnection, batch: Vec<Job>) -> bool {
+async fn commit_batch(db: &DatabaseConnection, mut batch: Vec<Job>) -> bool {
     tracing::debug!(writes = batch.len(), "committing batch");
+    // Every write locks its tenant's head row until commit. Taking those locks
+    // in one order (a stable sort keeps each tenant's arrival order) means two
+    // replicas' batches can never deadlock on each other.
+    batch.sort_by(|a, b| a.tenant.cmp(&b.tenant));
     let txn = match db.begin().await {
         Ok(txn) => txn,
         Err(err) => return fail_all(batch, &db_error(err)),

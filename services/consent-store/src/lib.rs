@@ -24,6 +24,7 @@ use uuid::Uuid;
 
 use crate::error::db_error;
 use crate::group_commit::GroupCommitter;
+pub use crate::group_commit::MAX_BATCH;
 
 /// How to reach and use the database.
 #[derive(Debug, Clone)]
@@ -35,7 +36,9 @@ pub struct StoreOptions {
     /// How long a call waits for a pooled connection before failing
     /// `UNAVAILABLE`.
     pub acquire_timeout: Duration,
-    /// Most writes committed in one transaction.
+    /// Most writes committed in one transaction (at most
+    /// [`MAX_BATCH`]). A write waits at most `acquire_timeout` for room in the
+    /// queue before it is refused as overload.
     pub max_batch: usize,
 }
 
@@ -79,7 +82,7 @@ impl SqlStore {
                     .busy_timeout(Duration::from_secs(5))
             });
         let db = Database::connect(connect).await.map_err(db_error)?;
-        let writer = GroupCommitter::start(db.clone(), options.max_batch);
+        let writer = GroupCommitter::start(db.clone(), options.max_batch, options.acquire_timeout);
         Ok(Self { db, writer, database_id: Arc::default() })
     }
 
@@ -157,6 +160,9 @@ impl ConsentStore for SqlStore {
     }
 
     async fn ready(&self) -> Result<(), ConsentError> {
+        if !self.writer.is_running() {
+            return Err(ConsentError::Unavailable("the store's writer has stopped".to_owned()));
+        }
         self.db.execute_unprepared("SELECT 1").await.map_err(db_error)?;
         let pending = Migrator::get_pending_migrations(&self.db).await.map_err(db_error)?;
         if pending.is_empty() {

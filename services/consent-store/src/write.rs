@@ -186,7 +186,7 @@ async fn record<C: ConnectionTrait>(
         identity::Entity::insert_many(new_links).exec(db).await.map_err(db_error)?;
     }
 
-    let collected_at = cmd.collected_at.unwrap_or(now);
+    let collected_at = collected_at_or_now(cmd.collected_at, now);
     let records: Vec<ConsentRecord> = cmd
         .decisions
         .iter()
@@ -250,7 +250,7 @@ async fn update<C: ConnectionTrait>(
         purpose: cmd.purpose.clone(),
         target: cmd.target.clone(),
         decision: cmd.decision,
-        collected_at: cmd.collected_at.unwrap_or(now),
+        collected_at: collected_at_or_now(cmd.collected_at, now),
         expires_at: cmd.expires_at,
         recorded_at: now,
         source: if cmd.source.is_empty() { current.source } else { cmd.source.clone() },
@@ -260,6 +260,14 @@ async fn update<C: ConnectionTrait>(
     };
     insert_records(db, std::slice::from_ref(&record)).await?;
     Ok(WriteOutcome { subject_id, records: vec![record], revision, conflicting_identities: Vec::new() })
+}
+
+/// When the decision was made: the client's time, but never later than the
+/// server received it. Validation allows a few minutes of client clock skew;
+/// a decision stamped in the future would otherwise outrank, until that
+/// future arrives, a withdrawal made right after it.
+fn collected_at_or_now(collected_at: Option<Timestamp>, now: Timestamp) -> Timestamp {
+    collected_at.map_or(now, |at| at.min(now))
 }
 
 /// The subjects already linked to any of `identities`.

@@ -218,9 +218,15 @@ impl Config {
                 return Err(ConfigError::Invalid { setting, message: "must be at least 1".to_owned() });
             }
         }
-        if self.store.max_batch == 0 {
+        if !(1..=consent_store::MAX_BATCH).contains(&self.store.max_batch) {
             return Err(ConfigError::Invalid {
                 setting: "store.max_batch",
+                message: format!("must be between 1 and {}", consent_store::MAX_BATCH),
+            });
+        }
+        if self.store.acquire_timeout.is_zero() {
+            return Err(ConfigError::Invalid {
+                setting: "store.acquire_timeout_ms",
                 message: "must be at least 1".to_owned(),
             });
         }
@@ -317,12 +323,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("consentd.toml");
         std::fs::write(&path, "grpc_lisen = \"127.0.0.1:6000\"\n").unwrap();
-        let args = ServeArgs { config: Some(path), ..ServeArgs::default() };
+        let args = ServeArgs { config: Some(path.clone()), ..ServeArgs::default() };
         assert!(matches!(Config::load(&args), Err(ConfigError::Parse { .. })));
         let args = ServeArgs {
             database: DatabaseArgs { database_url: Some("mysql://x".into()) },
             ..ServeArgs::default()
         };
         assert!(matches!(Config::load(&args), Err(ConfigError::Invalid { .. })));
+
+        for bad in [
+            "[store]\nmax_batch = 0\n",
+            "[store]\nmax_batch = 1000000\n",
+            "[store]\nacquire_timeout_ms = 0\n",
+            "[subscribe]\nbuffer = 0\n",
+        ] {
+            std::fs::write(&path, bad).unwrap();
+            let args = ServeArgs { config: Some(path.clone()), ..ServeArgs::default() };
+            assert!(matches!(Config::load(&args), Err(ConfigError::Invalid { .. })), "{bad}");
+        }
     }
 }

@@ -173,7 +173,9 @@ async fn watch_readiness<S: consent_core::ConsentStore>(
         }
         last = report_readiness(&service, &health, Some(last)).await;
     }
-    health.set_service_status("", ServingStatus::NotServing).await;
+    for name in ["", CONSENT_SERVICE_NAME] {
+        health.set_service_status(name, ServingStatus::NotServing).await;
+    }
     Ok(())
 }
 

@@ -124,6 +124,11 @@ fn cases() -> Vec<(&'static str, Call, &'static str)> {
             with(|r| r.expires_at = Some(prost_types::Timestamp { seconds: 10, nanos: 0 })),
             "expires_at",
         ),
+        (
+            "expiry beyond year 9999",
+            with(|r| r.expires_at = Some(prost_types::Timestamp { seconds: 253_402_300_800, nanos: 0 })),
+            "expires_at",
+        ),
         ("oversize idempotency key", with(|r| r.idempotency_key = long(129)), "idempotency_key"),
         ("update without subject", update(|r| r.subject = None), "subject"),
         (

@@ -6,6 +6,7 @@ mod check;
 mod cli;
 mod concurrency;
 mod feed_checker;
+mod feed_filters;
 mod get;
 mod health;
 mod idempotency;

@@ -4,7 +4,7 @@ use consent_proto::v1 as pb;
 use tonic::Code;
 use tonic_types::StatusExt;
 
-use crate::support::{TestServer, by_id, by_identity, check, history, identity, query_all, record};
+use crate::support::{TestServer, by_id, by_identity, check, history, identity, query_all, record, record_request};
 
 fn update(subject: Option<pb::SubjectRef>, purpose: &str, choice: pb::Decision) -> pb::UpdateConsentRequest {
     pb::UpdateConsentRequest {
@@ -89,4 +89,27 @@ async fn expected_revision_mismatch_is_failed_precondition() {
     retry.expected_revision = won.revision;
     client.update_consent(retry).await.unwrap();
     assert_eq!(check(&mut client, by_identity(subject), "marketing", "").await, pb::ConsentStatus::Limited);
+}
+
+#[tokio::test]
+async fn a_future_stamped_grant_does_not_outrank_an_immediate_withdrawal() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    let subject = identity("user_id", "fast-clock");
+    // A client whose clock runs four minutes ahead (within the allowed skew).
+    let mut grant = record_request(subject.clone(), "marketing", "", pb::Decision::Granted);
+    grant.collected_at = Some(crate::support::seconds_ago(-240));
+    let recorded = client.record_consent(grant).await.unwrap().into_inner();
+    let collected = recorded.records[0].collected_at.unwrap();
+    let recorded_at = recorded.records[0].recorded_at.unwrap();
+    assert!(
+        (collected.seconds, collected.nanos) <= (recorded_at.seconds, recorded_at.nanos),
+        "a decision cannot be collected after the server received it"
+    );
+
+    client
+        .update_consent(update(by_identity(subject.clone()), "marketing", pb::Decision::Denied))
+        .await
+        .unwrap();
+    assert_eq!(check(&mut client, by_identity(subject), "marketing", "").await, pb::ConsentStatus::Denied);
 }
