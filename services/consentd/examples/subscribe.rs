@@ -35,7 +35,9 @@ async fn main() {
         }
         match ended {
             Ok(()) => eprintln!("stream closed by the server; resuming"),
-            Err(status) if status.code() == Code::InvalidArgument || status.code() == Code::FailedPrecondition => {
+            Err(status)
+                if status.code() == Code::InvalidArgument || status.code() == Code::FailedPrecondition =>
+            {
                 // A position from another database, or ahead of it: retrying
                 // cannot help; a human must decide where to start.
                 eprintln!("cannot resume: {status}");

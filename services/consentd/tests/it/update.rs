@@ -4,7 +4,9 @@ use consent_proto::v1 as pb;
 use tonic::Code;
 use tonic_types::StatusExt;
 
-use crate::support::{TestServer, by_id, by_identity, check, history, identity, query_all, record, record_request};
+use crate::support::{
+    TestServer, by_id, by_identity, check, history, identity, query_all, record, record_request,
+};
 
 fn update(subject: Option<pb::SubjectRef>, purpose: &str, choice: pb::Decision) -> pb::UpdateConsentRequest {
     pb::UpdateConsentRequest {
