@@ -7,10 +7,13 @@
 //! acknowledgement still means "committed".
 
 use consent_core::{ConsentError, TenantId, Timestamp, WriteCommand, WriteOutcome};
-use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait};
+use std::sync::Arc;
+
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, TransactionTrait};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::error::db_error;
+use crate::notify::NOTIFY_COMMITS;
 use crate::write::{Applied, apply};
 
 type Reply = oneshot::Sender<Result<WriteOutcome, ConsentError>>;
@@ -43,14 +46,16 @@ impl std::fmt::Debug for Job {
 impl GroupCommitter {
     /// Starts the committer task over `db`, taking at most `max_batch` writes
     /// per transaction.
+    /// `committed` is bumped after every commit (the change feed's wake-up).
     pub(crate) fn start(
         db: DatabaseConnection,
         max_batch: usize,
         queue_timeout: std::time::Duration,
+        committed: Arc<watch::Sender<u64>>,
     ) -> Self {
         let max_batch = max_batch.clamp(1, MAX_BATCH);
         let (queue, jobs) = mpsc::channel(max_batch * 4);
-        let (committed, commits) = watch::channel(0);
+        let commits = committed.subscribe();
         tokio::spawn(run(db, jobs, max_batch, committed));
         Self { queue, commits, queue_timeout }
     }
@@ -91,7 +96,7 @@ async fn run(
     db: DatabaseConnection,
     mut jobs: mpsc::Receiver<Job>,
     max_batch: usize,
-    committed: watch::Sender<u64>,
+    committed: Arc<watch::Sender<u64>>,
 ) {
     let mut batch = Vec::with_capacity(max_batch);
     while jobs.recv_many(&mut batch, max_batch).await > 0 {
@@ -120,6 +125,12 @@ async fn commit_batch(db: &DatabaseConnection, mut batch: Vec<Job>) -> bool {
             // The transaction itself is broken: nothing of the batch commits.
             Err(err) => return fail_all(batch, &err),
         }
+    }
+    // Other replicas' subscribers wake on this; it is delivered at commit.
+    if txn.get_database_backend() == DbBackend::Postgres
+        && let Err(err) = txn.execute_unprepared(NOTIFY_COMMITS).await
+    {
+        return fail_all(batch, &db_error(err));
     }
     if let Err(err) = txn.commit().await {
         return fail_all(batch, &db_error(err));

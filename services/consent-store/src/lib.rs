@@ -6,7 +6,10 @@ mod convert;
 mod entity;
 mod error;
 mod group_commit;
+mod notify;
 mod read;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod write;
 
 use std::sync::Arc;
@@ -18,13 +21,16 @@ use consent_core::{
 };
 use consent_migrations::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, TransactionTrait};
 use tokio::sync::{OnceCell, watch};
 use uuid::Uuid;
 
 use crate::error::db_error;
 use crate::group_commit::GroupCommitter;
 pub use crate::group_commit::MAX_BATCH;
+
+/// The advisory lock key migrations hold on PostgreSQL ("consentd" in ASCII).
+const MIGRATION_LOCK_KEY: i64 = 0x636f_6e73_656e_7464;
 
 /// How to reach and use the database.
 #[derive(Debug, Clone)]
@@ -81,14 +87,53 @@ impl SqlStore {
                     .synchronous(SqliteSynchronous::Full)
                     .busy_timeout(Duration::from_secs(5))
             });
-        let db = Database::connect(connect).await.map_err(db_error)?;
-        let writer = GroupCommitter::start(db.clone(), options.max_batch, options.acquire_timeout);
+        let db = connect_with_retry(connect).await?;
+        let (committed, _) = watch::channel(0);
+        let committed = Arc::new(committed);
+        let writer = GroupCommitter::start(
+            db.clone(),
+            options.max_batch,
+            options.acquire_timeout,
+            Arc::clone(&committed),
+        );
+        // Started after the committer holds a receiver: the listener stops
+        // once nobody does.
+        if db.get_database_backend() == DbBackend::Postgres {
+            notify::listen(db.get_postgres_connection_pool().clone(), committed);
+        }
         Ok(Self { db, writer, database_id: Arc::default() })
     }
 
-    /// Applies pending migrations.
+    /// Applies pending migrations, in one transaction. On PostgreSQL a
+    /// transaction-scoped advisory lock makes replicas that start at once
+    /// migrate one after the other: the later ones find nothing pending.
     pub async fn migrate(&self) -> Result<(), ConsentError> {
-        Migrator::up(&self.db, None).await.map_err(db_error)
+        let txn = self.db.begin().await.map_err(db_error)?;
+        if self.db.get_database_backend() == DbBackend::Postgres {
+            txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"))
+                .await
+                .map_err(db_error)?;
+        }
+        Migrator::up(&txn, None).await.map_err(db_error)?;
+        txn.commit().await.map_err(db_error)
+    }
+}
+
+/// Connects, retrying briefly: several processes opening a new SQLite file at
+/// once (a replica starting while `consentd migrate` runs) can find it locked
+/// while one of them switches it to WAL.
+async fn connect_with_retry(options: ConnectOptions) -> Result<DatabaseConnection, ConsentError> {
+    let mut attempt = 0;
+    loop {
+        match Database::connect(options.clone()).await {
+            Ok(db) => return Ok(db),
+            Err(err) if attempt < 3 && options.get_url().starts_with("sqlite:") => {
+                tracing::debug!(error = %err, attempt, "sqlite connect failed; retrying");
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+            }
+            Err(err) => return Err(db_error(err)),
+        }
     }
 }
 

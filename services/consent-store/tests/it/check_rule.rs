@@ -3,6 +3,7 @@
 
 use consent_core::check::{deciding_record, status_of};
 use consent_core::{CheckConsent, ConsentRecord, Decision, SubjectRef, TenantId, Timestamp};
+use consent_store::testing::Backend;
 use proptest::prelude::*;
 
 use crate::support::{TestStore, ago, record};
@@ -38,50 +39,62 @@ fn write() -> impl Strategy<Value = Write> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
 
     #[test]
-    fn indexed_check_agrees_with_the_reference_rule(writes in prop::collection::vec(write(), 1..12)) {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        runtime.block_on(async move {
-            let store = TestStore::open().await;
-            let tenant = TenantId::new("prop");
-            let mut history: Vec<ConsentRecord> = Vec::new();
-            for w in &writes {
-                let mut cmd = record("subject", PURPOSES[w.purpose], TARGETS[w.target], w.decision);
-                let collected = ago(w.collected_seconds_ago);
-                cmd.collected_at = Some(collected);
-                cmd.expires_at = w.expires_after_seconds.map(|s| collected.saturating_add_micros(s * 1_000_000));
-                let outcome = store.service.record(&tenant, cmd).await.unwrap();
-                history.extend(outcome.records);
-            }
-            let subject = history[0].subject_id;
-            let now = Timestamp::now();
-            for purpose in PURPOSES {
-                for target in TARGETS {
-                    for at in [None, Some(ago(250)), Some(ago(150))] {
-                        let outcome = store
-                            .service
-                            .check(&tenant, CheckConsent {
+    fn sqlite_indexed_check_agrees_with_the_reference_rule(writes in prop::collection::vec(write(), 1..12)) {
+        agrees_with_the_reference_rule(Backend::Sqlite, &writes);
+    }
+
+    #[test]
+    fn postgres_indexed_check_agrees_with_the_reference_rule(writes in prop::collection::vec(write(), 1..12)) {
+        agrees_with_the_reference_rule(Backend::Postgres, &writes);
+    }
+}
+
+fn agrees_with_the_reference_rule(backend: Backend, writes: &[Write]) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async move {
+        let store = TestStore::open(backend).await;
+        let tenant = TenantId::new("prop");
+        let mut history: Vec<ConsentRecord> = Vec::new();
+        for w in writes {
+            let mut cmd = record("subject", PURPOSES[w.purpose], TARGETS[w.target], w.decision);
+            let collected = ago(w.collected_seconds_ago);
+            cmd.collected_at = Some(collected);
+            cmd.expires_at = w.expires_after_seconds.map(|s| collected.saturating_add_micros(s * 1_000_000));
+            let outcome = store.service.record(&tenant, cmd).await.unwrap();
+            history.extend(outcome.records);
+        }
+        let subject = history[0].subject_id;
+        let now = Timestamp::now();
+        for purpose in PURPOSES {
+            for target in TARGETS {
+                for at in [None, Some(ago(250)), Some(ago(150))] {
+                    let outcome = store
+                        .service
+                        .check(
+                            &tenant,
+                            CheckConsent {
                                 subject: SubjectRef::Id(subject),
                                 purpose: purpose.into(),
                                 target: target.into(),
                                 at,
                                 min_revision: 0,
-                            })
-                            .await
-                            .unwrap();
-                        let at_time = at.unwrap_or(now);
-                        let expected = deciding_record(&history, purpose, target, at_time);
-                        assert_eq!(
-                            outcome.record.as_ref().map(|r| r.id),
-                            expected.map(|r| r.id),
-                            "{purpose}/{target} at {at:?}"
-                        );
-                        assert_eq!(outcome.status, status_of(expected, at_time));
-                    }
+                            },
+                        )
+                        .await
+                        .unwrap();
+                    let at_time = at.unwrap_or(now);
+                    let expected = deciding_record(&history, purpose, target, at_time);
+                    assert_eq!(
+                        outcome.record.as_ref().map(|r| r.id),
+                        expected.map(|r| r.id),
+                        "{purpose}/{target} at {at:?}"
+                    );
+                    assert_eq!(outcome.status, status_of(expected, at_time));
                 }
             }
-        });
-    }
+        }
+    });
 }

@@ -7,9 +7,9 @@ use consent_core::{ConsentError, Decision, Identity, SubjectRef, TenantId, Updat
 
 use crate::support::{TestStore, record};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_writes_get_gapless_per_tenant_revisions() {
-    let store = TestStore::open().await;
+on_every_backend!(concurrent_writes_get_gapless_per_tenant_revisions, a_failing_write_rolls_back_alone);
+
+async fn concurrent_writes_get_gapless_per_tenant_revisions(store: TestStore) {
     let tasks: Vec<_> = (0..300)
         .map(|i| {
             let service = store.service.clone();
@@ -34,9 +34,7 @@ async fn concurrent_writes_get_gapless_per_tenant_revisions() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failing_write_rolls_back_alone() {
-    let store = TestStore::open().await;
+async fn a_failing_write_rolls_back_alone(store: TestStore) {
     let tenant = TenantId::default_tenant();
     let tasks: Vec<_> = (0..100)
         .map(|i| {

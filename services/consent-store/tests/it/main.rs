@@ -1,5 +1,34 @@
-//! Store tests through the consent service over a real SQLite file.
+//! The store conformance suite: every test runs on SQLite and on PostgreSQL
+//! (a fresh database per test on the server at CONSENTD_TEST_POSTGRES_URL,
+//! default postgres://postgres@127.0.0.1:5432; never skipped).
 
+/// Defines, for each named `async fn(TestStore)` in the calling module, one
+/// test per backend: `sqlite::name` and `postgres::name`.
+macro_rules! on_every_backend {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(crate::support::TestStore::open(consent_store::testing::Backend::Sqlite).await).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(crate::support::TestStore::open(consent_store::testing::Backend::Postgres).await).await;
+                }
+            )*
+        }
+    };
+}
+
+mod changes;
 mod check_rule;
+mod commit_order;
+mod conformance;
 mod group_commit;
+mod migrations;
 mod support;

@@ -1,21 +1,27 @@
-//! A store on a fresh SQLite file.
+//! A store on a fresh database of either backend.
 
 use consent_core::{ConsentService, Decision, Evidence, Identity, PurposeDecision, RecordConsent, Timestamp};
+use consent_store::testing::{Backend, TestDatabase};
 use consent_store::{SqlStore, StoreOptions};
-use tempfile::TempDir;
 
 pub(crate) struct TestStore {
     pub(crate) service: ConsentService<SqlStore>,
-    _dir: TempDir,
+    pub(crate) database: TestDatabase,
 }
 
 impl TestStore {
-    pub(crate) async fn open() -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("store.db").display());
-        let store = SqlStore::connect(&StoreOptions::new(url)).await.expect("connect");
+    pub(crate) async fn open(backend: Backend) -> Self {
+        let database = TestDatabase::new(backend).await;
+        let store = SqlStore::connect(&StoreOptions::new(database.url.clone())).await.expect("connect");
         store.migrate().await.expect("migrate");
-        Self { service: ConsentService::new(store), _dir: dir }
+        Self { service: ConsentService::new(store), database }
+    }
+
+    /// A second, independent store handle on the same database (another
+    /// replica's pool and committer).
+    pub(crate) async fn replica(&self) -> ConsentService<SqlStore> {
+        let store = SqlStore::connect(&StoreOptions::new(self.database.url.clone())).await.expect("connect");
+        ConsentService::new(store)
     }
 }
 
@@ -31,7 +37,7 @@ pub(crate) fn record(user: &str, purpose: &str, target: &str, decision: Decision
     }
 }
 
-/// Microseconds of `seconds` before now.
+/// The instant `seconds` before now.
 pub(crate) fn ago(seconds: i64) -> Timestamp {
     Timestamp::now().saturating_add_micros(-seconds * 1_000_000)
 }

@@ -1,0 +1,102 @@
+//! Throw-away databases for tests: a SQLite file in a temporary directory, or
+//! a fresh PostgreSQL database that is dropped again when the value is.
+//!
+//! PostgreSQL comes from `CONSENTD_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432`). A PostgreSQL test never skips
+//! itself: if the server is not there, the test fails.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use sea_orm::{ConnectionTrait, Database};
+use tempfile::TempDir;
+
+/// The PostgreSQL server tests use.
+pub fn postgres_server_url() -> String {
+    std::env::var("CONSENTD_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
+}
+
+/// Which database engine a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// An embedded SQLite file.
+    Sqlite,
+    /// A database on the PostgreSQL test server.
+    Postgres,
+}
+
+/// A database that exists for one test.
+#[derive(Debug)]
+pub struct TestDatabase {
+    /// The URL to connect to.
+    pub url: String,
+    /// The backend.
+    pub backend: Backend,
+    postgres_name: Option<String>,
+    _dir: Option<TempDir>,
+}
+
+impl TestDatabase {
+    /// A fresh database on `backend`.
+    pub async fn new(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => Self::sqlite(),
+            Backend::Postgres => Self::postgres().await,
+        }
+    }
+
+    /// A SQLite file in a new temporary directory.
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("consentd.db").display());
+        Self { url, backend: Backend::Sqlite, postgres_name: None, _dir: Some(dir) }
+    }
+
+    /// A new database on the PostgreSQL test server.
+    pub async fn postgres() -> Self {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let name = format!(
+            "consentd_test_{}_{}_{nanos}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let server = postgres_server_url();
+        let admin = Database::connect(format!("{server}/postgres"))
+            .await
+            .unwrap_or_else(|err| panic!("PostgreSQL test server at {server} is not reachable: {err}"));
+        admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.expect("create test database");
+        admin.close().await.ok();
+        Self {
+            url: format!("{server}/{name}"),
+            backend: Backend::Postgres,
+            postgres_name: Some(name),
+            _dir: None,
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some(name) = self.postgres_name.take() else {
+            return;
+        };
+        // Drop may run inside a runtime; a thread with its own runtime can
+        // block on the async driver wherever it runs.
+        let server = postgres_server_url();
+        let dropper = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            runtime.block_on(async {
+                let admin = Database::connect(format!("{server}/postgres")).await.ok()?;
+                admin
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .await
+                    .ok()?;
+                admin.close().await.ok()
+            })
+        });
+        let _ = dropper.join();
+    }
+}
