@@ -78,6 +78,13 @@ impl TestDatabase {
     }
 }
 
+impl TestDatabase {
+    /// The PostgreSQL database's name (`None` for SQLite).
+    pub fn postgres_name(&self) -> Option<&str> {
+        self.postgres_name.as_deref()
+    }
+}
+
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         let Some(name) = self.postgres_name.take() else {

@@ -12,17 +12,17 @@ use crate::subscriber::{Message, Subscriber};
 use crate::support::{Client, TestServer, decision, history, identity};
 
 /// A small deterministic generator (xorshift), so a failure replays.
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         self.0 % n
     }
 
-    fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
+    pub(crate) fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
         from[usize::try_from(self.below(from.len() as u64)).unwrap()]
     }
 }
@@ -32,10 +32,10 @@ const TARGETS: [&str; 2] = ["", "vendor-1"];
 const SOURCES: [&str; 2] = ["web", "app"];
 
 #[derive(Clone)]
-struct Filter {
-    purposes: Vec<String>,
-    targets: Vec<String>,
-    sources: Vec<String>,
+pub(crate) struct Filter {
+    pub(crate) purposes: Vec<String>,
+    pub(crate) targets: Vec<String>,
+    pub(crate) sources: Vec<String>,
 }
 
 impl Filter {
@@ -49,7 +49,7 @@ impl Filter {
     }
 
     /// DESIGN §5, restated: wildcard records match purpose and target filters.
-    fn matches(&self, record: &pb::ConsentRecord) -> bool {
+    pub(crate) fn matches(&self, record: &pb::ConsentRecord) -> bool {
         let listed = |list: &[String], value: &str| {
             list.is_empty() || value.is_empty() || list.iter().any(|v| v == value)
         };
@@ -60,13 +60,13 @@ impl Filter {
 }
 
 /// What one connection of a subscriber saw.
-struct Segment {
+pub(crate) struct Segment {
     /// The position it resumed after.
     start: i64,
     messages: Vec<Message>,
 }
 
-async fn write(mut client: Client, seed: u64, count: usize, done: watch::Sender<i64>) {
+pub(crate) async fn write(mut client: Client, seed: u64, count: usize, done: watch::Sender<i64>) {
     let mut rng = Rng(seed);
     for i in 0..count {
         let mut purposes: Vec<&str> = PURPOSES.to_vec();
@@ -87,7 +87,7 @@ async fn write(mut client: Client, seed: u64, count: usize, done: watch::Sender<
 /// Reads, drops the stream after a random number of messages, resumes from
 /// the last position seen (by revision or by token, alternately), until the
 /// writers are done and a heartbeat has passed the final head.
-async fn subscribe(
+pub(crate) async fn subscribe(
     mut client: Client,
     filter: Filter,
     seed: u64,
@@ -140,7 +140,7 @@ async fn subscribe(
     }
 }
 
-fn check_stream(name: &str, segments: &[Segment], matching: &[i64]) -> Vec<i64> {
+pub(crate) fn check_stream(name: &str, segments: &[Segment], matching: &[i64]) -> Vec<i64> {
     let events: Vec<i64> = segments
         .iter()
         .flat_map(|s| s.messages.iter())

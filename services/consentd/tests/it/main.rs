@@ -1,5 +1,6 @@
 //! consentd integration tests: a real server on 127.0.0.1:0 over a real SQLite
-//! file, driven through real gRPC and HTTP clients.
+//! file (PostgreSQL for the replica and outage tests), driven through real
+//! gRPC and HTTP clients.
 
 mod bad_requests;
 mod check;
@@ -10,8 +11,11 @@ mod feed_filters;
 mod get;
 mod health;
 mod idempotency;
+mod outage;
+mod process;
 mod query;
 mod record;
+mod replicas;
 mod restart;
 mod subscribe;
 mod subscriber;

@@ -1,0 +1,126 @@
+//! Real `consentd` processes and a loopback TCP proxy the tests control.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+/// A `consentd serve` child process on loopback ports it chose itself.
+pub(crate) struct ConsentdProcess {
+    child: Option<Child>,
+    pub(crate) grpc_addr: String,
+    pub(crate) http_addr: SocketAddr,
+}
+
+impl ConsentdProcess {
+    /// Starts `consentd serve` in `dir` with extra environment, and waits for
+    /// its "consentd is serving" log line.
+    pub(crate) fn spawn(dir: &std::path::Path, env: &[(&str, &str)]) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_consentd"));
+        command
+            .arg("serve")
+            .current_dir(dir)
+            .env("CONSENTD_GRPC_LISTEN", "127.0.0.1:0")
+            .env("CONSENTD_HTTP_LISTEN", "127.0.0.1:0")
+            .env("CONSENTD_LOG_FORMAT", "json")
+            .env_remove("CONSENTD_DATABASE_URL")
+            .stderr(Stdio::piped());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("consentd starts");
+        let stderr = child.stderr.take();
+        // Owned from here on, so a failed start still kills and reaps it.
+        let mut process =
+            Self { child: Some(child), grpc_addr: String::new(), http_addr: ([0, 0, 0, 0], 0).into() };
+        let (lines, found) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr.expect("stderr piped")).lines().map_while(Result::ok) {
+                let _ = lines.send(line);
+            }
+        });
+        loop {
+            let line = found.recv_timeout(Duration::from_secs(60)).expect("consentd logs its address");
+            let json: serde_json::Value = serde_json::from_str(&line).expect("json log line");
+            if json["fields"]["message"] == "consentd is serving" {
+                process.grpc_addr = json["fields"]["grpc_addr"].as_str().expect("grpc_addr").to_owned();
+                process.http_addr =
+                    json["fields"]["http_addr"].as_str().expect("http_addr").parse().expect("addr");
+                return process;
+            }
+        }
+    }
+
+    pub(crate) fn url(&self) -> String {
+        format!("http://{}", self.grpc_addr)
+    }
+
+    /// Sends SIGTERM and returns the exit status.
+    pub(crate) async fn terminate(mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("running");
+        let pid = child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap()
+    }
+}
+
+impl Drop for ConsentdProcess {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A TCP proxy on loopback that the test can cut (close every connection and
+/// refuse new ones) and restore — a database outage without touching the
+/// shared server.
+pub(crate) struct TcpProxy {
+    pub(crate) addr: SocketAddr,
+    cut: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl TcpProxy {
+    pub(crate) async fn start(target: &str) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (cut, is_cut) = watch::channel(false);
+        let target = target.to_owned();
+        let task = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if *is_cut.borrow() {
+                    continue; // dropped: the connection is refused
+                }
+                let mut is_cut = is_cut.clone();
+                let target = target.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = TcpStream::connect(&target).await else { return };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = is_cut.wait_for(|cut| *cut) => {}
+                    }
+                });
+            }
+        });
+        Self { addr, cut, task }
+    }
+
+    pub(crate) fn cut(&self) {
+        self.cut.send_replace(true);
+    }
+
+    pub(crate) fn restore(&self) {
+        self.cut.send_replace(false);
+    }
+}
+
+impl Drop for TcpProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
