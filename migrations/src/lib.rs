@@ -6,6 +6,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_create_consent_tables;
 mod m20261122_000002_create_store_meta;
+mod m20261122_000003_create_keys_and_bindings;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_create_consent_tables::Migration),
             Box::new(m20261122_000002_create_store_meta::Migration),
+            Box::new(m20261122_000003_create_keys_and_bindings::Migration),
         ]
     }
 }

@@ -78,7 +78,7 @@ impl WriteCommand {
         // serde_json of plain data structs is deterministic (field order is
         // declaration order), which is all a digest needs.
         let encoded = serde_json::to_vec(self).unwrap_or_default();
-        Sha256::digest(&encoded).iter().map(|byte| format!("{byte:02x}")).collect()
+        hex::encode(Sha256::digest(&encoded))
     }
 }
 

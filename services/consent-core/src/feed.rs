@@ -131,7 +131,7 @@ pub fn resume_revision(database_id: &str, tenant: &TenantId, token: &str) -> Res
 }
 
 fn tenant_fingerprint(tenant: &TenantId) -> String {
-    Sha256::digest(tenant.as_str().as_bytes())[..8].iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(&Sha256::digest(tenant.as_str().as_bytes())[..8])
 }
 
 #[cfg(test)]

@@ -66,7 +66,7 @@ fn fingerprint(tenant: &TenantId, filter: &RecordFilter) -> String {
     hasher.update(tenant.as_str().as_bytes());
     hasher.update([0]);
     hasher.update(serde_json::to_vec(filter).unwrap_or_default());
-    hasher.finalize()[..12].iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(&hasher.finalize()[..12])
 }
 
 #[cfg(test)]

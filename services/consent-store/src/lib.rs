@@ -2,6 +2,7 @@
 //! same schema and queries on both. Writes go through a group committer;
 //! reads go straight to the pool.
 
+mod admin;
 mod convert;
 mod entity;
 mod error;
@@ -25,6 +26,7 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbB
 use tokio::sync::{OnceCell, watch};
 use uuid::Uuid;
 
+pub use crate::admin::StoredKey;
 use crate::error::db_error;
 use crate::group_commit::GroupCommitter;
 pub use crate::group_commit::MAX_BATCH;
@@ -102,6 +104,10 @@ impl SqlStore {
             notify::listen(db.get_postgres_connection_pool().clone(), committed);
         }
         Ok(Self { db, writer, database_id: Arc::default() })
+    }
+
+    pub(crate) fn connection(&self) -> &DatabaseConnection {
+        &self.db
     }
 
     /// Applies pending migrations, in one transaction. On PostgreSQL a

@@ -4,12 +4,12 @@
 use consent_core::{
     ChangeFilter, ConsentError, ConsentRecord, Identity, RecordFilter, Revision, TenantId, Timestamp,
 };
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use crate::convert::{from_row, from_rows};
-use crate::entity::{consent_record, consent_state, identity, store_meta, tenant_head};
+use crate::entity::{consent_record, consent_state, identity, tenant_head};
 use crate::error::db_error;
 
 pub(crate) async fn subject_of<C: ConnectionTrait>(
@@ -202,20 +202,7 @@ pub(crate) async fn changes<C: ConnectionTrait>(
 
 /// The database's id, created on first use.
 pub(crate) async fn database_id<C: ConnectionTrait>(db: &C) -> Result<String, ConsentError> {
-    const KEY: &str = "database_id";
-    let insert = Query::insert()
-        .into_table(store_meta::Entity)
-        .columns([store_meta::Column::Key, store_meta::Column::Value])
-        .values_panic([KEY.into(), Uuid::now_v7().to_string().into()])
-        .on_conflict(OnConflict::column(store_meta::Column::Key).do_nothing().to_owned())
-        .to_owned();
-    db.execute(&insert).await.map_err(db_error)?;
-    store_meta::Entity::find_by_id(KEY.to_owned())
-        .one(db)
-        .await
-        .map_err(db_error)?
-        .map(|row| row.value)
-        .ok_or_else(|| ConsentError::Internal("database id missing after insert".to_owned()))
+    crate::admin::meta_value(db, "database_id", || Uuid::now_v7().to_string()).await
 }
 
 /// Whether the record is its key's current one: a correlated EXISTS, so each

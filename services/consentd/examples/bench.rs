@@ -68,6 +68,8 @@ async fn measure(database_url: &str, concurrency: usize, window: Duration) -> (f
         log_format: None,
         health_interval: Duration::from_secs(5),
         feed: FeedSettings::default(),
+        key_secret: None,
+        limits: consentd::config::ServerLimits::default(),
     };
     let running = server::start(&config).await.expect("server starts");
     let url = format!("http://{}", running.grpc_addr);

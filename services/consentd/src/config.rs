@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use consent_store::StoreOptions;
 
+use crate::auth::Limits;
 use crate::feed::FeedSettings;
 use serde::Deserialize;
 
@@ -70,6 +71,18 @@ pub struct ServeArgs {
     /// Log format [default: pretty on a terminal, json otherwise]
     #[arg(long, env = "CONSENTD_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
+    #[command(flatten)]
+    pub key_secret: KeySecretArgs,
+}
+
+/// `--key-secret`, shared by `serve` and the key commands (they must agree).
+#[derive(Debug, Clone, Default, Args)]
+pub struct KeySecretArgs {
+    /// Server secret keying the API-key hashes (HMAC-SHA256). Give `serve`
+    /// and `keys` the same one. Unset: a secret generated once and kept in
+    /// the database
+    #[arg(long, env = "CONSENTD_KEY_SECRET", hide_env_values = true)]
+    pub key_secret: Option<String>,
 }
 
 /// The TOML file: the same settings as the flags, in snake case.
@@ -86,6 +99,24 @@ struct FileConfig {
     store: FileStoreConfig,
     #[serde(default)]
     subscribe: FileSubscribeConfig,
+    key_secret: Option<String>,
+    #[serde(default)]
+    limits: FileLimitsConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileLimitsConfig {
+    max_message_bytes: Option<usize>,
+    max_deadline_ms: Option<u64>,
+    rate_per_key: Option<u32>,
+    burst_per_key: Option<u32>,
+    max_in_flight: Option<usize>,
+    concurrency_per_connection: Option<usize>,
+    max_concurrent_streams: Option<u32>,
+    keepalive_interval_ms: Option<u64>,
+    keepalive_timeout_ms: Option<u64>,
+    max_pending_resets: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -95,6 +126,7 @@ struct FileSubscribeConfig {
     buffer: Option<usize>,
     send_timeout_ms: Option<u64>,
     max_streams: Option<usize>,
+    max_streams_per_tenant: Option<usize>,
     poll_interval_ms: Option<u64>,
 }
 
@@ -125,6 +157,45 @@ pub struct Config {
     pub health_interval: Duration,
     /// Change-feed tuning.
     pub feed: FeedSettings,
+    /// The API-key HMAC secret; `None`: generated and kept in the database.
+    pub key_secret: Option<String>,
+    /// Limits on what clients can spend.
+    pub limits: ServerLimits,
+}
+
+/// Limits on what one client or connection can spend. Every one has a safe
+/// default; all are in the `[limits]` table of the config file.
+#[derive(Debug, Clone)]
+pub struct ServerLimits {
+    /// Largest request message (bytes); larger ones are refused OUT_OF_RANGE.
+    pub max_message_bytes: usize,
+    /// Per-key rate, burst, calls in flight and the deadline cap.
+    pub calls: Limits,
+    /// Calls one connection may have in flight.
+    pub concurrency_per_connection: usize,
+    /// HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS (tonic leaves it unlimited).
+    pub max_concurrent_streams: u32,
+    /// HTTP/2 PING interval to detect dead peers.
+    pub keepalive_interval: Duration,
+    /// How long a PING may go unanswered before the connection is closed.
+    pub keepalive_timeout: Duration,
+    /// Reset streams a connection may have pending before it is closed (the
+    /// HTTP/2 rapid-reset defence).
+    pub max_pending_resets: usize,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        Self {
+            max_message_bytes: 1024 * 1024,
+            calls: Limits::default(),
+            concurrency_per_connection: 256,
+            max_concurrent_streams: 256,
+            keepalive_interval: Duration::from_secs(30),
+            keepalive_timeout: Duration::from_secs(10),
+            max_pending_resets: 20,
+        }
+    }
 }
 
 /// A configuration that cannot be used.
@@ -195,6 +266,8 @@ impl Config {
             log_format: args.log_format.or(file.log_format),
             health_interval: Duration::from_secs(5),
             feed: feed_settings(&file.subscribe),
+            key_secret: args.key_secret.key_secret.clone().or(file.key_secret),
+            limits: server_limits(&file.limits),
         };
         config.validate()?;
         Ok(config)
@@ -211,6 +284,14 @@ impl Config {
         for (setting, value) in [
             ("subscribe.buffer", self.feed.buffer),
             ("subscribe.max_streams", self.feed.max_streams),
+            ("subscribe.max_streams_per_tenant", self.feed.max_streams_per_tenant),
+            ("limits.max_message_bytes", self.limits.max_message_bytes),
+            ("limits.max_in_flight", self.limits.calls.max_in_flight),
+            ("limits.concurrency_per_connection", self.limits.concurrency_per_connection),
+            ("limits.rate_per_key", self.limits.calls.rate_per_key as usize),
+            ("limits.burst_per_key", self.limits.calls.burst_per_key as usize),
+            ("limits.max_concurrent_streams", self.limits.max_concurrent_streams as usize),
+            ("limits.max_deadline_ms", millis(self.limits.calls.max_deadline)),
             ("subscribe.heartbeat_interval_ms", millis(self.feed.heartbeat_interval)),
             ("subscribe.poll_interval_ms", millis(self.feed.poll_interval)),
         ] {
@@ -234,6 +315,31 @@ impl Config {
     }
 }
 
+fn server_limits(file: &FileLimitsConfig) -> ServerLimits {
+    let defaults = ServerLimits::default();
+    let calls = Limits {
+        rate_per_key: file.rate_per_key.unwrap_or(defaults.calls.rate_per_key),
+        burst_per_key: file.burst_per_key.unwrap_or(defaults.calls.burst_per_key),
+        max_in_flight: file.max_in_flight.unwrap_or(defaults.calls.max_in_flight),
+        max_deadline: file.max_deadline_ms.map_or(defaults.calls.max_deadline, Duration::from_millis),
+    };
+    ServerLimits {
+        max_message_bytes: file.max_message_bytes.unwrap_or(defaults.max_message_bytes),
+        calls,
+        concurrency_per_connection: file
+            .concurrency_per_connection
+            .unwrap_or(defaults.concurrency_per_connection),
+        max_concurrent_streams: file.max_concurrent_streams.unwrap_or(defaults.max_concurrent_streams),
+        keepalive_interval: file
+            .keepalive_interval_ms
+            .map_or(defaults.keepalive_interval, Duration::from_millis),
+        keepalive_timeout: file
+            .keepalive_timeout_ms
+            .map_or(defaults.keepalive_timeout, Duration::from_millis),
+        max_pending_resets: file.max_pending_resets.unwrap_or(defaults.max_pending_resets),
+    }
+}
+
 fn feed_settings(file: &FileSubscribeConfig) -> FeedSettings {
     let defaults = FeedSettings::default();
     FeedSettings {
@@ -243,6 +349,7 @@ fn feed_settings(file: &FileSubscribeConfig) -> FeedSettings {
         buffer: file.buffer.unwrap_or(defaults.buffer),
         send_timeout: file.send_timeout_ms.map_or(defaults.send_timeout, Duration::from_millis),
         max_streams: file.max_streams.unwrap_or(defaults.max_streams),
+        max_streams_per_tenant: file.max_streams_per_tenant.unwrap_or(defaults.max_streams_per_tenant),
         poll_interval: file.poll_interval_ms.map_or(defaults.poll_interval, Duration::from_millis),
         page_size: defaults.page_size,
     }

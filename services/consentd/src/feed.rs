@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -26,6 +26,7 @@ use tokio_stream::Stream;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
+use crate::auth::{Authenticator, Principal};
 use crate::grpc::{ERROR_DOMAIN, record_pb, to_status};
 
 /// Tuning of the change feed.
@@ -39,6 +40,8 @@ pub struct FeedSettings {
     pub send_timeout: Duration,
     /// Streams open at once on this server.
     pub max_streams: usize,
+    /// Streams open at once for one tenant.
+    pub max_streams_per_tenant: usize,
     /// How often the log is re-read without a commit signal (commits made
     /// through other processes sharing the database).
     pub poll_interval: Duration,
@@ -53,6 +56,7 @@ impl Default for FeedSettings {
             buffer: 1024,
             send_timeout: Duration::from_secs(5),
             max_streams: 1024,
+            max_streams_per_tenant: 256,
             poll_interval: Duration::from_secs(1),
             page_size: 256,
         }
@@ -65,7 +69,32 @@ pub struct Feeds<S> {
     service: ConsentService<S>,
     settings: FeedSettings,
     streams: Arc<Semaphore>,
+    per_tenant: Arc<Mutex<HashMap<TenantId, usize>>>,
+    authenticator: Option<Authenticator>,
     shutdown: watch::Receiver<bool>,
+}
+
+/// How often an open stream re-checks that its key is still valid: with the
+/// key cache's lifetime, revocation ends streams within a second.
+const KEY_RECHECK: Duration = Duration::from_millis(250);
+
+/// One tenant's place among its open streams, given back on drop.
+#[derive(Debug)]
+struct TenantPlace {
+    per_tenant: Arc<Mutex<HashMap<TenantId, usize>>>,
+    tenant: TenantId,
+}
+
+impl Drop for TenantPlace {
+    fn drop(&mut self) {
+        let mut counts = self.per_tenant.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(count) = counts.get_mut(&self.tenant) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                counts.remove(&self.tenant);
+            }
+        }
+    }
 }
 
 /// Why a producer ended a stream.
@@ -73,24 +102,33 @@ pub struct Feeds<S> {
 enum End {
     TooSlow,
     ShuttingDown,
+    Revoked,
     Failed(ConsentError),
 }
 
 impl<S: ConsentStore + Clone> Feeds<S> {
-    /// Feeds over `service`; `shutdown` turning true ends every stream.
-    pub fn new(service: ConsentService<S>, settings: FeedSettings, shutdown: watch::Receiver<bool>) -> Self {
+    /// Feeds over `service`; `shutdown` turning true ends every stream, and
+    /// a stream whose key `authenticator` no longer accepts ends too.
+    pub fn new(
+        service: ConsentService<S>,
+        settings: FeedSettings,
+        authenticator: Option<Authenticator>,
+        shutdown: watch::Receiver<bool>,
+    ) -> Self {
         let streams = Arc::new(Semaphore::new(settings.max_streams));
-        Self { service, settings, streams, shutdown }
+        Self { service, settings, streams, per_tenant: Arc::default(), authenticator, shutdown }
     }
 
     /// Validates the subscription and starts its producer.
-    pub async fn open(&self, tenant: TenantId, cmd: Subscribe) -> Result<FeedStream, Status> {
+    pub async fn open(&self, principal: Principal, cmd: Subscribe) -> Result<FeedStream, Status> {
+        let tenant = principal.tenant.clone();
         let permit = Arc::clone(&self.streams).try_acquire_owned().map_err(|_| {
             Status::resource_exhausted(format!(
                 "this server already serves its maximum of {} subscriptions",
                 self.settings.max_streams
             ))
         })?;
+        let place = self.take_tenant_place(&tenant)?;
         let (filter, cursor) = self.service.open_feed(&tenant, cmd).await.map_err(to_status)?;
         let database_id = self.service.store().database_id().await.map_err(to_status)?;
         let (messages, receiver) = mpsc::channel(self.settings.buffer.max(1));
@@ -105,6 +143,7 @@ impl<S: ConsentStore + Clone> Feeds<S> {
             messages,
             shutdown: self.shutdown.clone(),
             commits: self.service.store().commits(),
+            key: principal.key_id.zip(self.authenticator.clone()),
         };
         tokio::spawn(async move {
             if let Some(reason) = producer.run().await {
@@ -119,7 +158,21 @@ impl<S: ConsentStore + Clone> Feeds<S> {
             tenant,
             done: false,
             _permit: permit,
+            _place: place,
         })
+    }
+
+    fn take_tenant_place(&self, tenant: &TenantId) -> Result<TenantPlace, Status> {
+        let mut counts = self.per_tenant.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let count = counts.entry(tenant.clone()).or_default();
+        if *count >= self.settings.max_streams_per_tenant {
+            return Err(Status::resource_exhausted(format!(
+                "this tenant already has its maximum of {} subscriptions",
+                self.settings.max_streams_per_tenant
+            )));
+        }
+        *count += 1;
+        Ok(TenantPlace { per_tenant: Arc::clone(&self.per_tenant), tenant: tenant.clone() })
     }
 }
 
@@ -134,15 +187,23 @@ struct Producer<S> {
     messages: mpsc::Sender<pb::SubscribeResponse>,
     shutdown: watch::Receiver<bool>,
     commits: watch::Receiver<u64>,
+    /// The stream's key and who checks it; `None` without authentication.
+    key: Option<(String, Authenticator)>,
 }
 
 impl<S: ConsentStore + Clone> Producer<S> {
     /// Runs until the client goes away (`None`) or the stream must end.
     async fn run(mut self) -> Option<End> {
         let mut next_heartbeat = Instant::now() + self.settings.heartbeat_interval;
+        let mut recheck = tokio::time::interval(KEY_RECHECK);
         loop {
             if *self.shutdown.borrow() {
                 return Some(End::ShuttingDown);
+            }
+            if let Some((key_id, authenticator)) = &self.key
+                && !authenticator.still_valid(key_id).await
+            {
+                return Some(End::Revoked);
             }
             // Mark the signal seen before reading: a commit after the read
             // wakes the wait below.
@@ -180,6 +241,7 @@ impl<S: ConsentStore + Clone> Producer<S> {
                 }
                 () = tokio::time::sleep(self.settings.poll_interval) => {}
                 () = tokio::time::sleep_until(next_heartbeat) => {}
+                _ = recheck.tick(), if self.key.is_some() => {}
                 _ = self.shutdown.wait_for(|stop| *stop) => return Some(End::ShuttingDown),
                 () = self.messages.closed() => return None,
             }
@@ -238,6 +300,7 @@ pub struct FeedStream {
     tenant: TenantId,
     done: bool,
     _permit: OwnedSemaphorePermit,
+    _place: TenantPlace,
 }
 
 impl FeedStream {
@@ -253,6 +316,9 @@ impl FeedStream {
                 "SERVER_SHUTTING_DOWN",
                 "the server is shutting down; resume after last_revision".to_owned(),
             ),
+            End::Revoked => {
+                (Code::Unauthenticated, "KEY_REVOKED", "the API key of this stream was revoked".to_owned())
+            }
             End::Failed(err) => {
                 let status = to_status(err);
                 (status.code(), "FEED_FAILED", status.message().to_owned())

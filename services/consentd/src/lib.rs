@@ -1,6 +1,7 @@
 //! consentd: the consent-record service. This library holds the server so
 //! that the binary and the integration tests start it the same way.
 
+pub mod auth;
 pub mod config;
 pub mod feed;
 pub mod grpc;

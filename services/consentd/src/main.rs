@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use consent_store::{SqlStore, StoreOptions};
-use consentd::config::{self, Config, DatabaseArgs, ServeArgs};
+use consentd::config::{self, Config, DatabaseArgs, KeySecretArgs, ServeArgs};
 use consentd::{server, telemetry};
 
 /// consentd: a consent-record service (gRPC API, change feed, vendor adapters).
@@ -21,6 +21,61 @@ enum Command {
     Serve(ServeArgs),
     /// Apply pending database migrations and exit
     Migrate(DatabaseArgs),
+    /// Manage API keys
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Manage tenants' vendor account bindings
+    #[command(subcommand)]
+    Tenants(TenantsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Create a key and print it, alone, on stdout (the only time it is shown)
+    Create {
+        /// The tenant the key acts for
+        #[arg(long)]
+        tenant: String,
+        /// A scope: consent:write, consent:read, consent:subscribe or admin
+        /// (repeatable) [default: consent:write consent:read consent:subscribe]
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(flatten)]
+        key_secret: KeySecretArgs,
+    },
+    /// List keys (ids, tenants, scopes, state; never secrets)
+    List {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Revoke a key by its id (the part before the dot)
+    Revoke {
+        /// The key id
+        key_id: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TenantsCommand {
+    /// Declare that a vendor account id belongs to a tenant
+    Bind {
+        /// The tenant
+        #[arg(long)]
+        tenant: String,
+        /// The vendor
+        #[arg(long, value_parser = ["adobe", "intempt", "jentis", "secureprivacy"])]
+        vendor: String,
+        /// The vendor's account id (Adobe IMS org, Intempt org/project,
+        /// JENTIS container/environment, Secure Privacy integration id)
+        #[arg(long)]
+        external_id: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 #[tokio::main]
@@ -28,6 +83,106 @@ async fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Serve(args) => serve(&args).await,
         Command::Migrate(args) => migrate(&args).await,
+        Command::Keys(command) => report(admin::keys(command).await),
+        Command::Tenants(command) => report(admin::tenants(command).await),
+    }
+}
+
+fn report(result: Result<(), String>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("consentd: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The key and tenant commands: they open the store, apply migrations, act.
+mod admin {
+    use consent_core::{TenantId, Timestamp};
+    use consent_store::{SqlStore, StoreOptions};
+    use consentd::auth::{Authenticator, Scope};
+    use consentd::config::{self, DatabaseArgs};
+
+    use super::{KeysCommand, TenantsCommand};
+
+    async fn open(database: &DatabaseArgs) -> Result<SqlStore, String> {
+        let url = database.database_url.clone().unwrap_or_else(|| config::DEFAULT_DATABASE_URL.to_owned());
+        config::validate_database_url(&url).map_err(|err| err.to_string())?;
+        let store = SqlStore::connect(&StoreOptions::new(url)).await.map_err(|err| err.to_string())?;
+        store.migrate().await.map_err(|err| err.to_string())?;
+        Ok(store)
+    }
+
+    pub(super) async fn keys(command: KeysCommand) -> Result<(), String> {
+        match command {
+            KeysCommand::Create { tenant, scopes, database, key_secret } => {
+                let tenant = TenantId::new(validate_tenant(&tenant)?);
+                let scopes = if scopes.is_empty() {
+                    Scope::DEFAULT.to_vec()
+                } else {
+                    scopes
+                        .iter()
+                        .map(|name| Scope::parse(name).ok_or_else(|| format!("unknown scope {name}")))
+                        .collect::<Result<_, _>>()?
+                };
+                let store = open(&database).await?;
+                let authenticator = Authenticator::new(store, key_secret.key_secret.as_deref())
+                    .await
+                    .map_err(|err| err.to_string())?;
+                let key = authenticator.create(&tenant, &scopes).await.map_err(|err| err.to_string())?;
+                println!("{}", key.key);
+                Ok(())
+            }
+            KeysCommand::List { database } => {
+                let store = open(&database).await?;
+                println!("{:<20} {:<20} {:<50} STATE", "ID", "TENANT", "SCOPES");
+                for key in store.keys().await.map_err(|err| err.to_string())? {
+                    let state = if key.revoked_at.is_some() { "revoked" } else { "active" };
+                    println!(
+                        "{:<20} {:<20} {:<50} {state}",
+                        key.id,
+                        key.tenant.as_str(),
+                        key.scopes.join(",")
+                    );
+                }
+                Ok(())
+            }
+            KeysCommand::Revoke { key_id, database } => {
+                let store = open(&database).await?;
+                if store.revoke_key(&key_id, Timestamp::now()).await.map_err(|err| err.to_string())? {
+                    eprintln!("revoked {key_id}");
+                    Ok(())
+                } else {
+                    Err(format!("no key {key_id}"))
+                }
+            }
+        }
+    }
+
+    pub(super) async fn tenants(command: TenantsCommand) -> Result<(), String> {
+        let TenantsCommand::Bind { tenant, vendor, external_id, database } = command;
+        let tenant = TenantId::new(validate_tenant(&tenant)?);
+        if external_id.is_empty() {
+            return Err("--external-id must not be empty".to_owned());
+        }
+        let store = open(&database).await?;
+        store.bind_tenant(&vendor, &external_id, &tenant).await.map_err(|err| err.to_string())?;
+        eprintln!("bound {vendor} {external_id} to tenant {}", tenant.as_str());
+        Ok(())
+    }
+
+    /// Tenant slugs: lower-case letters, digits and '-', 1 to 64 characters.
+    fn validate_tenant(slug: &str) -> Result<&str, String> {
+        let ok = !slug.is_empty()
+            && slug.len() <= 64
+            && slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if ok {
+            Ok(slug)
+        } else {
+            Err(format!("tenant {slug:?} must be 1 to 64 lower-case letters, digits or '-'"))
+        }
     }
 }
 

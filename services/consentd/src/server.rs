@@ -13,6 +13,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
+use crate::auth::{AuthLayer, Authenticator, KeyError, Scope};
 use crate::config::{AuthMode, Config, redact_url};
 use crate::feed::Feeds;
 use crate::grpc::GrpcConsentService;
@@ -44,6 +45,9 @@ pub enum ServerError {
     /// The HTTP server failed.
     #[error("http server: {0}")]
     Http(std::io::Error),
+    /// Keys could not be set up.
+    #[error("api keys: {0}")]
+    Keys(#[from] KeyError),
 }
 
 /// A running server.
@@ -94,18 +98,25 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
         max_connections = config.store.max_connections,
         max_batch = config.store.max_batch,
         subscribe = ?config.feed,
+        limits = ?config.limits,
+        key_secret = if config.key_secret.is_some() { "configured" } else { "kept in the database" },
         "starting consentd"
     );
-    if config.auth == AuthMode::Required {
-        tracing::warn!("api keys are not enforced yet: every call acts for tenant default");
-    } else {
-        tracing::warn!("authentication is disabled: every call acts for tenant default");
-    }
-
     let store = SqlStore::connect(&config.store).await?;
     if config.migrate_on_start {
         store.migrate().await?;
     }
+    let authenticator = match config.auth {
+        AuthMode::Required => {
+            let authenticator = Authenticator::new(store.clone(), config.key_secret.as_deref()).await?;
+            bootstrap_key(&store, &authenticator).await?;
+            Some(authenticator)
+        }
+        AuthMode::Disabled => {
+            tracing::warn!("authentication is disabled: every call acts for tenant default");
+            None
+        }
+    };
     let service = ConsentService::new(store);
 
     let grpc_listener = bind(config.grpc_listen).await?;
@@ -114,7 +125,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
     let http_addr = local_addr(&http_listener, config.http_listen)?;
     let (shutdown, stopped) = watch::channel(false);
 
-    let feeds = Feeds::new(service.clone(), config.feed.clone(), stopped.clone());
+    let feeds = Feeds::new(service.clone(), config.feed.clone(), authenticator.clone(), stopped.clone());
     let (health, health_service) = tonic_health::server::health_reporter();
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(consent_proto::FILE_DESCRIPTOR_SET)
@@ -129,16 +140,38 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
         config.health_interval,
         stopped.clone(),
     ));
+    let limits = &config.limits;
+    let consent_api = ConsentServiceServer::new(GrpcConsentService::new(service.clone(), feeds))
+        .max_decoding_message_size(limits.max_message_bytes);
     let grpc = tonic::transport::Server::builder()
+        .concurrency_limit_per_connection(limits.concurrency_per_connection)
+        .max_concurrent_streams(limits.max_concurrent_streams)
+        .http2_keepalive_interval(Some(limits.keepalive_interval))
+        .http2_keepalive_timeout(Some(limits.keepalive_timeout))
+        .http2_max_pending_accept_reset_streams(Some(limits.max_pending_resets))
+        .layer(AuthLayer::new(authenticator, &limits.calls))
         .add_service(health_service)
         .add_service(reflection)
-        .add_service(ConsentServiceServer::new(GrpcConsentService::new(service.clone(), feeds)))
+        .add_service(consent_api)
         .serve_with_incoming_shutdown(TcpListenerStream::new(grpc_listener), signalled(stopped.clone()));
     let grpc_task = tokio::spawn(async move { grpc.await.map_err(ServerError::from) });
     let http_task = tokio::spawn(http::serve(http_listener, service, signalled(stopped)));
 
     tracing::info!(%grpc_addr, %http_addr, "consentd is serving");
     Ok(RunningServer { grpc_addr, http_addr, shutdown, tasks: vec![grpc_task, http_task, health_task] })
+}
+
+/// With authentication required and no valid key at all, creates one for
+/// tenant `default` and prints it once on stderr: the way into a fresh
+/// installation. Only its hash is stored.
+async fn bootstrap_key(store: &SqlStore, authenticator: &Authenticator) -> Result<(), ServerError> {
+    if store.has_active_keys().await? {
+        return Ok(());
+    }
+    let key = authenticator.create(&consent_core::TenantId::default_tenant(), &Scope::DEFAULT).await?;
+    tracing::warn!(key_id = %key.id, "no api key existed: created one for tenant default (printed once on stderr)");
+    eprintln!("consentd: created API key for tenant default (shown only now): {}", key.key);
+    Ok(())
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, ServerError> {

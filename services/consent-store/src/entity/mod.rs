@@ -4,9 +4,11 @@
 // this crate, and types without Debug impls.
 #![allow(unreachable_pub, missing_debug_implementations, clippy::wildcard_enum_match_arm)]
 
+pub(crate) mod api_key;
 pub(crate) mod consent_record;
 pub(crate) mod consent_state;
 pub(crate) mod idempotency_key;
 pub(crate) mod identity;
 pub(crate) mod store_meta;
+pub(crate) mod tenant_binding;
 pub(crate) mod tenant_head;

@@ -4,11 +4,12 @@
 mod convert;
 mod status;
 
-use consent_core::{ConsentService, ConsentStore, TenantId};
+use consent_core::{ConsentService, ConsentStore};
 use consent_proto::v1 as pb;
 use consent_proto::v1::consent_service_server::ConsentService as ConsentServiceApi;
 use tonic::{Request, Response, Status};
 
+use crate::auth::{Scope, authorize};
 use crate::feed::{FeedStream, Feeds};
 
 pub(crate) use convert::record as record_pb;
@@ -28,12 +29,6 @@ impl<S> GrpcConsentService<S> {
     }
 }
 
-/// The tenant a call acts for. Until credentials carry one, every call acts
-/// for tenant `default`; an authentication layer sets the extension.
-fn tenant_of<T>(request: &Request<T>) -> TenantId {
-    request.extensions().get::<TenantId>().cloned().unwrap_or_else(TenantId::default_tenant)
-}
-
 #[tonic::async_trait]
 impl<S: ConsentStore + Clone> ConsentServiceApi for GrpcConsentService<S> {
     #[tracing::instrument(skip_all)]
@@ -41,7 +36,7 @@ impl<S: ConsentStore + Clone> ConsentServiceApi for GrpcConsentService<S> {
         &self,
         request: Request<pb::RecordConsentRequest>,
     ) -> Result<Response<pb::RecordConsentResponse>, Status> {
-        let tenant = tenant_of(&request);
+        let tenant = authorize(&request, Scope::Write)?.tenant;
         let cmd = convert::record_request(request.into_inner()).map_err(to_status)?;
         let outcome = self.service.record(&tenant, cmd).await.map_err(to_status)?;
         Ok(Response::new(convert::record_response(outcome)))
@@ -52,7 +47,7 @@ impl<S: ConsentStore + Clone> ConsentServiceApi for GrpcConsentService<S> {
         &self,
         request: Request<pb::UpdateConsentRequest>,
     ) -> Result<Response<pb::UpdateConsentResponse>, Status> {
-        let tenant = tenant_of(&request);
+        let tenant = authorize(&request, Scope::Write)?.tenant;
         let cmd = convert::update_request(request.into_inner()).map_err(to_status)?;
         let outcome = self.service.update(&tenant, cmd).await.map_err(to_status)?;
         Ok(Response::new(convert::update_response(outcome)))
@@ -63,7 +58,7 @@ impl<S: ConsentStore + Clone> ConsentServiceApi for GrpcConsentService<S> {
         &self,
         request: Request<pb::CheckConsentRequest>,
     ) -> Result<Response<pb::CheckConsentResponse>, Status> {
-        let tenant = tenant_of(&request);
+        let tenant = authorize(&request, Scope::Read)?.tenant;
         let cmd = convert::check_request(request.into_inner()).map_err(to_status)?;
         let outcome = self.service.check(&tenant, cmd).await.map_err(to_status)?;
         Ok(Response::new(convert::check_response(outcome)))
@@ -74,7 +69,7 @@ impl<S: ConsentStore + Clone> ConsentServiceApi for GrpcConsentService<S> {
         &self,
         request: Request<pb::QueryConsentsRequest>,
     ) -> Result<Response<pb::QueryConsentsResponse>, Status> {
-        let tenant = tenant_of(&request);
+        let tenant = authorize(&request, Scope::Read)?.tenant;
         let cmd = convert::query_request(request.into_inner()).map_err(to_status)?;
         let page = self.service.query(&tenant, cmd).await.map_err(to_status)?;
         Ok(Response::new(convert::query_response(page)))
@@ -85,7 +80,7 @@ impl<S: ConsentStore + Clone> ConsentServiceApi for GrpcConsentService<S> {
         &self,
         request: Request<pb::GetConsentRequest>,
     ) -> Result<Response<pb::GetConsentResponse>, Status> {
-        let tenant = tenant_of(&request);
+        let tenant = authorize(&request, Scope::Read)?.tenant;
         let cmd = convert::get_request(request.into_inner()).map_err(to_status)?;
         let record = self.service.get(&tenant, cmd).await.map_err(to_status)?;
         Ok(Response::new(pb::GetConsentResponse { record: Some(convert::record(record)) }))
@@ -98,9 +93,9 @@ impl<S: ConsentStore + Clone> ConsentServiceApi for GrpcConsentService<S> {
         &self,
         request: Request<pb::SubscribeRequest>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
-        let tenant = tenant_of(&request);
+        let principal = authorize(&request, Scope::Subscribe)?;
         let cmd = convert::subscribe_request(request.into_inner()).map_err(to_status)?;
-        let stream = self.feeds.open(tenant, cmd).await?;
+        let stream = self.feeds.open(principal, cmd).await?;
         Ok(Response::new(stream))
     }
 }

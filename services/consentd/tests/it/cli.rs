@@ -6,8 +6,9 @@ use std::process::Command;
 use consent_proto::v1 as pb;
 use consent_proto::v1::consent_service_client::ConsentServiceClient;
 
+use crate::auth::keyed_client;
 use crate::process::ConsentdProcess;
-use crate::support::{identity, record};
+use crate::support::{identity, record_request};
 
 #[test]
 fn help_documents_flags_and_environment() {
@@ -30,13 +31,32 @@ fn help_documents_flags_and_environment() {
 }
 
 #[tokio::test]
-async fn binary_serves_from_environment_and_stops_on_sigterm() {
+async fn binary_bootstraps_a_key_serves_with_it_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let process = ConsentdProcess::spawn(dir.path(), &[]);
-    let mut client = ConsentServiceClient::connect(process.url()).await.unwrap();
-    record(&mut client, identity("email", "bin@example.com"), "marketing", "", pb::Decision::Granted).await;
+    // Auth is required by default; a fresh database gets one key, printed once.
+    let key = process.bootstrap_key.clone().expect("serve printed a bootstrap key on stderr");
+    let (id, secret) = key.split_once('.').expect("key is <prefix>.<secret>");
+    assert!(id.starts_with("ck_"));
+    assert!(secret.len() >= 22, "at least 128 random bits");
+
+    let mut anonymous = ConsentServiceClient::connect(process.url()).await.unwrap();
+    let request =
+        record_request(identity("email", "bin@example.com"), "marketing", "", pb::Decision::Granted);
+    assert_eq!(
+        anonymous.record_consent(request.clone()).await.unwrap_err().code(),
+        tonic::Code::Unauthenticated
+    );
+
+    let mut client = keyed_client(&process.url(), &key).await;
+    client.record_consent(request).await.unwrap();
     // The default database is the embedded SQLite file in the working directory.
     assert!(dir.path().join("consentd.db").exists());
     let status = process.terminate().await;
     assert!(status.success(), "exit status {status:?}");
+
+    // A restart on the same database prints no new key.
+    let again = ConsentdProcess::spawn(dir.path(), &[]);
+    assert!(again.bootstrap_key.is_none());
+    assert!(again.terminate().await.success());
 }

@@ -2,6 +2,7 @@
 //! file (PostgreSQL for the replica and outage tests), driven through real
 //! gRPC and HTTP clients.
 
+mod auth;
 mod bad_requests;
 mod check;
 mod cli;
@@ -11,6 +12,7 @@ mod feed_filters;
 mod get;
 mod health;
 mod idempotency;
+mod limits;
 mod outage;
 mod process;
 mod query;

@@ -13,6 +13,8 @@ pub(crate) struct ConsentdProcess {
     child: Option<Child>,
     pub(crate) grpc_addr: String,
     pub(crate) http_addr: SocketAddr,
+    /// The key `serve` created and printed on a database without keys.
+    pub(crate) bootstrap_key: Option<String>,
 }
 
 impl ConsentdProcess {
@@ -34,8 +36,12 @@ impl ConsentdProcess {
         let mut child = command.spawn().expect("consentd starts");
         let stderr = child.stderr.take();
         // Owned from here on, so a failed start still kills and reaps it.
-        let mut process =
-            Self { child: Some(child), grpc_addr: String::new(), http_addr: ([0, 0, 0, 0], 0).into() };
+        let mut process = Self {
+            child: Some(child),
+            grpc_addr: String::new(),
+            http_addr: ([0, 0, 0, 0], 0).into(),
+            bootstrap_key: None,
+        };
         let (lines, found) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr.expect("stderr piped")).lines().map_while(Result::ok) {
@@ -44,6 +50,12 @@ impl ConsentdProcess {
         });
         loop {
             let line = found.recv_timeout(Duration::from_secs(60)).expect("consentd logs its address");
+            if let Some(key) =
+                line.strip_prefix("consentd: created API key for tenant default (shown only now): ")
+            {
+                process.bootstrap_key = Some(key.to_owned());
+                continue;
+            }
             let json: serde_json::Value = serde_json::from_str(&line).expect("json log line");
             if json["fields"]["message"] == "consentd is serving" {
                 process.grpc_addr = json["fields"]["grpc_addr"].as_str().expect("grpc_addr").to_owned();

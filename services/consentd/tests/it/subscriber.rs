@@ -29,6 +29,14 @@ impl Subscriber {
         Ok(Self { stream })
     }
 
+    pub(crate) async fn open_keyed(
+        client: &mut crate::auth::KeyedClient,
+        request: pb::SubscribeRequest,
+    ) -> Result<Self, Status> {
+        let stream = client.subscribe(request).await?.into_inner();
+        Ok(Self { stream })
+    }
+
     /// The next message; a stream silent for 30 s fails the test (heartbeats
     /// in tests come every 100 ms, so silence means a hang).
     pub(crate) async fn next(&mut self) -> Message {

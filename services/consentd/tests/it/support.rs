@@ -63,6 +63,15 @@ impl TestServer {
     pub(crate) fn database_file(&self) -> PathBuf {
         database_path(&self.dir)
     }
+
+    /// The server's SQLite URL, for the `consentd keys` and `tenants` commands.
+    pub(crate) fn database_url(&self) -> String {
+        format!("sqlite://{}?mode=rwc", self.database_file().display())
+    }
+
+    pub(crate) fn url(&self) -> String {
+        format!("http://{}", self.running().grpc_addr)
+    }
 }
 
 fn database_path(dir: &TempDir) -> PathBuf {
@@ -78,6 +87,8 @@ pub(crate) fn config_for(path: &std::path::Path) -> Config {
         migrate_on_start: true,
         log_format: None,
         health_interval: Duration::from_millis(200),
+        key_secret: None,
+        limits: consentd::config::ServerLimits::default(),
         feed: FeedSettings {
             heartbeat_interval: Duration::from_millis(100),
             send_timeout: Duration::from_millis(300),

@@ -1,0 +1,180 @@
+//! Keys, tenant bindings and store facts: what `consentd keys`, `consentd
+//! tenants` and the authentication layer read and write. Not part of the
+//! consent API, so not on the `ConsentStore` trait.
+
+use consent_core::{ConsentError, TenantId, Timestamp};
+use sea_orm::sea_query::{OnConflict, Query};
+use sea_orm::{
+    ActiveValue, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+};
+
+use crate::SqlStore;
+use crate::entity::{api_key, store_meta, tenant_binding};
+use crate::error::db_error;
+
+/// An API key as stored: never the secret, only its keyed hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredKey {
+    /// The key's public prefix.
+    pub id: String,
+    /// The tenant the key acts for.
+    pub tenant: TenantId,
+    /// Hex HMAC-SHA256 of the secret part.
+    pub hash: String,
+    /// Granted scopes, such as `consent:read`.
+    pub scopes: Vec<String>,
+    /// When the key was created.
+    pub created_at: Timestamp,
+    /// When the key was revoked, if it was.
+    pub revoked_at: Option<Timestamp>,
+}
+
+impl From<api_key::Model> for StoredKey {
+    fn from(row: api_key::Model) -> Self {
+        Self {
+            id: row.id,
+            tenant: TenantId::new(row.tenant),
+            hash: row.hash,
+            scopes: row.scopes.split_whitespace().map(str::to_owned).collect(),
+            created_at: Timestamp::from_micros(row.created_at),
+            revoked_at: row.revoked_at.map(Timestamp::from_micros),
+        }
+    }
+}
+
+impl SqlStore {
+    /// Stores a new key.
+    pub async fn insert_key(&self, key: &StoredKey) -> Result<(), ConsentError> {
+        let row = api_key::Model {
+            id: key.id.clone(),
+            tenant: key.tenant.as_str().to_owned(),
+            hash: key.hash.clone(),
+            scopes: key.scopes.join(" "),
+            created_at: key.created_at.as_micros(),
+            revoked_at: key.revoked_at.map(Timestamp::as_micros),
+        };
+        api_key::Entity::insert(row.into_active_model()).exec(self.connection()).await.map_err(db_error)?;
+        Ok(())
+    }
+
+    /// The key with this prefix, revoked or not.
+    pub async fn key(&self, id: &str) -> Result<Option<StoredKey>, ConsentError> {
+        Ok(api_key::Entity::find_by_id(id.to_owned())
+            .one(self.connection())
+            .await
+            .map_err(db_error)?
+            .map(StoredKey::from))
+    }
+
+    /// Every key, oldest first.
+    pub async fn keys(&self) -> Result<Vec<StoredKey>, ConsentError> {
+        let rows = api_key::Entity::find()
+            .order_by_asc(api_key::Column::CreatedAt)
+            .all(self.connection())
+            .await
+            .map_err(db_error)?;
+        Ok(rows.into_iter().map(StoredKey::from).collect())
+    }
+
+    /// Whether any key is still valid.
+    pub async fn has_active_keys(&self) -> Result<bool, ConsentError> {
+        Ok(api_key::Entity::find()
+            .filter(api_key::Column::RevokedAt.is_null())
+            .one(self.connection())
+            .await
+            .map_err(db_error)?
+            .is_some())
+    }
+
+    /// Revokes a key; `false` when there is no such key.
+    pub async fn revoke_key(&self, id: &str, at: Timestamp) -> Result<bool, ConsentError> {
+        let Some(row) =
+            api_key::Entity::find_by_id(id.to_owned()).one(self.connection()).await.map_err(db_error)?
+        else {
+            return Ok(false);
+        };
+        if row.revoked_at.is_none() {
+            let mut active = row.into_active_model();
+            active.revoked_at = ActiveValue::Set(Some(at.as_micros()));
+            api_key::Entity::update(active).exec(self.connection()).await.map_err(db_error)?;
+        }
+        Ok(true)
+    }
+
+    /// Declares that `external_id` of `vendor` belongs to `tenant`. Binding an
+    /// id already bound to another tenant is refused.
+    pub async fn bind_tenant(
+        &self,
+        vendor: &str,
+        external_id: &str,
+        tenant: &TenantId,
+    ) -> Result<(), ConsentError> {
+        if let Some(owner) = self.bound_tenant(vendor, external_id).await? {
+            return if owner == *tenant {
+                Ok(())
+            } else {
+                Err(ConsentError::FailedPrecondition {
+                    reason: "ALREADY_BOUND",
+                    message: format!("{vendor} id {external_id} is bound to another tenant"),
+                })
+            };
+        }
+        let row = tenant_binding::Model {
+            vendor: vendor.to_owned(),
+            external_id: external_id.to_owned(),
+            tenant: tenant.as_str().to_owned(),
+            created_at: Timestamp::now().as_micros(),
+        };
+        tenant_binding::Entity::insert(row.into_active_model())
+            .exec(self.connection())
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    /// The tenant `external_id` of `vendor` is bound to.
+    pub async fn bound_tenant(
+        &self,
+        vendor: &str,
+        external_id: &str,
+    ) -> Result<Option<TenantId>, ConsentError> {
+        Ok(tenant_binding::Entity::find_by_id((vendor.to_owned(), external_id.to_owned()))
+            .one(self.connection())
+            .await
+            .map_err(db_error)?
+            .map(|row| TenantId::new(row.tenant)))
+    }
+
+    /// A named fact about this database, created from `initial` on first use
+    /// (the first writer wins when several race).
+    pub async fn meta_value(
+        &self,
+        key: &str,
+        initial: impl FnOnce() -> String,
+    ) -> Result<String, ConsentError> {
+        meta_value(self.connection(), key, initial).await
+    }
+}
+
+pub(crate) async fn meta_value<C: ConnectionTrait>(
+    db: &C,
+    key: &str,
+    initial: impl FnOnce() -> String,
+) -> Result<String, ConsentError> {
+    if let Some(row) = store_meta::Entity::find_by_id(key.to_owned()).one(db).await.map_err(db_error)? {
+        return Ok(row.value);
+    }
+    let insert = Query::insert()
+        .into_table(store_meta::Entity)
+        .columns([store_meta::Column::Key, store_meta::Column::Value])
+        .values_panic([key.into(), initial().into()])
+        .on_conflict(OnConflict::column(store_meta::Column::Key).do_nothing().to_owned())
+        .to_owned();
+    db.execute(&insert).await.map_err(db_error)?;
+    store_meta::Entity::find_by_id(key.to_owned())
+        .one(db)
+        .await
+        .map_err(db_error)?
+        .map(|row| row.value)
+        .ok_or_else(|| ConsentError::Internal(format!("store fact {key} missing after insert")))
+}

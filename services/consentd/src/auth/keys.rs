@@ -1,0 +1,154 @@
+//! API keys: `<prefix>.<secret>`. The prefix is public and finds the key; the
+//! secret (256 random bits) is never stored — only HMAC-SHA256 of it under a
+//! server secret, compared in constant time.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use consent_core::{TenantId, Timestamp};
+use consent_store::{SqlStore, StoredKey};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use tonic::Status;
+
+use super::{Principal, Scope};
+
+/// How long a looked-up key is trusted before it is read again: revocation
+/// takes effect within this (plus a stream's re-check interval).
+const KEY_CACHE_TTL: Duration = Duration::from_millis(500);
+
+/// The store fact holding the generated HMAC secret when none is configured.
+const SECRET_FACT: &str = "api_key_hmac_secret";
+
+/// A key just created: shown once, then only its hash exists.
+#[derive(Debug)]
+pub struct NewKey {
+    /// The public id (prefix).
+    pub id: String,
+    /// The whole key, `<prefix>.<secret>`.
+    pub key: String,
+}
+
+/// Key management failures.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// The store failed.
+    #[error("{0}")]
+    Store(#[from] consent_core::ConsentError),
+    /// The system random source failed.
+    #[error("no randomness: {0}")]
+    Random(String),
+}
+
+type Cached = (Instant, Option<StoredKey>);
+
+/// Creates, checks and caches API keys.
+#[derive(Debug, Clone)]
+pub struct Authenticator {
+    store: SqlStore,
+    secret: Arc<Vec<u8>>,
+    cache: Arc<Mutex<HashMap<String, Cached>>>,
+}
+
+impl Authenticator {
+    /// Uses `configured_secret` (`CONSENTD_KEY_SECRET`) as the HMAC key, or
+    /// else a secret generated once and kept in the database.
+    pub async fn new(store: SqlStore, configured_secret: Option<&str>) -> Result<Self, KeyError> {
+        let secret = match configured_secret {
+            Some(secret) if !secret.is_empty() => secret.to_owned(),
+            Some(_) | None => {
+                let generated = random_token(32)?;
+                store.meta_value(SECRET_FACT, || generated).await?
+            }
+        };
+        Ok(Self { store, secret: Arc::new(secret.into_bytes()), cache: Arc::default() })
+    }
+
+    /// Creates a key for `tenant` with `scopes` and returns it, the only time
+    /// its secret is known.
+    pub async fn create(&self, tenant: &TenantId, scopes: &[Scope]) -> Result<NewKey, KeyError> {
+        let id = format!("ck_{}", hex::encode(random_bytes(8)?));
+        let secret = random_token(32)?;
+        let stored = StoredKey {
+            id: id.clone(),
+            tenant: tenant.clone(),
+            hash: self.hash(&secret),
+            scopes: scopes.iter().map(|s| s.as_str().to_owned()).collect(),
+            created_at: Timestamp::now(),
+            revoked_at: None,
+        };
+        self.store.insert_key(&stored).await?;
+        Ok(NewKey { key: format!("{id}.{secret}"), id })
+    }
+
+    /// The principal of an `authorization: Bearer <key>` header value.
+    pub async fn authenticate(&self, bearer: Option<&str>) -> Result<Principal, Status> {
+        let invalid = || Status::unauthenticated("a valid API key is required (authorization: Bearer <key>)");
+        let token =
+            bearer.and_then(|value| value.strip_prefix("Bearer ")).map(str::trim).ok_or_else(invalid)?;
+        let (id, secret) = token.split_once('.').ok_or_else(invalid)?;
+        let key = self.lookup(id).await?.ok_or_else(invalid)?;
+        if key.revoked_at.is_some() || !self.verify(secret, &key.hash) {
+            return Err(invalid());
+        }
+        Ok(Principal {
+            tenant: key.tenant,
+            key_id: Some(key.id),
+            scopes: key.scopes.iter().filter_map(|s| Scope::parse(s)).collect(),
+        })
+    }
+
+    /// Whether the key is still unrevoked (for long-lived streams).
+    pub async fn still_valid(&self, key_id: &str) -> bool {
+        matches!(self.lookup(key_id).await, Ok(Some(key)) if key.revoked_at.is_none())
+    }
+
+    async fn lookup(&self, id: &str) -> Result<Option<StoredKey>, Status> {
+        if let Some((at, key)) =
+            self.cache.lock().map_err(|_| Status::internal("key cache poisoned"))?.get(id)
+            && at.elapsed() < KEY_CACHE_TTL
+        {
+            return Ok(key.clone());
+        }
+        let key = self.store.key(id).await.map_err(crate::grpc::to_status)?;
+        let mut cache = self.cache.lock().map_err(|_| Status::internal("key cache poisoned"))?;
+        // Unknown ids are cached too, but the cache never outgrows a bound.
+        if cache.len() > 10_000 {
+            cache.clear();
+        }
+        cache.insert(id.to_owned(), (Instant::now(), key.clone()));
+        Ok(key)
+    }
+
+    fn mac(&self) -> Hmac<Sha256> {
+        // HMAC accepts keys of any length.
+        Hmac::<Sha256>::new_from_slice(&self.secret)
+            .unwrap_or_else(|_| unreachable!("hmac takes any key length"))
+    }
+
+    fn hash(&self, secret: &str) -> String {
+        let mut mac = self.mac();
+        mac.update(secret.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    fn verify(&self, secret: &str, stored_hex: &str) -> bool {
+        let Ok(stored) = hex::decode(stored_hex) else { return false };
+        let mut mac = self.mac();
+        mac.update(secret.as_bytes());
+        mac.verify_slice(&stored).is_ok()
+    }
+}
+
+fn random_bytes(n: usize) -> Result<Vec<u8>, KeyError> {
+    let mut bytes = vec![0; n];
+    getrandom::fill(&mut bytes).map_err(|err| KeyError::Random(err.to_string()))?;
+    Ok(bytes)
+}
+
+fn random_token(n: usize) -> Result<String, KeyError> {
+    Ok(URL_SAFE_NO_PAD.encode(random_bytes(n)?))
+}

@@ -1,0 +1,174 @@
+//! The tower layer in front of the consent API, in this order:
+//!
+//! 1. health and reflection pass untouched (Kubernetes probes carry no key);
+//! 2. authenticate the bearer key → [`Principal`] (UNAUTHENTICATED), so
+//!    nothing below spends work on strangers;
+//! 3. the key's rate limit (RESOURCE_EXHAUSTED with a RetryInfo delay);
+//! 4. load shedding: a cap on calls in flight on this server
+//!    (RESOURCE_EXHAUSTED at once rather than queueing);
+//! 5. the deadline cap: the call ends with DEADLINE_EXCEEDED after the
+//!    smaller of the client's `grpc-timeout` and the server's cap.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use tonic::Status;
+use tonic::body::Body;
+use tonic::codegen::http;
+use tonic_types::{ErrorDetails, StatusExt};
+use tower::{Layer, Service};
+
+use super::rate::RateLimiter;
+use super::{Authenticator, Principal};
+
+/// Limits the layer enforces.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Calls per second per key (token bucket refill rate).
+    pub rate_per_key: u32,
+    /// Bucket size: the burst a key may make at once.
+    pub burst_per_key: u32,
+    /// Calls in flight on this server before new ones are shed.
+    pub max_in_flight: usize,
+    /// The longest a unary call may run, whatever the client asks.
+    pub max_deadline: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            rate_per_key: 500,
+            burst_per_key: 1000,
+            max_in_flight: 2048,
+            max_deadline: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Wraps the gRPC routes with authentication and limits.
+#[derive(Debug, Clone)]
+pub struct AuthLayer {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    /// `None`: authentication disabled, every call is [`Principal::anonymous`].
+    authenticator: Option<Authenticator>,
+    rate: RateLimiter,
+    in_flight: Arc<Semaphore>,
+    max_deadline: Duration,
+}
+
+impl AuthLayer {
+    /// A layer that authenticates with `authenticator` (or, with `None`,
+    /// lets every call act for tenant `default`).
+    pub fn new(authenticator: Option<Authenticator>, limits: &Limits) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                authenticator,
+                rate: RateLimiter::new(limits.rate_per_key, limits.burst_per_key),
+                in_flight: Arc::new(Semaphore::new(limits.max_in_flight)),
+                max_deadline: limits.max_deadline,
+            }),
+        }
+    }
+}
+
+impl<S> Layer<S> for AuthLayer {
+    type Service = AuthService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AuthService { inner, shared: Arc::clone(&self.shared) }
+    }
+}
+
+/// See [`AuthLayer`].
+#[derive(Debug, Clone)]
+pub struct AuthService<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+/// Paths that need no key: probes and schema discovery.
+fn is_public(path: &str) -> bool {
+    path.starts_with("/grpc.health.v1.") || path.starts_with("/grpc.reflection.")
+}
+
+impl<S> Service<http::Request<Body>> for AuthService<S>
+where
+    S: Service<http::Request<Body>, Response = http::Response<Body>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = http::Response<Body>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
+        // The ready inner service handles this call; a fresh clone waits for
+        // the next (tower's documented pattern).
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let shared = Arc::clone(&self.shared);
+        Box::pin(async move {
+            if is_public(request.uri().path()) {
+                return inner.call(request).await;
+            }
+            let principal = match &shared.authenticator {
+                None => Principal::anonymous(),
+                Some(authenticator) => {
+                    let bearer = request.headers().get("authorization").and_then(|v| v.to_str().ok());
+                    match authenticator.authenticate(bearer).await {
+                        Ok(principal) => principal,
+                        Err(status) => return Ok(status.into_http()),
+                    }
+                }
+            };
+            let bucket = principal.key_id.clone().unwrap_or_else(|| principal.tenant.as_str().to_owned());
+            if let Err(wait) = shared.rate.take(&bucket) {
+                let status = Status::with_error_details(
+                    tonic::Code::ResourceExhausted,
+                    "rate limit exceeded for this key; retry after the RetryInfo delay",
+                    ErrorDetails::with_retry_info(Some(wait)),
+                );
+                return Ok(status.into_http());
+            }
+            let Ok(_permit) = Arc::clone(&shared.in_flight).try_acquire_owned() else {
+                return Ok(
+                    Status::resource_exhausted("the server is at capacity; retry with backoff").into_http()
+                );
+            };
+            request.extensions_mut().insert(principal);
+            let deadline =
+                client_deadline(&request).map_or(shared.max_deadline, |d| d.min(shared.max_deadline));
+            match tokio::time::timeout(deadline, inner.call(request)).await {
+                Ok(response) => response,
+                Err(_) => Ok(Status::deadline_exceeded("the call exceeded its deadline").into_http()),
+            }
+        })
+    }
+}
+
+/// The `grpc-timeout` the client sent (`<digits><unit>`).
+fn client_deadline(request: &http::Request<Body>) -> Option<Duration> {
+    let value = request.headers().get("grpc-timeout")?.to_str().ok()?;
+    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
+    let amount: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(amount.saturating_mul(3600)),
+        "M" => Duration::from_secs(amount.saturating_mul(60)),
+        "S" => Duration::from_secs(amount),
+        "m" => Duration::from_millis(amount),
+        "u" => Duration::from_micros(amount),
+        "n" => Duration::from_nanos(amount),
+        _ => return None,
+    })
+}

@@ -1,0 +1,88 @@
+//! Who is calling: API keys, scopes, and the tower layer that turns a bearer
+//! key into a [`Principal`] for the handlers.
+//!
+//! The tenant always comes from the key, never from the request body.
+
+mod keys;
+mod layer;
+mod rate;
+
+use consent_core::TenantId;
+use tonic::{Request, Status};
+
+pub use keys::{Authenticator, KeyError, NewKey};
+pub use layer::{AuthLayer, Limits};
+
+/// What a key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scope {
+    /// RecordConsent, UpdateConsent.
+    Write,
+    /// CheckConsent, QueryConsents, GetConsent.
+    Read,
+    /// Subscribe.
+    Subscribe,
+    /// Everything, including administration.
+    Admin,
+}
+
+impl Scope {
+    /// The scopes a key gets when none are named.
+    pub const DEFAULT: [Self; 3] = [Self::Write, Self::Read, Self::Subscribe];
+
+    /// The scope's name, as keys store it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Write => "consent:write",
+            Self::Read => "consent:read",
+            Self::Subscribe => "consent:subscribe",
+            Self::Admin => "admin",
+        }
+    }
+
+    /// The scope named `name`.
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Write, Self::Read, Self::Subscribe, Self::Admin]
+            .into_iter()
+            .find(|scope| scope.as_str() == name)
+    }
+}
+
+/// The caller of a request, as the authentication layer established it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The tenant every read and write of the call is scoped to.
+    pub tenant: TenantId,
+    /// The key's public id; `None` when authentication is disabled.
+    pub key_id: Option<String>,
+    /// What the caller may do.
+    pub scopes: Vec<Scope>,
+}
+
+impl Principal {
+    /// The caller when authentication is disabled: tenant `default`, every
+    /// consent scope.
+    pub fn anonymous() -> Self {
+        Self { tenant: TenantId::default_tenant(), key_id: None, scopes: Scope::DEFAULT.to_vec() }
+    }
+
+    /// Whether the caller holds `scope` (`admin` holds every scope).
+    pub fn allows(&self, scope: Scope) -> bool {
+        self.scopes.contains(&scope) || self.scopes.contains(&Scope::Admin)
+    }
+}
+
+/// The caller of `request`, if it holds `scope`. A request that reached a
+/// handler without a principal is refused: authentication fails closed.
+pub fn authorize<T>(request: &Request<T>, scope: Scope) -> Result<Principal, Status> {
+    let principal = request
+        .extensions()
+        .get::<Principal>()
+        .cloned()
+        .ok_or_else(|| Status::unauthenticated("no credentials were established for this call"))?;
+    if principal.allows(scope) {
+        Ok(principal)
+    } else {
+        Err(Status::permission_denied(format!("this key lacks the {} scope", scope.as_str())))
+    }
+}

@@ -1,0 +1,154 @@
+//! Limits: each gives its documented code and the server keeps serving
+//! everyone else.
+
+use std::time::Duration;
+
+use consent_proto::v1 as pb;
+use consentd::config::AuthMode;
+use tonic::Code;
+use tonic_types::StatusExt;
+
+use crate::auth::{create_key, keyed_client};
+use crate::subscriber::Subscriber;
+use crate::support::{TestServer, identity, record_request};
+
+fn small_request() -> pb::RecordConsentRequest {
+    record_request(identity("user_id", "u"), "marketing", "", pb::Decision::Granted)
+}
+
+#[tokio::test]
+async fn an_oversize_message_is_refused_and_others_are_served() {
+    let server = TestServer::start_with(|config| config.limits.max_message_bytes = 64 * 1024).await;
+    let mut client = server.client().await;
+    let mut oversize = small_request();
+    oversize.evidence = Some(pb::Evidence { message: "x".repeat(100 * 1024), ..Default::default() });
+    let err = client.record_consent(oversize).await.unwrap_err();
+    assert_eq!(err.code(), Code::OutOfRange, "{err:?}");
+    client.record_consent(small_request()).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_key_over_its_rate_is_told_when_to_retry_and_others_are_served() {
+    let server = TestServer::start_with(|config| {
+        config.auth = AuthMode::Required;
+        config.limits.calls.rate_per_key = 1;
+        config.limits.calls.burst_per_key = 3;
+    })
+    .await;
+    let busy = create_key(&server.database_url(), "acme", &[]);
+    let quiet = create_key(&server.database_url(), "acme", &[]);
+    let mut client = keyed_client(&server.url(), &busy).await;
+    for _ in 0..3 {
+        client.record_consent(small_request()).await.unwrap();
+    }
+    let err = client.record_consent(small_request()).await.unwrap_err();
+    assert_eq!(err.code(), Code::ResourceExhausted);
+    let retry = err.get_details_retry_info().expect("RetryInfo").retry_delay.expect("a delay");
+    assert!(retry > Duration::ZERO && retry <= Duration::from_secs(1));
+    let mut other = keyed_client(&server.url(), &quiet).await;
+    other.record_consent(small_request()).await.unwrap();
+}
+
+#[tokio::test]
+async fn streams_beyond_a_tenants_cap_are_refused_and_other_tenants_are_served() {
+    let server = TestServer::start_with(|config| {
+        config.auth = AuthMode::Required;
+        config.feed.max_streams_per_tenant = 2;
+    })
+    .await;
+    let mut acme = keyed_client(&server.url(), &create_key(&server.database_url(), "acme", &[])).await;
+    let mut other = keyed_client(&server.url(), &create_key(&server.database_url(), "other", &[])).await;
+    let _first = Subscriber::open_keyed(&mut acme, pb::SubscribeRequest::default()).await.unwrap();
+    let _second = Subscriber::open_keyed(&mut acme, pb::SubscribeRequest::default()).await.unwrap();
+    let err = Subscriber::open_keyed(&mut acme, pb::SubscribeRequest::default()).await.err().unwrap();
+    assert_eq!(err.code(), Code::ResourceExhausted);
+    let _theirs = Subscriber::open_keyed(&mut other, pb::SubscribeRequest::default()).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_call_past_the_deadline_cap_is_deadline_exceeded_and_health_still_answers() {
+    let server =
+        TestServer::start_with(|config| config.limits.calls.max_deadline = Duration::from_micros(1)).await;
+    let mut client = server.client().await;
+    let err = client.query_consents(pb::QueryConsentsRequest::default()).await.unwrap_err();
+    assert_eq!(err.code(), Code::DeadlineExceeded);
+    let mut health = tonic_health::pb::health_client::HealthClient::new(server.channel().await);
+    health.check(tonic_health::pb::HealthCheckRequest { service: String::new() }).await.unwrap();
+}
+
+/// A raw HTTP/2 connection to the server, with its driver task.
+async fn raw_h2(
+    addr: std::net::SocketAddr,
+) -> (h2::client::SendRequest<bytes::Bytes>, Option<h2::PingPong>, tokio::task::JoinHandle<()>) {
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (sender, mut connection) = h2::client::handshake(tcp).await.unwrap();
+    let ping_pong = connection.ping_pong();
+    let driver = tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    (sender, ping_pong, driver)
+}
+
+fn query_request(addr: std::net::SocketAddr) -> tonic::codegen::http::Request<()> {
+    tonic::codegen::http::Request::builder()
+        .method("POST")
+        .uri(format!("http://{addr}/consent.v1.ConsentService/QueryConsents"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(())
+        .unwrap()
+}
+
+/// Raw HTTP/2 abuse: streams opened and reset at once (the rapid-reset
+/// attack), many streams opened and never finished, and a burst of pings.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_abuse_leaves_the_server_responsive() {
+    let server = TestServer::start().await;
+    let addr = server.running().grpc_addr;
+
+    // Rapid reset: the server closes the connection long before 5000.
+    let (sender, _, resetting) = raw_h2(addr).await;
+    let mut sender = sender.ready().await.unwrap();
+    let mut reset = 0;
+    for _ in 0..5000 {
+        let Ok(ready) = sender.clone().ready().await else { break };
+        sender = ready;
+        let Ok((response, mut body)) = sender.send_request(query_request(addr), false) else { break };
+        body.send_reset(h2::Reason::CANCEL);
+        drop(response);
+        reset += 1;
+    }
+    assert!(reset < 5000, "the server never closed a connection that only reset streams");
+
+    // Streams left open (headers, no body) as far as the server allows, and
+    // pings in a tight loop on the same connection.
+    let (sender, ping_pong, holding) = raw_h2(addr).await;
+    let mut sender = sender.ready().await.unwrap();
+    let mut open = Vec::new();
+    for _ in 0..1000 {
+        let Ok(Ok(ready)) = tokio::time::timeout(Duration::from_millis(200), sender.clone().ready()).await
+        else {
+            break;
+        };
+        sender = ready;
+        let Ok(stream) = sender.send_request(query_request(addr), false) else { break };
+        open.push(stream);
+    }
+    let mut pings = 0;
+    if let Some(mut ping_pong) = ping_pong {
+        while pings < 2000 && ping_pong.ping(h2::Ping::opaque()).await.is_ok() {
+            pings += 1;
+        }
+    }
+    // (h2 queues streams beyond the server's SETTINGS_MAX_CONCURRENT_STREAMS
+    // on the client side, so the server holds at most that many.)
+    eprintln!("abuser reset {reset} streams, opened {} unfinished, sent {pings} pings", open.len());
+
+    // A well-behaved client on its own connection is served normally.
+    let mut client = server.client().await;
+    client.record_consent(small_request()).await.unwrap();
+    client.query_consents(pb::QueryConsentsRequest::default()).await.unwrap();
+    drop(open);
+    resetting.abort();
+    holding.abort();
+}
