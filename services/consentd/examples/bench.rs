@@ -70,6 +70,8 @@ async fn measure(database_url: &str, concurrency: usize, window: Duration) -> (f
         feed: FeedSettings::default(),
         key_secret: None,
         limits: consentd::config::ServerLimits::default(),
+        tls: None,
+        health_listen: None,
     };
     let running = server::start(&config).await.expect("server starts");
     let url = format!("http://{}", running.grpc_addr);

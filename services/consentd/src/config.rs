@@ -11,6 +11,7 @@ use consent_store::StoreOptions;
 
 use crate::auth::Limits;
 use crate::feed::FeedSettings;
+use crate::tls::TlsFiles;
 use serde::Deserialize;
 
 /// Default database: an embedded SQLite file in the working directory.
@@ -73,6 +74,20 @@ pub struct ServeArgs {
     pub log_format: Option<LogFormat>,
     #[command(flatten)]
     pub key_secret: KeySecretArgs,
+    /// TLS certificate chain (PEM) for the gRPC and HTTP listeners
+    #[arg(long, env = "CONSENTD_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM)
+    #[arg(long, env = "CONSENTD_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// CA certificates (PEM) client certificates must chain to; makes them
+    /// mandatory (mTLS)
+    #[arg(long, env = "CONSENTD_TLS_CLIENT_CA")]
+    pub tls_client_ca: Option<PathBuf>,
+    /// A plain-HTTP port serving only /healthz and /readyz, for probes when
+    /// the main listeners use TLS [default: none]
+    #[arg(long, env = "CONSENTD_HEALTH_LISTEN")]
+    pub health_listen: Option<SocketAddr>,
 }
 
 /// `--key-secret`, shared by `serve` and the key commands (they must agree).
@@ -102,6 +117,16 @@ struct FileConfig {
     key_secret: Option<String>,
     #[serde(default)]
     limits: FileLimitsConfig,
+    health_listen: Option<SocketAddr>,
+    tls: Option<FileTlsConfig>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileTlsConfig {
+    cert_file: PathBuf,
+    key_file: PathBuf,
+    client_ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -161,6 +186,10 @@ pub struct Config {
     pub key_secret: Option<String>,
     /// Limits on what clients can spend.
     pub limits: ServerLimits,
+    /// TLS for the gRPC and HTTP listeners; `None`: plaintext.
+    pub tls: Option<TlsFiles>,
+    /// A plain-HTTP health-only listener.
+    pub health_listen: Option<SocketAddr>,
 }
 
 /// Limits on what one client or connection can spend. Every one has a safe
@@ -268,6 +297,8 @@ impl Config {
             feed: feed_settings(&file.subscribe),
             key_secret: args.key_secret.key_secret.clone().or(file.key_secret),
             limits: server_limits(&file.limits),
+            tls: tls_files(args, file.tls)?,
+            health_listen: args.health_listen.or(file.health_listen),
         };
         config.validate()?;
         Ok(config)
@@ -312,6 +343,29 @@ impl Config {
             });
         }
         Ok(())
+    }
+}
+
+/// Flags and environment name the files together or not at all; else the file.
+fn tls_files(args: &ServeArgs, file: Option<FileTlsConfig>) -> Result<Option<TlsFiles>, ConfigError> {
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        return Ok(Some(TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+            client_ca: args.tls_client_ca.clone().or_else(|| file.and_then(|f| f.client_ca_file)),
+        }));
+    }
+    match file {
+        Some(f) => Ok(Some(TlsFiles {
+            cert: f.cert_file,
+            key: f.key_file,
+            client_ca: args.tls_client_ca.clone().or(f.client_ca_file),
+        })),
+        None if args.tls_client_ca.is_some() => Err(ConfigError::Invalid {
+            setting: "tls_client_ca",
+            message: "needs a server certificate and key as well".to_owned(),
+        }),
+        None => Ok(None),
     }
 }
 

@@ -8,3 +8,4 @@ pub mod grpc;
 mod http;
 pub mod server;
 pub mod telemetry;
+pub mod tls;

@@ -18,6 +18,7 @@ use crate::config::{AuthMode, Config, redact_url};
 use crate::feed::Feeds;
 use crate::grpc::GrpcConsentService;
 use crate::http;
+use crate::tls::{TlsListener, TlsMaterial};
 
 /// The name health checks use for the consent API.
 const CONSENT_SERVICE_NAME: &str = "consent.v1.ConsentService";
@@ -45,6 +46,9 @@ pub enum ServerError {
     /// The HTTP server failed.
     #[error("http server: {0}")]
     Http(std::io::Error),
+    /// The TLS files are unusable.
+    #[error("tls: {0}")]
+    Tls(String),
     /// Keys could not be set up.
     #[error("api keys: {0}")]
     Keys(#[from] KeyError),
@@ -57,6 +61,8 @@ pub struct RunningServer {
     pub grpc_addr: SocketAddr,
     /// The bound HTTP address.
     pub http_addr: SocketAddr,
+    /// The bound plain health address, if one was configured.
+    pub health_addr: Option<SocketAddr>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<Result<(), ServerError>>>,
 }
@@ -100,6 +106,8 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
         subscribe = ?config.feed,
         limits = ?config.limits,
         key_secret = if config.key_secret.is_some() { "configured" } else { "kept in the database" },
+        tls = ?config.tls,
+        health_listen = ?config.health_listen,
         "starting consentd"
     );
     let store = SqlStore::connect(&config.store).await?;
@@ -143,7 +151,12 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
     let limits = &config.limits;
     let consent_api = ConsentServiceServer::new(GrpcConsentService::new(service.clone(), feeds))
         .max_decoding_message_size(limits.max_message_bytes);
-    let grpc = tonic::transport::Server::builder()
+    let tls = config.tls.as_ref().map(TlsMaterial::read).transpose().map_err(ServerError::Tls)?;
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = &tls {
+        builder = builder.tls_config(tls.grpc())?;
+    }
+    let grpc = builder
         .concurrency_limit_per_connection(limits.concurrency_per_connection)
         .max_concurrent_streams(limits.max_concurrent_streams)
         .http2_keepalive_interval(Some(limits.keepalive_interval))
@@ -155,10 +168,25 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
         .add_service(consent_api)
         .serve_with_incoming_shutdown(TcpListenerStream::new(grpc_listener), signalled(stopped.clone()));
     let grpc_task = tokio::spawn(async move { grpc.await.map_err(ServerError::from) });
-    let http_task = tokio::spawn(http::serve(http_listener, service, signalled(stopped)));
+    let mut tasks = vec![grpc_task, health_task];
+    let mut health_addr = None;
+    if let Some(addr) = config.health_listen {
+        let listener = bind(addr).await?;
+        health_addr = Some(local_addr(&listener, addr)?);
+        tasks.push(tokio::spawn(http::serve(listener, service.clone(), signalled(stopped.clone()))));
+    }
+    let http_task = match &tls {
+        Some(tls) => {
+            let acceptor = tls.http().map_err(ServerError::Tls)?;
+            let listener = TlsListener::new(http_listener, acceptor).map_err(ServerError::Http)?;
+            tokio::spawn(http::serve(listener, service, signalled(stopped)))
+        }
+        None => tokio::spawn(http::serve(http_listener, service, signalled(stopped))),
+    };
+    tasks.push(http_task);
 
     tracing::info!(%grpc_addr, %http_addr, "consentd is serving");
-    Ok(RunningServer { grpc_addr, http_addr, shutdown, tasks: vec![grpc_task, http_task, health_task] })
+    Ok(RunningServer { grpc_addr, http_addr, health_addr, shutdown, tasks })
 }
 
 /// With authentication required and no valid key at all, creates one for

@@ -22,4 +22,5 @@ mod restart;
 mod subscribe;
 mod subscriber;
 mod support;
+mod tls;
 mod update;

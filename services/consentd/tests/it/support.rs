@@ -89,6 +89,8 @@ pub(crate) fn config_for(path: &std::path::Path) -> Config {
         health_interval: Duration::from_millis(200),
         key_secret: None,
         limits: consentd::config::ServerLimits::default(),
+        tls: None,
+        health_listen: None,
         feed: FeedSettings {
             heartbeat_interval: Duration::from_millis(100),
             send_timeout: Duration::from_millis(300),

@@ -1,0 +1,150 @@
+//! TLS from certificate files for both listeners, with optional client
+//! certificate verification (mTLS). The plain health port, if configured,
+//! stays without TLS so Kubernetes probes can reach it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio_rustls::rustls::server::WebPkiClientVerifier;
+use tokio_rustls::rustls::{RootCertStore, ServerConfig};
+use tokio_rustls::server::TlsStream;
+
+/// Certificate files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The server's certificate chain (PEM).
+    pub cert: PathBuf,
+    /// The server's private key (PEM).
+    pub key: PathBuf,
+    /// CA certificates (PEM) that client certificates must chain to; set, it
+    /// makes client certificates mandatory (mTLS).
+    pub client_ca: Option<PathBuf>,
+}
+
+/// The PEM contents, read once at start.
+#[derive(Debug, Clone)]
+pub(crate) struct TlsMaterial {
+    pub(crate) cert_pem: Vec<u8>,
+    pub(crate) key_pem: Vec<u8>,
+    pub(crate) client_ca_pem: Option<Vec<u8>>,
+}
+
+impl TlsMaterial {
+    pub(crate) fn read(files: &TlsFiles) -> Result<Self, String> {
+        let read = |path: &PathBuf| {
+            std::fs::read(path).map_err(|err| format!("cannot read {}: {err}", path.display()))
+        };
+        Ok(Self {
+            cert_pem: read(&files.cert)?,
+            key_pem: read(&files.key)?,
+            client_ca_pem: files.client_ca.as_ref().map(read).transpose()?,
+        })
+    }
+
+    /// The gRPC side: tonic's own TLS.
+    pub(crate) fn grpc(&self) -> tonic::transport::ServerTlsConfig {
+        let config = tonic::transport::ServerTlsConfig::new()
+            .identity(tonic::transport::Identity::from_pem(&self.cert_pem, &self.key_pem));
+        match &self.client_ca_pem {
+            Some(ca) => config.client_ca_root(tonic::transport::Certificate::from_pem(ca)),
+            None => config,
+        }
+    }
+
+    /// The HTTP side: a rustls acceptor.
+    pub(crate) fn http(&self) -> Result<TlsAcceptor, String> {
+        let certs = CertificateDer::pem_slice_iter(&self.cert_pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|err| format!("bad certificate: {err}"))?;
+        let key =
+            PrivateKeyDer::from_pem_slice(&self.key_pem).map_err(|err| format!("bad private key: {err}"))?;
+        let builder = ServerConfig::builder();
+        let builder = match &self.client_ca_pem {
+            Some(ca) => {
+                let mut roots = RootCertStore::empty();
+                for cert in CertificateDer::pem_slice_iter(ca) {
+                    roots
+                        .add(cert.map_err(|err| format!("bad client CA: {err}"))?)
+                        .map_err(|err| err.to_string())?;
+                }
+                let verifier =
+                    WebPkiClientVerifier::builder(Arc::new(roots)).build().map_err(|err| err.to_string())?;
+                builder.with_client_cert_verifier(verifier)
+            }
+            None => builder.with_no_client_auth(),
+        };
+        let mut config =
+            builder.with_single_cert(certs, key).map_err(|err| format!("bad certificate or key: {err}"))?;
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(TlsAcceptor::from(Arc::new(config)))
+    }
+}
+
+/// Handshakes a client may take before it is dropped.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A listener that hands out TLS streams. Handshakes run concurrently, so a
+/// slow client cannot hold up others.
+#[derive(Debug)]
+pub(crate) struct TlsListener {
+    local_addr: SocketAddr,
+    ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
+}
+
+impl TlsListener {
+    pub(crate) fn new(listener: TcpListener, acceptor: TlsAcceptor) -> std::io::Result<Self> {
+        let local_addr = listener.local_addr()?;
+        let (sender, ready) = mpsc::channel(64);
+        tokio::spawn(async move {
+            loop {
+                let (tcp, peer) = match listener.accept().await {
+                    Ok(accepted) => accepted,
+                    Err(err) => {
+                        tracing::warn!(error = %err, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                if sender.is_closed() {
+                    return;
+                }
+                let acceptor = acceptor.clone();
+                let handed = sender.clone();
+                tokio::spawn(async move {
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                        Ok(Ok(stream)) => {
+                            let _ = handed.send((stream, peer)).await;
+                        }
+                        Ok(Err(err)) => tracing::debug!(%peer, error = %err, "tls handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "tls handshake timed out"),
+                    }
+                });
+            }
+        });
+        Ok(Self { local_addr, ready })
+    }
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = TlsStream<TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.ready.recv().await {
+            Some(accepted) => accepted,
+            // The accept task only ends when this listener is dropped.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        Ok(self.local_addr)
+    }
+}
