@@ -61,6 +61,9 @@ pub enum WriteCommand {
     Record(RecordConsent),
     /// See [`UpdateConsent`].
     Update(UpdateConsent),
+    /// Several record requests applied all or none, with consecutive
+    /// revisions (one vendor request naming several people).
+    RecordAll(Vec<RecordConsent>),
 }
 
 impl WriteCommand {
@@ -69,6 +72,7 @@ impl WriteCommand {
         match self {
             Self::Record(cmd) => &cmd.idempotency_key,
             Self::Update(cmd) => &cmd.idempotency_key,
+            Self::RecordAll(_) => "",
         }
     }
 

@@ -44,6 +44,24 @@ impl<S: ConsentStore> ConsentService<S> {
         self.store.write(tenant, WriteCommand::Record(cmd)).await
     }
 
+    /// Records several requests all or none, in one transaction: a vendor
+    /// request naming several people. The outcome holds every record, in
+    /// order; its subject is the first request's.
+    pub async fn record_all(
+        &self,
+        tenant: &TenantId,
+        mut cmds: Vec<RecordConsent>,
+    ) -> Result<WriteOutcome, ConsentError> {
+        if cmds.is_empty() {
+            return Err(ConsentError::invalid("records", "at least one record is required"));
+        }
+        let now = Timestamp::now();
+        for cmd in &mut cmds {
+            validate::record(cmd, now)?;
+        }
+        self.store.write(tenant, WriteCommand::RecordAll(cmds)).await
+    }
+
     /// Appends a new decision for an existing subject, purpose and target.
     pub async fn update(
         &self,

@@ -41,6 +41,7 @@ pub(crate) async fn apply<C: ConnectionTrait>(
     let count = match command {
         WriteCommand::Record(cmd) => cmd.decisions.len(),
         WriteCommand::Update(_) => 1,
+        WriteCommand::RecordAll(cmds) => cmds.iter().map(|cmd| cmd.decisions.len()).sum(),
     };
     let head = advance_head(db, tenant, count).await?;
     if let Some(outcome) = replay(db, tenant, command).await? {
@@ -50,6 +51,7 @@ pub(crate) async fn apply<C: ConnectionTrait>(
     let outcome = match command {
         WriteCommand::Record(cmd) => record(db, tenant, cmd, first_revision, now).await?,
         WriteCommand::Update(cmd) => update(db, tenant, cmd, first_revision, now).await?,
+        WriteCommand::RecordAll(cmds) => record_all(db, tenant, cmds, first_revision, now).await?,
     };
     remember(db, tenant, command, &outcome, now).await?;
     Ok(Applied::Written(outcome))
@@ -211,6 +213,31 @@ async fn record<C: ConnectionTrait>(
     insert_records(db, &records).await?;
     let revision = records.last().map_or(first_revision, |r| r.revision);
     Ok(WriteOutcome { subject_id, records, revision, conflicting_identities })
+}
+
+/// Several record requests in one savepoint, revisions running on.
+async fn record_all<C: ConnectionTrait>(
+    db: &C,
+    tenant: &TenantId,
+    cmds: &[RecordConsent],
+    first_revision: Revision,
+    now: Timestamp,
+) -> Result<WriteOutcome, ConsentError> {
+    let mut merged: Option<WriteOutcome> = None;
+    let mut next = first_revision;
+    for cmd in cmds {
+        let outcome = record(db, tenant, cmd, next, now).await?;
+        next = outcome.revision + 1;
+        match merged.as_mut() {
+            None => merged = Some(outcome),
+            Some(all) => {
+                all.records.extend(outcome.records);
+                all.conflicting_identities.extend(outcome.conflicting_identities);
+                all.revision = outcome.revision;
+            }
+        }
+    }
+    merged.ok_or_else(|| ConsentError::invalid("records", "at least one record is required"))
 }
 
 async fn update<C: ConnectionTrait>(

@@ -72,6 +72,7 @@ async fn measure(database_url: &str, concurrency: usize, window: Duration) -> (f
         limits: consentd::config::ServerLimits::default(),
         tls: None,
         health_listen: None,
+        gateway: consentd::config::GatewaySettings::default(),
     };
     let running = server::start(&config).await.expect("server starts");
     let url = format!("http://{}", running.grpc_addr);

@@ -119,6 +119,16 @@ struct FileConfig {
     limits: FileLimitsConfig,
     health_listen: Option<SocketAddr>,
     tls: Option<FileTlsConfig>,
+    #[serde(default)]
+    gateway: FileGatewayConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileGatewayConfig {
+    adapters: Option<Vec<String>>,
+    max_body_bytes: Option<usize>,
+    trusted_proxies: Option<Vec<std::net::IpAddr>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -190,6 +200,29 @@ pub struct Config {
     pub tls: Option<TlsFiles>,
     /// A plain-HTTP health-only listener.
     pub health_listen: Option<SocketAddr>,
+    /// The vendor HTTP gateway.
+    pub gateway: GatewaySettings,
+}
+
+/// The vendor HTTP gateway's settings (`[gateway]` in the config file).
+#[derive(Debug, Clone)]
+pub struct GatewaySettings {
+    /// Enabled adapters by name [default: every adapter this build has].
+    pub adapters: Vec<String>,
+    /// Largest request body (bytes).
+    pub max_body_bytes: usize,
+    /// Peers whose `X-Forwarded-For` header is believed.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+}
+
+impl Default for GatewaySettings {
+    fn default() -> Self {
+        Self {
+            adapters: crate::gateway::known_adapters().into_iter().map(str::to_owned).collect(),
+            max_body_bytes: 1024 * 1024,
+            trusted_proxies: Vec::new(),
+        }
+    }
 }
 
 /// Limits on what one client or connection can spend. Every one has a safe
@@ -299,6 +332,7 @@ impl Config {
             limits: server_limits(&file.limits),
             tls: tls_files(args, file.tls)?,
             health_listen: args.health_listen.or(file.health_listen),
+            gateway: gateway_settings(file.gateway),
         };
         config.validate()?;
         Ok(config)
@@ -317,6 +351,7 @@ impl Config {
             ("subscribe.max_streams", self.feed.max_streams),
             ("subscribe.max_streams_per_tenant", self.feed.max_streams_per_tenant),
             ("limits.max_message_bytes", self.limits.max_message_bytes),
+            ("gateway.max_body_bytes", self.gateway.max_body_bytes),
             ("limits.max_in_flight", self.limits.calls.max_in_flight),
             ("limits.concurrency_per_connection", self.limits.concurrency_per_connection),
             ("limits.rate_per_key", self.limits.calls.rate_per_key as usize),
@@ -329,6 +364,13 @@ impl Config {
             if value == 0 {
                 return Err(ConfigError::Invalid { setting, message: "must be at least 1".to_owned() });
             }
+        }
+        let known = crate::gateway::known_adapters();
+        if let Some(unknown) = self.gateway.adapters.iter().find(|name| !known.contains(&name.as_str())) {
+            return Err(ConfigError::Invalid {
+                setting: "gateway.adapters",
+                message: format!("unknown adapter {unknown}; known: {}", known.join(", ")),
+            });
         }
         if !(1..=consent_store::MAX_BATCH).contains(&self.store.max_batch) {
             return Err(ConfigError::Invalid {
@@ -366,6 +408,15 @@ fn tls_files(args: &ServeArgs, file: Option<FileTlsConfig>) -> Result<Option<Tls
             message: "needs a server certificate and key as well".to_owned(),
         }),
         None => Ok(None),
+    }
+}
+
+fn gateway_settings(file: FileGatewayConfig) -> GatewaySettings {
+    let defaults = GatewaySettings::default();
+    GatewaySettings {
+        adapters: file.adapters.unwrap_or(defaults.adapters),
+        max_body_bytes: file.max_body_bytes.unwrap_or(defaults.max_body_bytes),
+        trusted_proxies: file.trusted_proxies.unwrap_or_default(),
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod config;
 pub mod feed;
+pub mod gateway;
 pub mod grpc;
 mod http;
 pub mod server;

@@ -1,6 +1,7 @@
 //! Starts the gRPC and HTTP listeners over one store and stops them cleanly.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use consent_core::ConsentService;
@@ -13,9 +14,11 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
+use crate::auth::RateLimiter;
 use crate::auth::{AuthLayer, Authenticator, KeyError, Scope};
 use crate::config::{AuthMode, Config, redact_url};
 use crate::feed::Feeds;
+use crate::gateway::{self, Gateway};
 use crate::grpc::GrpcConsentService;
 use crate::http;
 use crate::tls::{TlsListener, TlsMaterial};
@@ -125,6 +128,8 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
             None
         }
     };
+    let store_handle = store.clone();
+    let gateway_authenticator = authenticator.clone();
     let service = ConsentService::new(store);
 
     let grpc_listener = bind(config.grpc_listen).await?;
@@ -173,15 +178,26 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
     if let Some(addr) = config.health_listen {
         let listener = bind(addr).await?;
         health_addr = Some(local_addr(&listener, addr)?);
-        tasks.push(tokio::spawn(http::serve(listener, service.clone(), signalled(stopped.clone()))));
+        let app = http::health_routes(service.clone());
+        tasks.push(tokio::spawn(http::serve(listener, app, signalled(stopped.clone()))));
     }
+    let vendor_gateway = Gateway {
+        service: service.clone(),
+        store: store_handle,
+        authenticator: gateway_authenticator,
+        rate: Arc::new(RateLimiter::new(limits.calls.rate_per_key, limits.calls.burst_per_key)),
+        trusted_proxies: Arc::new(config.gateway.trusted_proxies.clone()),
+    };
+    let app = http::health_routes(service)
+        .merge(gateway::routes(vendor_gateway, &config.gateway.adapters))
+        .layer(axum::extract::DefaultBodyLimit::max(config.gateway.max_body_bytes));
     let http_task = match &tls {
         Some(tls) => {
             let acceptor = tls.http().map_err(ServerError::Tls)?;
             let listener = TlsListener::new(http_listener, acceptor).map_err(ServerError::Http)?;
-            tokio::spawn(http::serve(listener, service, signalled(stopped)))
+            tokio::spawn(http::serve(listener, app, signalled(stopped)))
         }
-        None => tokio::spawn(http::serve(http_listener, service, signalled(stopped))),
+        None => tokio::spawn(http::serve(http_listener, app, signalled(stopped))),
     };
     tasks.push(http_task);
 

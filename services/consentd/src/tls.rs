@@ -93,7 +93,7 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// A listener that hands out TLS streams. Handshakes run concurrently, so a
 /// slow client cannot hold up others.
 #[derive(Debug)]
-pub(crate) struct TlsListener {
+pub struct TlsListener {
     local_addr: SocketAddr,
     ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
 }

@@ -65,15 +65,28 @@ async fn streams_beyond_a_tenants_cap_are_refused_and_other_tenants_are_served()
     let _theirs = Subscriber::open_keyed(&mut other, pb::SubscribeRequest::default()).await.unwrap();
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_past_the_deadline_cap_is_deadline_exceeded_and_health_still_answers() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+
     let server =
-        TestServer::start_with(|config| config.limits.calls.max_deadline = Duration::from_micros(1)).await;
+        TestServer::start_with(|config| config.limits.calls.max_deadline = Duration::from_millis(300)).await;
+    // Another process holds the database's write lock, so a write cannot
+    // finish within the cap.
+    let other = sea_orm::Database::connect(server.database_url()).await.unwrap();
+    let lock = other.begin().await.unwrap();
+    lock.execute_unprepared("INSERT INTO store_meta (key, value) VALUES ('held', 'by the test')")
+        .await
+        .unwrap();
+
     let mut client = server.client().await;
-    let err = client.query_consents(pb::QueryConsentsRequest::default()).await.unwrap_err();
-    assert_eq!(err.code(), Code::DeadlineExceeded);
+    let err = client.record_consent(small_request()).await.unwrap_err();
+    assert_eq!(err.code(), Code::DeadlineExceeded, "{err:?}");
     let mut health = tonic_health::pb::health_client::HealthClient::new(server.channel().await);
     health.check(tonic_health::pb::HealthCheckRequest { service: String::new() }).await.unwrap();
+
+    lock.rollback().await.unwrap();
+    client.query_consents(pb::QueryConsentsRequest::default()).await.unwrap();
 }
 
 /// A raw HTTP/2 connection to the server, with its driver task.

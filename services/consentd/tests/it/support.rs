@@ -91,6 +91,7 @@ pub(crate) fn config_for(path: &std::path::Path) -> Config {
         limits: consentd::config::ServerLimits::default(),
         tls: None,
         health_listen: None,
+        gateway: consentd::config::GatewaySettings::default(),
         feed: FeedSettings {
             heartbeat_interval: Duration::from_millis(100),
             send_timeout: Duration::from_millis(300),

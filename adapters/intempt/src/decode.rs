@@ -1,0 +1,275 @@
+//! An Intempt request → one [`RecordConsent`].
+//!
+//! The body is read as a JSON object and each field is checked by hand, so a
+//! missing or malformed field is reported under the name Intempt gives it.
+//! Checks run in the schema's order (`action`, `timestamp`, `validUntil`,
+//! `source`, then the optional fields) and the first problem is reported.
+
+use consent_adapter::{Decoded, Failure, Request};
+use consent_core::{Decision, Evidence, Identity, PurposeDecision, RecordConsent, Timestamp};
+use serde_json::{Map, Value};
+
+use crate::error;
+use crate::model::{
+    ACTION, Action, CATEGORY, IDENTITY_FIELDS, KNOWN_FIELDS, MESSAGE, SOURCE, TIMESTAMP, UNLIMITED,
+    VALID_UNTIL,
+};
+
+/// Epoch values below this are seconds, not milliseconds: Intempt documents
+/// milliseconds but its server SDKs send seconds. 10^11 ms is 1973-03-03 and
+/// 10^11 s is the year 5138, so the two ranges cannot be confused in practice.
+pub(crate) const SECONDS_BELOW: i64 = 100_000_000_000;
+
+/// 9999-12-31T23:59:59.999999Z, the last instant `google.protobuf.Timestamp`
+/// (and so every consentd client) accepts.
+const MAX_MICROS: i64 = 253_402_300_799_999_999;
+
+const EPOCH_DETAIL: &str = "must be epoch milliseconds, as a number or a numeric string";
+const NEGATIVE_DETAIL: &str = "must not be negative";
+const RANGE_DETAIL: &str = "is out of range";
+
+/// The path parameters naming Intempt's organization and project.
+pub(crate) const ORG_NAME: &str = "orgName";
+/// See [`ORG_NAME`].
+pub(crate) const PROJECT_NAME: &str = "projectName";
+
+/// Decodes a request to either route; `vendor` is the adapter's name.
+pub(crate) fn decode(request: &Request<'_>, vendor: &str) -> Result<Decoded, Failure> {
+    let account = account(request)?;
+    let body = object(request.body)?;
+
+    let decision = action(&body)?;
+    let collected_at = required(&body, TIMESTAMP)
+        .and_then(|value| epoch(value).map_err(|detail| error::invalid_required(TIMESTAMP, detail)))?;
+    let expires_at = valid_until(required(&body, VALID_UNTIL)?)?;
+    let source = source(required(&body, SOURCE)?)?;
+    let purpose = optional_text(&body, CATEGORY)?.unwrap_or_default();
+    let identities = identities(&body)?;
+    let message = optional_text(&body, MESSAGE)?.unwrap_or_default();
+
+    let mut evidence = Evidence { message, metadata_json: metadata(&body), ..Evidence::default() };
+    request.evidence.fill(&mut evidence, vendor);
+
+    let record = RecordConsent {
+        identities,
+        decisions: vec![PurposeDecision { purpose, target: String::new(), decision }],
+        collected_at: Some(collected_at),
+        expires_at,
+        source,
+        evidence,
+        idempotency_key: String::new(),
+    };
+    Ok(Decoded { account: Some(account), records: vec![record] })
+}
+
+/// `<orgName>/<projectName>`, the external id a tenant binds.
+fn account(request: &Request<'_>) -> Result<String, Failure> {
+    let param = |name| {
+        request.path_param(name).filter(|value| !value.is_empty()).ok_or_else(|| error::path_param(name))
+    };
+    Ok(format!("{}/{}", param(ORG_NAME)?, param(PROJECT_NAME)?))
+}
+
+fn object(body: &[u8]) -> Result<Map<String, Value>, Failure> {
+    // Some HTTP clients on Windows prefix a UTF-8 byte order mark.
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    if body.trim_ascii().is_empty() {
+        return Err(error::body("is empty"));
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) | Value::Array(_)) => {
+            Err(error::body("must be a JSON object"))
+        }
+        Err(err) => Err(error::body(&format!("is not valid JSON: {err}"))),
+    }
+}
+
+/// A required field; `null` counts as missing.
+fn required<'a>(body: &'a Map<String, Value>, field: &str) -> Result<&'a Value, Failure> {
+    body.get(field).filter(|value| !value.is_null()).ok_or_else(|| error::missing(field))
+}
+
+fn action(body: &Map<String, Value>) -> Result<Decision, Failure> {
+    let value = required(body, ACTION)?;
+    match value.as_str().and_then(Action::from_name) {
+        Some(Action::Accept) => Ok(Decision::Granted),
+        Some(Action::Reject) => Ok(Decision::Denied),
+        None => Err(error::invalid_required(ACTION, "must be \"accept\" or \"reject\"")),
+    }
+}
+
+fn valid_until(value: &Value) -> Result<Option<Timestamp>, Failure> {
+    if value.as_str().is_some_and(|text| text.trim().eq_ignore_ascii_case(UNLIMITED)) {
+        return Ok(None);
+    }
+    epoch(value).map(Some).map_err(|detail| {
+        let detail = if detail == EPOCH_DETAIL {
+            "must be epoch milliseconds (a number or a numeric string) or \"unlimited\""
+        } else {
+            detail
+        };
+        error::invalid_required(VALID_UNTIL, detail)
+    })
+}
+
+fn source(value: &Value) -> Result<String, Failure> {
+    match value.as_str() {
+        Some(text) if !text.trim().is_empty() => Ok(text.to_owned()),
+        Some(_) => Err(error::invalid_required(SOURCE, "must not be empty")),
+        None => Err(error::invalid_required(SOURCE, "must be a string")),
+    }
+}
+
+/// An optional string field; absent, `null` and `""` are all "not given".
+fn optional_text(body: &Map<String, Value>, field: &str) -> Result<Option<String>, Failure> {
+    match body.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) if text.is_empty() => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text.clone())),
+        Some(Value::Bool(_) | Value::Number(_) | Value::Array(_) | Value::Object(_)) => {
+            Err(error::invalid(field, "must be a string"))
+        }
+    }
+}
+
+/// `userId`, `email`, `profileId`, in that order; at least one is needed.
+fn identities(body: &Map<String, Value>) -> Result<Vec<Identity>, Failure> {
+    let mut identities = Vec::with_capacity(IDENTITY_FIELDS.len());
+    for (field, namespace) in IDENTITY_FIELDS {
+        if let Some(value) = optional_text(body, field)? {
+            identities.push(Identity::new(namespace, value));
+        }
+    }
+    if identities.is_empty() {
+        return Err(error::no_identity());
+    }
+    Ok(identities)
+}
+
+/// Every field without a meaning of its own, as a JSON object (keys sorted);
+/// empty when there is none.
+fn metadata(body: &Map<String, Value>) -> String {
+    let extra: Map<String, Value> = body
+        .iter()
+        .filter(|(key, _)| !KNOWN_FIELDS.contains(&key.as_str()))
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect();
+    if extra.is_empty() { String::new() } else { Value::Object(extra).to_string() }
+}
+
+/// An epoch time as a JSON number or a numeric string: milliseconds, or
+/// seconds below [`SECONDS_BELOW`]. Fractions are kept to the microsecond.
+pub(crate) fn epoch(value: &Value) -> Result<Timestamp, &'static str> {
+    match value {
+        Value::Number(number) => {
+            if let Some(int) = number.as_i64() {
+                from_int(int)
+            } else if number.as_u64().is_some() {
+                Err(RANGE_DETAIL)
+            } else {
+                number.as_f64().map_or(Err(EPOCH_DETAIL), from_float)
+            }
+        }
+        Value::String(text) => from_text(text.trim()),
+        Value::Null | Value::Bool(_) | Value::Array(_) | Value::Object(_) => Err(EPOCH_DETAIL),
+    }
+}
+
+/// Decimal digits with an optional fraction and sign: `1769518152000`,
+/// `1769518152.25`. No exponents, `inf` or `NaN`.
+fn from_text(text: &str) -> Result<Timestamp, &'static str> {
+    let (negative, unsigned) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (int_part, fraction) = match unsigned.split_once('.') {
+        Some((int_part, fraction)) => (int_part, Some(fraction)),
+        None => (unsigned, None),
+    };
+    let digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+    if !digits(int_part) || !fraction.is_none_or(digits) {
+        return Err(EPOCH_DETAIL);
+    }
+    if negative {
+        return Err(NEGATIVE_DETAIL);
+    }
+    match fraction {
+        None => int_part.parse::<i64>().map_err(|_| RANGE_DETAIL).and_then(from_int),
+        Some(_) => unsigned.parse::<f64>().map_err(|_| EPOCH_DETAIL).and_then(from_float),
+    }
+}
+
+fn from_int(value: i64) -> Result<Timestamp, &'static str> {
+    if value < 0 {
+        return Err(NEGATIVE_DETAIL);
+    }
+    let micros = if value < SECONDS_BELOW { value * 1_000_000 } else { value.saturating_mul(1_000) };
+    if micros > MAX_MICROS {
+        return Err(RANGE_DETAIL);
+    }
+    Ok(Timestamp::from_micros(micros))
+}
+
+fn from_float(value: f64) -> Result<Timestamp, &'static str> {
+    if !value.is_finite() {
+        return Err(EPOCH_DETAIL);
+    }
+    if value < 0.0 {
+        return Err(NEGATIVE_DETAIL);
+    }
+    // 10^11 is exact in an f64; the cast back saturates, so the range check
+    // on the integer is exact.
+    let scaled = if value < SECONDS_BELOW as f64 { value * 1e6 } else { value * 1e3 };
+    let micros = scaled.round() as i64;
+    if micros > MAX_MICROS {
+        return Err(RANGE_DETAIL);
+    }
+    Ok(Timestamp::from_micros(micros))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn micros(value: Value) -> Result<i64, &'static str> {
+        epoch(&value).map(Timestamp::as_micros)
+    }
+
+    #[test]
+    fn milliseconds_and_seconds_are_told_apart_at_ten_to_the_eleven() {
+        assert_eq!(micros(Value::from(1_769_518_152_000_i64)), Ok(1_769_518_152_000_000));
+        assert_eq!(micros(Value::from(1_769_518_152_i64)), Ok(1_769_518_152_000_000));
+        assert_eq!(micros(Value::from(SECONDS_BELOW - 1)), Ok((SECONDS_BELOW - 1) * 1_000_000));
+        assert_eq!(micros(Value::from(SECONDS_BELOW)), Ok(SECONDS_BELOW * 1_000));
+        assert_eq!(micros(Value::from("1769518152000")), Ok(1_769_518_152_000_000));
+        assert_eq!(micros(Value::from(" 1769518152 ")), Ok(1_769_518_152_000_000));
+    }
+
+    #[test]
+    fn fractions_keep_microseconds() {
+        assert_eq!(micros(Value::from(1_769_518_152.25)), Ok(1_769_518_152_250_000));
+        assert_eq!(micros(Value::from("1769518152000.5")), Ok(1_769_518_152_000_500));
+    }
+
+    #[test]
+    fn nonsense_is_rejected() {
+        for bad in ["", "abc", "1e12", "NaN", "inf", "12.", ".5", "+5", "0x10", "1 2"] {
+            assert_eq!(micros(Value::from(bad)), Err(EPOCH_DETAIL), "{bad:?}");
+        }
+        assert_eq!(micros(Value::from(-1)), Err(NEGATIVE_DETAIL));
+        assert_eq!(micros(Value::from("-1")), Err(NEGATIVE_DETAIL));
+        assert_eq!(micros(Value::from(-1.5)), Err(NEGATIVE_DETAIL));
+        assert_eq!(micros(Value::from(u64::MAX)), Err(RANGE_DETAIL));
+        assert_eq!(micros(Value::from(i64::MAX)), Err(RANGE_DETAIL));
+        assert_eq!(micros(Value::from("99999999999999999999999")), Err(RANGE_DETAIL));
+        assert_eq!(micros(Value::from(1e300)), Err(RANGE_DETAIL));
+        assert_eq!(micros(Value::from(true)), Err(EPOCH_DETAIL));
+    }
+
+    #[test]
+    fn the_last_representable_millisecond_is_accepted() {
+        assert_eq!(micros(Value::from(253_402_300_799_999_i64)), Ok(253_402_300_799_999_000));
+        assert_eq!(micros(Value::from(253_402_300_800_000_i64)), Err(RANGE_DETAIL));
+    }
+}

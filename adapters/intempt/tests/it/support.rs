@@ -1,0 +1,109 @@
+//! Requests as Intempt's clients send them.
+
+use consent_adapter::{Decoded, Failure, Request, RequestEvidence, VendorAdapter};
+use consent_adapter_intempt::Intempt;
+use consent_core::{ConsentRecord, EventKind, RecordConsent, TenantId, Timestamp};
+
+/// The path parameters' documented defaults.
+pub(crate) const ORG: &str = "demo-organization";
+pub(crate) const PROJECT: &str = "demo-project";
+pub(crate) const ACCOUNT: &str = "demo-organization/demo-project";
+
+/// The documented example's `Date.now()`, fixed (2026-01-27T12:49:12Z).
+pub(crate) const NOW_MS: i64 = 1_769_518_152_000;
+/// `Date.now() + (365 * 24 * 60 * 60 * 1000)`.
+pub(crate) const YEAR_LATER_MS: i64 = NOW_MS + 365 * 24 * 60 * 60 * 1000;
+
+pub(crate) fn ms(millis: i64) -> Timestamp {
+    Timestamp::from_micros(millis * 1_000)
+}
+
+pub(crate) fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+    items.iter().map(|&(key, value)| (key.to_owned(), value.to_owned())).collect()
+}
+
+/// What the gateway learnt from the HTTP layer of the browser call.
+pub(crate) fn http_evidence() -> RequestEvidence {
+    RequestEvidence {
+        user_agent: "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15".into(),
+        client_ip: "203.0.113.7".into(),
+        origin: "https://shop.example.com".into(),
+        body_digest: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
+    }
+}
+
+/// A fixture's bytes.
+pub(crate) fn fixture(name: &str) -> Vec<u8> {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|err| panic!("{path}: {err}"))
+}
+
+/// A fixture parsed as JSON.
+pub(crate) fn fixture_json(name: &str) -> serde_json::Value {
+    serde_json::from_slice(&fixture(name)).unwrap_or_else(|err| panic!("{name}: {err}"))
+}
+
+/// A request to either route with the given parts.
+pub(crate) fn decode_parts(
+    route: usize,
+    path_params: &[(String, String)],
+    query: &[(String, String)],
+    headers: &[(String, String)],
+    body: &[u8],
+    evidence: &RequestEvidence,
+) -> Result<Decoded, Failure> {
+    Intempt.decode(&Request { route, path_params, query, headers, body, evidence })
+}
+
+/// The documented browser call: route 0, `?apiKey=`, JSON content type.
+pub(crate) fn decode(body: &[u8]) -> Result<Decoded, Failure> {
+    decode_parts(
+        0,
+        &pairs(&[("orgName", ORG), ("projectName", PROJECT)]),
+        &pairs(&[("apiKey", "identifier.secret")]),
+        &pairs(&[
+            ("content-type", "application/json"),
+            ("user-agent", "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15"),
+            ("origin", "https://shop.example.com"),
+        ]),
+        body,
+        &http_evidence(),
+    )
+}
+
+/// The one record a successful decode carries.
+pub(crate) fn single(decoded: Decoded) -> RecordConsent {
+    assert_eq!(decoded.account.as_deref(), Some(ACCOUNT));
+    let [record]: [RecordConsent; 1] =
+        decoded.records.try_into().unwrap_or_else(|records: Vec<_>| panic!("{} records", records.len()));
+    record
+}
+
+/// The record the store would write for `cmd`.
+pub(crate) fn stored(cmd: &RecordConsent) -> ConsentRecord {
+    let decision = &cmd.decisions[0];
+    ConsentRecord {
+        id: Default::default(),
+        tenant: TenantId::new("acme"),
+        subject_id: Default::default(),
+        identities: cmd.identities.clone(),
+        purpose: decision.purpose.clone(),
+        target: decision.target.clone(),
+        decision: decision.decision,
+        collected_at: cmd.collected_at.unwrap_or(Timestamp::EPOCH),
+        expires_at: cmd.expires_at,
+        recorded_at: Timestamp::from_micros(1_769_518_153_000_000),
+        source: cmd.source.clone(),
+        evidence: cmd.evidence.clone(),
+        revision: 42,
+        kind: EventKind::Recorded,
+    }
+}
+
+/// The bad-request failure's field, or a panic naming what came instead.
+pub(crate) fn bad_field(result: Result<Decoded, Failure>) -> String {
+    match result {
+        Err(Failure::BadRequest { field, .. }) => field,
+        other => panic!("expected a bad request, got {other:?}"),
+    }
+}

@@ -1,0 +1,248 @@
+//! The HTTP gateway: every enabled vendor adapter's routes, mounted
+//! generically. Each call: credential (where the adapter says the vendor's
+//! clients put it) → key → tenant and scope; the key's rate limit; decode;
+//! the named vendor account checked against the tenant's bindings; the
+//! records applied all or none; the adapter's response. Every failure is
+//! answered in the vendor's own error shape.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, RawPathParams, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get, patch, post};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use consent_adapter::{Credential, Failure, Method, Request, RequestEvidence, VendorAdapter};
+use consent_core::ConsentService;
+use consent_store::SqlStore;
+use sha2::{Digest, Sha256};
+use tracing::Instrument as _;
+
+use crate::auth::{Authenticator, Principal, RateLimiter, Scope};
+use crate::http::PeerAddr;
+
+/// Every adapter this build knows: adding a vendor is a crate and one line.
+pub fn registry() -> Vec<Arc<dyn VendorAdapter>> {
+    vec![
+        Arc::new(consent_adapter_adobe::Adobe),
+        Arc::new(consent_adapter_intempt::Intempt),
+        Arc::new(consent_adapter_jentis::Jentis),
+    ]
+}
+
+/// The names of every adapter this build knows.
+pub fn known_adapters() -> Vec<&'static str> {
+    registry().iter().map(|adapter| adapter.name()).collect()
+}
+
+/// What every gateway call shares.
+#[derive(Debug, Clone)]
+pub(crate) struct Gateway {
+    pub(crate) service: ConsentService<SqlStore>,
+    pub(crate) store: SqlStore,
+    /// `None`: authentication disabled; calls act for tenant `default` and
+    /// bindings are not checked.
+    pub(crate) authenticator: Option<Authenticator>,
+    pub(crate) rate: Arc<RateLimiter>,
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub(crate) trusted_proxies: Arc<Vec<IpAddr>>,
+}
+
+/// The routes of the `enabled` adapters.
+pub(crate) fn routes(gateway: Gateway, enabled: &[String]) -> Router {
+    let mut by_path: BTreeMap<&'static str, MethodRouter<Gateway>> = BTreeMap::new();
+    for adapter in registry().into_iter().filter(|a| enabled.iter().any(|name| name == a.name())) {
+        for (index, route) in adapter.routes().iter().enumerate() {
+            let adapter = Arc::clone(&adapter);
+            let handler = move |state: State<Gateway>,
+                                peer: ConnectInfo<PeerAddr>,
+                                params: RawPathParams,
+                                query: RawQuery,
+                                headers: HeaderMap,
+                                body: Bytes| {
+                let adapter = Arc::clone(&adapter);
+                async move {
+                    handle(state.0, adapter.as_ref(), index, peer.0.0, &params, query.0, &headers, body).await
+                }
+            };
+            let method = match route.method {
+                Method::Get => get(handler),
+                Method::Post => post(handler),
+                Method::Patch => patch(handler),
+            };
+            let merged = match by_path.remove(route.path) {
+                Some(existing) => existing.merge(method),
+                None => method,
+            };
+            by_path.insert(route.path, merged);
+        }
+    }
+    let mut router = Router::new();
+    for (path, methods) in by_path {
+        router = router.route(path, methods);
+    }
+    router.with_state(gateway)
+}
+
+#[allow(clippy::too_many_arguments)] // the parts of one HTTP request
+async fn handle(
+    gateway: Gateway,
+    adapter: &dyn VendorAdapter,
+    route: usize,
+    peer: SocketAddr,
+    params: &RawPathParams,
+    query: Option<String>,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Response {
+    let request_id = headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+        .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned);
+    let span = tracing::info_span!("vendor_request", vendor = adapter.name(), %request_id);
+    let query: Vec<(String, String)> = query.as_deref().map(form_urlencoded_pairs).unwrap_or_default();
+    let result = serve_call(&gateway, adapter, route, peer, params, &query, headers, &body)
+        .instrument(span.clone())
+        .await;
+    let _entered = span.enter();
+    let reply = match result {
+        Ok(reply) => reply,
+        Err(failure) => {
+            tracing::info!(status = failure.status(), "vendor request refused");
+            adapter.encode_failure(&failure)
+        }
+    };
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = match reply.body {
+        Some(json) => (status, axum::Json(json)).into_response(),
+        None => status.into_response(),
+    };
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
+}
+
+#[allow(clippy::too_many_arguments)] // the parts of one HTTP request
+async fn serve_call(
+    gateway: &Gateway,
+    adapter: &dyn VendorAdapter,
+    route: usize,
+    peer: SocketAddr,
+    params: &RawPathParams,
+    query: &[(String, String)],
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<consent_adapter::Response, Failure> {
+    let principal = authenticate(gateway, adapter, query, headers).await?;
+    if !principal.allows(Scope::Write) {
+        return Err(Failure::Forbidden);
+    }
+    let bucket = principal.key_id.clone().unwrap_or_else(|| principal.tenant.as_str().to_owned());
+    if gateway.rate.take(&bucket).is_err() {
+        return Err(Failure::TooManyRequests);
+    }
+    if !body.is_empty() {
+        let json = headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("application/json"));
+        if !json {
+            return Err(Failure::bad("content-type", "must be application/json"));
+        }
+    }
+    let path_params: Vec<(String, String)> =
+        params.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+    let header_pairs: Vec<(String, String)> = headers
+        .iter()
+        .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned())))
+        .collect();
+    let evidence = RequestEvidence {
+        user_agent: header(headers, "user-agent"),
+        client_ip: client_ip(peer, headers, &gateway.trusted_proxies),
+        origin: Some(header(headers, "origin"))
+            .filter(|o| !o.is_empty())
+            .unwrap_or_else(|| header(headers, "referer")),
+        body_digest: hex::encode(Sha256::digest(body)),
+    };
+    let decoded = adapter.decode(&Request {
+        route,
+        path_params: &path_params,
+        query,
+        headers: &header_pairs,
+        body,
+        evidence: &evidence,
+    })?;
+    if gateway.authenticator.is_some()
+        && let Some(account) = &decoded.account
+    {
+        let owner =
+            gateway.store.bound_tenant(adapter.name(), account).await.map_err(|e| Failure::from(&e))?;
+        if owner.as_ref() != Some(&principal.tenant) {
+            tracing::info!(account = %account, "vendor account not bound to the key's tenant");
+            return Err(Failure::Forbidden);
+        }
+    }
+    let outcome = gateway
+        .service
+        .record_all(&principal.tenant, decoded.records)
+        .await
+        .map_err(|e| Failure::from(&e))?;
+    Ok(adapter.encode(route, &outcome.records))
+}
+
+/// The key from the first credential location the adapter names that is
+/// present, checked.
+async fn authenticate(
+    gateway: &Gateway,
+    adapter: &dyn VendorAdapter,
+    query: &[(String, String)],
+    headers: &HeaderMap,
+) -> Result<Principal, Failure> {
+    let Some(authenticator) = &gateway.authenticator else {
+        return Ok(Principal::anonymous());
+    };
+    let authorization = header(headers, "authorization");
+    let key = adapter.credentials().iter().find_map(|location| match location {
+        Credential::Bearer => authorization.strip_prefix("Bearer ").map(|k| k.trim().to_owned()),
+        Credential::Query(name) => query.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()),
+        Credential::BasicPrefixSecret => {
+            let decoded = STANDARD.decode(authorization.strip_prefix("Basic ")?.trim()).ok()?;
+            let (prefix, secret) = std::str::from_utf8(&decoded).ok()?.split_once(':')?;
+            Some(format!("{prefix}.{secret}"))
+        }
+    });
+    let key = key.filter(|k| !k.is_empty()).ok_or(Failure::Unauthorized)?;
+    authenticator.authenticate(Some(&format!("Bearer {key}"))).await.map_err(|_| Failure::Unauthorized)
+}
+
+fn header(headers: &HeaderMap, name: &str) -> String {
+    headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+}
+
+/// The client's address: the peer, unless the peer is a trusted proxy, in
+/// which case the right-most `X-Forwarded-For` entry that is not a trusted
+/// proxy itself.
+fn client_ip(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> String {
+    if !trusted.contains(&peer.ip()) {
+        return peer.ip().to_string();
+    }
+    let forwarded = header(headers, "x-forwarded-for");
+    forwarded
+        .split(',')
+        .rev()
+        .filter_map(|entry| entry.trim().parse::<IpAddr>().ok())
+        .find(|ip| !trusted.contains(ip))
+        .map_or_else(|| peer.ip().to_string(), |ip| ip.to_string())
+}
+
+/// `application/x-www-form-urlencoded` pairs of a query string.
+fn form_urlencoded_pairs(query: &str) -> Vec<(String, String)> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(query).unwrap_or_default()
+}
