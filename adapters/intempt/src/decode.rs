@@ -64,8 +64,13 @@ pub(crate) fn decode(request: &Request<'_>, vendor: &str) -> Result<Decoded, Fai
 
 /// `<orgName>/<projectName>`, the external id a tenant binds.
 fn account(request: &Request<'_>) -> Result<String, Failure> {
+    // A '/' inside a (percent-decoded) segment would let two different
+    // org/project pairs name the same account.
     let param = |name| {
-        request.path_param(name).filter(|value| !value.is_empty()).ok_or_else(|| error::path_param(name))
+        request
+            .path_param(name)
+            .filter(|value| !value.is_empty() && !value.contains('/'))
+            .ok_or_else(|| error::path_param(name))
     };
     Ok(format!("{}/{}", param(ORG_NAME)?, param(PROJECT_NAME)?))
 }

@@ -4,9 +4,7 @@
 
 use consent_core::{ConsentError, TenantId, Timestamp};
 use sea_orm::sea_query::{OnConflict, Query};
-use sea_orm::{
-    ActiveValue, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-};
+use sea_orm::{ActiveValue, ConnectionTrait, EntityTrait, IntoActiveModel, QueryOrder};
 
 use crate::SqlStore;
 use crate::entity::{api_key, store_meta, tenant_binding};
@@ -76,14 +74,9 @@ impl SqlStore {
         Ok(rows.into_iter().map(StoredKey::from).collect())
     }
 
-    /// Whether any key is still valid.
-    pub async fn has_active_keys(&self) -> Result<bool, ConsentError> {
-        Ok(api_key::Entity::find()
-            .filter(api_key::Column::RevokedAt.is_null())
-            .one(self.connection())
-            .await
-            .map_err(db_error)?
-            .is_some())
+    /// Whether any key was ever created (revoked ones count).
+    pub async fn has_keys(&self) -> Result<bool, ConsentError> {
+        Ok(api_key::Entity::find().one(self.connection()).await.map_err(db_error)?.is_some())
     }
 
     /// Revokes a key; `false` when there is no such key.

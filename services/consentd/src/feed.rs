@@ -200,10 +200,8 @@ impl<S: ConsentStore + Clone> Producer<S> {
             if *self.shutdown.borrow() {
                 return Some(End::ShuttingDown);
             }
-            if let Some((key_id, authenticator)) = &self.key
-                && !authenticator.still_valid(key_id).await
-            {
-                return Some(End::Revoked);
+            if let Some(end) = self.key_revoked().await {
+                return Some(end);
             }
             // Mark the signal seen before reading: a commit after the read
             // wakes the wait below.
@@ -233,18 +231,41 @@ impl<S: ConsentStore + Clone> Producer<S> {
                 }
                 next_heartbeat = Instant::now() + self.settings.heartbeat_interval;
             }
-            tokio::select! {
-                changed = self.commits.changed() => {
-                    if changed.is_err() {
-                        return Some(End::ShuttingDown);
+            // Wait for a commit, the poll timer or the heartbeat; the key
+            // re-checks in between do not re-read the log.
+            let poll_at = Instant::now() + self.settings.poll_interval;
+            loop {
+                let recheck_due = tokio::select! {
+                    changed = self.commits.changed() => {
+                        if changed.is_err() {
+                            return Some(End::ShuttingDown);
+                        }
+                        false
                     }
+                    () = tokio::time::sleep_until(poll_at) => false,
+                    () = tokio::time::sleep_until(next_heartbeat) => false,
+                    _ = recheck.tick(), if self.key.is_some() => true,
+                    _ = self.shutdown.wait_for(|stop| *stop) => return Some(End::ShuttingDown),
+                    () = self.messages.closed() => return None,
+                };
+                if !recheck_due {
+                    break;
                 }
-                () = tokio::time::sleep(self.settings.poll_interval) => {}
-                () = tokio::time::sleep_until(next_heartbeat) => {}
-                _ = recheck.tick(), if self.key.is_some() => {}
-                _ = self.shutdown.wait_for(|stop| *stop) => return Some(End::ShuttingDown),
-                () = self.messages.closed() => return None,
+                if let Some(end) = self.key_revoked().await {
+                    return Some(end);
+                }
             }
+        }
+    }
+
+    /// Whether the stream must end because its key was revoked (or, resumably,
+    /// because the store cannot say).
+    async fn key_revoked(&self) -> Option<End> {
+        let (key_id, authenticator) = self.key.as_ref()?;
+        match authenticator.still_valid(key_id).await {
+            Ok(true) => None,
+            Ok(false) => Some(End::Revoked),
+            Err(status) => Some(End::Failed(ConsentError::Unavailable(status.message().to_owned()))),
         }
     }
 

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, RawPathParamsRejection};
 use axum::extract::{ConnectInfo, RawPathParams, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -61,12 +62,26 @@ pub(crate) fn routes(gateway: Gateway, enabled: &[String]) -> Router {
             let adapter = Arc::clone(&adapter);
             let handler = move |state: State<Gateway>,
                                 peer: ConnectInfo<PeerAddr>,
-                                params: RawPathParams,
+                                params: Result<RawPathParams, RawPathParamsRejection>,
                                 query: RawQuery,
                                 headers: HeaderMap,
-                                body: Bytes| {
+                                body: Result<Bytes, BytesRejection>| {
                 let adapter = Arc::clone(&adapter);
                 async move {
+                    // Extraction failures are answered in the vendor's shape too.
+                    let (params, body) = match (params, body) {
+                        (Ok(params), Ok(body)) => (params, body),
+                        (Err(_), _) => {
+                            return failure_response(
+                                adapter.as_ref(),
+                                &Failure::bad("path", "is not valid UTF-8"),
+                            );
+                        }
+                        (_, Err(rejection)) => {
+                            let failure = Failure::bad("body", format!("cannot be read: {rejection}"));
+                            return failure_response(adapter.as_ref(), &failure);
+                        }
+                    };
                     handle(state.0, adapter.as_ref(), index, peer.0.0, &params, query.0, &headers, body).await
                 }
             };
@@ -89,6 +104,16 @@ pub(crate) fn routes(gateway: Gateway, enabled: &[String]) -> Router {
     router.with_state(gateway)
 }
 
+/// A failure in the adapter's shape, outside the request pipeline.
+fn failure_response(adapter: &dyn VendorAdapter, failure: &Failure) -> Response {
+    let reply = adapter.encode_failure(failure);
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::BAD_REQUEST);
+    match reply.body {
+        Some(json) => (status, axum::Json(json)).into_response(),
+        None => status.into_response(),
+    }
+}
+
 #[allow(clippy::too_many_arguments)] // the parts of one HTTP request
 async fn handle(
     gateway: Gateway,
@@ -103,7 +128,11 @@ async fn handle(
     let request_id = headers
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 128)
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 128
+                && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b))
+        })
         .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned);
     let span = tracing::info_span!("vendor_request", vendor = adapter.name(), %request_id);
     let query: Vec<(String, String)> = query.as_deref().map(form_urlencoded_pairs).unwrap_or_default();
@@ -144,15 +173,17 @@ async fn serve_call(
     if !principal.allows(Scope::Write) {
         return Err(Failure::Forbidden);
     }
-    let bucket = principal.key_id.clone().unwrap_or_else(|| principal.tenant.as_str().to_owned());
-    if gateway.rate.take(&bucket).is_err() {
+    if let Some(key_id) = &principal.key_id
+        && gateway.rate.take(key_id).is_err()
+    {
         return Err(Failure::TooManyRequests);
     }
     if !body.is_empty() {
         let json = headers
             .get("content-type")
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("application/json"));
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"));
         if !json {
             return Err(Failure::bad("content-type", "must be application/json"));
         }
@@ -219,7 +250,10 @@ async fn authenticate(
         }
     });
     let key = key.filter(|k| !k.is_empty()).ok_or(Failure::Unauthorized)?;
-    authenticator.authenticate(Some(&format!("Bearer {key}"))).await.map_err(|_| Failure::Unauthorized)
+    authenticator.authenticate(Some(&format!("Bearer {key}"))).await.map_err(|status| {
+        // A store outage is not a bad credential: vendors' SDKs treat 401 as final.
+        if status.code() == tonic::Code::Unavailable { Failure::Unavailable } else { Failure::Unauthorized }
+    })
 }
 
 fn header(headers: &HeaderMap, name: &str) -> String {

@@ -154,12 +154,14 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
         stopped.clone(),
     ));
     let limits = &config.limits;
+    // One budget per key, whether it calls gRPC or a vendor route.
+    let rate = Arc::new(RateLimiter::new(limits.calls.rate_per_key, limits.calls.burst_per_key));
     let consent_api = ConsentServiceServer::new(GrpcConsentService::new(service.clone(), feeds))
         .max_decoding_message_size(limits.max_message_bytes);
     let tls = config.tls.as_ref().map(TlsMaterial::read).transpose().map_err(ServerError::Tls)?;
     let mut builder = tonic::transport::Server::builder();
     if let Some(tls) = &tls {
-        builder = builder.tls_config(tls.grpc())?;
+        builder = builder.tls_config(tls.grpc().timeout(crate::tls::HANDSHAKE_TIMEOUT))?;
     }
     let grpc = builder
         .concurrency_limit_per_connection(limits.concurrency_per_connection)
@@ -167,7 +169,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
         .http2_keepalive_interval(Some(limits.keepalive_interval))
         .http2_keepalive_timeout(Some(limits.keepalive_timeout))
         .http2_max_pending_accept_reset_streams(Some(limits.max_pending_resets))
-        .layer(AuthLayer::new(authenticator, &limits.calls))
+        .layer(AuthLayer::new(authenticator, Arc::clone(&rate), &limits.calls))
         .add_service(health_service)
         .add_service(reflection)
         .add_service(consent_api)
@@ -185,7 +187,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
         service: service.clone(),
         store: store_handle,
         authenticator: gateway_authenticator,
-        rate: Arc::new(RateLimiter::new(limits.calls.rate_per_key, limits.calls.burst_per_key)),
+        rate,
         trusted_proxies: Arc::new(config.gateway.trusted_proxies.clone()),
     };
     let app = http::health_routes(service)
@@ -205,11 +207,12 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
     Ok(RunningServer { grpc_addr, http_addr, health_addr, shutdown, tasks })
 }
 
-/// With authentication required and no valid key at all, creates one for
+/// With authentication required and no key ever created, creates one for
 /// tenant `default` and prints it once on stderr: the way into a fresh
-/// installation. Only its hash is stored.
+/// installation. Only its hash is stored. (Revoking every key does not
+/// reopen this door on the next restart.)
 async fn bootstrap_key(store: &SqlStore, authenticator: &Authenticator) -> Result<(), ServerError> {
-    if store.has_active_keys().await? {
+    if store.has_keys().await? {
         return Ok(());
     }
     let key = authenticator.create(&consent_core::TenantId::default_tenant(), &Scope::DEFAULT).await?;

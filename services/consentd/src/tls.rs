@@ -87,8 +87,11 @@ impl TlsMaterial {
     }
 }
 
-/// Handshakes a client may take before it is dropped.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client may take over its TLS handshake.
+pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Handshakes in progress at once; further connections wait to be accepted.
+const MAX_PENDING_HANDSHAKES: usize = 512;
 
 /// A listener that hands out TLS streams. Handshakes run concurrently, so a
 /// slow client cannot hold up others.
@@ -102,8 +105,10 @@ impl TlsListener {
     pub(crate) fn new(listener: TcpListener, acceptor: TlsAcceptor) -> std::io::Result<Self> {
         let local_addr = listener.local_addr()?;
         let (sender, ready) = mpsc::channel(64);
+        let pending = Arc::new(tokio::sync::Semaphore::new(MAX_PENDING_HANDSHAKES));
         tokio::spawn(async move {
             loop {
+                let Ok(permit) = Arc::clone(&pending).acquire_owned().await else { return };
                 let (tcp, peer) = match listener.accept().await {
                     Ok(accepted) => accepted,
                     Err(err) => {
@@ -118,7 +123,9 @@ impl TlsListener {
                 let acceptor = acceptor.clone();
                 let handed = sender.clone();
                 tokio::spawn(async move {
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                    let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await;
+                    drop(permit);
+                    match handshake {
                         Ok(Ok(stream)) => {
                             let _ = handed.send((stream, peer)).await;
                         }

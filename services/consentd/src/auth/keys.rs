@@ -46,11 +46,28 @@ pub enum KeyError {
 type Cached = (Instant, Option<StoredKey>);
 
 /// Creates, checks and caches API keys.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Authenticator {
     store: SqlStore,
     secret: Arc<Vec<u8>>,
     cache: Arc<Mutex<HashMap<String, Cached>>>,
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the HMAC secret.
+        f.debug_struct("Authenticator").finish_non_exhaustive()
+    }
+}
+
+/// Whether `id` and `secret` have the shape this service issues: anything else
+/// is refused before it costs a lookup.
+fn well_formed(id: &str, secret: &str) -> bool {
+    id.len() == 19
+        && id.starts_with("ck_")
+        && id[3..].bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        && secret.len() == 43
+        && secret.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 impl Authenticator {
@@ -87,9 +104,15 @@ impl Authenticator {
     /// The principal of an `authorization: Bearer <key>` header value.
     pub async fn authenticate(&self, bearer: Option<&str>) -> Result<Principal, Status> {
         let invalid = || Status::unauthenticated("a valid API key is required (authorization: Bearer <key>)");
-        let token =
-            bearer.and_then(|value| value.strip_prefix("Bearer ")).map(str::trim).ok_or_else(invalid)?;
+        // The scheme is case-insensitive (RFC 7235).
+        let token = bearer
+            .filter(|value| value.get(..7).is_some_and(|scheme| scheme.eq_ignore_ascii_case("bearer ")))
+            .map(|value| value[7..].trim())
+            .ok_or_else(invalid)?;
         let (id, secret) = token.split_once('.').ok_or_else(invalid)?;
+        if !well_formed(id, secret) {
+            return Err(invalid());
+        }
         let key = self.lookup(id).await?.ok_or_else(invalid)?;
         if key.revoked_at.is_some() || !self.verify(secret, &key.hash) {
             return Err(invalid());
@@ -101,9 +124,10 @@ impl Authenticator {
         })
     }
 
-    /// Whether the key is still unrevoked (for long-lived streams).
-    pub async fn still_valid(&self, key_id: &str) -> bool {
-        matches!(self.lookup(key_id).await, Ok(Some(key)) if key.revoked_at.is_none())
+    /// Whether the key is still unrevoked (for long-lived streams); an error
+    /// when the store cannot say.
+    pub async fn still_valid(&self, key_id: &str) -> Result<bool, Status> {
+        Ok(matches!(self.lookup(key_id).await?, Some(key) if key.revoked_at.is_none()))
     }
 
     async fn lookup(&self, id: &str) -> Result<Option<StoredKey>, Status> {
@@ -114,12 +138,12 @@ impl Authenticator {
             return Ok(key.clone());
         }
         let key = self.store.key(id).await.map_err(crate::grpc::to_status)?;
-        let mut cache = self.cache.lock().map_err(|_| Status::internal("key cache poisoned"))?;
-        // Unknown ids are cached too, but the cache never outgrows a bound.
-        if cache.len() > 10_000 {
-            cache.clear();
+        // Only keys that exist are cached, so the cache is bounded by the
+        // keys issued, whatever ids strangers try.
+        if key.is_some() {
+            let mut cache = self.cache.lock().map_err(|_| Status::internal("key cache poisoned"))?;
+            cache.insert(id.to_owned(), (Instant::now(), key.clone()));
         }
-        cache.insert(id.to_owned(), (Instant::now(), key.clone()));
         Ok(key)
     }
 

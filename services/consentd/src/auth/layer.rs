@@ -59,19 +59,20 @@ pub struct AuthLayer {
 struct Shared {
     /// `None`: authentication disabled, every call is [`Principal::anonymous`].
     authenticator: Option<Authenticator>,
-    rate: RateLimiter,
+    rate: Arc<RateLimiter>,
     in_flight: Arc<Semaphore>,
     max_deadline: Duration,
 }
 
 impl AuthLayer {
     /// A layer that authenticates with `authenticator` (or, with `None`,
-    /// lets every call act for tenant `default`).
-    pub fn new(authenticator: Option<Authenticator>, limits: &Limits) -> Self {
+    /// lets every call act for tenant `default`) and charges calls to `rate`
+    /// (shared with the HTTP gateway, so a key has one budget).
+    pub fn new(authenticator: Option<Authenticator>, rate: Arc<RateLimiter>, limits: &Limits) -> Self {
         Self {
             shared: Arc::new(Shared {
                 authenticator,
-                rate: RateLimiter::new(limits.rate_per_key, limits.burst_per_key),
+                rate,
                 in_flight: Arc::new(Semaphore::new(limits.max_in_flight)),
                 max_deadline: limits.max_deadline,
             }),
@@ -132,8 +133,11 @@ where
                     }
                 }
             };
-            let bucket = principal.key_id.clone().unwrap_or_else(|| principal.tenant.as_str().to_owned());
-            if let Err(wait) = shared.rate.take(&bucket) {
+            // Without keys there is nobody to charge: the in-flight cap below
+            // still bounds the load.
+            if let Some(key_id) = &principal.key_id
+                && let Err(wait) = shared.rate.take(key_id)
+            {
                 let status = Status::with_error_details(
                     tonic::Code::ResourceExhausted,
                     "rate limit exceeded for this key; retry after the RetryInfo delay",

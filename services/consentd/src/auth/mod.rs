@@ -12,7 +12,7 @@ use tonic::{Request, Status};
 
 pub use keys::{Authenticator, KeyError, NewKey};
 pub use layer::{AuthLayer, Limits};
-pub(crate) use rate::RateLimiter;
+pub use rate::RateLimiter;
 
 /// What a key may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

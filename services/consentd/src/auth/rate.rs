@@ -13,14 +13,15 @@ struct Bucket {
 
 /// Token buckets by key id.
 #[derive(Debug)]
-pub(crate) struct RateLimiter {
+pub struct RateLimiter {
     rate: f64,
     burst: f64,
     buckets: Mutex<HashMap<String, Bucket>>,
 }
 
 impl RateLimiter {
-    pub(crate) fn new(rate_per_second: u32, burst: u32) -> Self {
+    /// Buckets refilling at `rate_per_second`, holding at most `burst`.
+    pub fn new(rate_per_second: u32, burst: u32) -> Self {
         Self {
             rate: f64::from(rate_per_second.max(1)),
             burst: f64::from(burst.max(1)),

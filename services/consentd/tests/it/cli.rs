@@ -55,7 +55,13 @@ async fn binary_bootstraps_a_key_serves_with_it_and_stops_on_sigterm() {
     let status = process.terminate().await;
     assert!(status.success(), "exit status {status:?}");
 
-    // A restart on the same database prints no new key.
+    // A restart on the same database prints no new key — not even after every
+    // key was revoked.
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("consentd.db").display());
+    let revoke = Command::new(env!("CARGO_BIN_EXE_consentd"))
+        .args(["keys", "revoke", id, "--database-url", &url])
+        .status();
+    assert!(revoke.unwrap().success());
     let again = ConsentdProcess::spawn(dir.path(), &[]);
     assert!(again.bootstrap_key.is_none());
     assert!(again.terminate().await.success());

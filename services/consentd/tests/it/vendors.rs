@@ -208,6 +208,11 @@ async fn jentis_documented_request_records_one_decision_per_vendor() {
     let mut foreign: serde_json::Value = serde_json::from_slice(&body).unwrap();
     foreign["configuration"]["container"] = "someone-else".into();
     assert_eq!(send(http, "POST", "/jentis", &headers, foreign.to_string().as_bytes()).await.status, 403);
+    // Over the body limit: the vendor's error shape, naming the body.
+    let huge = vec![b' '; 2 * 1024 * 1024];
+    let response = send(http, "POST", "/jentis", &headers, &huge).await;
+    assert_eq!(response.status, 400);
+    assert_eq!(response.json()["field"], "body");
     // Not JSON: the content type is checked before anything else is read.
     let response = send(http, "POST", "/jentis", &[headers[0], ("content-type", "text/plain")], &body).await;
     assert_eq!(response.status, 400);
