@@ -24,7 +24,7 @@ use consent_store::SqlStore;
 use sha2::{Digest, Sha256};
 use tracing::Instrument as _;
 
-use crate::auth::{Authenticator, Principal, RateLimiter, Scope};
+use crate::auth::{Authenticator, Budget, Principal, Scope};
 use crate::http::PeerAddr;
 
 /// Every adapter this build knows: adding a vendor is a crate and one line.
@@ -49,7 +49,8 @@ pub(crate) struct Gateway {
     /// `None`: authentication disabled; calls act for tenant `default` and
     /// bindings are not checked.
     pub(crate) authenticator: Option<Authenticator>,
-    pub(crate) rate: Arc<RateLimiter>,
+    /// The per-key rate, in-flight cap and deadline, shared with gRPC.
+    pub(crate) budget: Budget,
     /// Peers whose `X-Forwarded-For` is believed.
     pub(crate) trusted_proxies: Arc<Vec<IpAddr>>,
 }
@@ -174,10 +175,13 @@ async fn serve_call(
         return Err(Failure::Forbidden);
     }
     if let Some(key_id) = &principal.key_id
-        && gateway.rate.take(key_id).is_err()
+        && gateway.budget.rate.take(key_id).is_err()
     {
         return Err(Failure::TooManyRequests);
     }
+    let Ok(_permit) = Arc::clone(&gateway.budget.in_flight).try_acquire_owned() else {
+        return Err(Failure::Unavailable);
+    };
     if !body.is_empty() {
         let json = headers
             .get("content-type")

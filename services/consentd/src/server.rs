@@ -14,8 +14,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
-use crate::auth::RateLimiter;
-use crate::auth::{AuthLayer, Authenticator, KeyError, Scope};
+use crate::auth::{AuthLayer, Authenticator, Budget, KeyError, Scope};
 use crate::config::{AuthMode, Config, redact_url};
 use crate::feed::Feeds;
 use crate::gateway::{self, Gateway};
@@ -154,8 +153,8 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
         stopped.clone(),
     ));
     let limits = &config.limits;
-    // One budget per key, whether it calls gRPC or a vendor route.
-    let rate = Arc::new(RateLimiter::new(limits.calls.rate_per_key, limits.calls.burst_per_key));
+    // One budget per key and one capacity per server, for gRPC and vendor routes alike.
+    let budget = Budget::new(&limits.calls);
     let consent_api = ConsentServiceServer::new(GrpcConsentService::new(service.clone(), feeds))
         .max_decoding_message_size(limits.max_message_bytes);
     let tls = config.tls.as_ref().map(TlsMaterial::read).transpose().map_err(ServerError::Tls)?;
@@ -169,7 +168,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
         .http2_keepalive_interval(Some(limits.keepalive_interval))
         .http2_keepalive_timeout(Some(limits.keepalive_timeout))
         .http2_max_pending_accept_reset_streams(Some(limits.max_pending_resets))
-        .layer(AuthLayer::new(authenticator, Arc::clone(&rate), &limits.calls))
+        .layer(AuthLayer::new(authenticator, budget.clone()))
         .add_service(health_service)
         .add_service(reflection)
         .add_service(consent_api)
@@ -187,7 +186,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
         service: service.clone(),
         store: store_handle,
         authenticator: gateway_authenticator,
-        rate,
+        budget,
         trusted_proxies: Arc::new(config.gateway.trusted_proxies.clone()),
     };
     let app = http::health_routes(service)

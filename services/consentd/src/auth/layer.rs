@@ -15,15 +15,13 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
 use tonic::Status;
 use tonic::body::Body;
 use tonic::codegen::http;
 use tonic_types::{ErrorDetails, StatusExt};
 use tower::{Layer, Service};
 
-use super::rate::RateLimiter;
-use super::{Authenticator, Principal};
+use super::{Authenticator, Budget, Principal};
 
 /// Limits the layer enforces.
 #[derive(Debug, Clone)]
@@ -59,24 +57,15 @@ pub struct AuthLayer {
 struct Shared {
     /// `None`: authentication disabled, every call is [`Principal::anonymous`].
     authenticator: Option<Authenticator>,
-    rate: Arc<RateLimiter>,
-    in_flight: Arc<Semaphore>,
-    max_deadline: Duration,
+    budget: Budget,
 }
 
 impl AuthLayer {
     /// A layer that authenticates with `authenticator` (or, with `None`,
-    /// lets every call act for tenant `default`) and charges calls to `rate`
-    /// (shared with the HTTP gateway, so a key has one budget).
-    pub fn new(authenticator: Option<Authenticator>, rate: Arc<RateLimiter>, limits: &Limits) -> Self {
-        Self {
-            shared: Arc::new(Shared {
-                authenticator,
-                rate,
-                in_flight: Arc::new(Semaphore::new(limits.max_in_flight)),
-                max_deadline: limits.max_deadline,
-            }),
-        }
+    /// lets every call act for tenant `default`) and spends `budget` (shared
+    /// with the HTTP gateway).
+    pub fn new(authenticator: Option<Authenticator>, budget: Budget) -> Self {
+        Self { shared: Arc::new(Shared { authenticator, budget }) }
     }
 }
 
@@ -136,7 +125,7 @@ where
             // Without keys there is nobody to charge: the in-flight cap below
             // still bounds the load.
             if let Some(key_id) = &principal.key_id
-                && let Err(wait) = shared.rate.take(key_id)
+                && let Err(wait) = shared.budget.rate.take(key_id)
             {
                 let status = Status::with_error_details(
                     tonic::Code::ResourceExhausted,
@@ -145,14 +134,14 @@ where
                 );
                 return Ok(status.into_http());
             }
-            let Ok(_permit) = Arc::clone(&shared.in_flight).try_acquire_owned() else {
+            let Ok(_permit) = Arc::clone(&shared.budget.in_flight).try_acquire_owned() else {
                 return Ok(
                     Status::resource_exhausted("the server is at capacity; retry with backoff").into_http()
                 );
             };
             request.extensions_mut().insert(principal);
-            let deadline =
-                client_deadline(&request).map_or(shared.max_deadline, |d| d.min(shared.max_deadline));
+            let deadline = client_deadline(&request)
+                .map_or(shared.budget.max_deadline, |d| d.min(shared.budget.max_deadline));
             match tokio::time::timeout(deadline, inner.call(request)).await {
                 Ok(response) => response,
                 Err(_) => Ok(Status::deadline_exceeded("the call exceeded its deadline").into_http()),

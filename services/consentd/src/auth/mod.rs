@@ -14,6 +14,29 @@ pub use keys::{Authenticator, KeyError, NewKey};
 pub use layer::{AuthLayer, Limits};
 pub use rate::RateLimiter;
 
+/// What one server lets all its callers spend, shared by the gRPC layer and
+/// the vendor routes so a key has one budget and the server one capacity.
+#[derive(Debug, Clone)]
+pub struct Budget {
+    /// Per-key token buckets.
+    pub rate: std::sync::Arc<RateLimiter>,
+    /// Calls in flight on this server.
+    pub in_flight: std::sync::Arc<tokio::sync::Semaphore>,
+    /// The longest a call may run.
+    pub max_deadline: std::time::Duration,
+}
+
+impl Budget {
+    /// A budget from the configured limits.
+    pub fn new(limits: &Limits) -> Self {
+        Self {
+            rate: std::sync::Arc::new(RateLimiter::new(limits.rate_per_key, limits.burst_per_key)),
+            in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(limits.max_in_flight)),
+            max_deadline: limits.max_deadline,
+        }
+    }
+}
+
 /// What a key may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scope {

@@ -84,6 +84,17 @@ async fn a_call_past_the_deadline_cap_is_deadline_exceeded_and_health_still_answ
     assert_eq!(err.code(), Code::DeadlineExceeded, "{err:?}");
     let mut health = tonic_health::pb::health_client::HealthClient::new(server.channel().await);
     health.check(tonic_health::pb::HealthCheckRequest { service: String::new() }).await.unwrap();
+    // The vendor routes have the same cap, answered in the vendor's shape.
+    let response = crate::http_client::send(
+        server.running().http_addr,
+        "POST",
+        "/demo-organization/projects/demo-project/consents/data",
+        &[("content-type", "application/json")],
+        &crate::http_client::fixture("intempt", "consent-accept-analytics-desktop.json"),
+    )
+    .await;
+    assert_eq!(response.status, 503, "{response:?}");
+    assert!(response.json()["error"].is_string());
 
     lock.rollback().await.unwrap();
     client.query_consents(pb::QueryConsentsRequest::default()).await.unwrap();
