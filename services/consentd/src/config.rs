@@ -90,6 +90,39 @@ pub struct ServeArgs {
     pub health_listen: Option<SocketAddr>,
 }
 
+/// The options of the commands that act on the store directly (`migrate`,
+/// `keys`, `tenants`): the same database URL, key secret and config file as
+/// `serve`, with the same precedence.
+#[derive(Debug, Clone, Default, Args)]
+pub struct AdminArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub key_secret: KeySecretArgs,
+    /// TOML configuration file (its database_url and key_secret are used)
+    #[arg(long, env = "CONSENTD_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+impl AdminArgs {
+    /// The database URL and key secret: flags and environment, then the
+    /// file, then the defaults.
+    pub fn resolve(&self) -> Result<(String, Option<String>), ConfigError> {
+        let file = match &self.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let url = self
+            .database
+            .database_url
+            .clone()
+            .or(file.database_url)
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        validate_database_url(&url)?;
+        Ok((url, self.key_secret.key_secret.clone().or(file.key_secret)))
+    }
+}
+
 /// `--key-secret`, shared by `serve` and the key commands (they must agree).
 #[derive(Debug, Clone, Default, Args)]
 pub struct KeySecretArgs {

@@ -268,16 +268,22 @@ fn header(headers: &HeaderMap, name: &str) -> String {
 /// which case the right-most `X-Forwarded-For` entry that is not a trusted
 /// proxy itself.
 fn client_ip(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> String {
-    if !trusted.contains(&peer.ip()) {
-        return peer.ip().to_string();
+    // `::ffff:10.0.0.1` on a dual-stack listener is the IPv4 peer 10.0.0.1.
+    let peer_ip = peer.ip().to_canonical();
+    if !trusted.contains(&peer_ip) {
+        return peer_ip.to_string();
     }
-    let forwarded = header(headers, "x-forwarded-for");
+    // A proxy may append its own header line rather than extend the first:
+    // read them all, in order.
+    let forwarded: Vec<&str> =
+        headers.get_all("x-forwarded-for").iter().filter_map(|value| value.to_str().ok()).collect();
     forwarded
-        .split(',')
+        .iter()
+        .flat_map(|line| line.split(','))
         .rev()
-        .filter_map(|entry| entry.trim().parse::<IpAddr>().ok())
+        .filter_map(|entry| entry.trim().parse::<IpAddr>().ok().map(|ip| ip.to_canonical()))
         .find(|ip| !trusted.contains(ip))
-        .map_or_else(|| peer.ip().to_string(), |ip| ip.to_string())
+        .map_or_else(|| peer_ip.to_string(), |ip| ip.to_string())
 }
 
 /// `application/x-www-form-urlencoded` pairs of a query string.

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use consent_store::{SqlStore, StoreOptions};
-use consentd::config::{self, Config, DatabaseArgs, KeySecretArgs, ServeArgs};
+use consentd::config::{AdminArgs, Config, ServeArgs};
 use consentd::{server, telemetry};
 
 /// consentd: a consent-record service (gRPC API, change feed, vendor adapters).
@@ -20,7 +20,7 @@ enum Command {
     /// Run the service (applies pending migrations first unless --no-migrate)
     Serve(ServeArgs),
     /// Apply pending database migrations and exit
-    Migrate(DatabaseArgs),
+    Migrate(AdminArgs),
     /// Manage API keys
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -41,21 +41,19 @@ enum KeysCommand {
         #[arg(long = "scope")]
         scopes: Vec<String>,
         #[command(flatten)]
-        database: DatabaseArgs,
-        #[command(flatten)]
-        key_secret: KeySecretArgs,
+        admin: AdminArgs,
     },
     /// List keys (ids, tenants, scopes, state; never secrets)
     List {
         #[command(flatten)]
-        database: DatabaseArgs,
+        admin: AdminArgs,
     },
     /// Revoke a key by its id (the part before the dot)
     Revoke {
         /// The key id
         key_id: String,
         #[command(flatten)]
-        database: DatabaseArgs,
+        admin: AdminArgs,
     },
 }
 
@@ -74,7 +72,7 @@ enum TenantsCommand {
         #[arg(long)]
         external_id: String,
         #[command(flatten)]
-        database: DatabaseArgs,
+        admin: AdminArgs,
     },
 }
 
@@ -103,21 +101,21 @@ mod admin {
     use consent_core::{TenantId, Timestamp};
     use consent_store::{SqlStore, StoreOptions};
     use consentd::auth::{Authenticator, Scope};
-    use consentd::config::{self, DatabaseArgs};
+    use consentd::config::AdminArgs;
 
     use super::{KeysCommand, TenantsCommand};
 
-    async fn open(database: &DatabaseArgs) -> Result<SqlStore, String> {
-        let url = database.database_url.clone().unwrap_or_else(|| config::DEFAULT_DATABASE_URL.to_owned());
-        config::validate_database_url(&url).map_err(|err| err.to_string())?;
+    /// The store (migrated) and the key secret the arguments name.
+    async fn open(admin: &AdminArgs) -> Result<(SqlStore, Option<String>), String> {
+        let (url, key_secret) = admin.resolve().map_err(|err| err.to_string())?;
         let store = SqlStore::connect(&StoreOptions::new(url)).await.map_err(|err| err.to_string())?;
         store.migrate().await.map_err(|err| err.to_string())?;
-        Ok(store)
+        Ok((store, key_secret))
     }
 
     pub(super) async fn keys(command: KeysCommand) -> Result<(), String> {
         match command {
-            KeysCommand::Create { tenant, scopes, database, key_secret } => {
+            KeysCommand::Create { tenant, scopes, admin } => {
                 let tenant = TenantId::new(validate_tenant(&tenant)?);
                 let scopes = if scopes.is_empty() {
                     Scope::DEFAULT.to_vec()
@@ -127,16 +125,15 @@ mod admin {
                         .map(|name| Scope::parse(name).ok_or_else(|| format!("unknown scope {name}")))
                         .collect::<Result<_, _>>()?
                 };
-                let store = open(&database).await?;
-                let authenticator = Authenticator::new(store, key_secret.key_secret.as_deref())
-                    .await
-                    .map_err(|err| err.to_string())?;
+                let (store, key_secret) = open(&admin).await?;
+                let authenticator =
+                    Authenticator::new(store, key_secret.as_deref()).await.map_err(|err| err.to_string())?;
                 let key = authenticator.create(&tenant, &scopes).await.map_err(|err| err.to_string())?;
                 println!("{}", key.key);
                 Ok(())
             }
-            KeysCommand::List { database } => {
-                let store = open(&database).await?;
+            KeysCommand::List { admin } => {
+                let (store, _) = open(&admin).await?;
                 println!("{:<20} {:<20} {:<50} STATE", "ID", "TENANT", "SCOPES");
                 for key in store.keys().await.map_err(|err| err.to_string())? {
                     let state = if key.revoked_at.is_some() { "revoked" } else { "active" };
@@ -149,8 +146,8 @@ mod admin {
                 }
                 Ok(())
             }
-            KeysCommand::Revoke { key_id, database } => {
-                let store = open(&database).await?;
+            KeysCommand::Revoke { key_id, admin } => {
+                let (store, _) = open(&admin).await?;
                 if store.revoke_key(&key_id, Timestamp::now()).await.map_err(|err| err.to_string())? {
                     eprintln!("revoked {key_id}");
                     Ok(())
@@ -162,12 +159,12 @@ mod admin {
     }
 
     pub(super) async fn tenants(command: TenantsCommand) -> Result<(), String> {
-        let TenantsCommand::Bind { tenant, vendor, external_id, database } = command;
+        let TenantsCommand::Bind { tenant, vendor, external_id, admin } = command;
         let tenant = TenantId::new(validate_tenant(&tenant)?);
         if external_id.is_empty() {
             return Err("--external-id must not be empty".to_owned());
         }
-        let store = open(&database).await?;
+        let (store, _) = open(&admin).await?;
         store.bind_tenant(&vendor, &external_id, &tenant).await.map_err(|err| err.to_string())?;
         eprintln!("bound {vendor} {external_id} to tenant {}", tenant.as_str());
         Ok(())
@@ -217,13 +214,15 @@ async fn serve(args: &ServeArgs) -> ExitCode {
     }
 }
 
-async fn migrate(args: &DatabaseArgs) -> ExitCode {
+async fn migrate(args: &AdminArgs) -> ExitCode {
     telemetry::init(None);
-    let url = args.database_url.clone().unwrap_or_else(|| config::DEFAULT_DATABASE_URL.to_owned());
-    if let Err(err) = config::validate_database_url(&url) {
-        eprintln!("consentd: {err}");
-        return ExitCode::from(2);
-    }
+    let url = match args.resolve() {
+        Ok((url, _)) => url,
+        Err(err) => {
+            eprintln!("consentd: {err}");
+            return ExitCode::from(2);
+        }
+    };
     let result = async {
         let store = SqlStore::connect(&StoreOptions::new(url.clone())).await?;
         store.migrate().await
@@ -231,7 +230,7 @@ async fn migrate(args: &DatabaseArgs) -> ExitCode {
     .await;
     match result {
         Ok(()) => {
-            tracing::info!(database_url = %config::redact_url(&url), "migrations applied");
+            tracing::info!(database_url = %consentd::config::redact_url(&url), "migrations applied");
             ExitCode::SUCCESS
         }
         Err(err) => {

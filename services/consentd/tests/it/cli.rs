@@ -66,3 +66,33 @@ async fn binary_bootstraps_a_key_serves_with_it_and_stops_on_sigterm() {
     assert!(again.bootstrap_key.is_none());
     assert!(again.terminate().await.success());
 }
+
+#[tokio::test]
+async fn key_commands_read_the_same_config_file_as_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("consentd.toml");
+    let database = format!("sqlite://{}?mode=rwc", dir.path().join("from-file.db").display());
+    std::fs::write(
+        &config,
+        format!("database_url = \"{database}\"\nkey_secret = \"secret-kept-in-the-file\"\n"),
+    )
+    .unwrap();
+    let config_path = config.to_str().unwrap();
+
+    let output = Command::new(env!("CARGO_BIN_EXE_consentd"))
+        .args(["keys", "create", "--tenant", "acme", "--config", config_path])
+        .env_remove("CONSENTD_KEY_SECRET")
+        .env_remove("CONSENTD_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let key = String::from_utf8(output.stdout).unwrap().trim().to_owned();
+
+    // serve with the same file: the key hashed under the file's secret works.
+    let process = ConsentdProcess::spawn(dir.path(), &[("CONSENTD_CONFIG", config_path)]);
+    assert!(process.bootstrap_key.is_none(), "the database already had a key");
+    let mut client = keyed_client(&process.url(), &key).await;
+    client.query_consents(pb::QueryConsentsRequest::default()).await.unwrap();
+    assert!(dir.path().join("from-file.db").exists());
+    assert!(process.terminate().await.success());
+}

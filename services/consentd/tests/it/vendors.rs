@@ -227,3 +227,38 @@ async fn disabled_adapters_are_not_served() {
             .await;
     assert_eq!(response.status, 404);
 }
+
+#[tokio::test]
+async fn client_ip_comes_from_x_forwarded_for_only_behind_a_trusted_proxy() {
+    let server =
+        TestServer::start_with(|config| config.gateway.trusted_proxies = vec!["127.0.0.1".parse().unwrap()])
+            .await;
+    let http = server.running().http_addr;
+    let body = fixture("intempt", "consent-accept-analytics-desktop.json");
+    // The client forged the first line; the trusted proxy appended its own.
+    let headers = [
+        ("content-type", "application/json"),
+        ("x-forwarded-for", "198.51.100.66"),
+        ("x-forwarded-for", "203.0.113.7, 127.0.0.1"),
+    ];
+    let response =
+        send(http, "POST", "/demo-organization/projects/demo-project/consents/data", &headers, &body).await;
+    assert_eq!(response.status, 200, "{response:?}");
+    let mut client = server.client().await;
+    let stored = crate::support::history(&mut client).await;
+    assert_eq!(stored[0].evidence.as_ref().unwrap().ip, "203.0.113.7");
+
+    // Without a trusted proxy the header is ignored.
+    let direct = TestServer::start().await;
+    let response = send(
+        direct.running().http_addr,
+        "POST",
+        "/demo-organization/projects/demo-project/consents/data",
+        &headers,
+        &body,
+    )
+    .await;
+    assert_eq!(response.status, 200);
+    let mut client = direct.client().await;
+    assert_eq!(crate::support::history(&mut client).await[0].evidence.as_ref().unwrap().ip, "127.0.0.1");
+}
