@@ -185,6 +185,7 @@ struct FileLimitsConfig {
     keepalive_interval_ms: Option<u64>,
     keepalive_timeout_ms: Option<u64>,
     max_pending_resets: Option<usize>,
+    http_header_timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -277,6 +278,9 @@ pub struct ServerLimits {
     /// Reset streams a connection may have pending before it is closed (the
     /// HTTP/2 rapid-reset defence).
     pub max_pending_resets: usize,
+    /// How long an HTTP client may take to send its request headers (the
+    /// slow-header defence; also closes idle keep-alive connections).
+    pub http_header_timeout: Duration,
 }
 
 impl Default for ServerLimits {
@@ -289,6 +293,7 @@ impl Default for ServerLimits {
             keepalive_interval: Duration::from_secs(30),
             keepalive_timeout: Duration::from_secs(10),
             max_pending_resets: 20,
+            http_header_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -391,6 +396,7 @@ impl Config {
             ("limits.burst_per_key", self.limits.calls.burst_per_key as usize),
             ("limits.max_concurrent_streams", self.limits.max_concurrent_streams as usize),
             ("limits.max_deadline_ms", millis(self.limits.calls.max_deadline)),
+            ("limits.http_header_timeout_ms", millis(self.limits.http_header_timeout)),
             ("subscribe.heartbeat_interval_ms", millis(self.feed.heartbeat_interval)),
             ("subscribe.poll_interval_ms", millis(self.feed.poll_interval)),
         ] {
@@ -475,6 +481,9 @@ fn server_limits(file: &FileLimitsConfig) -> ServerLimits {
             .keepalive_timeout_ms
             .map_or(defaults.keepalive_timeout, Duration::from_millis),
         max_pending_resets: file.max_pending_resets.unwrap_or(defaults.max_pending_resets),
+        http_header_timeout: file
+            .http_header_timeout_ms
+            .map_or(defaults.http_header_timeout, Duration::from_millis),
     }
 }
 

@@ -4,47 +4,64 @@
 use std::future::Future;
 
 use axum::Router;
-use axum::extract::State;
-use axum::extract::connect_info::Connected;
+use std::time::Duration;
+
+use axum::Extension;
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::routing::get;
-use axum::serve::IncomingStream;
 use consent_core::{ConsentService, ConsentStore};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 
 use crate::server::ServerError;
 
-/// Serves `app` on `listener` (plain TCP or TLS) until `shutdown`; handlers
-/// see the peer address.
+/// How long in-flight HTTP requests may take to finish after shutdown began.
+const DRAIN: Duration = Duration::from_secs(10);
+
+/// Serves `app` on `listener` (plain TCP or TLS) until `shutdown`, then lets
+/// open connections finish. A client must send its request headers within
+/// `header_timeout` (slow-header attacks), and handlers see the peer address.
 pub(crate) async fn serve<L>(
-    listener: L,
+    mut listener: L,
     app: Router,
+    header_timeout: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError>
 where
     L: axum::serve::Listener<Addr = std::net::SocketAddr>,
-    PeerAddr: for<'a> Connected<IncomingStream<'a, L>>,
 {
-    axum::serve(listener, app.into_make_service_with_connect_info::<PeerAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(ServerError::Http)
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(header_timeout);
+    builder.http2().timer(TokioTimer::new());
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            (io, peer) = listener.accept() => {
+                let service = TowerToHyperService::new(app.clone().layer(Extension(ConnectInfo(PeerAddr(peer)))));
+                let connection =
+                    graceful.watch(builder.serve_connection_with_upgrades(TokioIo::new(io), service).into_owned());
+                tokio::spawn(async move {
+                    if let Err(err) = connection.await {
+                        tracing::debug!(%peer, error = %err, "http connection ended with an error");
+                    }
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    if tokio::time::timeout(DRAIN, graceful.shutdown()).await.is_err() {
+        tracing::warn!("http connections still open after the drain period");
+    }
+    Ok(())
 }
 
 /// The client's socket address, for handlers (plain TCP and TLS alike).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct PeerAddr(pub(crate) std::net::SocketAddr);
-
-impl Connected<IncomingStream<'_, tokio::net::TcpListener>> for PeerAddr {
-    fn connect_info(stream: IncomingStream<'_, tokio::net::TcpListener>) -> Self {
-        Self(*stream.remote_addr())
-    }
-}
-
-impl Connected<IncomingStream<'_, crate::tls::TlsListener>> for PeerAddr {
-    fn connect_info(stream: IncomingStream<'_, crate::tls::TlsListener>) -> Self {
-        Self(*stream.remote_addr())
-    }
-}
 
 /// `/healthz` (the process is up) and `/readyz` (the store is usable).
 pub(crate) fn health_routes<S: ConsentStore + Clone>(service: ConsentService<S>) -> Router {

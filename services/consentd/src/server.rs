@@ -180,7 +180,12 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
         let listener = bind(addr).await?;
         health_addr = Some(local_addr(&listener, addr)?);
         let app = http::health_routes(service.clone());
-        tasks.push(tokio::spawn(http::serve(listener, app, signalled(stopped.clone()))));
+        tasks.push(tokio::spawn(http::serve(
+            listener,
+            app,
+            limits.http_header_timeout,
+            signalled(stopped.clone()),
+        )));
     }
     let vendor_gateway = Gateway {
         service: service.clone(),
@@ -196,9 +201,9 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
         Some(tls) => {
             let acceptor = tls.http().map_err(ServerError::Tls)?;
             let listener = TlsListener::new(http_listener, acceptor).map_err(ServerError::Http)?;
-            tokio::spawn(http::serve(listener, app, signalled(stopped)))
+            tokio::spawn(http::serve(listener, app, limits.http_header_timeout, signalled(stopped)))
         }
-        None => tokio::spawn(http::serve(http_listener, app, signalled(stopped))),
+        None => tokio::spawn(http::serve(http_listener, app, limits.http_header_timeout, signalled(stopped))),
     };
     tasks.push(http_task);
 

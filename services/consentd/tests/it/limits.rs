@@ -176,3 +176,18 @@ async fn http2_abuse_leaves_the_server_responsive() {
     resetting.abort();
     holding.abort();
 }
+
+#[tokio::test]
+async fn an_http_client_that_never_finishes_its_headers_is_disconnected() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let server =
+        TestServer::start_with(|config| config.limits.http_header_timeout = Duration::from_millis(200)).await;
+    let http = server.running().http_addr;
+    let mut slow = tokio::net::TcpStream::connect(http).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: consentd.test\r\n").await.unwrap();
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(10), slow.read_to_end(&mut rest)).await;
+    assert!(closed.is_ok(), "the server kept a connection with unfinished headers open");
+    assert_eq!(crate::health::http_get(http, "/healthz").await.0, 200, "others are still served");
+}
