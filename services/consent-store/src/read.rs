@@ -152,14 +152,7 @@ pub(crate) async fn list<C: ConnectionTrait>(
     if !filter.history {
         condition = condition.add(is_current());
     }
-    let rows = consent_record::Entity::find()
-        .filter(condition)
-        .order_by_asc(Column::Revision)
-        .limit(limit)
-        .all(db)
-        .await
-        .map_err(db_error)?;
-    from_rows(rows)
+    in_revision_order(db, condition, limit).await
 }
 
 /// One read of the change feed: matching records in `(after, up_to]`.
@@ -190,9 +183,19 @@ pub(crate) async fn changes<C: ConnectionTrait>(
     if !filter.sources.is_empty() {
         condition = condition.add(Column::Source.is_in(filter.sources.iter().map(String::as_str)));
     }
+    in_revision_order(db, condition, limit).await
+}
+
+/// The first `limit` records matching `condition`, by revision: what query
+/// pages and feed reads both walk.
+async fn in_revision_order<C: ConnectionTrait>(
+    db: &C,
+    condition: Condition,
+    limit: u64,
+) -> Result<Vec<ConsentRecord>, ConsentError> {
     let rows = consent_record::Entity::find()
         .filter(condition)
-        .order_by_asc(Column::Revision)
+        .order_by_asc(consent_record::Column::Revision)
         .limit(limit)
         .all(db)
         .await

@@ -4,8 +4,11 @@
 //! reconnects with backoff and resumes after that position.
 //!
 //! ```sh
-//! cargo run -p consentd --example subscribe -- http://127.0.0.1:50051 marketing
+//! CONSENTD_KEY=ck_….… cargo run -p consentd --example subscribe -- http://127.0.0.1:50051 marketing
 //! ```
+//!
+//! The key (`CONSENTD_KEY`) needs the `consent:subscribe` scope; leave it
+//! unset against a server started with `--auth disabled`.
 //!
 //! A real consumer stores `position` durably together with the effect of each
 //! event (in the same transaction, where it can), so a crash resumes exactly.
@@ -36,10 +39,16 @@ async fn main() {
         match ended {
             Ok(()) => eprintln!("stream closed by the server; resuming"),
             Err(status)
-                if status.code() == Code::InvalidArgument || status.code() == Code::FailedPrecondition =>
+                if matches!(
+                    status.code(),
+                    Code::InvalidArgument
+                        | Code::FailedPrecondition
+                        | Code::Unauthenticated
+                        | Code::PermissionDenied
+                ) =>
             {
-                // A position from another database, or ahead of it: retrying
-                // cannot help; a human must decide where to start.
+                // A position from another database or ahead of it, or a key
+                // that is not (or no longer) good: retrying cannot help.
                 eprintln!("cannot resume: {status}");
                 return;
             }
@@ -56,12 +65,17 @@ async fn consume(endpoint: &str, purposes: &[String], position: &mut String) -> 
     let mut client = ConsentServiceClient::connect(endpoint.to_owned())
         .await
         .map_err(|err| tonic::Status::unavailable(err.to_string()))?;
-    let request = SubscribeRequest {
+    let mut request = tonic::Request::new(SubscribeRequest {
         purposes: purposes.to_vec(),
         from_beginning: position.is_empty(),
         resume_token: position.clone(),
         ..Default::default()
-    };
+    });
+    if let Ok(key) = std::env::var("CONSENTD_KEY") {
+        let bearer =
+            format!("Bearer {key}").parse().map_err(|_| tonic::Status::unauthenticated("bad key"))?;
+        request.metadata_mut().insert("authorization", bearer);
+    }
     let mut stream = client.subscribe(request).await?.into_inner();
     while let Some(SubscribeResponse { payload }) = stream.message().await? {
         match payload {

@@ -96,7 +96,7 @@ const MAX_PENDING_HANDSHAKES: usize = 512;
 /// A listener that hands out TLS streams. Handshakes run concurrently, so a
 /// slow client cannot hold up others.
 #[derive(Debug)]
-pub struct TlsListener {
+pub(crate) struct TlsListener {
     local_addr: SocketAddr,
     ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
 }
