@@ -7,6 +7,7 @@ use sea_orm_migration::prelude::*;
 mod m20261122_000001_create_consent_tables;
 mod m20261122_000002_create_store_meta;
 mod m20261122_000003_create_keys_and_bindings;
+mod m20261201_000004_webhooks_and_proxy_ip;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_create_consent_tables::Migration),
             Box::new(m20261122_000002_create_store_meta::Migration),
             Box::new(m20261122_000003_create_keys_and_bindings::Migration),
+            Box::new(m20261201_000004_webhooks_and_proxy_ip::Migration),
         ]
     }
 }

@@ -56,7 +56,7 @@ pub(crate) fn decode(request: &Request<'_>, vendor: &str) -> Result<Decoded, Fai
         }
     }
     let account = request.header(ORG_HEADER).map(str::trim).filter(|org| !org.is_empty()).map(str::to_owned);
-    Ok(Decoded { account, records })
+    Ok(Decoded::write(account, records))
 }
 
 /// How consentd compares identity values: emails without case and

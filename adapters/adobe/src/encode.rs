@@ -7,8 +7,8 @@ use serde_json::Value;
 use crate::model::{ConsentRequest, Entity, ErrorBody};
 
 /// Adobe's answer to an accepted consent request: `202 Accepted`, no payload.
-pub(crate) fn success(_route: usize, _written: &[ConsentRecord]) -> Response {
-    Response { status: 202, body: None }
+pub(crate) const fn success() -> Response {
+    Response::empty(202)
 }
 
 /// A failure in Adobe's gateway shape. The `error_code` is the HTTP status as
@@ -19,12 +19,13 @@ pub(crate) fn failure(failure: &Failure) -> Response {
         Failure::BadRequest { field, message } => format!("{field} {message}"),
         Failure::Unauthorized => "access token is missing or not valid".to_owned(),
         Failure::Forbidden => "access token is not allowed to act for this ims organization".to_owned(),
+        Failure::NotFound(message) | Failure::Conflict(message) => message.clone(),
         Failure::TooManyRequests => "too many requests, retry later".to_owned(),
         Failure::Unavailable => "service unavailable, retry later".to_owned(),
         Failure::Internal => "internal server error".to_owned(),
     };
     let status = failure.status();
-    Response { status, body: Some(to_json(&ErrorBody { error_code: status.to_string(), message })) }
+    Response::json(status, to_json(&ErrorBody { error_code: status.to_string(), message }))
 }
 
 /// The Adobe request that records `record`'s decision for its first identity.

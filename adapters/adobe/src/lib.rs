@@ -35,7 +35,9 @@ mod encode;
 mod error;
 pub mod model;
 
-use consent_adapter::{Credential, Decoded, Failure, Method, Request, Response, Route, VendorAdapter};
+use consent_adapter::{
+    Credential, Decoded, Failure, Method, Notification, Outcome, Request, Response, Route, VendorAdapter,
+};
 use consent_core::ConsentRecord;
 
 pub use decode::{MAX_VALUES_PER_REQUEST, PURPOSE, SOURCE};
@@ -46,7 +48,7 @@ pub const CONSENT_PATH: &str = "/data/core/privacy/consent";
 /// The header naming the IMS organization (the account id).
 pub const ORG_HEADER: &str = "x-gw-ims-org-id";
 
-const ROUTES: &[Route] = &[Route { method: Method::Post, path: CONSENT_PATH }];
+const ROUTES: &[Route] = &[Route::keyed(Method::Post, CONSENT_PATH)];
 
 /// Adobe sends `Authorization: Bearer {ACCESS_TOKEN}`; its `x-api-key` header
 /// is accepted and ignored.
@@ -73,8 +75,14 @@ impl VendorAdapter for Adobe {
         decode::decode(request, self.name())
     }
 
-    fn encode(&self, route: usize, written: &[ConsentRecord]) -> Response {
-        encode::success(route, written)
+    fn encode(&self, _route: usize, _outcome: &Outcome) -> Response {
+        // One route, which only writes: the answer does not depend on what was written.
+        encode::success()
+    }
+
+    fn encode_notification(&self, _notification: &Notification<'_>) -> Option<serde_json::Value> {
+        // Adobe documents no webhook format; its routes never decode a subscription.
+        None
     }
 
     fn encode_failure(&self, failure: &Failure) -> Response {

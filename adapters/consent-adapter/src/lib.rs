@@ -1,15 +1,20 @@
 //! The vendor adapter interface. An adapter is pure translation: a vendor's
-//! HTTP request (already read into memory) becomes consentd commands, and
+//! HTTP request (already read into memory) becomes a consentd operation, and
 //! consentd's outcome becomes the vendor's response. No I/O, no async, no web
 //! framework types, so every adapter is unit-testable from the vendor's
 //! documented examples and fuzzable.
 //!
 //! The HTTP gateway in `consentd` mounts every enabled adapter's routes,
-//! authenticates with the credential locations the adapter names, checks the
-//! account id the request names against the tenant's bindings, applies the
-//! decoded records atomically, and answers with the adapter's encoding.
+//! authenticates with the credential locations the adapter names (or, on
+//! keyless routes, by the vendor account the request names), checks that
+//! account against the tenant's bindings, performs the decoded operation
+//! (records are applied atomically), and answers with the adapter's encoding.
 
-use consent_core::{ConsentError, ConsentRecord, Evidence, RecordConsent};
+use consent_core::{
+    ConsentError, ConsentRecord, ConsentView, Evidence, FeedFilter, QueryConsents, RecordConsent,
+    RecordFilter, SubjectRef, Timestamp, UpdateLatest,
+};
+use uuid::Uuid;
 
 /// An HTTP method a route answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +35,34 @@ pub struct Route {
     pub method: Method,
     /// The path template; `{name}` segments become path parameters.
     pub path: &'static str,
+    /// Who the route lets in.
+    pub access: Access,
+}
+
+impl Route {
+    /// A route that needs an API key.
+    pub const fn keyed(method: Method, path: &'static str) -> Self {
+        Self { method, path, access: Access::Key }
+    }
+
+    /// A keyless route: the vendor account the request names stands in for
+    /// a key (see [`Access::Account`]).
+    pub const fn account(method: Method, path: &'static str) -> Self {
+        Self { method, path, access: Access::Account }
+    }
+}
+
+/// How a route establishes the caller's tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// An API key, from the first of the adapter's credential locations
+    /// present; the key's tenant, and its account bindings checked.
+    Key,
+    /// No key: the vendor account the request names ([`Decoded::account`],
+    /// required) stands in for one, and the tenant is the one it is bound
+    /// to (Secure Privacy's integration routes). Such routes may only
+    /// record, or read what the account itself recorded.
+    Account,
 }
 
 /// Where a vendor's clients put their credential. The gateway tries the
@@ -58,6 +91,9 @@ pub struct RequestEvidence {
     pub origin: String,
     /// Hex SHA-256 of the raw request body.
     pub body_digest: String,
+    /// The peer address when it is a trusted proxy and `client_ip` came from
+    /// its `X-Forwarded-For`; empty otherwise.
+    pub proxy_ip: String,
 }
 
 impl RequestEvidence {
@@ -71,6 +107,7 @@ impl RequestEvidence {
         };
         fill(&mut evidence.user_agent, &self.user_agent);
         fill(&mut evidence.ip, &self.client_ip);
+        fill(&mut evidence.proxy_ip, &self.proxy_ip);
         fill(&mut evidence.uri, &self.origin);
         evidence.payload_digest.clone_from(&self.body_digest);
         vendor.clone_into(&mut evidence.vendor);
@@ -92,6 +129,12 @@ pub struct Request<'a> {
     pub body: &'a [u8],
     /// Evidence from the HTTP layer.
     pub evidence: &'a RequestEvidence,
+    /// When the gateway received the request: "now" for defaults such as a
+    /// query's time window.
+    pub received_at: Timestamp,
+    /// A new id unique to this request (a UUIDv7), for formats that mint
+    /// ids, such as an anonymous visitor's.
+    pub fresh_id: Uuid,
 }
 
 impl Request<'_> {
@@ -119,11 +162,117 @@ fn lookup<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decoded {
     /// The vendor account id the request names (Intempt `org/project`,
-    /// JENTIS `container/environment`, Adobe IMS org), checked against the
-    /// tenant's bindings; `None` when the format names none.
+    /// JENTIS `container/environment`, Adobe IMS org, Secure Privacy
+    /// integration id), checked against the tenant's bindings; `None` when
+    /// the format names none.
     pub account: Option<String>,
-    /// Records to write, all or none, in order.
-    pub records: Vec<RecordConsent>,
+    /// What to do.
+    pub operation: Operation,
+}
+
+impl Decoded {
+    /// A request that writes `records`, all or none.
+    pub fn write(account: Option<String>, records: Vec<RecordConsent>) -> Self {
+        Self { account, operation: Operation::Record(records) }
+    }
+
+    /// The records a write request writes; empty for other operations.
+    pub fn records(&self) -> &[RecordConsent] {
+        match &self.operation {
+            Operation::Record(records) => records,
+            Operation::UpdateLatest(_)
+            | Operation::Latest { .. }
+            | Operation::List(_)
+            | Operation::Subscribe { .. } => &[],
+        }
+    }
+}
+
+/// A consentd operation a vendor request maps to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Operation {
+    /// Write these records all or none, in order, with consecutive revisions.
+    Record(Vec<RecordConsent>),
+    /// Append a new decision to the subject's latest current record for a
+    /// target, whatever its purpose.
+    UpdateLatest(UpdateLatest),
+    /// The subject's latest current record for a target, whatever its
+    /// purpose.
+    Latest {
+        /// The subject.
+        subject: SubjectRef,
+        /// The target; empty means the any-target records.
+        target: String,
+    },
+    /// One page of records matching a filter.
+    List(QueryConsents),
+    /// A webhook subscription: changes matching `filter` are POSTed to `url`
+    /// in this adapter's notification format.
+    Subscribe {
+        /// Which changes.
+        filter: FeedFilter,
+        /// Where to deliver them.
+        url: String,
+    },
+}
+
+/// What an operation needs of the caller's key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// The `consent:write` scope.
+    Write,
+    /// The `consent:read` scope.
+    Read,
+    /// The `consent:subscribe` scope.
+    Subscribe,
+}
+
+impl Operation {
+    /// The scope the operation needs.
+    pub const fn need(&self) -> Need {
+        match self {
+            Self::Record(_) | Self::UpdateLatest(_) => Need::Write,
+            Self::Latest { .. } | Self::List(_) => Need::Read,
+            Self::Subscribe { .. } => Need::Subscribe,
+        }
+    }
+}
+
+/// What an operation produced, for the adapter to encode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The records written ([`Operation::Record`], [`Operation::UpdateLatest`]).
+    Written(Vec<ConsentRecord>),
+    /// The latest record, if any ([`Operation::Latest`]).
+    Latest(Option<ConsentView>),
+    /// One page ([`Operation::List`]).
+    Listed {
+        /// The records, as views.
+        views: Vec<ConsentView>,
+        /// The next page's token; empty on the last page.
+        next_page_token: String,
+        /// The filter the page was read with.
+        filter: RecordFilter,
+    },
+    /// A webhook subscription was created ([`Operation::Subscribe`]).
+    Subscribed {
+        /// The subscription's id.
+        id: String,
+        /// The secret that signs its deliveries: shown this once.
+        secret: String,
+    },
+}
+
+/// A change to notify a webhook subscriber of.
+#[derive(Debug, Clone, Copy)]
+pub struct Notification<'a> {
+    /// Unique per subscription and change, the same on every retry: the
+    /// receiver's de-duplication key.
+    pub event_id: &'a str,
+    /// The subscription.
+    pub subscription_id: &'a str,
+    /// The record the change wrote (its kind and revision included).
+    pub view: &'a ConsentView,
 }
 
 /// Why a request failed, in terms every vendor's error shape can express.
@@ -142,6 +291,10 @@ pub enum Failure {
     /// The credential's tenant does not own the account the request names,
     /// or lacks the scope.
     Forbidden,
+    /// What the request names does not exist.
+    NotFound(String),
+    /// The request conflicts with the current state (a concurrent change).
+    Conflict(String),
     /// A limit was reached; retry later.
     TooManyRequests,
     /// The store is unavailable; retry later.
@@ -156,12 +309,19 @@ impl Failure {
         Self::BadRequest { field: field.into(), message: message.into() }
     }
 
+    /// A bad-request failure for a `field` of the wrong JSON type.
+    pub fn wrong_type(field: &str, expected: &str, got: &serde_json::Value) -> Self {
+        Self::bad(field, format!("must be {expected}, got {}", json_kind(got)))
+    }
+
     /// The HTTP status every vendor uses for this failure.
     pub const fn status(&self) -> u16 {
         match self {
             Self::BadRequest { .. } => 400,
             Self::Unauthorized => 401,
             Self::Forbidden => 403,
+            Self::NotFound(_) => 404,
+            Self::Conflict(_) => 409,
             Self::TooManyRequests => 429,
             Self::Unavailable => 503,
             Self::Internal => 500,
@@ -176,8 +336,8 @@ impl From<&ConsentError> for Failure {
                 || Self::bad("body", "invalid request"),
                 |v| Self::bad(&v.field, &v.description),
             ),
-            ConsentError::NotFound(message) => Self::bad("body", message.clone()),
-            ConsentError::FailedPrecondition { message, .. } => Self::bad("body", message.clone()),
+            ConsentError::NotFound(message) => Self::NotFound(message.clone()),
+            ConsentError::FailedPrecondition { message, .. } => Self::Conflict(message.clone()),
             ConsentError::Aborted(_) | ConsentError::Unavailable(_) => Self::Unavailable,
             ConsentError::ResourceExhausted(_) => Self::TooManyRequests,
             ConsentError::Internal(_) => Self::Internal,
@@ -185,13 +345,39 @@ impl From<&ConsentError> for Failure {
     }
 }
 
-/// A response: status and an optional JSON body.
+/// The JSON type of a value, for messages: `a string`, `null`, …
+pub const fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// A response: status, an optional JSON body and extra headers.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Response {
     /// The HTTP status.
     pub status: u16,
     /// The JSON body; `None` for an empty body.
     pub body: Option<serde_json::Value>,
+    /// Headers beyond the content type (lower-case names).
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl Response {
+    /// A response with a JSON body.
+    pub const fn json(status: u16, body: serde_json::Value) -> Self {
+        Self { status, body: Some(body), headers: Vec::new() }
+    }
+
+    /// A response without a body.
+    pub const fn empty(status: u16) -> Self {
+        Self { status, body: None, headers: Vec::new() }
+    }
 }
 
 /// One vendor's wire format.
@@ -206,11 +392,12 @@ pub trait VendorAdapter: Send + Sync + 'static {
     /// Where clients put their credential, in the order to try.
     fn credentials(&self) -> &'static [Credential];
 
-    /// The request → the records to write (or the vendor-shaped failure).
+    /// The request → the operation to perform (or the vendor-shaped
+    /// failure).
     fn decode(&self, request: &Request<'_>) -> Result<Decoded, Failure>;
 
-    /// The written records → the vendor's success response.
-    fn encode(&self, route: usize, written: &[ConsentRecord]) -> Response;
+    /// The operation's outcome → the vendor's response for `route`.
+    fn encode(&self, route: usize, outcome: &Outcome) -> Response;
 
     /// A failure → the vendor's error response.
     fn encode_failure(&self, failure: &Failure) -> Response;
@@ -218,6 +405,11 @@ pub trait VendorAdapter: Send + Sync + 'static {
     /// A record → the vendor's request body that would have produced it, to
     /// forward decisions to the vendor or migrate them there.
     fn encode_event(&self, record: &ConsentRecord) -> serde_json::Value;
+
+    /// A change → the body of a webhook delivery in the vendor's format;
+    /// `None` for a vendor that defines no webhooks (its routes then never
+    /// decode [`Operation::Subscribe`]).
+    fn encode_notification(&self, notification: &Notification<'_>) -> Option<serde_json::Value>;
 }
 
 #[cfg(test)]
@@ -231,6 +423,7 @@ mod tests {
             client_ip: "203.0.113.9".into(),
             origin: "https://shop.example".into(),
             body_digest: "abc".into(),
+            proxy_ip: String::new(),
         };
         let mut evidence = Evidence { user_agent: "from-body".into(), ..Evidence::default() };
         http.fill(&mut evidence, "intempt");

@@ -59,7 +59,7 @@ pub(crate) fn decode(request: &Request<'_>, vendor: &str) -> Result<Decoded, Fai
         evidence,
         idempotency_key: String::new(),
     };
-    Ok(Decoded { account: Some(account), records: vec![record] })
+    Ok(Decoded::write(Some(account), vec![record]))
 }
 
 /// `<orgName>/<projectName>`, the external id a tenant binds.

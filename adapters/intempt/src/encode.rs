@@ -10,7 +10,7 @@ use crate::model::{Action, ConsentBody, IDENTITY_FIELDS, KNOWN_FIELDS, UNLIMITED
 
 /// `200 {}`: what Intempt answers when it has taken the consent.
 pub(crate) fn success() -> Response {
-    Response { status: 200, body: Some(Value::Object(Map::new())) }
+    Response::json(200, Value::Object(Map::new()))
 }
 
 /// `{"error": "<short>", "message": "<text>"}` with the failure's status.
@@ -28,6 +28,8 @@ pub(crate) fn failure(failure: &Failure) -> Response {
         Failure::Forbidden => {
             ("Forbidden", "The API key may not write to this organization and project".to_owned())
         }
+        Failure::NotFound(message) => ("Not found", message.clone()),
+        Failure::Conflict(message) => ("Conflict", message.clone()),
         Failure::TooManyRequests => ("Too many requests", "Rate limit exceeded, retry later".to_owned()),
         Failure::Unavailable => {
             ("Service unavailable", "The service is temporarily unavailable, retry later".to_owned())
@@ -37,7 +39,7 @@ pub(crate) fn failure(failure: &Failure) -> Response {
     let mut body = Map::new();
     body.insert("error".to_owned(), Value::from(title));
     body.insert("message".to_owned(), Value::from(message));
-    Response { status: failure.status(), body: Some(Value::Object(body)) }
+    Response::json(failure.status(), Value::Object(body))
 }
 
 /// The body `POST …/consents/data` takes to record `record`.

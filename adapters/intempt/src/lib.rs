@@ -33,7 +33,9 @@ mod encode;
 mod error;
 mod model;
 
-use consent_adapter::{Credential, Decoded, Failure, Method, Request, Response, Route, VendorAdapter};
+use consent_adapter::{
+    Credential, Decoded, Failure, Method, Notification, Outcome, Request, Response, Route, VendorAdapter,
+};
 use consent_core::ConsentRecord;
 
 /// The Intempt adapter.
@@ -43,8 +45,8 @@ pub struct Intempt;
 /// Both routes decode alike: the path Intempt documents, and the one its
 /// server SDKs call.
 const ROUTES: &[Route] = &[
-    Route { method: Method::Post, path: "/{orgName}/projects/{projectName}/consents/data" },
-    Route { method: Method::Post, path: "/v1/{orgName}/projects/{projectName}/consents/data" },
+    Route::keyed(Method::Post, "/{orgName}/projects/{projectName}/consents/data"),
+    Route::keyed(Method::Post, "/v1/{orgName}/projects/{projectName}/consents/data"),
 ];
 
 /// The documented `apiKey` query parameter first, then the server SDKs' Basic
@@ -69,8 +71,14 @@ impl VendorAdapter for Intempt {
         decode::decode(request, self.name())
     }
 
-    fn encode(&self, _route: usize, _written: &[ConsentRecord]) -> Response {
+    fn encode(&self, _route: usize, _outcome: &Outcome) -> Response {
+        // Two routes (the same endpoint), which only writes: the answer does not depend on what was written.
         encode::success()
+    }
+
+    fn encode_notification(&self, _notification: &Notification<'_>) -> Option<serde_json::Value> {
+        // Intempt documents no webhook format; its routes never decode a subscription.
+        None
     }
 
     fn encode_failure(&self, failure: &Failure) -> Response {

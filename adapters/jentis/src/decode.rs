@@ -17,7 +17,7 @@ use consent_core::{Decision, Evidence, Identity, PurposeDecision, RecordConsent,
 use serde_json::{Map, Value};
 use uuid::{Uuid, Variant, Version};
 
-use crate::error::{invalid, missing, wrong_type};
+use crate::error::{invalid, missing};
 use crate::model::{
     Configuration, ConsentIdentifier, ConsentState, ConsentSubmission, Data, Identifier, System,
     UserIdentifier, VendorConsent, integer_text,
@@ -34,7 +34,7 @@ pub(crate) fn submission(body: &[u8]) -> Result<ConsentSubmission, Failure> {
     let root: Value =
         serde_json::from_slice(body).map_err(|err| invalid("body", format!("is not valid JSON: {err}")))?;
     let Value::Object(root) = &root else {
-        return Err(wrong_type("body", "a JSON object", &root));
+        return Err(Failure::wrong_type("body", "a JSON object", &root));
     };
     let root = Obj { path: String::new(), map: root };
     let version = root.text_or_integer("version")?;
@@ -289,13 +289,13 @@ impl<'a> Obj<'a> {
         let path = self.path_of(key);
         match value.as_object() {
             Some(map) => Ok(Obj { path, map }),
-            None => Err(wrong_type(&path, "an object", value)),
+            None => Err(Failure::wrong_type(&path, "an object", value)),
         }
     }
 
     fn text(&self, key: &str) -> Result<&'a str, Failure> {
         let value = self.required(key)?;
-        value.as_str().ok_or_else(|| wrong_type(&self.path_of(key), "a string", value))
+        value.as_str().ok_or_else(|| Failure::wrong_type(&self.path_of(key), "a string", value))
     }
 
     /// A string, or an integer taken as its decimal digits (JENTIS' own
@@ -307,7 +307,7 @@ impl<'a> Obj<'a> {
             Value::Number(number) => integer_text(number),
             Value::Null | Value::Bool(_) | Value::Array(_) | Value::Object(_) => None,
         };
-        text.ok_or_else(|| wrong_type(&self.path_of(key), "a string or an integer", value))
+        text.ok_or_else(|| Failure::wrong_type(&self.path_of(key), "a string or an integer", value))
     }
 
     /// An integer (epoch milliseconds); a fraction or a string is refused.
@@ -317,7 +317,7 @@ impl<'a> Obj<'a> {
         match value.as_i64() {
             Some(integer) => Ok(integer),
             None if value.is_u64() => Err(invalid(&path, "is out of range")),
-            None => Err(wrong_type(&path, "an integer", value)),
+            None => Err(Failure::wrong_type(&path, "an integer", value)),
         }
     }
 
@@ -325,9 +325,10 @@ impl<'a> Obj<'a> {
     fn optional_text(&self, key: &str) -> Result<Option<&'a str>, Failure> {
         match self.map.get(key) {
             None | Some(Value::Null) => Ok(None),
-            Some(value) => {
-                value.as_str().map(Some).ok_or_else(|| wrong_type(&self.path_of(key), "a string", value))
-            }
+            Some(value) => value
+                .as_str()
+                .map(Some)
+                .ok_or_else(|| Failure::wrong_type(&self.path_of(key), "a string", value)),
         }
     }
 

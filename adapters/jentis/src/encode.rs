@@ -31,7 +31,7 @@ pub(crate) const DEFAULT_ENVIRONMENT: &str = "live";
 
 /// The response to a stored submission.
 pub(crate) const fn success() -> Response {
-    Response { status: SUCCESS_STATUS, body: None }
+    Response::empty(SUCCESS_STATUS)
 }
 
 /// A failure → `{"error", "field" (400 only), "message"}` with its status.
@@ -48,6 +48,8 @@ pub(crate) fn failure(failure: &Failure) -> Response {
             "error": "Forbidden",
             "message": "the api key may not submit consent for this container and environment",
         }),
+        Failure::NotFound(message) => json!({ "error": "Not Found", "message": message }),
+        Failure::Conflict(message) => json!({ "error": "Conflict", "message": message }),
         Failure::TooManyRequests => json!({
             "error": "Too Many Requests",
             "message": "too many requests, retry later",
@@ -61,7 +63,7 @@ pub(crate) fn failure(failure: &Failure) -> Response {
             "message": "the request could not be processed",
         }),
     };
-    Response { status: failure.status(), body: Some(body) }
+    Response::json(failure.status(), body)
 }
 
 /// A record → the `ConsentSubmission` that records its decision for its

@@ -2,33 +2,15 @@
 //! consentd's own field paths (from core validation) back to them.
 
 use consent_adapter::Failure;
-use serde_json::Value;
 
 /// A required field is absent (or `null`).
 pub(crate) fn missing(field: &str) -> Failure {
     Failure::bad(field, "required field is missing")
 }
 
-/// A field has the wrong JSON type.
-pub(crate) fn wrong_type(field: &str, expected: &str, got: &Value) -> Failure {
-    Failure::bad(field, format!("must be {expected}, got {}", kind(got)))
-}
-
 /// A field has the right type but an unusable value.
 pub(crate) fn invalid(field: &str, message: impl Into<String>) -> Failure {
     Failure::bad(field, message)
-}
-
-/// The JSON type of a value, for messages.
-pub(crate) const fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// The JENTIS field a consentd field path stands for. The decoder checks

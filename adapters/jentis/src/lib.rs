@@ -37,7 +37,9 @@ mod encode;
 mod error;
 pub mod model;
 
-use consent_adapter::{Credential, Decoded, Failure, Method, Request, Response, Route, VendorAdapter};
+use consent_adapter::{
+    Credential, Decoded, Failure, Method, Notification, Outcome, Request, Response, Route, VendorAdapter,
+};
 use consent_core::ConsentRecord;
 
 /// The JENTIS Consent Submission adapter.
@@ -45,7 +47,7 @@ use consent_core::ConsentRecord;
 pub struct Jentis;
 
 /// The adapter's routes: `POST /jentis` (index 0).
-pub const ROUTES: &[Route] = &[Route { method: Method::Post, path: "/jentis" }];
+pub const ROUTES: &[Route] = &[Route::keyed(Method::Post, "/jentis")];
 
 /// JENTIS clients send their API key as a bearer token.
 pub const CREDENTIALS: &[Credential] = &[Credential::Bearer];
@@ -65,14 +67,20 @@ impl VendorAdapter for Jentis {
 
     fn decode(&self, request: &Request<'_>) -> Result<Decoded, Failure> {
         let submission = decode::submission(request.body)?;
-        Ok(Decoded {
-            account: Some(decode::account(&submission.configuration)),
-            records: vec![decode::record(&submission, request, self.name())],
-        })
+        Ok(Decoded::write(
+            Some(decode::account(&submission.configuration)),
+            vec![decode::record(&submission, request, self.name())],
+        ))
     }
 
-    fn encode(&self, _route: usize, _written: &[ConsentRecord]) -> Response {
+    fn encode(&self, _route: usize, _outcome: &Outcome) -> Response {
+        // One route, which only writes: the answer does not depend on what was written.
         encode::success()
+    }
+
+    fn encode_notification(&self, _notification: &Notification<'_>) -> Option<serde_json::Value> {
+        // JENTIS documents no webhook format; its routes never decode a subscription.
+        None
     }
 
     fn encode_failure(&self, failure: &Failure) -> Response {

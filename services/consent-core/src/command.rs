@@ -137,8 +137,8 @@ pub struct RecordFilter {
     pub purpose: String,
     /// Only this target (exact).
     pub target: String,
-    /// Only this decision.
-    pub decision: Option<Decision>,
+    /// Only these decisions; empty means any.
+    pub decisions: Vec<Decision>,
     /// Only this source.
     pub source: String,
     /// Only records collected at or after this time.
@@ -177,6 +177,34 @@ pub struct QueryPage {
     pub records: Vec<ConsentRecord>,
     /// The next page's token; empty on the last page.
     pub next_page_token: String,
+}
+
+/// Change a subject's current decision for a target, whichever purpose it
+/// is for: the latest current record for the subject and target gets a new
+/// decision (Secure Privacy's update by client id and reference).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpdateLatest {
+    /// The subject.
+    pub subject: SubjectRef,
+    /// The target; empty means the any-target records.
+    pub target: String,
+    /// The new decision.
+    pub decision: Decision,
+    /// What proves the new decision.
+    pub evidence: Evidence,
+}
+
+/// A current record with what a consent's life adds to it: when its key
+/// (subject, purpose, target) was first decided, and the check answer now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentView {
+    /// The current record.
+    pub record: ConsentRecord,
+    /// The earliest `collected_at` of any record of the same key.
+    pub first_collected_at: Timestamp,
+    /// The record's decision now: its decision, or `Expired` once it has
+    /// expired.
+    pub status: ConsentStatus,
 }
 
 /// Which record `GetConsent` returns.

@@ -11,7 +11,7 @@ use crate::error::ConsentError;
 use crate::model::{ConsentRecord, Revision, SubjectRef, TenantId};
 
 /// Which events a subscriber wants. Empty lists mean "any".
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FeedFilter {
     /// Only this subject (by id, or the subject an identity is linked to).
     pub subject: Option<SubjectRef>,

@@ -15,8 +15,8 @@ pub mod time;
 pub mod validate;
 
 pub use command::{
-    CheckConsent, CheckOutcome, GetConsent, QueryConsents, QueryPage, RecordConsent, RecordFilter,
-    UpdateConsent, WriteCommand, WriteOutcome,
+    CheckConsent, CheckOutcome, ConsentView, GetConsent, QueryConsents, QueryPage, RecordConsent,
+    RecordFilter, UpdateConsent, UpdateLatest, WriteCommand, WriteOutcome,
 };
 pub use error::{ConsentError, ErrorCode, FieldViolation};
 pub use feed::{ChangeFilter, ChangePage, FeedFilter, FeedStart, Subscribe};

@@ -148,6 +148,9 @@ pub struct Evidence {
     pub user_agent: String,
     /// The IP address the decision came from.
     pub ip: String,
+    /// The trusted proxy the request came through (the peer address), when
+    /// `ip` was taken from its `X-Forwarded-For`; empty otherwise.
+    pub proxy_ip: String,
     /// The page or screen where the decision was made.
     pub uri: String,
     /// Country of the person.

@@ -6,8 +6,8 @@ use uuid::Uuid;
 
 use crate::check;
 use crate::command::{
-    CheckConsent, CheckOutcome, GetConsent, QueryConsents, QueryPage, RecordConsent, UpdateConsent,
-    WriteCommand, WriteOutcome,
+    CheckConsent, CheckOutcome, ConsentView, GetConsent, QueryConsents, QueryPage, RecordConsent,
+    UpdateConsent, UpdateLatest, WriteCommand, WriteOutcome,
 };
 use crate::error::ConsentError;
 use crate::feed::{self, ChangeFilter, ChangePage, FeedFilter, FeedStart, Subscribe};
@@ -136,6 +136,73 @@ impl<S: ConsentStore> ConsentService<S> {
             },
         };
         found.ok_or_else(|| ConsentError::NotFound("no such consent record".to_owned()))
+    }
+
+    /// The latest current record of a subject for a target, whatever its
+    /// purpose, as a view; `None` when the subject has none.
+    pub async fn latest(
+        &self,
+        tenant: &TenantId,
+        subject: &SubjectRef,
+        target: &str,
+    ) -> Result<Option<ConsentView>, ConsentError> {
+        let mut subject = subject.clone();
+        validate::latest(&mut subject, target)?;
+        let Some(subject_id) = self.resolve(tenant, &subject).await? else {
+            return Ok(None);
+        };
+        match self.store.latest_for_target(tenant, subject_id, target).await? {
+            Some(record) => Ok(Some(self.view(tenant, record).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Appends a new decision to the latest current record of a subject for a
+    /// target, keeping its purpose: NOT_FOUND when there is none. A
+    /// concurrent write to that record makes it try again with the new one.
+    pub async fn update_latest(
+        &self,
+        tenant: &TenantId,
+        cmd: UpdateLatest,
+    ) -> Result<WriteOutcome, ConsentError> {
+        const ATTEMPTS: usize = 3;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let current = self
+                .latest(tenant, &cmd.subject, &cmd.target)
+                .await?
+                .ok_or_else(|| ConsentError::NotFound("no consent for this subject and target".to_owned()))?;
+            let update = UpdateConsent {
+                subject: SubjectRef::Id(current.record.subject_id),
+                purpose: current.record.purpose,
+                target: cmd.target.clone(),
+                decision: cmd.decision,
+                collected_at: None,
+                expires_at: None,
+                source: String::new(),
+                evidence: cmd.evidence.clone(),
+                expected_revision: Some(current.record.revision),
+                idempotency_key: String::new(),
+            };
+            match self.update(tenant, update).await {
+                Err(ConsentError::FailedPrecondition { reason: "REVISION_MISMATCH", .. })
+                    if attempt < ATTEMPTS => {}
+                other => return other,
+            }
+        }
+    }
+
+    /// A current record as a view: when its key was first decided, and its
+    /// status now.
+    pub async fn view(&self, tenant: &TenantId, record: ConsentRecord) -> Result<ConsentView, ConsentError> {
+        let first_collected_at = self
+            .store
+            .first_collected_at(tenant, record.subject_id, &record.purpose, &record.target)
+            .await?
+            .map_or(record.collected_at, |first| first.min(record.collected_at));
+        let status = check::status_of(Some(&record), Timestamp::now());
+        Ok(ConsentView { record, first_collected_at, status })
     }
 
     /// Validates a subscription and returns its filter and the revision it

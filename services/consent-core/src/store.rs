@@ -52,6 +52,25 @@ pub trait ConsentStore: Send + Sync + 'static {
         target: &str,
     ) -> impl Future<Output = Result<Option<ConsentRecord>, ConsentError>> + Send;
 
+    /// The latest current record (by `collected_at`, then revision) for
+    /// exactly this subject and target, whatever its purpose.
+    fn latest_for_target(
+        &self,
+        tenant: &TenantId,
+        subject_id: Uuid,
+        target: &str,
+    ) -> impl Future<Output = Result<Option<ConsentRecord>, ConsentError>> + Send;
+
+    /// The earliest `collected_at` among the records for exactly this
+    /// subject, purpose and target.
+    fn first_collected_at(
+        &self,
+        tenant: &TenantId,
+        subject_id: Uuid,
+        purpose: &str,
+        target: &str,
+    ) -> impl Future<Output = Result<Option<Timestamp>, ConsentError>> + Send;
+
     /// The record with this id.
     fn record_by_id(
         &self,

@@ -49,8 +49,41 @@ impl Timestamp {
         (seconds, i32::try_from(micros * 1_000).unwrap_or(0))
     }
 
+    /// RFC 3339 in UTC with microseconds: `2026-12-01T10:46:01.123456Z`.
+    pub fn to_rfc3339(self) -> String {
+        chrono::DateTime::from_timestamp_micros(self.0)
+            .map_or_else(|| self.0.to_string(), |at| at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+    }
+
+    /// An RFC 3339 date-time with an offset (`2026-12-01T10:46:01Z`,
+    /// `2026-12-01T11:46:01.5+01:00`); `None` for anything else or outside
+    /// the protobuf range.
+    pub fn parse_rfc3339(text: &str) -> Option<Self> {
+        let at = chrono::DateTime::parse_from_rfc3339(text).ok()?;
+        Self::from_seconds_nanos(at.timestamp(), i32::try_from(at.timestamp_subsec_nanos()).ok()?)
+    }
+
     /// This instant moved by `micros` microseconds, saturating.
     pub const fn saturating_add_micros(self, micros: i64) -> Self {
         Self(self.0.saturating_add(micros))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_round_trips_with_microseconds() {
+        let at = Timestamp::from_micros(1_764_585_961_123_456);
+        assert_eq!(at.to_rfc3339(), "2025-12-01T10:46:01.123456Z");
+        assert_eq!(Timestamp::parse_rfc3339(&at.to_rfc3339()), Some(at));
+        assert_eq!(
+            Timestamp::parse_rfc3339("2025-12-01T11:46:01.123456+01:00"),
+            Some(at),
+            "offsets are honoured"
+        );
+        assert_eq!(Timestamp::parse_rfc3339("2025-12-01"), None);
+        assert_eq!(Timestamp::parse_rfc3339("yesterday"), None);
     }
 }

@@ -95,6 +95,14 @@ pub fn get(cmd: &mut GetConsent) -> Result<(), ConsentError> {
     v.into_result()
 }
 
+/// Checks and normalises the key of a latest-record lookup in place.
+pub fn latest(subject_ref: &mut SubjectRef, target_value: &str) -> Result<(), ConsentError> {
+    let mut v = Violations::default();
+    subject(subject_ref, "subject", &mut v);
+    target(target_value, "target", &mut v);
+    v.into_result()
+}
+
 /// Values one subscription filter list may hold.
 pub const MAX_FILTER_VALUES: usize = 100;
 
@@ -229,6 +237,7 @@ fn evidence(evidence: &Evidence, v: &mut Violations) {
     for (value, field, max) in [
         (&evidence.user_agent, "evidence.user_agent", MAX_LONG_TEXT_LEN),
         (&evidence.ip, "evidence.ip", MAX_SHORT_TEXT_LEN),
+        (&evidence.proxy_ip, "evidence.proxy_ip", MAX_SHORT_TEXT_LEN),
         (&evidence.uri, "evidence.uri", MAX_LONG_TEXT_LEN),
         (&evidence.country, "evidence.geo.country", MAX_SHORT_TEXT_LEN),
         (&evidence.region, "evidence.geo.region", MAX_SHORT_TEXT_LEN),

@@ -25,6 +25,7 @@ pub(crate) fn to_row(record: &ConsentRecord) -> consent_record::Model {
         kind: record.kind.as_str().to_owned(),
         user_agent: e.user_agent.clone(),
         ip: e.ip.clone(),
+        proxy_ip: e.proxy_ip.clone(),
         uri: e.uri.clone(),
         country: e.country.clone(),
         region: e.region.clone(),
@@ -58,6 +59,7 @@ pub(crate) fn from_row(row: consent_record::Model) -> Result<ConsentRecord, Cons
         evidence: Evidence {
             user_agent: row.user_agent,
             ip: row.ip,
+            proxy_ip: row.proxy_ip,
             uri: row.uri,
             country: row.country,
             region: row.region,

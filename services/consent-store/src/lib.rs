@@ -11,6 +11,7 @@ mod notify;
 mod read;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod webhooks;
 mod write;
 
 use std::sync::Arc;
@@ -30,6 +31,9 @@ pub use crate::admin::StoredKey;
 use crate::error::db_error;
 use crate::group_commit::GroupCommitter;
 pub use crate::group_commit::MAX_BATCH;
+pub use crate::webhooks::{
+    DeliveryAttempt, DeliveryOutcome, Lease, Progress, WebhookState, WebhookSubscription, event_id,
+};
 
 /// The advisory lock key migrations hold on PostgreSQL ("consentd" in ASCII).
 const MIGRATION_LOCK_KEY: i64 = 0x636f_6e73_656e_7464;
@@ -171,6 +175,25 @@ impl ConsentStore for SqlStore {
         target: &str,
     ) -> Result<Option<ConsentRecord>, ConsentError> {
         read::current_record(&self.db, tenant, subject_id, purpose, target).await
+    }
+
+    async fn latest_for_target(
+        &self,
+        tenant: &TenantId,
+        subject_id: Uuid,
+        target: &str,
+    ) -> Result<Option<ConsentRecord>, ConsentError> {
+        read::latest_for_target(&self.db, tenant, subject_id, target).await
+    }
+
+    async fn first_collected_at(
+        &self,
+        tenant: &TenantId,
+        subject_id: Uuid,
+        purpose: &str,
+        target: &str,
+    ) -> Result<Option<Timestamp>, ConsentError> {
+        read::first_collected_at(&self.db, tenant, subject_id, purpose, target).await
     }
 
     async fn record_by_id(&self, tenant: &TenantId, id: Uuid) -> Result<Option<ConsentRecord>, ConsentError> {

@@ -69,6 +69,53 @@ async fn record_row<C: ConnectionTrait>(db: &C, id: String) -> Result<Option<Con
     consent_record::Entity::find_by_id(id).one(db).await.map_err(db_error)?.map(from_row).transpose()
 }
 
+/// The latest current record for a subject and target, whatever its purpose.
+pub(crate) async fn latest_for_target<C: ConnectionTrait>(
+    db: &C,
+    tenant: &TenantId,
+    subject_id: Uuid,
+    target: &str,
+) -> Result<Option<ConsentRecord>, ConsentError> {
+    let latest = consent_state::Entity::find()
+        .filter(consent_state::Column::Tenant.eq(tenant.as_str()))
+        .filter(consent_state::Column::SubjectId.eq(subject_id.to_string()))
+        .filter(consent_state::Column::Target.eq(target))
+        .order_by_desc(consent_state::Column::CollectedAt)
+        .order_by_desc(consent_state::Column::Revision)
+        .one(db)
+        .await
+        .map_err(db_error)?;
+    match latest {
+        Some(state) => record_row(db, state.record_id).await,
+        None => Ok(None),
+    }
+}
+
+/// The earliest `collected_at` of a key's records: the (tenant, subject,
+/// purpose, target, collected_at) index answers it from its first entry.
+pub(crate) async fn first_collected_at<C: ConnectionTrait>(
+    db: &C,
+    tenant: &TenantId,
+    subject_id: Uuid,
+    purpose: &str,
+    target: &str,
+) -> Result<Option<Timestamp>, ConsentError> {
+    let first: Option<i64> = consent_record::Entity::find()
+        .select_only()
+        .column(consent_record::Column::CollectedAt)
+        .filter(consent_record::Column::Tenant.eq(tenant.as_str()))
+        .filter(consent_record::Column::SubjectId.eq(subject_id.to_string()))
+        .filter(consent_record::Column::Purpose.eq(purpose))
+        .filter(consent_record::Column::Target.eq(target))
+        .order_by_asc(consent_record::Column::CollectedAt)
+        .limit(1)
+        .into_tuple()
+        .one(db)
+        .await
+        .map_err(db_error)?;
+    Ok(first.map(Timestamp::from_micros))
+}
+
 /// The latest applicable record (DESIGN §3 check rule), read through indexes:
 /// from the current state (at most four rows apply), or from history up to
 /// `as_of`.
@@ -126,8 +173,8 @@ pub(crate) async fn list<C: ConnectionTrait>(
     if let Some(subject_id) = filter.subject_id {
         condition = condition.add(Column::SubjectId.eq(subject_id.to_string()));
     }
-    if let Some(decision) = filter.decision {
-        condition = condition.add(Column::Decision.eq(decision.as_str()));
+    if !filter.decisions.is_empty() {
+        condition = condition.add(Column::Decision.is_in(filter.decisions.iter().map(|d| d.as_str())));
     }
     if let Some(after) = filter.collected_after {
         condition = condition.add(Column::CollectedAt.gte(after.as_micros()));

@@ -73,6 +73,7 @@ async fn measure(database_url: &str, concurrency: usize, window: Duration) -> (f
         tls: None,
         health_listen: None,
         gateway: consentd::config::GatewaySettings::default(),
+        webhooks: consentd::webhooks::WebhookSettings::default(),
     };
     let running = server::start(&config).await.expect("server starts");
     let url = format!("http://{}", running.grpc_addr);

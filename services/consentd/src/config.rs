@@ -12,6 +12,7 @@ use consent_store::StoreOptions;
 use crate::auth::Limits;
 use crate::feed::FeedSettings;
 use crate::tls::TlsFiles;
+use crate::webhooks::WebhookSettings;
 use serde::Deserialize;
 
 /// Default database: an embedded SQLite file in the working directory.
@@ -154,6 +155,24 @@ struct FileConfig {
     tls: Option<FileTlsConfig>,
     #[serde(default)]
     gateway: FileGatewayConfig,
+    #[serde(default)]
+    webhooks: FileWebhooksConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileWebhooksConfig {
+    allowed_urls: Option<Vec<String>>,
+    allowed_networks: Option<Vec<String>>,
+    connect_timeout_ms: Option<u64>,
+    response_timeout_ms: Option<u64>,
+    max_attempts: Option<u32>,
+    retry_initial_ms: Option<u64>,
+    retry_max_ms: Option<u64>,
+    lease_ms: Option<u64>,
+    poll_interval_ms: Option<u64>,
+    log_retention_hours: Option<u64>,
+    max_per_tenant: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -236,6 +255,8 @@ pub struct Config {
     pub health_listen: Option<SocketAddr>,
     /// The vendor HTTP gateway.
     pub gateway: GatewaySettings,
+    /// Webhook subscriptions and their delivery.
+    pub webhooks: WebhookSettings,
 }
 
 /// The vendor HTTP gateway's settings (`[gateway]` in the config file).
@@ -371,6 +392,7 @@ impl Config {
             tls: tls_files(args, file.tls)?,
             health_listen: args.health_listen.or(file.health_listen),
             gateway: gateway_settings(file.gateway),
+            webhooks: webhook_settings(file.webhooks)?,
         };
         config.validate()?;
         Ok(config)
@@ -399,6 +421,12 @@ impl Config {
             ("limits.http_header_timeout_ms", millis(self.limits.http_header_timeout)),
             ("subscribe.heartbeat_interval_ms", millis(self.feed.heartbeat_interval)),
             ("subscribe.poll_interval_ms", millis(self.feed.poll_interval)),
+            ("webhooks.connect_timeout_ms", millis(self.webhooks.connect_timeout)),
+            ("webhooks.response_timeout_ms", millis(self.webhooks.response_timeout)),
+            ("webhooks.max_attempts", self.webhooks.max_attempts as usize),
+            ("webhooks.retry_initial_ms", millis(self.webhooks.retry_initial)),
+            ("webhooks.poll_interval_ms", millis(self.webhooks.poll_interval)),
+            ("webhooks.max_per_tenant", usize::try_from(self.webhooks.max_per_tenant).unwrap_or(usize::MAX)),
         ] {
             if value == 0 {
                 return Err(ConfigError::Invalid { setting, message: "must be at least 1".to_owned() });
@@ -409,6 +437,25 @@ impl Config {
             return Err(ConfigError::Invalid {
                 setting: "gateway.adapters",
                 message: format!("unknown adapter {unknown}; known: {}", known.join(", ")),
+            });
+        }
+        let webhooks = &self.webhooks;
+        if webhooks.retry_max < webhooks.retry_initial {
+            return Err(ConfigError::Invalid {
+                setting: "webhooks.retry_max_ms",
+                message: "must be at least webhooks.retry_initial_ms".to_owned(),
+            });
+        }
+        // A lease must outlast a whole attempt twice over: it is renewed at
+        // half its life, and an attempt starts only while it has room.
+        let attempt = webhooks.connect_timeout + webhooks.response_timeout + Duration::from_secs(2);
+        if webhooks.lease < attempt * 2 {
+            return Err(ConfigError::Invalid {
+                setting: "webhooks.lease_ms",
+                message: format!(
+                    "must be at least twice (connect + response timeouts + 2 s) = {} ms",
+                    millis(attempt * 2)
+                ),
             });
         }
         if !(1..=consent_store::MAX_BATCH).contains(&self.store.max_batch) {
@@ -457,6 +504,44 @@ fn gateway_settings(file: FileGatewayConfig) -> GatewaySettings {
         max_body_bytes: file.max_body_bytes.unwrap_or(defaults.max_body_bytes),
         trusted_proxies: file.trusted_proxies.unwrap_or_default(),
     }
+}
+
+fn webhook_settings(file: FileWebhooksConfig) -> Result<WebhookSettings, ConfigError> {
+    let defaults = WebhookSettings::default();
+    let allowed_urls = file
+        .allowed_urls
+        .unwrap_or_default()
+        .iter()
+        .map(|pattern| pattern.parse())
+        .collect::<Result<_, String>>()
+        .map_err(|message| ConfigError::Invalid { setting: "webhooks.allowed_urls", message })?;
+    let allowed_networks = file
+        .allowed_networks
+        .unwrap_or_default()
+        .iter()
+        .map(|net| {
+            net.parse::<ipnet::IpNet>()
+                .or_else(|_| net.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| format!("{net:?} is not a network (10.0.0.0/8) or an address"))
+        })
+        .collect::<Result<_, String>>()
+        .map_err(|message| ConfigError::Invalid { setting: "webhooks.allowed_networks", message })?;
+    let ms = |value: Option<u64>, default: Duration| value.map_or(default, Duration::from_millis);
+    Ok(WebhookSettings {
+        allowed_urls,
+        allowed_networks,
+        connect_timeout: ms(file.connect_timeout_ms, defaults.connect_timeout),
+        response_timeout: ms(file.response_timeout_ms, defaults.response_timeout),
+        max_attempts: file.max_attempts.unwrap_or(defaults.max_attempts),
+        retry_initial: ms(file.retry_initial_ms, defaults.retry_initial),
+        retry_max: ms(file.retry_max_ms, defaults.retry_max),
+        lease: ms(file.lease_ms, defaults.lease),
+        poll_interval: ms(file.poll_interval_ms, defaults.poll_interval),
+        log_retention: file
+            .log_retention_hours
+            .map_or(defaults.log_retention, |hours| Duration::from_secs(hours.saturating_mul(3600))),
+        max_per_tenant: file.max_per_tenant.unwrap_or(defaults.max_per_tenant),
+    })
 }
 
 fn server_limits(file: &FileLimitsConfig) -> ServerLimits {

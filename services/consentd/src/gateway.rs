@@ -1,9 +1,11 @@
 //! The HTTP gateway: every enabled vendor adapter's routes, mounted
 //! generically. Each call: credential (where the adapter says the vendor's
-//! clients put it) → key → tenant and scope; the key's rate limit; decode;
-//! the named vendor account checked against the tenant's bindings; the
-//! records applied all or none; the adapter's response. Every failure is
-//! answered in the vendor's own error shape.
+//! clients put it) → key → tenant; the key's rate limit; decode; the scope
+//! the decoded operation needs; the named vendor account checked against the
+//! tenant's bindings; the operation (records applied all or none); the
+//! adapter's response. Keyless routes (Secure Privacy's integration routes)
+//! decode first and take the tenant the named account is bound to. Every
+//! failure is answered in the vendor's own error shape.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -18,14 +20,17 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, patch, post};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use consent_adapter::{Credential, Failure, Method, Request, RequestEvidence, VendorAdapter};
-use consent_core::ConsentService;
+use consent_adapter::{
+    Access, Credential, Failure, Method, Need, Operation, Outcome, Request, RequestEvidence, VendorAdapter,
+};
+use consent_core::{ConsentError, ConsentService, TenantId, Timestamp};
 use consent_store::SqlStore;
 use sha2::{Digest, Sha256};
 use tracing::Instrument as _;
 
 use crate::auth::{Authenticator, Budget, Principal, Scope};
 use crate::http::PeerAddr;
+use crate::webhooks::Webhooks;
 
 /// Every adapter this build knows: adding a vendor is a crate and one line.
 pub fn registry() -> Vec<Arc<dyn VendorAdapter>> {
@@ -33,6 +38,7 @@ pub fn registry() -> Vec<Arc<dyn VendorAdapter>> {
         Arc::new(consent_adapter_adobe::Adobe),
         Arc::new(consent_adapter_intempt::Intempt),
         Arc::new(consent_adapter_jentis::Jentis),
+        Arc::new(consent_adapter_secureprivacy::SecurePrivacy),
     ]
 }
 
@@ -53,6 +59,8 @@ pub(crate) struct Gateway {
     pub(crate) budget: Budget,
     /// Peers whose `X-Forwarded-For` is believed.
     pub(crate) trusted_proxies: Arc<Vec<IpAddr>>,
+    /// Webhook subscriptions, for vendors that create them.
+    pub(crate) webhooks: Webhooks,
 }
 
 /// The routes of the `enabled` adapters.
@@ -107,12 +115,22 @@ pub(crate) fn routes(gateway: Gateway, enabled: &[String]) -> Router {
 
 /// A failure in the adapter's shape, outside the request pipeline.
 fn failure_response(adapter: &dyn VendorAdapter, failure: &Failure) -> Response {
-    let reply = adapter.encode_failure(failure);
-    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::BAD_REQUEST);
-    match reply.body {
+    http_response(adapter.encode_failure(failure))
+}
+
+/// An adapter's response as HTTP: status, JSON body and extra headers.
+fn http_response(reply: consent_adapter::Response) -> Response {
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = match reply.body {
         Some(json) => (status, axum::Json(json)).into_response(),
         None => status.into_response(),
+    };
+    for (name, value) in reply.headers {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            response.headers_mut().insert(name, value);
+        }
     }
+    response
 }
 
 #[allow(clippy::too_many_arguments)] // the parts of one HTTP request
@@ -148,11 +166,7 @@ async fn handle(
             adapter.encode_failure(&failure)
         }
     };
-    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = match reply.body {
-        Some(json) => (status, axum::Json(json)).into_response(),
-        None => status.into_response(),
-    };
+    let mut response = http_response(reply);
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-request-id", value);
     }
@@ -170,15 +184,16 @@ async fn serve_call(
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<consent_adapter::Response, Failure> {
-    let principal = authenticate(gateway, adapter, query, headers).await?;
-    if !principal.allows(Scope::Write) {
-        return Err(Failure::Forbidden);
-    }
-    if let Some(key_id) = &principal.key_id
-        && gateway.budget.rate.take(key_id).is_err()
-    {
-        return Err(Failure::TooManyRequests);
-    }
+    let access = adapter.routes().get(route).map_or(Access::Key, |r| r.access);
+    // A keyed route authenticates before anything else is looked at.
+    let principal = match access {
+        Access::Key => {
+            let principal = authenticate(gateway, adapter, query, headers).await?;
+            take_rate(gateway, principal.key_id.as_deref())?;
+            Some(principal)
+        }
+        Access::Account => None,
+    };
     let Ok(_permit) = Arc::clone(&gateway.budget.in_flight).try_acquire_owned() else {
         return Err(Failure::Unavailable);
     };
@@ -198,9 +213,11 @@ async fn serve_call(
         .iter()
         .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned())))
         .collect();
+    let (client_ip, proxy_ip) = client_ip(peer, headers, &gateway.trusted_proxies);
     let evidence = RequestEvidence {
         user_agent: header(headers, "user-agent"),
-        client_ip: client_ip(peer, headers, &gateway.trusted_proxies),
+        client_ip,
+        proxy_ip,
         origin: Some(header(headers, "origin"))
             .filter(|o| !o.is_empty())
             .unwrap_or_else(|| header(headers, "referer")),
@@ -213,23 +230,112 @@ async fn serve_call(
         headers: &header_pairs,
         body,
         evidence: &evidence,
+        received_at: Timestamp::now(),
+        fresh_id: uuid::Uuid::now_v7(),
     })?;
-    if gateway.authenticator.is_some()
-        && let Some(account) = &decoded.account
-    {
-        let owner =
-            gateway.store.bound_tenant(adapter.name(), account).await.map_err(|e| Failure::from(&e))?;
-        if owner.as_ref() != Some(&principal.tenant) {
-            tracing::info!(account = %account, "vendor account not bound to the key's tenant");
-            return Err(Failure::Forbidden);
+    let tenant = match principal {
+        Some(principal) => {
+            if !principal.allows(scope_for(decoded.operation.need())) {
+                return Err(Failure::Forbidden);
+            }
+            if gateway.authenticator.is_some()
+                && let Some(account) = &decoded.account
+                && bound_tenant(gateway, adapter, account).await?.as_ref() != Some(&principal.tenant)
+            {
+                tracing::info!(account = %account, "vendor account not bound to the key's tenant");
+                return Err(Failure::Forbidden);
+            }
+            principal.tenant
         }
+        None => account_tenant(gateway, adapter, &decoded).await?,
+    };
+    let outcome =
+        perform(gateway, adapter, &tenant, decoded.operation).await.map_err(|e| Failure::from(&e))?;
+    Ok(adapter.encode(route, &outcome))
+}
+
+/// The tenant of a keyless route: the one the account the request names is
+/// bound to (that account is the credential; each account has its own rate
+/// budget). Such routes may only record, or read what they record.
+async fn account_tenant(
+    gateway: &Gateway,
+    adapter: &dyn VendorAdapter,
+    decoded: &consent_adapter::Decoded,
+) -> Result<TenantId, Failure> {
+    if !matches!(decoded.operation, Operation::Record(_) | Operation::Latest { .. }) {
+        tracing::error!(vendor = adapter.name(), "a keyless route decoded an operation it may not perform");
+        return Err(Failure::Internal);
     }
-    let outcome = gateway
-        .service
-        .record_all(&principal.tenant, decoded.records)
-        .await
-        .map_err(|e| Failure::from(&e))?;
-    Ok(adapter.encode(route, &outcome.records))
+    let Some(account) = &decoded.account else {
+        tracing::error!(vendor = adapter.name(), "a keyless route decoded no account");
+        return Err(Failure::Internal);
+    };
+    if gateway.authenticator.is_none() {
+        return Ok(TenantId::default_tenant());
+    }
+    let tenant = bound_tenant(gateway, adapter, account).await?.ok_or_else(|| {
+        tracing::info!(account = %account, "keyless request for an account bound to no tenant");
+        Failure::Unauthorized
+    })?;
+    take_rate(gateway, Some(&format!("{}:{account}", adapter.name())))?;
+    Ok(tenant)
+}
+
+async fn bound_tenant(
+    gateway: &Gateway,
+    adapter: &dyn VendorAdapter,
+    account: &str,
+) -> Result<Option<TenantId>, Failure> {
+    gateway.store.bound_tenant(adapter.name(), account).await.map_err(|e| Failure::from(&e))
+}
+
+/// Spends one call of a rate budget (none without authentication).
+fn take_rate(gateway: &Gateway, budget: Option<&str>) -> Result<(), Failure> {
+    match budget {
+        Some(id) if gateway.budget.rate.take(id).is_err() => Err(Failure::TooManyRequests),
+        Some(_) | None => Ok(()),
+    }
+}
+
+const fn scope_for(need: Need) -> Scope {
+    match need {
+        Need::Write => Scope::Write,
+        Need::Read => Scope::Read,
+        Need::Subscribe => Scope::Subscribe,
+    }
+}
+
+/// Performs a decoded operation for `tenant` through the consent service.
+async fn perform(
+    gateway: &Gateway,
+    adapter: &dyn VendorAdapter,
+    tenant: &TenantId,
+    operation: Operation,
+) -> Result<Outcome, ConsentError> {
+    let service = &gateway.service;
+    Ok(match operation {
+        Operation::Record(records) => Outcome::Written(service.record_all(tenant, records).await?.records),
+        Operation::UpdateLatest(update) => {
+            Outcome::Written(service.update_latest(tenant, update).await?.records)
+        }
+        Operation::Latest { subject, target } => {
+            Outcome::Latest(service.latest(tenant, &subject, &target).await?)
+        }
+        Operation::List(query) => {
+            let filter = query.filter.clone();
+            let page = service.query(tenant, query).await?;
+            let mut views = Vec::with_capacity(page.records.len());
+            for record in page.records {
+                views.push(service.view(tenant, record).await?);
+            }
+            Outcome::Listed { views, next_page_token: page.next_page_token, filter }
+        }
+        Operation::Subscribe { filter, url } => {
+            let (subscription, secret) =
+                gateway.webhooks.create(tenant, adapter.name(), filter, &url).await?;
+            Outcome::Subscribed { id: subscription.id.to_string(), secret }
+        }
+    })
 }
 
 /// The key from the first credential location the adapter names that is
@@ -264,14 +370,14 @@ fn header(headers: &HeaderMap, name: &str) -> String {
     headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
 }
 
-/// The client's address: the peer, unless the peer is a trusted proxy, in
-/// which case the right-most `X-Forwarded-For` entry that is not a trusted
-/// proxy itself.
-fn client_ip(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> String {
+/// The client's address and the proxy it came through: the peer and no
+/// proxy, unless the peer is a trusted proxy, in which case the right-most
+/// `X-Forwarded-For` entry that is not a trusted proxy itself, and the peer.
+fn client_ip(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> (String, String) {
     // `::ffff:10.0.0.1` on a dual-stack listener is the IPv4 peer 10.0.0.1.
     let peer_ip = peer.ip().to_canonical();
     if !trusted.contains(&peer_ip) {
-        return peer_ip.to_string();
+        return (peer_ip.to_string(), String::new());
     }
     // A proxy may append its own header line rather than extend the first:
     // read them all, in order.
@@ -283,7 +389,7 @@ fn client_ip(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> Strin
         .rev()
         .filter_map(|entry| entry.trim().parse::<IpAddr>().ok().map(|ip| ip.to_canonical()))
         .find(|ip| !trusted.contains(ip))
-        .map_or_else(|| peer_ip.to_string(), |ip| ip.to_string())
+        .map_or_else(|| (peer_ip.to_string(), String::new()), |ip| (ip.to_string(), peer_ip.to_string()))
 }
 
 /// `application/x-www-form-urlencoded` pairs of a query string.

@@ -10,3 +10,4 @@ mod http;
 pub mod server;
 pub mod telemetry;
 pub mod tls;
+pub mod webhooks;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use consent_core::ConsentService;
 use consent_proto::v1::consent_service_server::ConsentServiceServer;
+use consent_proto::v1::webhook_service_server::WebhookServiceServer;
 use consent_store::SqlStore;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -18,9 +19,12 @@ use crate::auth::{AuthLayer, Authenticator, Budget, KeyError, Scope};
 use crate::config::{AuthMode, Config, redact_url};
 use crate::feed::Feeds;
 use crate::gateway::{self, Gateway};
-use crate::grpc::GrpcConsentService;
+use crate::grpc::{GrpcConsentService, GrpcWebhookService};
 use crate::http;
 use crate::tls::{TlsListener, TlsMaterial};
+use crate::webhooks::Webhooks;
+use crate::webhooks::deliver::Deliverer;
+use crate::webhooks::relay::Relay;
 
 /// The name health checks use for the consent API.
 const CONSENT_SERVICE_NAME: &str = "consent.v1.ConsentService";
@@ -54,6 +58,9 @@ pub enum ServerError {
     /// Keys could not be set up.
     #[error("api keys: {0}")]
     Keys(#[from] KeyError),
+    /// The webhook delivery client could not be built.
+    #[error("webhooks: {0}")]
+    Webhooks(String),
 }
 
 /// A running server.
@@ -109,6 +116,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
         limits = ?config.limits,
         key_secret = if config.key_secret.is_some() { "configured" } else { "kept in the database" },
         tls = ?config.tls,
+        webhooks = ?config.webhooks,
         health_listen = ?config.health_listen,
         "starting consentd"
     );
@@ -129,6 +137,13 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
     };
     let store_handle = store.clone();
     let gateway_authenticator = authenticator.clone();
+    let webhooks = Webhooks::new(store.clone(), &config.webhooks, config.key_secret.clone());
+    let deliverer = Deliverer::new(
+        std::sync::Arc::clone(webhooks.policy()),
+        config.webhooks.connect_timeout,
+        config.webhooks.response_timeout,
+    )
+    .map_err(|err| ServerError::Webhooks(err.to_string()))?;
     let service = ConsentService::new(store);
 
     let grpc_listener = bind(config.grpc_listen).await?;
@@ -157,6 +172,17 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
     let budget = Budget::new(&limits.calls);
     let consent_api = ConsentServiceServer::new(GrpcConsentService::new(service.clone(), feeds))
         .max_decoding_message_size(limits.max_message_bytes);
+    let webhook_api = WebhookServiceServer::new(GrpcWebhookService::new(service.clone()))
+        .max_decoding_message_size(limits.max_message_bytes);
+    let relay = Relay::new(
+        service.clone(),
+        store_handle.clone(),
+        deliverer,
+        webhooks.keys().clone(),
+        gateway::registry(),
+        config.webhooks.clone(),
+        stopped.clone(),
+    );
     let tls = config.tls.as_ref().map(TlsMaterial::read).transpose().map_err(ServerError::Tls)?;
     let mut builder = tonic::transport::Server::builder();
     if let Some(tls) = &tls {
@@ -172,9 +198,14 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
         .add_service(health_service)
         .add_service(reflection)
         .add_service(consent_api)
+        .add_service(webhook_api)
         .serve_with_incoming_shutdown(TcpListenerStream::new(grpc_listener), signalled(stopped.clone()));
     let grpc_task = tokio::spawn(async move { grpc.await.map_err(ServerError::from) });
-    let mut tasks = vec![grpc_task, health_task];
+    let relay_task = tokio::spawn(async move {
+        relay.run().await;
+        Ok(())
+    });
+    let mut tasks = vec![grpc_task, health_task, relay_task];
     let mut health_addr = None;
     if let Some(addr) = config.health_listen {
         let listener = bind(addr).await?;
@@ -193,6 +224,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
         authenticator: gateway_authenticator,
         budget,
         trusted_proxies: Arc::new(config.gateway.trusted_proxies.clone()),
+        webhooks,
     };
     let app = http::health_routes(service)
         .merge(gateway::routes(vendor_gateway, &config.gateway.adapters))

@@ -14,7 +14,7 @@ fn the_documented_request_records_one_opt_out_per_person() {
     let decoded = Call::adobe(CONSENT_REQUEST).decode().expect("decodes");
     assert_eq!(decoded.account.as_deref(), Some(ORG_ID));
     assert_eq!(
-        decoded.records,
+        decoded.records(),
         [
             person("email", "dsmith@acme.com", Decision::Denied, expected_evidence()),
             person("email", "ajones@acme.com", Decision::Denied, expected_evidence()),
@@ -28,8 +28,8 @@ fn opting_in_grants_sale_and_sharing() {
     let mut body: serde_json::Value = serde_json::from_slice(CONSENT_REQUEST).expect("json");
     body["optOutOfSale"] = json!(false);
     let decoded = decode_json(&body).expect("decodes");
-    assert_eq!(decoded.records.len(), 3);
-    for record in &decoded.records {
+    assert_eq!(decoded.records().len(), 3);
+    for record in decoded.records() {
         assert_eq!(record.decisions.len(), 1);
         assert_eq!(record.decisions[0].decision, Decision::Granted);
         assert_eq!(record.decisions[0].purpose, "sale_sharing");
@@ -62,9 +62,10 @@ fn evidence_from_the_body_is_empty_and_from_http_is_kept() {
         client_ip: "2001:db8::1".into(),
         origin: "https://shop.acme.com".into(),
         body_digest: "abc123".into(),
+        proxy_ip: String::new(),
     };
     let decoded = call.decode().expect("decodes");
-    for record in &decoded.records {
+    for record in decoded.records() {
         let evidence = &record.evidence;
         assert_eq!(evidence.user_agent, "Mozilla/5.0");
         assert_eq!(evidence.ip, "2001:db8::1");
@@ -87,7 +88,7 @@ fn unknown_fields_and_the_lower_case_spelling_are_accepted() {
         "entities": [{ "namespace": "gaID", "values": ["GA1.2.3"], "comment": "x" }]
     });
     let decoded = decode_json(&body).expect("decodes");
-    assert_eq!(decoded.records, [person("gaid", "GA1.2.3", Decision::Granted, expected_evidence())]);
+    assert_eq!(decoded.records(), [person("gaid", "GA1.2.3", Decision::Granted, expected_evidence())]);
 }
 
 #[test]
@@ -102,7 +103,7 @@ fn a_person_named_twice_is_recorded_once() {
     });
     let decoded = decode_json(&body).expect("decodes");
     let identities: Vec<_> = decoded
-        .records
+        .records()
         .iter()
         .map(|r| (r.identities[0].namespace.as_str(), r.identities[0].value.as_str()))
         .collect();
@@ -120,6 +121,6 @@ fn only_the_declared_route_is_decoded() {
 fn the_adapter_declares_its_route_and_credential() {
     use consent_adapter::{Credential, Method, Route};
     assert_eq!(Adobe.name(), "adobe");
-    assert_eq!(Adobe.routes(), [Route { method: Method::Post, path: "/data/core/privacy/consent" }]);
+    assert_eq!(Adobe.routes(), [Route::keyed(Method::Post, "/data/core/privacy/consent")]);
     assert_eq!(Adobe.credentials(), [Credential::Bearer]);
 }

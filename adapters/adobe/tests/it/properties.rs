@@ -63,8 +63,8 @@ fn entity() -> impl Strategy<Value = (String, Vec<String>)> {
 /// Every accepted request yields commands consentd's own validation accepts.
 fn assert_valid_for_consentd(result: &Result<consent_adapter::Decoded, Failure>) {
     if let Ok(decoded) = result {
-        assert!(!decoded.records.is_empty());
-        for command in &decoded.records {
+        assert!(!decoded.records().is_empty());
+        for command in decoded.records() {
             assert_eq!(command.identities.len(), 1);
             assert_eq!(command.decisions.len(), 1);
             let mut command = command.clone();
@@ -117,7 +117,7 @@ proptest! {
         }
         let result = decode_json(&body);
         assert_valid_for_consentd(&result);
-        prop_assert_eq!(result.expect("decodes").records, expected);
+        prop_assert_eq!(result.expect("decodes").records().to_vec(), expected);
     }
 
     #[test]
@@ -159,7 +159,7 @@ proptest! {
         let decoded = Call::adobe(body).decode().expect("decodes");
         // Adobe's format carries the first identity and the decision; the
         // purpose, target and source are what every Adobe request means.
-        prop_assert_eq!(decoded.records, vec![person(&ns, &value, decision, expected_evidence())]);
+        prop_assert_eq!(decoded.records(), vec![person(&ns, &value, decision, expected_evidence())]);
         prop_assert_eq!(&original.purpose, "sale_sharing");
         prop_assert_eq!(&original.target, "");
         prop_assert_eq!(&original.source, "api");

@@ -81,7 +81,7 @@ fn a_missing_field_reads_like_adobes_example() {
 fn the_limit_on_people_is_exactly_1000() {
     let mut body = documented();
     body["entities"][1]["values"] = json!((0..998).map(|i| i.to_string()).collect::<Vec<_>>());
-    assert_eq!(decode_json(&body).expect("1000 people").records.len(), 1000);
+    assert_eq!(decode_json(&body).expect("1000 people").records().len(), 1000);
 }
 
 #[test]

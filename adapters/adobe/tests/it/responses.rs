@@ -1,6 +1,6 @@
 //! Adobe's responses: 202 with no payload, and the gateway error shape.
 
-use consent_adapter::{Failure, Response, VendorAdapter};
+use consent_adapter::{Failure, Outcome, Response, VendorAdapter};
 use consent_adapter_adobe::Adobe;
 use consent_core::{ConsentRecord, Decision, EventKind, Evidence, Identity, TenantId, Timestamp};
 use serde_json::json;
@@ -27,8 +27,8 @@ pub(crate) fn record(identities: Vec<Identity>, decision: Decision) -> ConsentRe
 #[test]
 fn success_is_202_with_no_payload() {
     let written = [record(vec![Identity::new("email", "dsmith@acme.com")], Decision::Denied)];
-    assert_eq!(Adobe.encode(0, &written), Response { status: 202, body: None });
-    assert_eq!(Adobe.encode(0, &[]), Response { status: 202, body: None });
+    assert_eq!(Adobe.encode(0, &Outcome::Written(written.to_vec())), Response::empty(202));
+    assert_eq!(Adobe.encode(0, &Outcome::Written(Vec::new())), Response::empty(202));
 }
 
 #[test]

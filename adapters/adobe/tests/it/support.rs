@@ -14,6 +14,7 @@ pub(crate) fn http_evidence() -> RequestEvidence {
         client_ip: "198.51.100.7".into(),
         origin: String::new(),
         body_digest: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
+        proxy_ip: String::new(),
     }
 }
 
@@ -66,6 +67,8 @@ impl Call {
             headers: &self.headers,
             body: &self.body,
             evidence: &self.evidence,
+            received_at: consent_core::Timestamp::now(),
+            fresh_id: uuid::Uuid::nil(),
         };
         Adobe.decode(&request)
     }

@@ -33,9 +33,9 @@ fn accept_analytics_consent_desktop_web_user() {
     let decoded = decode(&fixture("consent-accept-analytics-desktop.json")).unwrap();
     assert_eq!(
         decoded,
-        Decoded {
-            account: Some(ACCOUNT.into()),
-            records: vec![RecordConsent {
+        Decoded::write(
+            Some(ACCOUNT.into()),
+            vec![RecordConsent {
                 identities: vec![
                     Identity::new("user_id", "user@example.com"),
                     Identity::new("email", "user@example.com"),
@@ -51,7 +51,7 @@ fn accept_analytics_consent_desktop_web_user() {
                 evidence: evidence("User accepted analytics consent on cookie banner", r#"{"sourceId":0}"#),
                 idempotency_key: String::new(),
             }],
-        }
+        )
     );
 }
 
@@ -60,9 +60,9 @@ fn reject_marketing_consent_mobile_app_user() {
     let decoded = decode(&fixture("consent-reject-marketing-mobile.json")).unwrap();
     assert_eq!(
         decoded,
-        Decoded {
-            account: Some(ACCOUNT.into()),
-            records: vec![RecordConsent {
+        Decoded::write(
+            Some(ACCOUNT.into()),
+            vec![RecordConsent {
                 identities: vec![
                     Identity::new("user_id", "mobile.user@domain.com"),
                     Identity::new("profile_id", "profile_mobile_789"),
@@ -81,7 +81,7 @@ fn reject_marketing_consent_mobile_app_user() {
                 ),
                 idempotency_key: String::new(),
             }],
-        }
+        )
     );
 }
 

@@ -35,8 +35,8 @@ fn the_adapter_names_its_routes_and_credentials() {
     assert_eq!(
         Intempt.routes(),
         [
-            Route { method: Method::Post, path: "/{orgName}/projects/{projectName}/consents/data" },
-            Route { method: Method::Post, path: "/v1/{orgName}/projects/{projectName}/consents/data" },
+            Route::keyed(Method::Post, "/{orgName}/projects/{projectName}/consents/data"),
+            Route::keyed(Method::Post, "/v1/{orgName}/projects/{projectName}/consents/data"),
         ]
     );
     assert_eq!(
@@ -166,6 +166,7 @@ fn http_evidence_fills_the_record() {
         client_ip: "198.51.100.4".into(),
         origin: String::new(),
         body_digest: "abc123".into(),
+        proxy_ip: String::new(),
     };
     let decoded = decode_parts(
         1,
@@ -196,8 +197,8 @@ fn decoded_fixtures_pass_consentd_validation() {
         "consent-reject-marketing-mobile.json",
         "consent-page-request-example.json",
     ] {
-        let Decoded { records, .. } = decode(&crate::support::fixture(name)).unwrap();
-        for mut record in records {
+        let decoded: Decoded = decode(&crate::support::fixture(name)).unwrap();
+        for mut record in decoded.records().to_vec() {
             assert_eq!(validate::record(&mut record, now), Ok::<(), ConsentError>(()), "{name}");
         }
     }

@@ -88,8 +88,8 @@ fn check_shape(result: Result<Decoded, Failure>) -> Result<(), TestCaseError> {
     match result {
         Ok(decoded) => {
             prop_assert_eq!(decoded.account.as_deref(), Some(ACCOUNT));
-            prop_assert_eq!(decoded.records.len(), 1);
-            let record = &decoded.records[0];
+            prop_assert_eq!(decoded.records().len(), 1);
+            let record = &decoded.records()[0];
             prop_assert_eq!(record.decisions.len(), 1);
             prop_assert!(!record.identities.is_empty());
             prop_assert!(record.collected_at.is_some());

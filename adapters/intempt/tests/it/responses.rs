@@ -1,6 +1,6 @@
 //! Intempt's success and error responses.
 
-use consent_adapter::{Failure, VendorAdapter};
+use consent_adapter::{Failure, Outcome, VendorAdapter};
 use consent_adapter_intempt::Intempt;
 use consent_core::ConsentError;
 use serde_json::json;
@@ -12,7 +12,7 @@ fn success_is_200_with_an_empty_object() {
     let record = stored(&single(decode(&fixture("consent-accept-analytics-desktop.json")).unwrap()));
     for route in [0, 1] {
         for written in [&[][..], std::slice::from_ref(&record)] {
-            let response = Intempt.encode(route, written);
+            let response = Intempt.encode(route, &Outcome::Written(written.to_vec()));
             assert_eq!(response.status, 200);
             assert_eq!(response.body, Some(fixture_json("response-200.json")));
         }

@@ -29,6 +29,7 @@ pub(crate) fn http_evidence() -> RequestEvidence {
         client_ip: "203.0.113.7".into(),
         origin: "https://shop.example.com".into(),
         body_digest: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
+        proxy_ip: String::new(),
     }
 }
 
@@ -52,7 +53,16 @@ pub(crate) fn decode_parts(
     body: &[u8],
     evidence: &RequestEvidence,
 ) -> Result<Decoded, Failure> {
-    Intempt.decode(&Request { route, path_params, query, headers, body, evidence })
+    Intempt.decode(&Request {
+        route,
+        path_params,
+        query,
+        headers,
+        body,
+        evidence,
+        received_at: consent_core::Timestamp::now(),
+        fresh_id: uuid::Uuid::nil(),
+    })
 }
 
 /// The documented browser call: route 0, `?apiKey=`, JSON content type.
@@ -74,8 +84,11 @@ pub(crate) fn decode(body: &[u8]) -> Result<Decoded, Failure> {
 /// The one record a successful decode carries.
 pub(crate) fn single(decoded: Decoded) -> RecordConsent {
     assert_eq!(decoded.account.as_deref(), Some(ACCOUNT));
-    let [record]: [RecordConsent; 1] =
-        decoded.records.try_into().unwrap_or_else(|records: Vec<_>| panic!("{} records", records.len()));
+    let [record]: [RecordConsent; 1] = decoded
+        .records()
+        .to_vec()
+        .try_into()
+        .unwrap_or_else(|records: Vec<_>| panic!("{} records", records.len()));
     record
 }
 

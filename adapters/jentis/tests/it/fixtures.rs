@@ -40,7 +40,7 @@ fn documented_example_decodes_to_one_record() {
         },
         idempotency_key: String::new(),
     };
-    assert_eq!(decoded.records, vec![expected]);
+    assert_eq!(decoded.records(), vec![expected]);
 }
 
 #[test]
@@ -48,7 +48,7 @@ fn every_vendor_status_maps_and_decisions_are_ordered_by_vendor_id() {
     let mut doc = example();
     doc["data"]["consent"]["vendors"] = json!({ "ga4": true, "adw": false, "fb": "ncm" });
     let decoded = decode_json(&doc).expect("decodes");
-    let decisions: Vec<(String, Decision)> = decoded.records[0]
+    let decisions: Vec<(String, Decision)> = decoded.records()[0]
         .decisions
         .iter()
         .map(|decision| {
@@ -70,14 +70,16 @@ fn every_vendor_status_maps_and_decisions_are_ordered_by_vendor_id() {
 fn string_user_id_and_version_as_the_schema_types_them() {
     let mut doc = example_with("version", Some(json!("3")));
     doc["data"]["identifier"]["user"]["id"] = json!("80791172425362871393019");
-    let record = &decode_json(&doc).expect("decodes").records[0];
+    let decoded = decode_json(&doc).expect("decodes");
+    let record = &decoded.records()[0];
     assert_eq!(record.identities, [Identity::new("jentis_user_id", "80791172425362871393019")]);
 }
 
 #[test]
 fn consent_data_becomes_metadata_json() {
     let doc = example_with("data.consent.data", Some(json!({ "cmp": "custom", "bannerVersion": 7 })));
-    let record = &decode_json(&doc).expect("decodes").records[0];
+    let decoded = decode_json(&doc).expect("decodes");
+    let record = &decoded.records()[0];
     assert_eq!(record.evidence.metadata_json, r#"{"bannerVersion":7,"cmp":"custom"}"#);
 }
 
@@ -86,14 +88,15 @@ fn the_http_layer_fills_what_the_body_leaves_empty() {
     let mut doc = example_with("system.href", None);
     doc["system"]["navigator-userAgent"] = json!("");
     let http = http_evidence();
-    let record = &decode_json(&doc).expect("decodes").records[0];
+    let decoded = decode_json(&doc).expect("decodes");
+    let record = &decoded.records()[0];
     assert_eq!(record.evidence.user_agent, http.user_agent);
     assert_eq!(record.evidence.uri, http.origin);
 
     let bare = decode_with(doc.to_string().as_bytes(), &RequestEvidence::default()).expect("decodes");
-    assert_eq!(bare.records[0].evidence.user_agent, "");
-    assert_eq!(bare.records[0].evidence.ip, "");
-    assert_eq!(bare.records[0].evidence.vendor, "jentis");
+    assert_eq!(bare.records()[0].evidence.user_agent, "");
+    assert_eq!(bare.records()[0].evidence.ip, "");
+    assert_eq!(bare.records()[0].evidence.vendor, "jentis");
 }
 
 #[test]
@@ -106,13 +109,14 @@ fn unknown_and_unmapped_fields_are_ignored() {
     doc["data"]["consent"]["send"] = json!(true);
     doc["data"]["consent"]["userconsent"] = json!({ "any": "shape" });
     let plain = decode_json(&example()).expect("decodes");
-    assert_eq!(decode_json(&doc).expect("decodes").records, plain.records);
+    assert_eq!(decode_json(&doc).expect("decodes").records(), plain.records());
 }
 
 #[test]
 fn uppercase_consent_ids_are_uuids_too() {
     let doc = example_with("data.identifier.consent.id", Some(json!("D40CFEB0-9526-43D7-96D3-02D5AE65DF67")));
-    let record = &decode_json(&doc).expect("decodes").records[0];
+    let decoded = decode_json(&doc).expect("decodes");
+    let record = &decoded.records()[0];
     assert_eq!(record.evidence.consent_id, "D40CFEB0-9526-43D7-96D3-02D5AE65DF67");
 }
 
@@ -128,6 +132,8 @@ fn the_route_index_and_request_parts_do_not_change_the_result() {
         headers: &[],
         body: &body,
         evidence: &evidence,
+        received_at: consent_core::Timestamp::now(),
+        fresh_id: uuid::Uuid::nil(),
     };
     let decoded = consent_adapter::VendorAdapter::decode(&consent_adapter_jentis::Jentis, &request);
     assert_eq!(decoded, decode(&body));

@@ -68,10 +68,10 @@ fn example_paths() -> Vec<String> {
 fn assert_decoded_or_bad(result: &Result<consent_adapter::Decoded, Failure>) {
     match result {
         Ok(decoded) => {
-            assert_eq!(decoded.records.len(), 1);
+            assert_eq!(decoded.records().len(), 1);
             // What the adapter accepts, the service accepts (short of a
             // collection time in the future, which depends on the clock).
-            let mut cmd = decoded.records[0].clone();
+            let mut cmd = decoded.records()[0].clone();
             let late = Timestamp::from_micros(i64::MAX / 2);
             assert_eq!(consent_core::validate::record(&mut cmd, late), Ok(()), "{cmd:?}");
         }
@@ -189,9 +189,9 @@ proptest! {
             .expect("an encoded event decodes");
         let account = format!("{}/live", record.tenant.as_str());
         prop_assert_eq!(decoded.account.as_deref(), Some(account.as_str()));
-        prop_assert_eq!(decoded.records.len(), 1);
+        prop_assert_eq!(decoded.records().len(), 1);
         assert_decoded_or_bad(&Ok(decoded.clone()));
-        let cmd = &decoded.records[0];
+        let cmd = decoded.records()[0].clone();
         prop_assert_eq!(&cmd.identities, &vec![record.identities[0].clone()]);
         prop_assert_eq!(
             &cmd.decisions,
@@ -225,7 +225,7 @@ proptest! {
         prop_assert_eq!(&event, &Jentis.encode_event(&record), "deterministic");
         let decoded = decode_with(event.to_string().as_bytes(), &RequestEvidence::default())
             .expect("an encoded event decodes");
-        let cmd = &decoded.records[0];
+        let cmd = decoded.records()[0].clone();
         // The subject id stands in for the JENTIS user id; never the e-mail.
         prop_assert_eq!(&cmd.identities, &vec![Identity::new("jentis_user_id", record.subject_id.to_string())]);
         prop_assert_eq!(Uuid::parse_str(&cmd.evidence.consent_id).ok().map(|id| id.get_version_num()), Some(4));

@@ -1,6 +1,6 @@
 //! What the gateway mounts, and the responses JENTIS clients get.
 
-use consent_adapter::{Credential, Failure, Method, Route, VendorAdapter};
+use consent_adapter::{Credential, Failure, Method, Outcome, Route, VendorAdapter};
 use consent_adapter_jentis::Jentis;
 use consent_core::ConsentError;
 use serde_json::json;
@@ -10,15 +10,15 @@ use crate::support::{decode, fixture};
 #[test]
 fn serves_post_jentis_with_a_bearer_key() {
     assert_eq!(Jentis.name(), "jentis");
-    assert_eq!(Jentis.routes(), [Route { method: Method::Post, path: "/jentis" }]);
+    assert_eq!(Jentis.routes(), [Route::keyed(Method::Post, "/jentis")]);
     assert_eq!(Jentis.credentials(), [Credential::Bearer]);
 }
 
 #[test]
 fn success_is_200_without_content_as_documented() {
     let decoded = decode(&fixture("request-documented-example.json")).expect("decodes");
-    assert_eq!(decoded.records.len(), 1);
-    let response = Jentis.encode(0, &[]);
+    assert_eq!(decoded.records().len(), 1);
+    let response = Jentis.encode(0, &Outcome::Written(Vec::new()));
     assert_eq!(response.status, 200);
     assert_eq!(response.body, None);
 }

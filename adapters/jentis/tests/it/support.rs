@@ -42,13 +42,23 @@ pub(crate) fn http_evidence() -> RequestEvidence {
         client_ip: "198.51.100.23".to_owned(),
         origin: "https://ckion-demo.example".to_owned(),
         body_digest: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".to_owned(),
+        proxy_ip: String::new(),
     }
 }
 
 /// Decodes `body` as route 0 with the example's headers and `evidence`.
 pub(crate) fn decode_with(body: &[u8], evidence: &RequestEvidence) -> Result<Decoded, Failure> {
     let headers = example_headers();
-    let request = Request { route: 0, path_params: &[], query: &[], headers: &headers, body, evidence };
+    let request = Request {
+        route: 0,
+        path_params: &[],
+        query: &[],
+        headers: &headers,
+        body,
+        evidence,
+        received_at: consent_core::Timestamp::now(),
+        fresh_id: uuid::Uuid::nil(),
+    };
     Jentis.decode(&request)
 }
 

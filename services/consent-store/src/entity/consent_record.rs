@@ -22,6 +22,7 @@ pub struct Model {
     pub kind: String,
     pub user_agent: String,
     pub ip: String,
+    pub proxy_ip: String,
     pub uri: String,
     pub country: String,
     pub region: String,

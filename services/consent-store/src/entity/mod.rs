@@ -12,3 +12,5 @@ pub(crate) mod identity;
 pub(crate) mod store_meta;
 pub(crate) mod tenant_binding;
 pub(crate) mod tenant_head;
+pub(crate) mod webhook_delivery;
+pub(crate) mod webhook_subscription;

@@ -32,3 +32,4 @@ mod conformance;
 mod group_commit;
 mod migrations;
 mod support;
+mod webhooks;

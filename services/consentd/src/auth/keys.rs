@@ -60,6 +60,20 @@ impl std::fmt::Debug for Authenticator {
     }
 }
 
+/// The server secret that keys API-key hashes and webhook signing secrets:
+/// `configured` (`CONSENTD_KEY_SECRET`), or else one generated once and kept
+/// in the database.
+pub async fn server_secret(store: &SqlStore, configured: Option<&str>) -> Result<Vec<u8>, KeyError> {
+    let secret = match configured {
+        Some(secret) if !secret.is_empty() => secret.to_owned(),
+        Some(_) | None => {
+            let generated = random_token(32)?;
+            store.meta_value(SECRET_FACT, || generated).await?
+        }
+    };
+    Ok(secret.into_bytes())
+}
+
 /// Whether `id` and `secret` have the shape this service issues: anything else
 /// is refused before it costs a lookup.
 fn well_formed(id: &str, secret: &str) -> bool {
@@ -74,14 +88,8 @@ impl Authenticator {
     /// Uses `configured_secret` (`CONSENTD_KEY_SECRET`) as the HMAC key, or
     /// else a secret generated once and kept in the database.
     pub async fn new(store: SqlStore, configured_secret: Option<&str>) -> Result<Self, KeyError> {
-        let secret = match configured_secret {
-            Some(secret) if !secret.is_empty() => secret.to_owned(),
-            Some(_) | None => {
-                let generated = random_token(32)?;
-                store.meta_value(SECRET_FACT, || generated).await?
-            }
-        };
-        Ok(Self { store, secret: Arc::new(secret.into_bytes()), cache: Arc::default() })
+        let secret = server_secret(&store, configured_secret).await?;
+        Ok(Self { store, secret: Arc::new(secret), cache: Arc::default() })
     }
 
     /// Creates a key for `tenant` with `scopes` and returns it, the only time

@@ -10,7 +10,7 @@ mod rate;
 use consent_core::TenantId;
 use tonic::{Request, Status};
 
-pub use keys::{Authenticator, KeyError, NewKey};
+pub use keys::{Authenticator, KeyError, NewKey, server_secret};
 pub use layer::{AuthLayer, Limits};
 pub use rate::RateLimiter;
 
@@ -44,7 +44,7 @@ pub enum Scope {
     Write,
     /// CheckConsent, QueryConsents, GetConsent.
     Read,
-    /// Subscribe.
+    /// Subscribe, webhook subscriptions and their management.
     Subscribe,
     /// Everything, including administration.
     Admin,

@@ -68,7 +68,7 @@ pub(crate) fn query_request(req: pb::QueryConsentsRequest) -> Result<QueryConsen
     let filter = RecordFilter {
         subject_id: optional_uuid(&req.subject_id, "subject_id", &mut v),
         identity: req.identity.map(identity),
-        decision: optional_decision(req.decision, "decision", &mut v),
+        decisions: optional_decision(req.decision, "decision", &mut v).into_iter().collect(),
         collected_after: timestamp(req.collected_after, "collected_after", &mut v),
         collected_before: timestamp(req.collected_before, "collected_before", &mut v),
         purpose: req.purpose,
@@ -211,6 +211,7 @@ pub(crate) fn record(record: ConsentRecord) -> pb::ConsentRecord {
             consent_id: e.consent_id,
             vendor: e.vendor,
             payload_digest: e.payload_digest,
+            proxy_ip: e.proxy_ip,
         }),
     }
 }
@@ -221,6 +222,15 @@ fn identity(id: pb::Identity) -> Identity {
 
 fn identity_pb(id: Identity) -> pb::Identity {
     pb::Identity { namespace: id.namespace, value: id.value }
+}
+
+pub(crate) fn subject_pb(subject: SubjectRef) -> pb::SubjectRef {
+    pb::SubjectRef {
+        subject: Some(match subject {
+            SubjectRef::Id(id) => pb::subject_ref::Subject::SubjectId(id.to_string()),
+            SubjectRef::Identity(id) => pb::subject_ref::Subject::Identity(identity_pb(id)),
+        }),
+    }
 }
 
 fn evidence(evidence: Option<pb::Evidence>) -> Evidence {
@@ -240,6 +250,7 @@ fn evidence(evidence: Option<pb::Evidence>) -> Evidence {
         consent_id: e.consent_id,
         vendor: e.vendor,
         payload_digest: e.payload_digest,
+        proxy_ip: e.proxy_ip,
     }
 }
 
@@ -311,7 +322,7 @@ fn timestamp(value: Option<prost_types::Timestamp>, field: &str, v: &mut Violati
     converted
 }
 
-fn timestamp_pb(value: Timestamp) -> prost_types::Timestamp {
+pub(crate) fn timestamp_pb(value: Timestamp) -> prost_types::Timestamp {
     let (seconds, nanos) = value.to_seconds_nanos();
     prost_types::Timestamp { seconds, nanos }
 }

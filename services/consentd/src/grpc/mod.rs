@@ -3,6 +3,7 @@
 
 mod convert;
 mod status;
+mod webhooks;
 
 use consent_core::{ConsentService, ConsentStore};
 use consent_proto::v1 as pb;
@@ -14,6 +15,7 @@ use crate::feed::{FeedStream, Feeds};
 
 pub(crate) use convert::record as record_pb;
 pub(crate) use status::{ERROR_DOMAIN, to_status};
+pub use webhooks::GrpcWebhookService;
 
 /// Implements `consent.v1.ConsentService` over a [`ConsentService`].
 #[derive(Debug, Clone)]

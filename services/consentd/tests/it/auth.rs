@@ -18,7 +18,7 @@ use crate::support::{TestServer, by_id, decision, identity, record_request};
 
 /// Adds `authorization: Bearer <key>` to every call.
 #[derive(Clone)]
-pub(crate) struct BearerKey(MetadataValue<tonic::metadata::Ascii>);
+pub(crate) struct BearerKey(pub(crate) MetadataValue<tonic::metadata::Ascii>);
 
 impl Interceptor for BearerKey {
     fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {

@@ -53,10 +53,18 @@ impl TestServer {
 
     /// Stops the server and starts a new one on the same database file.
     pub(crate) async fn restart(&mut self) {
+        self.restart_with(|_| {}).await;
+    }
+
+    /// Stops the server and starts a new one on the same database file, with
+    /// its configuration changed by `adjust`.
+    pub(crate) async fn restart_with(&mut self, adjust: impl FnOnce(&mut Config)) {
         if let Some(running) = self.running.take() {
             running.shutdown().await.expect("clean shutdown");
         }
-        let running = server::start(&config_for(&database_path(&self.dir))).await.expect("server restarts");
+        let mut config = config_for(&database_path(&self.dir));
+        adjust(&mut config);
+        let running = server::start(&config).await.expect("server restarts");
         self.running = Some(running);
     }
 
@@ -92,6 +100,7 @@ pub(crate) fn config_for(path: &std::path::Path) -> Config {
         tls: None,
         health_listen: None,
         gateway: consentd::config::GatewaySettings::default(),
+        webhooks: test_webhooks(),
         feed: FeedSettings {
             heartbeat_interval: Duration::from_millis(100),
             send_timeout: Duration::from_millis(300),
@@ -100,6 +109,22 @@ pub(crate) fn config_for(path: &std::path::Path) -> Config {
             page_size: 7,
             ..FeedSettings::default()
         },
+    }
+}
+
+/// Webhooks to receivers on loopback, with quick retries and polls.
+pub(crate) fn test_webhooks() -> consentd::webhooks::WebhookSettings {
+    consentd::webhooks::WebhookSettings {
+        allowed_urls: vec!["http://127.0.0.1".parse().expect("pattern")],
+        allowed_networks: vec!["127.0.0.0/8".parse().expect("network")],
+        connect_timeout: Duration::from_millis(500),
+        response_timeout: Duration::from_secs(2),
+        max_attempts: 4,
+        retry_initial: Duration::from_millis(50),
+        retry_max: Duration::from_millis(400),
+        lease: Duration::from_secs(9),
+        poll_interval: Duration::from_millis(100),
+        ..consentd::webhooks::WebhookSettings::default()
     }
 }
 

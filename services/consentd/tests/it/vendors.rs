@@ -12,7 +12,7 @@ use crate::support::{TestServer, by_identity, identity};
 
 const ADOBE_ORG: &str = "5A3E1C2B5E8D4F7A0A495C12@AdobeOrg";
 
-fn bind(server: &TestServer, tenant: &str, vendor: &str, external_id: &str) {
+pub(crate) fn bind(server: &TestServer, tenant: &str, vendor: &str, external_id: &str) {
     let status = Command::new(env!("CARGO_BIN_EXE_consentd"))
         .args(["tenants", "bind", "--tenant", tenant, "--vendor", vendor, "--external-id", external_id])
         .args(["--database-url", &server.database_url()])
