@@ -203,6 +203,9 @@ pub enum Operation {
         subject: SubjectRef,
         /// The target; empty means the any-target records.
         target: String,
+        /// Whether the any-target records compete too (they apply to every
+        /// target): the record that decides a check of the target.
+        include_any_target: bool,
     },
     /// One page of records matching a filter.
     List(QueryConsents),

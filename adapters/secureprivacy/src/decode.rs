@@ -98,7 +98,8 @@ fn check(request: &Request<'_>) -> Result<Decoded, Failure> {
     let fields = Fields::query_and_body(request.query, body.as_ref());
     let subject = client_id(fields.text(field::CLIENT_ID)?)?;
     let target = optional(&fields, field::REFERENCE, MAX_TARGET_LEN)?;
-    Ok(Decoded { account: None, operation: Operation::Latest { subject, target } })
+    // A check: a consent for any target applies to this one too.
+    Ok(Decoded { account: None, operation: Operation::Latest { subject, target, include_any_target: true } })
 }
 
 /// `GET /api/universalconsent/{ClientId}`.
@@ -107,7 +108,7 @@ fn get(request: &Request<'_>) -> Result<Decoded, Failure> {
     let body = optional_body(request.body)?;
     let fields = Fields::query_and_body(request.query, body.as_ref());
     let target = optional(&fields, field::REFERENCE, MAX_TARGET_LEN)?;
-    Ok(Decoded { account: None, operation: Operation::Latest { subject, target } })
+    Ok(Decoded { account: None, operation: Operation::Latest { subject, target, include_any_target: false } })
 }
 
 /// `GET /api/universalconsent`.
@@ -138,18 +139,15 @@ fn list(request: &Request<'_>) -> Result<Decoded, Failure> {
         // A later page keeps the window of the first, not one a page
         // later on the clock (the core token is bound to its filter).
         (None, Some(token)) => token.f.map(Timestamp::from_micros),
-        (None, None) => Some(request.received_at.saturating_add_micros(-WEEK_MICROS)),
+        // The documented default, when the client names no window at all.
+        (None, None) if to.is_none() => Some(request.received_at.saturating_add_micros(-WEEK_MICROS)),
+        (None, None) => None,
     };
     let collected_before = to.map(DateBound::end_exclusive);
     if let (Some(after), Some(before)) = (collected_after, collected_before)
         && before <= after
     {
-        let message = if from.is_some() {
-            "must not be before FromDate"
-        } else {
-            "must not be before FromDate, which defaults to a week ago"
-        };
-        return Err(invalid(field::TO_DATE, message));
+        return Err(invalid(field::TO_DATE, "must not be before FromDate"));
     }
 
     let filter = RecordFilter {
@@ -214,7 +212,7 @@ fn integration_get(request: &Request<'_>) -> Result<Decoded, Failure> {
     let integration = integration_id(fields.text(field::INTEGRATION_ID)?)?;
     Ok(Decoded {
         account: Some(integration.clone()),
-        operation: Operation::Latest { subject, target: integration },
+        operation: Operation::Latest { subject, target: integration, include_any_target: false },
     })
 }
 

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use consent_adapter::{Failure, Notification, Outcome, Response};
-use consent_core::{ConsentRecord, ConsentView, EventKind, RecordFilter};
+use consent_core::{ConsentRecord, ConsentStatus, ConsentView, EventKind, RecordFilter};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -36,10 +36,10 @@ pub(crate) fn encode(route: usize, outcome: &Outcome) -> Response {
         }),
         // "Response: 200 OK", no body.
         route::UPDATE => written(outcome).map(|_| Response::empty(OK)),
+        // A check answers for an unknown consent too: none was given.
         route::CHECK => latest(outcome).map(|view| {
-            view.map_or_else(not_found, |view| {
-                ok(&CheckResponse { consent_given: ConsentGiven::from_status(view.status) })
-            })
+            let status = view.map_or(ConsentStatus::Unknown, |view| view.status);
+            ok(&CheckResponse { consent_given: ConsentGiven::from_status(status) })
         }),
         route::GET => latest(outcome).map(|view| view.map_or_else(not_found, |view| ok(&consent(view)))),
         route::LIST => {
@@ -147,7 +147,8 @@ fn list_item(view: &ConsentView) -> ListItem {
         id: record.id.to_string(),
         created: view.first_collected_at.to_rfc3339(),
         last_updated: record.collected_at.to_rfc3339(),
-        consent_given: ConsentGiven::given(view.status),
+        // The decision recorded, as the `ConsentGiven` filter selects it.
+        consent_given: ConsentGiven::given(record.decision),
         uri: evidence.uri.clone(),
         consent_type: record.purpose.clone(),
         metadata: metadata_text(&evidence.metadata_json),

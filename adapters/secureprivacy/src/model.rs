@@ -123,9 +123,10 @@ impl ConsentGiven {
         }
     }
 
-    /// The list's boolean `ConsentGiven`: whether any consent was given.
-    pub const fn given(status: ConsentStatus) -> bool {
-        matches!(Self::from_status(status), Self::All | Self::Partial)
+    /// The list's boolean `ConsentGiven`: whether the decision gave any
+    /// consent.
+    pub const fn given(decision: Decision) -> bool {
+        matches!(decision, Decision::Granted | Decision::Limited)
     }
 }
 

@@ -2,6 +2,8 @@
 //! It validates, resolves subjects and applies the check rule; the store does
 //! the I/O.
 
+use std::collections::HashMap;
+
 use uuid::Uuid;
 
 use crate::check;
@@ -139,20 +141,24 @@ impl<S: ConsentStore> ConsentService<S> {
     }
 
     /// The latest current record of a subject for a target, whatever its
-    /// purpose, as a view; `None` when the subject has none.
+    /// purpose, as a view; `None` when the subject has none. With
+    /// `include_any_target` the any-target records compete too (they apply to
+    /// the target): the record that decides whether the subject consented to
+    /// the target at all.
     pub async fn latest(
         &self,
         tenant: &TenantId,
         subject: &SubjectRef,
         target: &str,
+        include_any_target: bool,
     ) -> Result<Option<ConsentView>, ConsentError> {
         let mut subject = subject.clone();
         validate::latest(&mut subject, target)?;
         let Some(subject_id) = self.resolve(tenant, &subject).await? else {
             return Ok(None);
         };
-        match self.store.latest_for_target(tenant, subject_id, target).await? {
-            Some(record) => Ok(Some(self.view(tenant, record).await?)),
+        match self.store.latest_for_target(tenant, subject_id, target, include_any_target).await? {
+            Some(record) => Ok(self.views(tenant, vec![record]).await?.pop()),
             None => Ok(None),
         }
     }
@@ -170,7 +176,7 @@ impl<S: ConsentStore> ConsentService<S> {
         loop {
             attempt += 1;
             let current = self
-                .latest(tenant, &cmd.subject, &cmd.target)
+                .latest(tenant, &cmd.subject, &cmd.target, false)
                 .await?
                 .ok_or_else(|| ConsentError::NotFound("no consent for this subject and target".to_owned()))?;
             let update = UpdateConsent {
@@ -193,16 +199,34 @@ impl<S: ConsentStore> ConsentService<S> {
         }
     }
 
-    /// A current record as a view: when its key was first decided, and its
-    /// status now.
-    pub async fn view(&self, tenant: &TenantId, record: ConsentRecord) -> Result<ConsentView, ConsentError> {
-        let first_collected_at = self
+    /// Current records as views: when each one's key was first decided (one
+    /// query for them all), and each one's status now.
+    pub async fn views(
+        &self,
+        tenant: &TenantId,
+        records: Vec<ConsentRecord>,
+    ) -> Result<Vec<ConsentView>, ConsentError> {
+        let mut subjects: Vec<Uuid> = records.iter().map(|r| r.subject_id).collect();
+        subjects.sort_unstable();
+        subjects.dedup();
+        let firsts: HashMap<(Uuid, String, String), Timestamp> = self
             .store
-            .first_collected_at(tenant, record.subject_id, &record.purpose, &record.target)
+            .first_collected(tenant, &subjects)
             .await?
-            .map_or(record.collected_at, |first| first.min(record.collected_at));
-        let status = check::status_of(Some(&record), Timestamp::now());
-        Ok(ConsentView { record, first_collected_at, status })
+            .into_iter()
+            .map(|first| ((first.subject_id, first.purpose, first.target), first.at))
+            .collect();
+        let now = Timestamp::now();
+        Ok(records
+            .into_iter()
+            .map(|record| {
+                let key = (record.subject_id, record.purpose.clone(), record.target.clone());
+                let first_collected_at =
+                    firsts.get(&key).map_or(record.collected_at, |first| (*first).min(record.collected_at));
+                let status = check::status_of(Some(&record), now);
+                ConsentView { record, first_collected_at, status }
+            })
+            .collect())
     }
 
     /// Validates a subscription and returns its filter and the revision it

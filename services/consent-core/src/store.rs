@@ -13,6 +13,19 @@ use crate::feed::ChangeFilter;
 use crate::model::{ConsentRecord, Identity, Revision, TenantId};
 use crate::time::Timestamp;
 
+/// When one key (subject, purpose, target) was first decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FirstCollected {
+    /// The subject.
+    pub subject_id: Uuid,
+    /// The purpose.
+    pub purpose: String,
+    /// The target.
+    pub target: String,
+    /// The earliest `collected_at` of the key's records.
+    pub at: Timestamp,
+}
+
 /// Durable storage of consent records.
 pub trait ConsentStore: Send + Sync + 'static {
     /// Applies a validated write in one transaction and returns once it has
@@ -52,24 +65,24 @@ pub trait ConsentStore: Send + Sync + 'static {
         target: &str,
     ) -> impl Future<Output = Result<Option<ConsentRecord>, ConsentError>> + Send;
 
-    /// The latest current record (by `collected_at`, then revision) for
-    /// exactly this subject and target, whatever its purpose.
+    /// The latest current record (by `collected_at`, then revision) of a
+    /// subject for `target`, whatever its purpose; with `include_any_target`,
+    /// the any-target records (which apply to every target) compete too.
     fn latest_for_target(
         &self,
         tenant: &TenantId,
         subject_id: Uuid,
         target: &str,
+        include_any_target: bool,
     ) -> impl Future<Output = Result<Option<ConsentRecord>, ConsentError>> + Send;
 
-    /// The earliest `collected_at` among the records for exactly this
-    /// subject, purpose and target.
-    fn first_collected_at(
+    /// For every (purpose, target) of these subjects, the earliest
+    /// `collected_at` of its records: when each consent was first decided.
+    fn first_collected(
         &self,
         tenant: &TenantId,
-        subject_id: Uuid,
-        purpose: &str,
-        target: &str,
-    ) -> impl Future<Output = Result<Option<Timestamp>, ConsentError>> + Send;
+        subject_ids: &[Uuid],
+    ) -> impl Future<Output = Result<Vec<FirstCollected>, ConsentError>> + Send;
 
     /// The record with this id.
     fn record_by_id(

@@ -18,8 +18,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use consent_core::{
-    ChangeFilter, ConsentError, ConsentRecord, ConsentStore, Identity, RecordFilter, Revision, TenantId,
-    Timestamp, WriteCommand, WriteOutcome,
+    ChangeFilter, ConsentError, ConsentRecord, ConsentStore, FirstCollected, Identity, RecordFilter,
+    Revision, TenantId, Timestamp, WriteCommand, WriteOutcome,
 };
 use consent_migrations::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
@@ -182,18 +182,17 @@ impl ConsentStore for SqlStore {
         tenant: &TenantId,
         subject_id: Uuid,
         target: &str,
+        include_any_target: bool,
     ) -> Result<Option<ConsentRecord>, ConsentError> {
-        read::latest_for_target(&self.db, tenant, subject_id, target).await
+        read::latest_for_target(&self.db, tenant, subject_id, target, include_any_target).await
     }
 
-    async fn first_collected_at(
+    async fn first_collected(
         &self,
         tenant: &TenantId,
-        subject_id: Uuid,
-        purpose: &str,
-        target: &str,
-    ) -> Result<Option<Timestamp>, ConsentError> {
-        read::first_collected_at(&self.db, tenant, subject_id, purpose, target).await
+        subject_ids: &[Uuid],
+    ) -> Result<Vec<FirstCollected>, ConsentError> {
+        read::first_collected(&self.db, tenant, subject_ids).await
     }
 
     async fn record_by_id(&self, tenant: &TenantId, id: Uuid) -> Result<Option<ConsentRecord>, ConsentError> {

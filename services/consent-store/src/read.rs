@@ -2,7 +2,8 @@
 //! can make the same reads inside its transaction.
 
 use consent_core::{
-    ChangeFilter, ConsentError, ConsentRecord, Identity, RecordFilter, Revision, TenantId, Timestamp,
+    ChangeFilter, ConsentError, ConsentRecord, FirstCollected, Identity, RecordFilter, Revision, TenantId,
+    Timestamp,
 };
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -69,17 +70,20 @@ async fn record_row<C: ConnectionTrait>(db: &C, id: String) -> Result<Option<Con
     consent_record::Entity::find_by_id(id).one(db).await.map_err(db_error)?.map(from_row).transpose()
 }
 
-/// The latest current record for a subject and target, whatever its purpose.
+/// The latest current record of a subject for a target (and, with
+/// `include_any_target`, the any-target records), whatever its purpose.
 pub(crate) async fn latest_for_target<C: ConnectionTrait>(
     db: &C,
     tenant: &TenantId,
     subject_id: Uuid,
     target: &str,
+    include_any_target: bool,
 ) -> Result<Option<ConsentRecord>, ConsentError> {
+    let targets = if include_any_target { vec![target, ""] } else { vec![target] };
     let latest = consent_state::Entity::find()
         .filter(consent_state::Column::Tenant.eq(tenant.as_str()))
         .filter(consent_state::Column::SubjectId.eq(subject_id.to_string()))
-        .filter(consent_state::Column::Target.eq(target))
+        .filter(consent_state::Column::Target.is_in(targets))
         .order_by_desc(consent_state::Column::CollectedAt)
         .order_by_desc(consent_state::Column::Revision)
         .one(db)
@@ -91,29 +95,41 @@ pub(crate) async fn latest_for_target<C: ConnectionTrait>(
     }
 }
 
-/// The earliest `collected_at` of a key's records: the (tenant, subject,
-/// purpose, target, collected_at) index answers it from its first entry.
-pub(crate) async fn first_collected_at<C: ConnectionTrait>(
+/// For every key of these subjects, its earliest `collected_at`: one grouped
+/// query over the (tenant, subject, purpose, target, collected_at) index.
+pub(crate) async fn first_collected<C: ConnectionTrait>(
     db: &C,
     tenant: &TenantId,
-    subject_id: Uuid,
-    purpose: &str,
-    target: &str,
-) -> Result<Option<Timestamp>, ConsentError> {
-    let first: Option<i64> = consent_record::Entity::find()
+    subject_ids: &[Uuid],
+) -> Result<Vec<FirstCollected>, ConsentError> {
+    use consent_record::Column;
+
+    if subject_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<(String, String, String, Option<i64>)> = consent_record::Entity::find()
         .select_only()
-        .column(consent_record::Column::CollectedAt)
-        .filter(consent_record::Column::Tenant.eq(tenant.as_str()))
-        .filter(consent_record::Column::SubjectId.eq(subject_id.to_string()))
-        .filter(consent_record::Column::Purpose.eq(purpose))
-        .filter(consent_record::Column::Target.eq(target))
-        .order_by_asc(consent_record::Column::CollectedAt)
-        .limit(1)
+        .column(Column::SubjectId)
+        .column(Column::Purpose)
+        .column(Column::Target)
+        .column_as(Column::CollectedAt.min(), "first")
+        .filter(Column::Tenant.eq(tenant.as_str()))
+        .filter(Column::SubjectId.is_in(subject_ids.iter().map(Uuid::to_string)))
+        .group_by(Column::SubjectId)
+        .group_by(Column::Purpose)
+        .group_by(Column::Target)
         .into_tuple()
-        .one(db)
+        .all(db)
         .await
         .map_err(db_error)?;
-    Ok(first.map(Timestamp::from_micros))
+    rows.into_iter()
+        .filter_map(|(subject, purpose, target, first)| Some((subject, purpose, target, first?)))
+        .map(|(subject, purpose, target, first)| {
+            let subject_id = Uuid::parse_str(&subject)
+                .map_err(|_| ConsentError::Internal(format!("record has a bad subject id {subject}")))?;
+            Ok(FirstCollected { subject_id, purpose, target, at: Timestamp::from_micros(first) })
+        })
+        .collect()
 }
 
 /// The latest applicable record (DESIGN §3 check rule), read through indexes:

@@ -11,8 +11,8 @@
 use consent_core::{ConsentError, FeedFilter, Revision, TenantId, Timestamp};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -202,6 +202,11 @@ pub struct Lease<'a> {
     pub until: Timestamp,
 }
 
+/// The advisory lock class of webhook creation on PostgreSQL (its two-key
+/// space is apart from the migrations' one-key lock); the key is the
+/// tenant's hash.
+const CREATE_LOCK_CLASS: i32 = 0x7765_6268; // "webh"
+
 /// The event id of a subscription's delivery of `revision`: the same on every
 /// attempt and every replica, so receivers can drop duplicates.
 pub fn event_id(subscription_id: Uuid, revision: Revision) -> Uuid {
@@ -216,29 +221,46 @@ fn owned_by(id: Uuid, owner: &str) -> Condition {
 }
 
 impl SqlStore {
-    /// Creates a subscription that starts with the tenant's next change.
-    /// Refused (RESOURCE_EXHAUSTED) when the tenant already has `max_per_tenant`.
+    /// Creates subscription `id`, which starts with the tenant's next change.
+    /// Refused (FAILED_PRECONDITION) when the tenant already has
+    /// `max_per_tenant`: the count and the insert are one transaction, and on
+    /// PostgreSQL a per-tenant advisory lock keeps concurrent creations from
+    /// both passing the count (on SQLite the second writer fails and retries).
     pub async fn create_webhook(
         &self,
+        id: Uuid,
         tenant: &TenantId,
         format: &str,
         url: &str,
         filter: &FeedFilter,
         max_per_tenant: u64,
     ) -> Result<WebhookSubscription, ConsentError> {
+        let txn = self.connection().begin().await.map_err(db_error)?;
+        if txn.get_database_backend() == DbBackend::Postgres {
+            txn.execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+                [CREATE_LOCK_CLASS.into(), tenant.as_str().into()],
+            ))
+            .await
+            .map_err(db_error)?;
+        }
         let existing = webhook_subscription::Entity::find()
             .filter(webhook_subscription::Column::Tenant.eq(tenant.as_str()))
-            .count(self.connection())
+            .count(&txn)
             .await
             .map_err(db_error)?;
         if existing >= max_per_tenant {
-            return Err(ConsentError::ResourceExhausted(format!(
-                "this tenant already has its maximum of {max_per_tenant} webhook subscriptions"
-            )));
+            return Err(ConsentError::FailedPrecondition {
+                reason: "WEBHOOK_LIMIT_REACHED",
+                message: format!(
+                    "this tenant already has its maximum of {max_per_tenant} webhook subscriptions"
+                ),
+            });
         }
-        let cursor = crate::read::head_revision(self.connection(), tenant).await?;
+        let cursor = crate::read::head_revision(&txn, tenant).await?;
         let row = webhook_subscription::Model {
-            id: Uuid::now_v7().to_string(),
+            id: id.to_string(),
             tenant: tenant.as_str().to_owned(),
             format: format.to_owned(),
             url: url.to_owned(),
@@ -255,9 +277,10 @@ impl SqlStore {
             parked_at: None,
         };
         webhook_subscription::Entity::insert(row.clone().into_active_model())
-            .exec(self.connection())
+            .exec(&txn)
             .await
             .map_err(db_error)?;
+        txn.commit().await.map_err(db_error)?;
         WebhookSubscription::try_from(row)
     }
 
@@ -337,6 +360,7 @@ impl SqlStore {
             .col_expr(Column::State, Expr::value(WebhookState::Active.as_str()))
             .col_expr(Column::Failures, Expr::value(0))
             .col_expr(Column::NextAttemptAt, Expr::value(Option::<i64>::None))
+            .col_expr(Column::LastError, Expr::value(""))
             .col_expr(Column::ParkedAt, Expr::value(Option::<i64>::None))
             .col_expr(Column::LeaseOwner, Expr::value(""))
             .col_expr(Column::LeaseUntil, Expr::value(0_i64));
@@ -480,6 +504,7 @@ impl SqlStore {
     ) -> Result<bool, ConsentError> {
         use webhook_subscription::Column;
 
+        let failures = i32::try_from(attempt.attempt).unwrap_or(i32::MAX);
         let txn = self.connection().begin().await.map_err(db_error)?;
         let mut update = webhook_subscription::Entity::update_many();
         update = match progress {
@@ -489,11 +514,11 @@ impl SqlStore {
                 .col_expr(Column::NextAttemptAt, Expr::value(Option::<i64>::None))
                 .col_expr(Column::LastError, Expr::value("")),
             Progress::Retry { next_attempt_at } => update
-                .col_expr(Column::Failures, Expr::value(i64::from(attempt.attempt)))
+                .col_expr(Column::Failures, Expr::value(failures))
                 .col_expr(Column::NextAttemptAt, Expr::value(next_attempt_at.as_micros()))
                 .col_expr(Column::LastError, Expr::value(attempt.error.as_str())),
             Progress::Park => update
-                .col_expr(Column::Failures, Expr::value(i64::from(attempt.attempt)))
+                .col_expr(Column::Failures, Expr::value(failures))
                 .col_expr(Column::NextAttemptAt, Expr::value(Option::<i64>::None))
                 .col_expr(Column::LastError, Expr::value(attempt.error.as_str()))
                 .col_expr(Column::State, Expr::value(WebhookState::Parked.as_str()))

@@ -15,7 +15,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, RawPathParamsRejection};
 use axum::extract::{ConnectInfo, RawPathParams, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, patch, post};
 use base64::Engine as _;
@@ -126,7 +126,9 @@ fn http_response(reply: consent_adapter::Response) -> Response {
         None => status.into_response(),
     };
     for (name, value) in reply.headers {
-        if let Ok(value) = HeaderValue::from_str(&value) {
+        if let (Ok(name), Ok(value)) =
+            (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(&value))
+        {
             response.headers_mut().insert(name, value);
         }
     }
@@ -247,7 +249,7 @@ async fn serve_call(
             }
             principal.tenant
         }
-        None => account_tenant(gateway, adapter, &decoded).await?,
+        None => account_tenant(gateway, adapter, &decoded, &evidence.client_ip).await?,
     };
     let outcome =
         perform(gateway, adapter, &tenant, decoded.operation).await.map_err(|e| Failure::from(&e))?;
@@ -255,30 +257,45 @@ async fn serve_call(
 }
 
 /// The tenant of a keyless route: the one the account the request names is
-/// bound to (that account is the credential; each account has its own rate
-/// budget). Such routes may only record, or read what they record.
+/// bound to (that account is the credential). Anonymous callers spend a
+/// budget per client address before the lookup, then the account's own.
 async fn account_tenant(
     gateway: &Gateway,
     adapter: &dyn VendorAdapter,
     decoded: &consent_adapter::Decoded,
+    client_ip: &str,
 ) -> Result<TenantId, Failure> {
-    if !matches!(decoded.operation, Operation::Record(_) | Operation::Latest { .. }) {
-        tracing::error!(vendor = adapter.name(), "a keyless route decoded an operation it may not perform");
-        return Err(Failure::Internal);
-    }
     let Some(account) = &decoded.account else {
         tracing::error!(vendor = adapter.name(), "a keyless route decoded no account");
         return Err(Failure::Internal);
     };
+    if !keyless_scope_holds(&decoded.operation, account) {
+        tracing::error!(vendor = adapter.name(), "a keyless route decoded an operation beyond its account");
+        return Err(Failure::Internal);
+    }
     if gateway.authenticator.is_none() {
         return Ok(TenantId::default_tenant());
     }
+    take_rate(gateway, Some(&format!("{}:ip:{client_ip}", adapter.name())))?;
     let tenant = bound_tenant(gateway, adapter, account).await?.ok_or_else(|| {
         tracing::info!(account = %account, "keyless request for an account bound to no tenant");
         Failure::Unauthorized
     })?;
-    take_rate(gateway, Some(&format!("{}:{account}", adapter.name())))?;
+    take_rate(gateway, Some(&format!("{}:account:{account}", adapter.name())))?;
     Ok(tenant)
+}
+
+/// What a keyless route may do: record for its account, or read what it
+/// recorded — the account is the target of every record it touches, so an
+/// account id never reaches a tenant's other consents.
+fn keyless_scope_holds(operation: &Operation, account: &str) -> bool {
+    match operation {
+        Operation::Record(records) => {
+            records.iter().flat_map(|record| &record.decisions).all(|decision| decision.target == account)
+        }
+        Operation::Latest { target, include_any_target, .. } => target == account && !include_any_target,
+        Operation::UpdateLatest(_) | Operation::List(_) | Operation::Subscribe { .. } => false,
+    }
 }
 
 async fn bound_tenant(
@@ -318,16 +335,13 @@ async fn perform(
         Operation::UpdateLatest(update) => {
             Outcome::Written(service.update_latest(tenant, update).await?.records)
         }
-        Operation::Latest { subject, target } => {
-            Outcome::Latest(service.latest(tenant, &subject, &target).await?)
+        Operation::Latest { subject, target, include_any_target } => {
+            Outcome::Latest(service.latest(tenant, &subject, &target, include_any_target).await?)
         }
         Operation::List(query) => {
             let filter = query.filter.clone();
             let page = service.query(tenant, query).await?;
-            let mut views = Vec::with_capacity(page.records.len());
-            for record in page.records {
-                views.push(service.view(tenant, record).await?);
-            }
+            let views = service.views(tenant, page.records).await?;
             Outcome::Listed { views, next_page_token: page.next_page_token, filter }
         }
         Operation::Subscribe { filter, url } => {

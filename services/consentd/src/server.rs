@@ -176,7 +176,6 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
         .max_decoding_message_size(limits.max_message_bytes);
     let relay = Relay::new(
         service.clone(),
-        store_handle.clone(),
         deliverer,
         webhooks.keys().clone(),
         gateway::registry(),

@@ -60,7 +60,11 @@ fn the_update_request_decodes_to_an_update_of_the_latest_record() {
 fn the_check_request_decodes_from_a_body_and_from_the_query() {
     let expected = Ok(Decoded {
         account: None,
-        operation: Operation::Latest { subject: SubjectRef::Id(client_id()), target: REFERENCE.to_owned() },
+        operation: Operation::Latest {
+            subject: SubjectRef::Id(client_id()),
+            target: REFERENCE.to_owned(),
+            include_any_target: true,
+        },
     });
     let request = fixture_json("check-request.json");
     assert_eq!(Call::to(route::CHECK).json(&request).decode(), expected);
@@ -72,7 +76,11 @@ fn the_get_request_takes_the_client_id_from_the_path() {
     let decoded = Call::to(route::GET).path("ClientId", CLIENT_ID).query("Reference", REFERENCE).decode();
     let expected = Decoded {
         account: None,
-        operation: Operation::Latest { subject: SubjectRef::Id(client_id()), target: REFERENCE.to_owned() },
+        operation: Operation::Latest {
+            subject: SubjectRef::Id(client_id()),
+            target: REFERENCE.to_owned(),
+            include_any_target: false,
+        },
     };
     assert_eq!(decoded, Ok(expected));
 }
@@ -113,6 +121,7 @@ fn the_integration_get_names_the_integration_as_account_and_target() {
         operation: Operation::Latest {
             subject: SubjectRef::Id(client_id()),
             target: INTEGRATION_ID.to_owned(),
+            include_any_target: false,
         },
     };
     assert_eq!(decoded, Ok(expected));

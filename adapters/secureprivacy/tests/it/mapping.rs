@@ -27,7 +27,7 @@ fn query(decoded: Result<Decoded, Failure>) -> QueryConsents {
 
 fn latest(decoded: Result<Decoded, Failure>) -> (SubjectRef, String) {
     match decoded {
-        Ok(Decoded { operation: Operation::Latest { subject, target }, .. }) => (subject, target),
+        Ok(Decoded { operation: Operation::Latest { subject, target, .. }, .. }) => (subject, target),
         other => panic!("expected a latest-record lookup, got {other:?}"),
     }
 }
@@ -187,6 +187,11 @@ fn the_list_defaults_to_the_last_seven_days() {
     let later = received_at().saturating_add_micros(DAY_MICROS);
     let moved = self::query(Call::to(route::LIST).received(later).decode());
     assert_eq!(moved.filter.collected_after, Some(later.saturating_add_micros(-7 * DAY_MICROS)));
+
+    // A ToDate alone names the window's end: everything before it.
+    let until = self::query(Call::to(route::LIST).query("ToDate", "2026-01-01").decode());
+    assert_eq!(until.filter.collected_after, None);
+    assert!(until.filter.collected_before.is_some());
 }
 
 #[test]
@@ -363,25 +368,34 @@ fn the_same_custom_user_id_gives_the_same_identity() {
 
 #[test]
 fn status_maps_to_consent_given() {
-    for (status, given, flag) in [
-        (ConsentStatus::Granted, "All", true),
-        (ConsentStatus::Limited, "Partial", true),
-        (ConsentStatus::Denied, "None", false),
-        (ConsentStatus::Expired, "None", false),
-        (ConsentStatus::Unknown, "None", false),
+    for (status, given) in [
+        (ConsentStatus::Granted, "All"),
+        (ConsentStatus::Limited, "Partial"),
+        (ConsentStatus::Denied, "None"),
+        (ConsentStatus::Expired, "None"),
+        (ConsentStatus::Unknown, "None"),
     ] {
         let view = ConsentView { status, ..documented_view() };
         let check = SecurePrivacy.encode(route::CHECK, &Outcome::Latest(Some(view.clone())));
         assert_eq!(body(&check), &json!({ "ConsentGiven": given }), "{status:?}");
-        let get = SecurePrivacy.encode(route::GET, &Outcome::Latest(Some(view.clone())));
+        let get = SecurePrivacy.encode(route::GET, &Outcome::Latest(Some(view)));
         assert_eq!(body(&get)["ConsentGiven"], given, "{status:?}");
+    }
+}
+
+#[test]
+fn the_list_shows_the_decision_its_filter_selects_on() {
+    for (decision, flag) in [(Decision::Granted, true), (Decision::Limited, true), (Decision::Denied, false)]
+    {
+        let mut view = ConsentView { status: ConsentStatus::Expired, ..documented_view() };
+        view.record.decision = decision;
         let listed = Outcome::Listed {
             views: vec![view],
             next_page_token: String::new(),
             filter: RecordFilter::default(),
         };
         let list = SecurePrivacy.encode(route::LIST, &listed);
-        assert_eq!(body(&list)[0]["ConsentGiven"], flag, "{status:?}");
+        assert_eq!(body(&list)[0]["ConsentGiven"], flag, "{decision:?}");
     }
 }
 

@@ -71,7 +71,7 @@ fn assert_accepted_or_bad(result: Result<Decoded, Failure>) {
                 };
                 assert_eq!(validate::update(&mut cmd, Timestamp::now()), Ok(()), "{cmd:?}");
             }
-            Operation::Latest { mut subject, target } => {
+            Operation::Latest { mut subject, target, .. } => {
                 assert_eq!(validate::latest(&mut subject, &target), Ok(()));
             }
             Operation::List(mut query) => {

@@ -112,7 +112,6 @@ fn table() -> Vec<(&'static str, Call, &'static str)> {
             list().query("FromDate", "2026-11-30").query("ToDate", "2026-11-29"),
             "ToDate",
         ),
-        ("list with ToDate before the default window", list().query("ToDate", "2026-01-01"), "ToDate"),
         ("list with ConsentGiven yes", list().query("ConsentGiven", "yes"), "ConsentGiven"),
         ("list with ConsentGiven All", list().query("ConsentGiven", "All"), "ConsentGiven"),
         ("list with ConsentGiven a number", list().json(&json!({ "ConsentGiven": 1 })), "ConsentGiven"),

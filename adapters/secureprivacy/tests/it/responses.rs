@@ -88,8 +88,15 @@ fn a_bad_request_is_a_validation_problem() {
 }
 
 #[test]
-fn no_current_consent_is_a_404_on_every_read_route() {
-    for route in [route::CHECK, route::GET, route::INTEGRATION_GET] {
+fn a_check_without_a_consent_answers_none() {
+    let response = SecurePrivacy.encode(route::CHECK, &Outcome::Latest(None));
+    assert_eq!(response.status, 200);
+    assert_eq!(*body(&response), json!({ "ConsentGiven": "None" }));
+}
+
+#[test]
+fn no_current_consent_is_a_404_on_the_record_routes() {
+    for route in [route::GET, route::INTEGRATION_GET] {
         let response = SecurePrivacy.encode(route, &Outcome::Latest(None));
         assert_eq!(response.status, 404, "route {route}");
         let body = body(&response);

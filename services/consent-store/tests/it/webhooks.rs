@@ -57,27 +57,37 @@ async fn delivered(sql: &consent_store::SqlStore, id: Uuid, revision: Revision, 
 async fn latest_for_target_is_the_newest_current_record_of_any_purpose(store: TestStore) {
     let s = &store.service;
     let mut older = record("u", "Call", "doc", Decision::Granted);
-    older.collected_at = Some(ago(60));
+    let older_at = ago(60);
+    older.collected_at = Some(older_at);
     s.record(&tenant(), older).await.unwrap();
     s.record(&tenant(), record("u", "Chat", "doc", Decision::Denied)).await.unwrap();
     s.record(&tenant(), record("u", "Call", "other", Decision::Limited)).await.unwrap();
 
-    let latest = s.latest(&tenant(), &user("u"), "doc").await.unwrap().expect("a record for doc");
+    let latest = s.latest(&tenant(), &user("u"), "doc", false).await.unwrap().expect("a record for doc");
     assert_eq!((latest.record.purpose.as_str(), latest.record.decision), ("Chat", Decision::Denied));
     assert_eq!(latest.first_collected_at, latest.record.collected_at);
-    assert!(s.latest(&tenant(), &user("u"), "none").await.unwrap().is_none());
-    assert!(s.latest(&tenant(), &user("nobody"), "doc").await.unwrap().is_none());
+    assert!(s.latest(&tenant(), &user("u"), "none", false).await.unwrap().is_none());
+    assert!(s.latest(&tenant(), &user("nobody"), "doc", false).await.unwrap().is_none());
+    // A record for any target applies to every target, when asked to.
+    s.record(&tenant(), record("u", "", "", Decision::Limited)).await.unwrap();
+    let applicable =
+        s.latest(&tenant(), &user("u"), "none", true).await.unwrap().expect("the any-target record");
+    assert_eq!((applicable.record.target.as_str(), applicable.record.decision), ("", Decision::Limited));
+    assert!(s.latest(&tenant(), &user("u"), "none", false).await.unwrap().is_none());
 
     // A key's first decision stays its creation time after later ones.
-    let first = s.latest(&tenant(), &user("u"), "other").await.unwrap().unwrap().record.collected_at;
+    let first = s.latest(&tenant(), &user("u"), "other", false).await.unwrap().unwrap().record.collected_at;
     s.record(&tenant(), record("u", "Call", "other", Decision::Denied)).await.unwrap();
-    let view = s.latest(&tenant(), &user("u"), "other").await.unwrap().unwrap();
+    let view = s.latest(&tenant(), &user("u"), "other", false).await.unwrap().unwrap();
     assert_eq!(view.first_collected_at, first);
     assert!(view.record.collected_at > first);
+    // One grouped read gives every key's first decision.
     let subject = view.record.subject_id;
-    let stored = s.store().first_collected_at(&tenant(), subject, "Call", "doc").await.unwrap();
-    assert!(stored.expect("the older Call record") < first);
-    assert_eq!(s.store().first_collected_at(&tenant(), subject, "Call", "none").await.unwrap(), None);
+    let firsts = s.store().first_collected(&tenant(), &[subject, uuid::Uuid::nil()]).await.unwrap();
+    let call_doc = firsts.iter().find(|f| f.purpose == "Call" && f.target == "doc").expect("Call for doc");
+    assert_eq!(call_doc.at, older_at);
+    assert_eq!(firsts.len(), 4, "Call/doc, Chat/doc, Call/other, all/any: {firsts:?}");
+    assert!(s.store().first_collected(&tenant(), &[]).await.unwrap().is_empty());
 }
 
 async fn update_latest_keeps_the_purpose_and_needs_a_record(store: TestStore) {
@@ -101,7 +111,14 @@ async fn one_replica_holds_a_lease_and_moves_the_cursor(store: TestStore) {
     let sql = s.store();
     s.record(&tenant(), record("w", "", "", Decision::Granted)).await.unwrap();
     let created = sql
-        .create_webhook(&tenant(), "secureprivacy", "http://127.0.0.1/h", &FeedFilter::default(), 10)
+        .create_webhook(
+            Uuid::now_v7(),
+            &tenant(),
+            "secureprivacy",
+            "http://127.0.0.1/h",
+            &FeedFilter::default(),
+            10,
+        )
         .await
         .unwrap();
     assert_eq!(created.cursor, 1, "a subscription starts after the head");
@@ -160,7 +177,14 @@ async fn one_replica_holds_a_lease_and_moves_the_cursor(store: TestStore) {
 async fn redelivery_and_deletion_take_the_lease_away(store: TestStore) {
     let sql = store.service.store();
     let created = sql
-        .create_webhook(&tenant(), "secureprivacy", "http://127.0.0.1/h", &FeedFilter::default(), 10)
+        .create_webhook(
+            Uuid::now_v7(),
+            &tenant(),
+            "secureprivacy",
+            "http://127.0.0.1/h",
+            &FeedFilter::default(),
+            10,
+        )
         .await
         .unwrap();
     let now = Timestamp::now();
@@ -182,13 +206,25 @@ async fn subscriptions_are_per_tenant_and_capped(store: TestStore) {
     let acme = TenantId::new("acme");
     let filter =
         FeedFilter { purposes: vec!["marketing".into()], subject: Some(user("x")), ..FeedFilter::default() };
-    let first = sql.create_webhook(&acme, "secureprivacy", "http://127.0.0.1/1", &filter, 2).await.unwrap();
+    let first = sql
+        .create_webhook(Uuid::now_v7(), &acme, "secureprivacy", "http://127.0.0.1/1", &filter, 2)
+        .await
+        .unwrap();
     assert_eq!(first.filter, filter, "the filter round-trips");
-    sql.create_webhook(&acme, "secureprivacy", "http://127.0.0.1/2", &filter, 2).await.unwrap();
-    let capped =
-        sql.create_webhook(&acme, "secureprivacy", "http://127.0.0.1/3", &filter, 2).await.unwrap_err();
-    assert!(matches!(capped, ConsentError::ResourceExhausted(_)), "{capped:?}");
-    sql.create_webhook(&tenant(), "secureprivacy", "http://127.0.0.1/4", &filter, 2).await.unwrap();
+    sql.create_webhook(Uuid::now_v7(), &acme, "secureprivacy", "http://127.0.0.1/2", &filter, 2)
+        .await
+        .unwrap();
+    let capped = sql
+        .create_webhook(Uuid::now_v7(), &acme, "secureprivacy", "http://127.0.0.1/3", &filter, 2)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(capped, ConsentError::FailedPrecondition { reason: "WEBHOOK_LIMIT_REACHED", .. }),
+        "{capped:?}"
+    );
+    sql.create_webhook(Uuid::now_v7(), &tenant(), "secureprivacy", "http://127.0.0.1/4", &filter, 2)
+        .await
+        .unwrap();
 
     let listed = sql.webhooks(&acme, None, 10).await.unwrap();
     assert_eq!(listed.len(), 2);

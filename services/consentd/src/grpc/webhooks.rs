@@ -18,19 +18,22 @@ use crate::auth::{Scope, authorize};
 /// Implements `consent.v1.WebhookService` over the store.
 #[derive(Debug, Clone)]
 pub struct GrpcWebhookService {
-    store: SqlStore,
     service: ConsentService<SqlStore>,
 }
 
 impl GrpcWebhookService {
     /// Serves the subscriptions in `service`'s store.
     pub fn new(service: ConsentService<SqlStore>) -> Self {
-        Self { store: service.store().clone(), service }
+        Self { service }
+    }
+
+    fn store(&self) -> &SqlStore {
+        self.service.store()
     }
 
     async fn subscription(&self, tenant: &TenantId, id: &str) -> Result<WebhookSubscription, Status> {
         let id = subscription_id(id, "id")?;
-        self.store
+        self.store()
             .webhook(tenant, id)
             .await
             .map_err(to_status)?
@@ -49,7 +52,7 @@ impl WebhookServiceApi for GrpcWebhookService {
         let request = request.into_inner();
         let limit = consent_core::page::page_size(request.page_size).map_err(to_status)?;
         let after = page_position(&request.page_token)?;
-        let mut found = self.store.webhooks(&tenant, after, limit + 1).await.map_err(to_status)?;
+        let mut found = self.store().webhooks(&tenant, after, limit + 1).await.map_err(to_status)?;
         let next_page_token = next_token(&mut found, limit, |s| s.id);
         Ok(Response::new(pb::ListWebhookSubscriptionsResponse {
             subscriptions: found.into_iter().map(subscription_pb).collect(),
@@ -76,7 +79,7 @@ impl WebhookServiceApi for GrpcWebhookService {
     ) -> Result<Response<pb::DeleteWebhookSubscriptionResponse>, Status> {
         let tenant = authorize(&request, Scope::Subscribe)?.tenant;
         let id = subscription_id(&request.get_ref().id, "id")?;
-        if !self.store.delete_webhook(&tenant, id).await.map_err(to_status)? {
+        if !self.store().delete_webhook(&tenant, id).await.map_err(to_status)? {
             return Err(Status::not_found("no such webhook subscription"));
         }
         tracing::info!(subscription_id = %id, tenant = tenant.as_str(), "webhook subscription deleted");
@@ -101,7 +104,7 @@ impl WebhookServiceApi for GrpcWebhookService {
             }
         }
         let subscription = self
-            .store
+            .store()
             .redeliver_webhook(&tenant, id, request.after_revision)
             .await
             .map_err(to_status)?
@@ -127,7 +130,7 @@ impl WebhookServiceApi for GrpcWebhookService {
         let limit = consent_core::page::page_size(request.page_size).map_err(to_status)?;
         let before = page_position(&request.page_token)?;
         let mut found = self
-            .store
+            .store()
             .webhook_deliveries(&tenant, subscription.id, before, limit + 1)
             .await
             .map_err(to_status)?;

@@ -109,6 +109,23 @@ pub struct AttemptResult {
     pub error: String,
     /// How long the attempt took.
     pub latency: Duration,
+    /// Whether retrying cannot help until the configuration changes (the URL
+    /// left the allowlist, or names a refused address literally).
+    pub permanent: bool,
+}
+
+impl AttemptResult {
+    /// A change that cannot be sent at all (its format cannot encode it):
+    /// retrying cannot help.
+    pub fn unsendable(error: String) -> Self {
+        Self {
+            outcome: DeliveryOutcome::Failed,
+            status_code: None,
+            error,
+            latency: Duration::ZERO,
+            permanent: true,
+        }
+    }
 }
 
 /// Sends deliveries.
@@ -152,16 +169,17 @@ impl Deliverer {
         body: Vec<u8>,
     ) -> AttemptResult {
         let started = Instant::now();
-        let refused = |error: String| AttemptResult {
+        let refused = |error: String, permanent: bool| AttemptResult {
             outcome: DeliveryOutcome::Refused,
             status_code: None,
             error,
             latency: started.elapsed(),
+            permanent,
         };
         // The allowlist may have changed since the subscription was made.
         let url = match self.policy.check_url(url) {
             Ok(url) => url,
-            Err(refusal) => return refused(format!("url {refusal}")),
+            Err(refusal) => return refused(format!("url {refusal}"), true),
         };
         let event_id = event_id.to_string();
         let timestamp = consent_core::Timestamp::now().as_micros() / 1_000_000;
@@ -195,15 +213,19 @@ impl Deliverer {
                     status_code: Some(status.as_u16()),
                     error,
                     latency: started.elapsed(),
+                    permanent: false,
                 }
             }
+            // A name resolving to refused addresses may resolve otherwise
+            // later: retried like an outage.
             Err(err) => match refusal_in(&err) {
-                Some(refusal) => refused(format!("url {refusal}")),
+                Some(refusal) => refused(format!("url {refusal}"), false),
                 None => AttemptResult {
                     outcome: DeliveryOutcome::Failed,
                     status_code: None,
                     error: describe(&err),
                     latency: started.elapsed(),
+                    permanent: false,
                 },
             },
         }

@@ -20,6 +20,7 @@ use std::time::Duration;
 use consent_core::{ConsentError, FeedFilter, FeedStart, Subscribe, TenantId, Timestamp};
 use consent_store::{SqlStore, WebhookSubscription};
 use ipnet::IpNet;
+use uuid::Uuid;
 
 use self::deliver::SigningKeys;
 use self::policy::{UrlPattern, UrlPolicy};
@@ -105,13 +106,18 @@ impl Webhooks {
         filter: FeedFilter,
         url: &str,
     ) -> Result<(WebhookSubscription, String), ConsentError> {
+        let mut subscribe = Subscribe { filter, start: FeedStart::Now };
+        consent_core::validate::subscribe(&mut subscribe)?;
         let refused = |refusal: policy::Refusal| ConsentError::invalid("url", refusal.0);
         let parsed = self.policy.check_url(url).map_err(refused)?;
         self.policy.check_resolved(&parsed).await.map_err(refused)?;
-        let mut subscribe = Subscribe { filter, start: FeedStart::Now };
-        consent_core::validate::subscribe(&mut subscribe)?;
-        let subscription =
-            self.store.create_webhook(tenant, format, url, &subscribe.filter, self.max_per_tenant).await?;
+        // The secret first: a subscription nobody got the secret of must not exist.
+        let id = Uuid::now_v7();
+        let secret = self.keys.secret(id).await?;
+        let subscription = self
+            .store
+            .create_webhook(id, tenant, format, url, &subscribe.filter, self.max_per_tenant)
+            .await?;
         tracing::info!(
             subscription_id = %subscription.id,
             tenant = tenant.as_str(),
@@ -119,7 +125,6 @@ impl Webhooks {
             cursor = subscription.cursor,
             "webhook subscription created"
         );
-        let secret = self.keys.secret(subscription.id).await?;
         Ok((subscription, secret))
     }
 

@@ -22,15 +22,18 @@ const RESOLVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 #[error("{0}")]
 pub struct Refusal(pub String);
 
-/// One allowlist entry: `scheme://host[:port][/path-prefix]`, where the host
-/// may start with `*.` to allow its subdomains (not the domain itself). No
-/// port allows any port; a path allows URLs whose path starts with it.
+/// One allowlist entry: `scheme://host[:port][/path]`, where the host may
+/// start with `*.` to allow its subdomains (not the domain itself). No port
+/// allows the scheme's default port only, `:*` any port; a path allows that
+/// path and the paths below it (`/consent` allows `/consent/x`, not
+/// `/consent-admin`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UrlPattern {
     scheme: String,
     host: HostPattern,
+    /// `None`: any port.
     port: Option<u16>,
-    path_prefix: String,
+    path: String,
     text: String,
 }
 
@@ -55,9 +58,14 @@ impl FromStr for UrlPattern {
             Some(rest) => (true, rest),
             None => (false, rest),
         };
+        let (authority, path) = rest.find('/').map_or((rest, ""), |slash| rest.split_at(slash));
+        let (authority, any_port) = match authority.strip_suffix(":*") {
+            Some(authority) => (authority, true),
+            None => (authority, false),
+        };
         // Parse the rest as a URL of its own to get the host, port and path
         // exactly as the URLs they are compared with are parsed.
-        let url = Url::parse(&format!("{scheme}://{rest}"))
+        let url = Url::parse(&format!("{scheme}://{authority}{path}"))
             .map_err(|err| format!("webhook url pattern {text:?} is not valid: {err}"))?;
         let host = url
             .host_str()
@@ -71,9 +79,9 @@ impl FromStr for UrlPattern {
         } else {
             HostPattern::Exact(host.to_owned())
         };
-        let path_prefix =
-            if url.path() == "/" && !rest.contains('/') { String::new() } else { url.path().to_owned() };
-        Ok(Self { scheme: scheme.to_owned(), host, port: url.port(), path_prefix, text: text.to_owned() })
+        let port = if any_port { None } else { url.port_or_known_default() };
+        let path = url.path().trim_end_matches('/').to_owned();
+        Ok(Self { scheme: scheme.to_owned(), host, port, path, text: text.to_owned() })
     }
 }
 
@@ -90,10 +98,14 @@ impl UrlPattern {
             HostPattern::Exact(exact) => host == exact,
             HostPattern::Subdomains(suffix) => host.len() > suffix.len() && host.ends_with(suffix.as_str()),
         };
+        let path_ok = url
+            .path()
+            .strip_prefix(self.path.as_str())
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
         url.scheme() == self.scheme
             && host_ok
             && self.port.is_none_or(|port| url.port_or_known_default() == Some(port))
-            && url.path().starts_with(&self.path_prefix)
+            && path_ok
     }
 }
 
@@ -213,9 +225,18 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         let v4 = Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8);
         return is_public_v4(v4);
     }
+    // 6to4 (2002::/16) embeds an IPv4 address too.
+    if segments[0] == 0x2002 {
+        let [hi, lo] = [segments[1], segments[2]];
+        let v4 = Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8);
+        return is_public_v4(v4);
+    }
     !(ip.is_unspecified()
         || ip.is_loopback()
         || ip.is_multicast()
+        || segments[..3] == [0x64, 0xff9b, 1]   // local-use NAT64
+        || segments[..4] == [0x100, 0, 0, 0]    // discard-only
+        || (segments[0] == 0x2001 && segments[1] == 0) // Teredo: the address behind it is hidden
         || (segments[0] & 0xfe00) == 0xfc00   // unique local (fd00:ec2::254 metadata)
         || (segments[0] & 0xffc0) == 0xfe80   // link-local
         || (segments[0] & 0xffc0) == 0xfec0   // site-local (deprecated)
@@ -277,11 +298,15 @@ mod tests {
     #[test]
     fn patterns_match_scheme_host_port_and_path() {
         let p = policy(
-            &["https://hooks.example.com", "https://*.example.org:8443/consent/", "http://127.0.0.1"],
+            &["https://hooks.example.com", "https://*.example.org:8443/consent/", "http://127.0.0.1:*"],
             &["127.0.0.0/8"],
         );
         assert!(p.check_url("https://hooks.example.com/anything?x=1").is_ok());
-        assert!(p.check_url("https://hooks.example.com:9999/").is_ok(), "no port in the pattern: any port");
+        assert!(p.check_url("https://hooks.example.com:443/").is_ok(), "the default port");
+        assert!(
+            p.check_url("https://hooks.example.com:9999/").is_err(),
+            "no port in the pattern: the default"
+        );
         assert!(p.check_url("http://hooks.example.com/").is_err(), "scheme must match");
         assert!(p.check_url("https://hooks.example.com.evil.net/").is_err());
         assert!(p.check_url("https://evil.net/?https://hooks.example.com").is_err());
@@ -289,6 +314,8 @@ mod tests {
         assert!(p.check_url("https://a.example.org:8443/consent/x").is_ok());
         assert!(p.check_url("https://example.org:8443/consent/x").is_err(), "*. is subdomains only");
         assert!(p.check_url("https://a.example.org:8443/other").is_err(), "path prefix");
+        assert!(p.check_url("https://a.example.org:8443/consent").is_ok(), "the path itself");
+        assert!(p.check_url("https://a.example.org:8443/consent-admin").is_err(), "a whole segment");
         assert!(p.check_url("https://a.example.org/consent/x").is_err(), "port");
         assert!(p.check_url("http://127.0.0.1:4000/hook").is_ok());
         assert!(p.check_url("ftp://hooks.example.com/").is_err());
@@ -298,12 +325,25 @@ mod tests {
     #[test]
     fn non_public_addresses_are_refused_unless_their_network_is_allowed() {
         let p = policy(
-            &["http://*.test", "http://10.1.2.3", "http://[fd00:ec2::254]", "http://169.254.169.254"],
+            &[
+                "http://*.test",
+                "http://10.1.2.3",
+                "http://[fd00:ec2::254]",
+                "http://169.254.169.254",
+                "http://0x7f.1:*",
+                "http://[::ffff:a9fe:a9fe]",
+            ],
             &[],
         );
         assert!(p.check_url("http://10.1.2.3/").is_err());
         assert!(p.check_url("http://169.254.169.254/latest/meta-data").is_err(), "cloud metadata");
         assert!(p.check_url("http://[fd00:ec2::254]/").is_err(), "cloud metadata over IPv6");
+        // Other spellings of an address are parsed as the address.
+        assert!(p.check_url("http://0x7f.1:8080/").is_err(), "127.0.0.1 in hex");
+        assert!(p.check_url("http://[::ffff:169.254.169.254]/").is_err(), "IPv4-mapped metadata");
+        // Other spellings of an address are parsed as the address.
+        assert!(p.check_url("http://0x7f.1:8080/").is_err(), "127.0.0.1 in hex");
+        assert!(p.check_url("http://[::ffff:169.254.169.254]/").is_err(), "IPv4-mapped metadata");
         for private in [
             "127.0.0.1",
             "10.0.0.1",
@@ -317,11 +357,15 @@ mod tests {
             "fc00::1",
             "::ffff:127.0.0.1",
             "64:ff9b::a00:1",
+            "64:ff9b:1::1",
+            "2002:7f00:1::",
+            "2001:0:4136:e378::1",
+            "100::1",
             "224.0.0.1",
         ] {
             assert!(p.check_address(private.parse().unwrap()).is_err(), "{private}");
         }
-        for public in ["93.184.216.34", "8.8.8.8", "2606:4700::1111", "64:ff9b::808:808"] {
+        for public in ["93.184.216.34", "8.8.8.8", "2606:4700::1111", "64:ff9b::808:808", "2002:808:808::1"] {
             assert!(p.check_address(public.parse().unwrap()).is_ok(), "{public}");
         }
         let allowed = policy(&[], &["10.0.0.0/8"]);

@@ -1,22 +1,23 @@
 //! The webhook relay: every replica runs one. It claims the subscriptions no
-//! replica holds (a lease row in the database, renewed while it delivers) and
-//! runs one worker per claimed subscription. A worker reads the change log
-//! after the subscription's cursor — the same revision-ordered log the
-//! `Subscribe` stream reads — and delivers one change at a time: the cursor
-//! moves, in the same transaction as the delivery log entry, only after the
-//! receiver acknowledged the change. A crash therefore repeats at most the
-//! change in flight (with the same event id), and never skips one.
+//! replica holds (a lease row in the database) and runs one worker per
+//! claimed subscription. A worker reads the change log after the
+//! subscription's cursor — the same revision-ordered log the `Subscribe`
+//! stream reads — and delivers one change at a time: the cursor moves, in the
+//! same transaction as the delivery log entry, only after the receiver
+//! acknowledged the change. A crash therefore repeats at most the change in
+//! flight (with the same event id), and never skips one.
 //!
-//! Workers stop when their lease is lost (another replica took over after it
-//! expired, an operator redelivered or deleted the subscription, or it was
-//! parked); the relay claims again what is free.
+//! Before every attempt the worker renews its lease (`WHERE lease_owner = me`),
+//! so the lease always outlasts the attempt and a deletion or redelivery —
+//! which clear the lease — stops the worker before it sends anything more.
+//! The relay then claims afresh what is free.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use consent_adapter::{Notification, VendorAdapter};
-use consent_core::{ConsentRecord, ConsentService, ConsentStore, Timestamp};
+use consent_core::{ConsentError, ConsentRecord, ConsentService, ConsentStore, Timestamp};
 use consent_store::{
     DeliveryAttempt, DeliveryOutcome, Lease, Progress, SqlStore, WebhookSubscription, event_id,
 };
@@ -25,7 +26,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use super::deliver::{Deliverer, SigningKeys};
+use super::deliver::{AttemptResult, Deliverer, SigningKeys};
 use super::{WebhookSettings, retry_at};
 
 /// Changes read from the log at a time.
@@ -36,7 +37,6 @@ const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// What every worker shares.
 struct Context {
-    store: SqlStore,
     service: ConsentService<SqlStore>,
     deliverer: Deliverer,
     keys: SigningKeys,
@@ -48,15 +48,31 @@ struct Context {
 }
 
 impl Context {
+    fn store(&self) -> &SqlStore {
+        self.service.store()
+    }
+
     fn lease(&self, now: Timestamp) -> Lease<'_> {
         Lease { owner: &self.owner, now, until: now.saturating_add_micros(micros(self.settings.lease)) }
     }
 
-    /// A lease must still hold this long when an attempt starts, so it holds
-    /// until the attempt ends: then no other replica can have claimed it.
+    /// How long an attempt can take: the lease must still hold this long when
+    /// an attempt starts, so that no other replica can claim it meanwhile.
     fn attempt_budget(&self) -> i64 {
         micros(self.settings.connect_timeout + self.settings.response_timeout + Duration::from_secs(2))
     }
+}
+
+/// Whether the server is stopping: shutdown was requested, or whoever could
+/// request it is gone.
+fn stopping(shutdown: &watch::Receiver<bool>) -> bool {
+    *shutdown.borrow() || shutdown.has_changed().is_err()
+}
+
+/// Resolves once the server is stopping.
+async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    // An error means the sender is gone: stop as well.
+    let _ = shutdown.wait_for(|stop| *stop).await;
 }
 
 /// The relay of one replica.
@@ -71,12 +87,11 @@ impl std::fmt::Debug for Relay {
 }
 
 impl Relay {
-    /// A relay delivering the subscriptions in `store` with `deliverer`,
-    /// formatting notifications with `adapters`; `shutdown` turning true
-    /// stops it.
+    /// A relay delivering the subscriptions in `service`'s store with
+    /// `deliverer`, formatting notifications with `adapters`; `shutdown`
+    /// turning true stops it.
     pub fn new(
         service: ConsentService<SqlStore>,
-        store: SqlStore,
         deliverer: Deliverer,
         keys: SigningKeys,
         adapters: Vec<Arc<dyn VendorAdapter>>,
@@ -85,84 +100,80 @@ impl Relay {
     ) -> Self {
         let adapters = adapters.into_iter().map(|adapter| (adapter.name(), adapter)).collect();
         let owner = Uuid::now_v7().to_string();
-        Self {
-            context: Arc::new(Context {
-                store,
-                service,
-                deliverer,
-                keys,
-                adapters,
-                settings,
-                owner,
-                shutdown,
-            }),
-        }
+        Self { context: Arc::new(Context { service, deliverer, keys, adapters, settings, owner, shutdown }) }
     }
 
-    /// Claims and delivers until shutdown, then stops its workers and gives
-    /// up its leases so another replica takes over at once.
+    /// Claims and delivers until shutdown, then lets its workers finish their
+    /// attempt in flight and gives up its leases, so another replica takes
+    /// over at once.
     pub async fn run(self) {
         let context = self.context;
         let mut shutdown = context.shutdown.clone();
         let mut workers: HashMap<Uuid, JoinHandle<()>> = HashMap::new();
         let mut next_prune = Instant::now();
+        let mut failing = false;
         tracing::info!(owner = %context.owner, "webhook relay started");
-        loop {
+        while !stopping(&shutdown) {
             workers.retain(|_, worker| !worker.is_finished());
-            if *shutdown.borrow() {
-                break;
-            }
-            claim_free(&context, &mut workers).await;
-            if Instant::now() >= next_prune {
-                next_prune = Instant::now() + PRUNE_EVERY;
-                let before = Timestamp::now().saturating_add_micros(-micros(context.settings.log_retention));
-                match context.store.prune_deliveries(before).await {
-                    Ok(0) => {}
-                    Ok(pruned) => tracing::info!(pruned, "pruned the webhook delivery log"),
-                    Err(err) => tracing::warn!(error = %err, "cannot prune the webhook delivery log"),
+            match claim_free(&context, &mut workers).await {
+                Ok(()) => failing = false,
+                // Once per outage, not once per poll.
+                Err(err) if !failing => {
+                    failing = true;
+                    tracing::warn!(error = %err, "cannot look for webhook subscriptions to deliver");
                 }
+                Err(err) => tracing::debug!(error = %err, "still cannot look for webhook subscriptions"),
+            }
+            if !failing && Instant::now() >= next_prune {
+                next_prune = Instant::now() + PRUNE_EVERY;
+                prune(&context).await;
             }
             tokio::select! {
                 () = tokio::time::sleep(context.settings.poll_interval) => {}
-                _ = shutdown.wait_for(|stop| *stop) => {}
+                () = stopped(&mut shutdown) => {}
             }
         }
-        // Workers see the shutdown too and end their attempt in flight.
         for (_, worker) in workers {
             let _ = worker.await;
         }
-        if let Err(err) = context.store.release_webhooks(&context.owner).await {
+        if let Err(err) = context.store().release_webhooks(&context.owner).await {
             tracing::warn!(error = %err, "cannot release webhook leases; they expire on their own");
         }
         tracing::info!(owner = %context.owner, "webhook relay stopped");
     }
 }
 
+async fn prune(context: &Context) {
+    let before = Timestamp::now().saturating_add_micros(-micros(context.settings.log_retention));
+    match context.store().prune_deliveries(before).await {
+        Ok(0) => {}
+        Ok(pruned) => tracing::info!(pruned, "pruned the webhook delivery log"),
+        Err(err) => tracing::warn!(error = %err, "cannot prune the webhook delivery log"),
+    }
+}
+
 /// Claims every subscription no replica holds and starts its worker.
-async fn claim_free(context: &Arc<Context>, workers: &mut HashMap<Uuid, JoinHandle<()>>) {
-    let now = Timestamp::now();
-    let candidates = match context.store.claimable_webhooks(context.lease(now)).await {
-        Ok(candidates) => candidates,
-        Err(err) => {
-            tracing::warn!(error = %err, "cannot look for webhook subscriptions to deliver");
-            return;
-        }
-    };
+async fn claim_free(
+    context: &Arc<Context>,
+    workers: &mut HashMap<Uuid, JoinHandle<()>>,
+) -> Result<(), ConsentError> {
+    let candidates = context.store().claimable_webhooks(context.lease(Timestamp::now())).await?;
     for candidate in candidates {
         if workers.contains_key(&candidate.id) {
             continue;
         }
-        let now = Timestamp::now();
-        match context.store.claim_webhook(candidate.id, context.lease(now)).await {
-            Ok(Some(subscription)) => {
-                let lease_until = context.lease(now).until;
-                let worker = Worker { context: Arc::clone(context), subscription, lease_until };
-                workers.insert(candidate.id, tokio::spawn(worker.run()));
-            }
-            Ok(None) => {}
-            Err(err) => tracing::warn!(error = %err, subscription_id = %candidate.id, "cannot claim"),
+        let lease = context.lease(Timestamp::now());
+        if let Some(subscription) = context.store().claim_webhook(candidate.id, lease).await? {
+            let worker = Worker {
+                context: Arc::clone(context),
+                subscription,
+                lease_until: lease.until,
+                store_failures: 0,
+            };
+            workers.insert(candidate.id, tokio::spawn(worker.run()));
         }
     }
+    Ok(())
 }
 
 /// Delivers one subscription while this replica holds its lease.
@@ -170,6 +181,9 @@ struct Worker {
     context: Arc<Context>,
     subscription: WebhookSubscription,
     lease_until: Timestamp,
+    /// Consecutive store failures (the attempt's own failures are the
+    /// subscription's `failures`): they delay, but never park.
+    store_failures: u32,
 }
 
 /// Why a worker stops.
@@ -181,39 +195,34 @@ enum Stop {
     Shutdown,
 }
 
+/// What became of one change.
+enum Step {
+    /// Delivered: on to the next.
+    Delivered,
+    /// Not delivered; `next_attempt_at` says when to try again.
+    Later,
+}
+
 impl Worker {
     async fn run(mut self) {
         let id = self.subscription.id;
-        let stop = self.deliver_until_stopped().await;
+        let Err(stop) = self.deliver_until_stopped().await;
         tracing::debug!(subscription_id = %id, ?stop, "webhook worker stopped");
     }
 
-    async fn deliver_until_stopped(&mut self) -> Stop {
+    async fn deliver_until_stopped(&mut self) -> Result<std::convert::Infallible, Stop> {
         let context = Arc::clone(&self.context);
         let mut shutdown = context.shutdown.clone();
-        let mut commits = context.service.store().commits();
+        let mut commits = context.store().commits();
         // Every revision up to here was read: none after the cursor matched.
         let mut scanned = self.subscription.cursor;
         loop {
-            if *shutdown.borrow() {
-                return Stop::Shutdown;
+            if stopping(&shutdown) {
+                return Err(Stop::Shutdown);
             }
             let now = Timestamp::now();
-            let renew_at = self.renew_at();
-            if now >= renew_at {
-                match self.renew().await {
-                    Ok(true) => {}
-                    Ok(false) => return Stop::LeaseLost,
-                    Err(()) => {
-                        // The store cannot be reached: wait, and never deliver
-                        // once the lease might have run out.
-                        if self.lease_until.as_micros() - now.as_micros() < context.attempt_budget() {
-                            return Stop::LeaseLost;
-                        }
-                        self.wait(&mut shutdown, None, context.settings.poll_interval).await;
-                        continue;
-                    }
-                }
+            if now >= self.renew_at() {
+                self.keep_lease().await?;
             }
             if let Some(due) = self.subscription.next_attempt_at
                 && due > now
@@ -229,32 +238,26 @@ impl Worker {
             {
                 Ok(page) => page,
                 Err(err) => {
-                    tracing::warn!(error = %err, subscription_id = %self.subscription.id, "cannot read the change log");
-                    self.wait(&mut shutdown, None, context.settings.poll_interval).await;
+                    self.store_failed("read the change log", &err);
                     continue;
                 }
             };
             if page.records.is_empty() {
                 scanned = page.cursor;
                 let until_renewal = duration_until(Timestamp::now(), self.renew_at());
-                self.wait(
-                    &mut shutdown,
-                    Some(&mut commits),
-                    context.settings.poll_interval.min(until_renewal),
-                )
-                .await;
+                let timeout = context.settings.poll_interval.min(until_renewal);
+                self.wait(&mut shutdown, Some(&mut commits), timeout).await;
                 continue;
             }
             let mut all_delivered = true;
             for record in page.records {
                 let revision = record.revision;
-                match self.attempt(record).await {
-                    Ok(true) => scanned = revision,
-                    Ok(false) => {
+                match self.attempt(record).await? {
+                    Step::Delivered => scanned = revision,
+                    Step::Later => {
                         all_delivered = false;
                         break;
                     }
-                    Err(stop) => return stop,
                 }
             }
             if all_delivered {
@@ -263,85 +266,108 @@ impl Worker {
         }
     }
 
-    /// When the lease must be renewed: at half its life, and always early
-    /// enough that a whole attempt fits before it ends.
+    /// When the lease must be renewed while idle: at half its life, and
+    /// always early enough that a whole attempt fits before it ends.
     fn renew_at(&self) -> Timestamp {
         let half = micros(self.context.settings.lease) / 2;
         let budget = self.context.attempt_budget();
         self.lease_until.saturating_add_micros(-half.max(budget))
     }
 
-    /// Renews the lease: `Ok(false)` when it is no longer ours (then the
-    /// relay claims it afresh, reading the cursor a redelivery may have
-    /// moved), `Err` when the store cannot say.
-    async fn renew(&mut self) -> Result<bool, ()> {
+    /// Renews the lease. `Err(LeaseLost)` when it is no longer ours — the
+    /// relay then claims afresh, from the cursor a redelivery may have
+    /// moved — or when the store cannot say and the lease could run out
+    /// before an attempt ends.
+    async fn keep_lease(&mut self) -> Result<(), Stop> {
         let now = Timestamp::now();
         let lease = self.context.lease(now);
-        match self.context.store.renew_webhook(self.subscription.id, lease).await {
+        match self.context.store().renew_webhook(self.subscription.id, lease).await {
             Ok(true) => {
                 self.lease_until = lease.until;
-                Ok(true)
+                Ok(())
             }
-            Ok(false) => Ok(false),
+            Ok(false) => Err(Stop::LeaseLost),
             Err(err) => {
                 tracing::warn!(error = %err, subscription_id = %self.subscription.id, "cannot renew the lease");
-                Err(())
+                if self.lease_until.as_micros() - now.as_micros() < self.context.attempt_budget() {
+                    Err(Stop::LeaseLost)
+                } else {
+                    Ok(())
+                }
             }
         }
     }
 
-    /// One attempt at one change: `Ok(true)` when delivered, `Ok(false)` when
-    /// it failed and waits for its retry.
-    async fn attempt(&mut self, record: ConsentRecord) -> Result<bool, Stop> {
+    /// The store failed: try again later, with backoff, without counting it
+    /// against the receiver.
+    fn store_failed(&mut self, what: &str, err: &ConsentError) {
+        self.store_failures += 1;
+        tracing::warn!(error = %err, subscription_id = %self.subscription.id, "cannot {what}");
+        let settings = &self.context.settings;
+        let later =
+            retry_at(Timestamp::now(), self.store_failures, settings.retry_initial, settings.retry_max);
+        self.subscription.next_attempt_at = Some(later);
+    }
+
+    /// One attempt at one change.
+    async fn attempt(&mut self, record: ConsentRecord) -> Result<Step, Stop> {
+        let context = Arc::clone(&self.context);
+        let revision = record.revision;
+        let event = event_id(self.subscription.id, revision);
+        let body = match self.notification_body(record, event).await {
+            Ok(Ok(body)) => body,
+            Ok(Err(unencodable)) => {
+                let result = AttemptResult::unsendable(unencodable);
+                return self.finish(revision, event, Timestamp::now(), result).await;
+            }
+            Err(err) => {
+                self.store_failed("read the change", &err);
+                return Ok(Step::Later);
+            }
+        };
+        let key = match context.keys.key(self.subscription.id).await {
+            Ok(key) => key,
+            Err(err) => {
+                // Unsigned deliveries are never sent.
+                self.store_failed("read the server secret", &err);
+                return Ok(Step::Later);
+            }
+        };
+        // The lease must hold until this attempt ends, and must still be
+        // ours: a deletion or redelivery since the last renewal stops here.
+        self.keep_lease().await?;
+        let started_at = Timestamp::now();
+        // An attempt in flight is let finish (its timeouts bound it), so a
+        // shutdown repeats nothing the receiver already has.
+        let result =
+            context.deliverer.deliver(&self.subscription.url, &key, event, self.subscription.id, body).await;
+        self.finish(revision, event, started_at, result).await
+    }
+
+    /// Logs an attempt and applies its consequence to the subscription.
+    async fn finish(
+        &mut self,
+        revision: consent_core::Revision,
+        event: Uuid,
+        started_at: Timestamp,
+        result: AttemptResult,
+    ) -> Result<Step, Stop> {
         let context = Arc::clone(&self.context);
         let subscription = &self.subscription;
-        let revision = record.revision;
-        let event = event_id(subscription.id, revision);
         let attempt_number = subscription.failures + 1;
-        let started_at = Timestamp::now();
-        let result = match self.notification_body(record, event).await {
-            Ok(body) => {
-                let key = match context.keys.key(subscription.id).await {
-                    Ok(key) => key,
-                    Err(err) => {
-                        // Unsigned deliveries are never sent; try again later.
-                        tracing::warn!(error = %err, "cannot read the server secret");
-                        let later =
-                            Timestamp::now().saturating_add_micros(micros(context.settings.poll_interval));
-                        self.subscription.next_attempt_at = Some(later);
-                        return Ok(false);
-                    }
-                };
-                let delivery =
-                    context.deliverer.deliver(&subscription.url, &key, event, subscription.id, body);
-                let mut shutdown = context.shutdown.clone();
-                tokio::select! {
-                    result = delivery => result,
-                    // The change is delivered again after the restart, with
-                    // the same event id.
-                    _ = shutdown.wait_for(|stop| *stop) => return Err(Stop::Shutdown),
-                }
-            }
-            Err(error) => super::deliver::AttemptResult {
-                outcome: DeliveryOutcome::Failed,
-                status_code: None,
-                error,
-                latency: Duration::ZERO,
-            },
-        };
         let delivered = result.outcome == DeliveryOutcome::Delivered;
         let progress = if delivered {
             Progress::Delivered
-        } else if attempt_number >= context.settings.max_attempts {
+        } else if result.permanent || attempt_number >= context.settings.max_attempts {
             Progress::Park
         } else {
-            let now = Timestamp::now();
+            let settings = &context.settings;
             Progress::Retry {
                 next_attempt_at: retry_at(
-                    now,
+                    Timestamp::now(),
                     attempt_number,
-                    context.settings.retry_initial,
-                    context.settings.retry_max,
+                    settings.retry_initial,
+                    settings.retry_max,
                 ),
             }
         };
@@ -357,26 +383,30 @@ impl Worker {
             latency_ms: u64::try_from(result.latency.as_millis()).unwrap_or(u64::MAX),
             attempted_at: started_at,
         };
-        let held = context
-            .store
+        let held = match context
+            .store()
             .record_delivery(&attempt, &subscription.tenant, &context.owner, &progress)
             .await
-            .map_err(|err| {
-                // Unrecorded: the change is attempted again by whoever holds
-                // the lease next, with the same event id.
-                tracing::warn!(error = %err, subscription_id = %subscription.id, "cannot record a delivery");
-                Stop::LeaseLost
-            })?;
+        {
+            Ok(held) => held,
+            Err(err) => {
+                // Unrecorded: the change is attempted again, with the same
+                // event id, once the store answers.
+                self.store_failed("record a delivery", &err);
+                return Ok(Step::Later);
+            }
+        };
         if !held {
             return Err(Stop::LeaseLost);
         }
+        self.store_failures = 0;
         match progress {
             Progress::Delivered => {
                 tracing::debug!(subscription_id = %subscription.id, revision, "webhook delivered");
                 self.subscription.cursor = revision;
                 self.subscription.failures = 0;
                 self.subscription.next_attempt_at = None;
-                Ok(true)
+                Ok(Step::Delivered)
             }
             Progress::Retry { next_attempt_at } => {
                 tracing::info!(
@@ -388,7 +418,7 @@ impl Worker {
                 );
                 self.subscription.failures = attempt_number;
                 self.subscription.next_attempt_at = Some(next_attempt_at);
-                Ok(false)
+                Ok(Step::Later)
             }
             Progress::Park => {
                 tracing::warn!(
@@ -396,37 +426,40 @@ impl Worker {
                     revision,
                     attempts = attempt_number,
                     error = %attempt.error,
-                    "webhook subscription parked after repeated failures"
+                    "webhook subscription parked"
                 );
                 Err(Stop::LeaseLost)
             }
         }
     }
 
-    /// The notification body of a change in the subscription's format.
-    async fn notification_body(&self, record: ConsentRecord, event: Uuid) -> Result<Vec<u8>, String> {
+    /// The notification body of a change in the subscription's format:
+    /// `Err` when the store fails, `Ok(Err)` when the format cannot encode it.
+    async fn notification_body(
+        &self,
+        record: ConsentRecord,
+        event: Uuid,
+    ) -> Result<Result<Vec<u8>, String>, ConsentError> {
         let subscription = &self.subscription;
-        let adapter = self
-            .context
-            .adapters
-            .get(subscription.format.as_str())
-            .ok_or_else(|| format!("this build has no {} notification format", subscription.format))?;
-        let view = self
-            .context
-            .service
-            .view(&subscription.tenant, record)
-            .await
-            .map_err(|err| format!("cannot read the change: {err}"))?;
+        let Some(adapter) = self.context.adapters.get(subscription.format.as_str()) else {
+            return Ok(Err(format!("this build has no {} notification format", subscription.format)));
+        };
+        let Some(mut view) = self.context.service.views(&subscription.tenant, vec![record]).await?.pop()
+        else {
+            return Err(ConsentError::Internal("a change without a view".to_owned()));
+        };
+        // The change as it was made, the same on every attempt: not what a
+        // check would answer at the time of delivery.
+        view.status = view.record.decision.into();
         let event = event.to_string();
         let subscription_id = subscription.id.to_string();
-        let body = adapter
-            .encode_notification(&Notification {
-                event_id: &event,
-                subscription_id: &subscription_id,
-                view: &view,
-            })
-            .ok_or_else(|| format!("the {} format has no webhook notifications", subscription.format))?;
-        serde_json::to_vec(&body).map_err(|err| format!("cannot encode the notification: {err}"))
+        let notification = Notification { event_id: &event, subscription_id: &subscription_id, view: &view };
+        Ok(match adapter.encode_notification(&notification) {
+            Some(body) => {
+                serde_json::to_vec(&body).map_err(|err| format!("cannot encode the notification: {err}"))
+            }
+            None => Err(format!("the {} format has no webhook notifications", subscription.format)),
+        })
     }
 
     /// Sleeps for `timeout`, or until a commit (when `commits` is given) or
@@ -438,20 +471,19 @@ impl Worker {
         timeout: Duration,
     ) {
         let commit = async {
-            match commits {
-                Some(commits) => {
-                    if commits.changed().await.is_err() {
-                        // No more commit signals: the timer alone wakes.
-                        std::future::pending::<()>().await;
-                    }
-                }
-                None => std::future::pending().await,
+            let signalled = match commits {
+                Some(commits) => commits.changed().await.is_ok(),
+                None => false,
+            };
+            if !signalled {
+                // No commit signal (or no more): the timer alone wakes.
+                std::future::pending::<()>().await;
             }
         };
         tokio::select! {
             () = tokio::time::sleep(timeout) => {}
             () = commit => {}
-            _ = shutdown.wait_for(|stop| *stop) => {}
+            () = stopped(shutdown) => {}
         }
     }
 }

@@ -243,6 +243,21 @@ async fn update_get_and_check_follow_the_latest_record_for_the_reference() {
         .await;
     assert_eq!(not_found.status, 404, "{not_found:?}");
     assert_eq!(sp.history().await.len(), 2, "nothing written");
+
+    // The check answers for a reference without a consent too: none given.
+    let check = |reference: &str| {
+        format!("/api/universalconsent/consent-given?ClientId={client}&Reference={reference}")
+    };
+    let unknown = sp.call("GET", &check("doc-2"), None).await;
+    assert_eq!((unknown.status, unknown.json()), (200, json!({"ConsentGiven": "None"})));
+    // A consent without a Reference applies to every reference.
+    record(&sp, json!({"ConsentGiven": "Partial", "CustomUserId": "bob"})).await;
+    assert_eq!(sp.call("GET", &check("doc-2"), None).await.json(), json!({"ConsentGiven": "Partial"}));
+    assert_eq!(
+        sp.call("GET", &check("doc-1"), None).await.json(),
+        json!({"ConsentGiven": "Partial"}),
+        "the later one decides"
+    );
 }
 
 #[tokio::test]

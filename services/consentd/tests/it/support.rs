@@ -115,7 +115,7 @@ pub(crate) fn config_for(path: &std::path::Path) -> Config {
 /// Webhooks to receivers on loopback, with quick retries and polls.
 pub(crate) fn test_webhooks() -> consentd::webhooks::WebhookSettings {
     consentd::webhooks::WebhookSettings {
-        allowed_urls: vec!["http://127.0.0.1".parse().expect("pattern")],
+        allowed_urls: vec!["http://127.0.0.1:*".parse().expect("pattern")],
         allowed_networks: vec!["127.0.0.0/8".parse().expect("network")],
         connect_timeout: Duration::from_millis(500),
         response_timeout: Duration::from_secs(2),

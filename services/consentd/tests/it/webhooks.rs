@@ -300,7 +300,7 @@ async fn a_crash_in_the_middle_loses_nothing() {
         &config,
         r#"
 [webhooks]
-allowed_urls = ["http://127.0.0.1"]
+allowed_urls = ["http://127.0.0.1:*"]
 allowed_networks = ["127.0.0.0/8"]
 connect_timeout_ms = 500
 response_timeout_ms = 1500
@@ -348,7 +348,7 @@ async fn urls_outside_the_allowlist_or_on_private_addresses_are_refused_when_sub
     let port = receiver.addr.port();
     let server = TestServer::start_with(|config| {
         config.webhooks.allowed_urls =
-            ["http://127.0.0.1", "http://localhost", "http://169.254.169.254", "http://10.0.0.5"]
+            ["http://127.0.0.1:*", "http://localhost:*", "http://169.254.169.254", "http://10.0.0.5"]
                 .iter()
                 .map(|p| p.parse().unwrap())
                 .collect();
@@ -384,7 +384,7 @@ async fn urls_outside_the_allowlist_or_on_private_addresses_are_refused_when_sub
 #[tokio::test]
 async fn deliveries_are_refused_when_the_policy_no_longer_allows_the_url() {
     let with_localhost = |config: &mut consentd::config::Config| {
-        config.webhooks.allowed_urls.push("http://localhost".parse().unwrap());
+        config.webhooks.allowed_urls.push("http://localhost:*".parse().unwrap());
     };
     let mut server = TestServer::start_with(with_localhost).await;
     let receiver = Receiver::start().await;
@@ -408,7 +408,7 @@ async fn deliveries_are_refused_when_the_policy_no_longer_allows_the_url() {
     assert!(refused[0].error.contains("a private, loopback"), "{refused:?}");
     assert_eq!(refused[0].revision, revisions[0]);
 
-    // Refusals count as failures: the subscription parks.
+    // A name's refusal may pass later (DNS changes): retried, then parked.
     wait_for_state(&mut management, &id, |s| s.state() == pb::WebhookState::Parked).await;
     let attempts = log(&mut management, &id).await.len();
     assert_eq!(attempts, 4, "max_attempts of the test configuration");
@@ -427,9 +427,13 @@ async fn deliveries_are_refused_when_the_policy_no_longer_allows_the_url() {
         })
         .await
         .unwrap();
-    let entries = wait_for_log(&mut management, &id, attempts + 1).await;
+    // A URL outside the allowlist cannot pass until the configuration
+    // changes: parked at once.
+    let parked = wait_for_state(&mut management, &id, |s| s.state() == pb::WebhookState::Parked).await;
+    assert!(parked.last_error.contains("allowlist"), "{parked:?}");
+    let entries = log(&mut management, &id).await;
+    assert_eq!(entries.len(), attempts + 1, "{entries:?}");
     assert_eq!(entries[attempts].outcome(), pb::DeliveryOutcome::Refused);
-    assert!(entries[attempts].error.contains("allowlist"), "{entries:?}");
     assert!(receiver.deliveries().is_empty(), "nothing reached the receiver");
 }
 
@@ -485,6 +489,27 @@ async fn one_replica_at_a_time_delivers_a_subscription() {
     assert_eq!(receiver.max_in_flight(), 1);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_backlog_longer_than_the_lease_keeps_one_sender() {
+    let database = TestDatabase::postgres().await;
+    // A lease of 9 s, attempts of 1.2 s: ten changes outlast it.
+    let on_postgres =
+        |config: &mut consentd::config::Config| config.store = StoreOptions::new(database.url.clone());
+    let a = TestServer::start_with(on_postgres).await;
+    let b = TestServer::start_with(on_postgres).await;
+    let receiver = Receiver::start().await;
+    receiver.delay(Duration::from_millis(1200));
+    subscribed(a.running().http_addr, json!({"WebhookUrl": receiver.url("/h")})).await;
+    let mut client = a.client().await;
+    let revisions = record_n(&mut client, 10, "marketing").await;
+    let deliveries =
+        receiver.wait_until(Duration::from_secs(60), "the whole backlog", covers(&revisions)).await;
+    assert_eq!(first_accepted(&deliveries), revisions);
+    assert_eq!(receiver.max_in_flight(), 1, "the other replica never took over mid-backlog");
+    assert_eq!(deliveries.len(), revisions.len(), "nothing was sent twice");
+    drop(b);
+}
+
 type KeyedWebhooks = WebhookServiceClient<InterceptedService<Channel, BearerKey>>;
 
 async fn keyed_webhooks(server: &TestServer, key: &str) -> KeyedWebhooks {
@@ -494,7 +519,11 @@ async fn keyed_webhooks(server: &TestServer, key: &str) -> KeyedWebhooks {
 
 #[tokio::test]
 async fn subscriptions_are_managed_per_tenant_over_grpc() {
-    let server = TestServer::start_with(|config| config.auth = AuthMode::Required).await;
+    let server = TestServer::start_with(|config| {
+        config.auth = AuthMode::Required;
+        config.webhooks.max_per_tenant = 3;
+    })
+    .await;
     let acme = create_key(&server.database_url(), "acme", &[]);
     let globex = create_key(&server.database_url(), "globex", &[]);
     let writer_only = create_key(&server.database_url(), "acme", &["consent:write"]);
@@ -523,6 +552,8 @@ async fn subscriptions_are_managed_per_tenant_over_grpc() {
         assert_eq!(response.status, 200, "{response:?}");
         ids.push(response.json()["SubscriptionId"].as_str().unwrap().to_owned());
     }
+    let capped = subscribe_as(acme.clone(), receiver.url("/h3")).await;
+    assert_eq!(capped.status, 409, "a tenant's subscriptions are capped: {capped:?}");
 
     let mut mine = keyed_webhooks(&server, &acme).await;
     let first = mine
@@ -604,7 +635,15 @@ async fn subscriptions_are_managed_per_tenant_over_grpc() {
         .unwrap_err();
     assert_eq!(bad_token.code(), Code::InvalidArgument);
 
-    // Deleting stops deliveries.
+    // Deleting stops deliveries, also of a subscription a worker is
+    // delivering right now.
+    let mut writer = keyed_client(&server.url(), &acme).await;
+    let written = writer
+        .record_consent(record_request(identity("user_id", "y"), "marketing", "", pb::Decision::Granted))
+        .await
+        .unwrap()
+        .into_inner();
+    receiver.wait_until(WAIT, "one delivery per subscription", |d| d.len() >= 3).await;
     for id in &ids {
         mine.delete_webhook_subscription(pb::DeleteWebhookSubscriptionRequest { id: id.clone() })
             .await
@@ -615,11 +654,11 @@ async fn subscriptions_are_managed_per_tenant_over_grpc() {
         .await
         .unwrap_err();
     assert_eq!(gone.code(), Code::NotFound);
-    let mut writer = keyed_client(&server.url(), &acme).await;
     writer
         .record_consent(record_request(identity("user_id", "z"), "marketing", "", pb::Decision::Granted))
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(600)).await;
-    assert!(receiver.deliveries().is_empty(), "deleted subscriptions deliver nothing");
+    let after: Vec<i64> = receiver.deliveries().iter().map(Delivery::revision).collect();
+    assert_eq!(after, [written.revision; 3], "deleted subscriptions deliver nothing more");
 }
