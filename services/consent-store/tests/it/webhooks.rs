@@ -47,6 +47,20 @@ fn attempt(subscription_id: Uuid, revision: Revision, outcome: DeliveryOutcome) 
     }
 }
 
+/// A subscription to every change of the default tenant.
+async fn any_subscription(sql: &consent_store::SqlStore) -> consent_store::WebhookSubscription {
+    sql.create_webhook(
+        Uuid::now_v7(),
+        &tenant(),
+        "secureprivacy",
+        "http://127.0.0.1/h",
+        &FeedFilter::default(),
+        10,
+    )
+    .await
+    .unwrap()
+}
+
 /// Records a successful delivery of `revision` by `owner`: whether it held
 /// the lease.
 async fn delivered(sql: &consent_store::SqlStore, id: Uuid, revision: Revision, owner: &str) -> bool {
@@ -110,17 +124,7 @@ async fn one_replica_holds_a_lease_and_moves_the_cursor(store: TestStore) {
     let s = &store.service;
     let sql = s.store();
     s.record(&tenant(), record("w", "", "", Decision::Granted)).await.unwrap();
-    let created = sql
-        .create_webhook(
-            Uuid::now_v7(),
-            &tenant(),
-            "secureprivacy",
-            "http://127.0.0.1/h",
-            &FeedFilter::default(),
-            10,
-        )
-        .await
-        .unwrap();
+    let created = any_subscription(sql).await;
     assert_eq!(created.cursor, 1, "a subscription starts after the head");
     let now = Timestamp::now();
 
@@ -176,17 +180,7 @@ async fn one_replica_holds_a_lease_and_moves_the_cursor(store: TestStore) {
 
 async fn redelivery_and_deletion_take_the_lease_away(store: TestStore) {
     let sql = store.service.store();
-    let created = sql
-        .create_webhook(
-            Uuid::now_v7(),
-            &tenant(),
-            "secureprivacy",
-            "http://127.0.0.1/h",
-            &FeedFilter::default(),
-            10,
-        )
-        .await
-        .unwrap();
+    let created = any_subscription(sql).await;
     let now = Timestamp::now();
     assert!(sql.claim_webhook(created.id, lease("a", now)).await.unwrap().is_some());
     let redelivered = sql.redeliver_webhook(&tenant(), created.id, Some(0)).await.unwrap().unwrap();

@@ -453,13 +453,19 @@ async fn wait_for_log(
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_replica_at_a_time_delivers_a_subscription() {
+/// Two servers on one fresh PostgreSQL database.
+async fn two_replicas() -> (TestDatabase, TestServer, TestServer) {
     let database = TestDatabase::postgres().await;
     let on_postgres =
         |config: &mut consentd::config::Config| config.store = StoreOptions::new(database.url.clone());
     let a = TestServer::start_with(on_postgres).await;
     let b = TestServer::start_with(on_postgres).await;
+    (database, a, b)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_replica_at_a_time_delivers_a_subscription() {
+    let (_database, a, b) = two_replicas().await;
     let receiver = Receiver::start().await;
     receiver.delay(Duration::from_millis(20));
     subscribed(a.running().http_addr, json!({"WebhookUrl": receiver.url("/h")})).await;
@@ -491,12 +497,8 @@ async fn one_replica_at_a_time_delivers_a_subscription() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_backlog_longer_than_the_lease_keeps_one_sender() {
-    let database = TestDatabase::postgres().await;
     // A lease of 9 s, attempts of 1.2 s: ten changes outlast it.
-    let on_postgres =
-        |config: &mut consentd::config::Config| config.store = StoreOptions::new(database.url.clone());
-    let a = TestServer::start_with(on_postgres).await;
-    let b = TestServer::start_with(on_postgres).await;
+    let (_database, a, b) = two_replicas().await;
     let receiver = Receiver::start().await;
     receiver.delay(Duration::from_millis(1200));
     subscribed(a.running().http_addr, json!({"WebhookUrl": receiver.url("/h")})).await;
