@@ -1,5 +1,5 @@
 # One entry point for developers; the README's two commands stay the truth.
-.PHONY: run test lint fmt ci bench
+.PHONY: run test lint fmt ci bench helm-check
 
 run:        ## run the service on embedded SQLite (./consentd.db)
 	cargo run -p consentd -- serve
@@ -14,6 +14,11 @@ lint:       ## formatting and clippy, as CI runs them
 
 fmt:
 	cargo fmt --all
+
+helm-check: ## Helm lint, render and Kubernetes schema validation of helm/consentd
+	python3 -m venv target/chart-venv
+	target/chart-venv/bin/pip install --quiet -r helm/ci/requirements.txt
+	target/chart-venv/bin/python helm/ci/check_chart.py
 
 ci:         ## exactly what CI runs
 	bash .ci/run

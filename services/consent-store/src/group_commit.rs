@@ -98,8 +98,15 @@ async fn run(
     max_batch: usize,
     committed: Arc<watch::Sender<u64>>,
 ) {
+    let batch_sizes = opentelemetry::global::meter("consentd")
+        .u64_histogram("consentd.store.write_batch.size")
+        .with_unit("{write}")
+        .with_description("Writes committed together in one group-commit transaction")
+        .with_boundaries(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0])
+        .build();
     let mut batch = Vec::with_capacity(max_batch);
     while jobs.recv_many(&mut batch, max_batch).await > 0 {
+        batch_sizes.record(batch.len() as u64, &[]);
         if commit_batch(&db, std::mem::take(&mut batch)).await {
             committed.send_modify(|count| *count = count.wrapping_add(1));
         }

@@ -66,6 +66,15 @@ impl StoreOptions {
     }
 }
 
+/// How busy the connection pool is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUsage {
+    /// Connections open.
+    pub open: u32,
+    /// Of those, idle.
+    pub idle: u32,
+}
+
 /// The consent store on a SQL database.
 #[derive(Debug, Clone)]
 pub struct SqlStore {
@@ -112,6 +121,23 @@ impl SqlStore {
 
     pub(crate) fn connection(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    /// The connection pool's size now and how many of its connections are
+    /// idle, for the pool-usage metric.
+    pub fn pool_usage(&self) -> PoolUsage {
+        let backend = self.db.get_database_backend();
+        let (open, idle) = if backend == DbBackend::Postgres {
+            let pool = self.db.get_postgres_connection_pool();
+            (pool.size(), pool.num_idle())
+        } else if backend == DbBackend::Sqlite {
+            let pool = self.db.get_sqlite_connection_pool();
+            (pool.size(), pool.num_idle())
+        } else {
+            // No other backend is built in.
+            (0, 0)
+        };
+        PoolUsage { open, idle: u32::try_from(idle).unwrap_or(u32::MAX) }
     }
 
     /// Applies pending migrations, in one transaction. On PostgreSQL a

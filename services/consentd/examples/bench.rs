@@ -74,6 +74,7 @@ async fn measure(database_url: &str, concurrency: usize, window: Duration) -> (f
         health_listen: None,
         gateway: consentd::config::GatewaySettings::default(),
         webhooks: consentd::webhooks::WebhookSettings::default(),
+        shutdown_grace: Duration::from_secs(10),
     };
     let running = server::start(&config).await.expect("server starts");
     let url = format!("http://{}", running.grpc_addr);

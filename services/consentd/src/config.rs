@@ -13,15 +13,16 @@ use crate::auth::Limits;
 use crate::feed::FeedSettings;
 use crate::tls::TlsFiles;
 use crate::webhooks::WebhookSettings;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Default database: an embedded SQLite file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://consentd.db?mode=rwc";
 const DEFAULT_GRPC_LISTEN: &str = "0.0.0.0:50051";
 const DEFAULT_HTTP_LISTEN: &str = "0.0.0.0:8080";
+const DEFAULT_SHUTDOWN_GRACE_MS: u64 = 20_000;
 
 /// Whether calls must present an API key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AuthMode {
     /// Every call needs a valid key.
@@ -31,7 +32,7 @@ pub enum AuthMode {
 }
 
 /// Log output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     /// Human-readable, for a terminal.
@@ -85,10 +86,14 @@ pub struct ServeArgs {
     /// mandatory (mTLS)
     #[arg(long, env = "CONSENTD_TLS_CLIENT_CA")]
     pub tls_client_ca: Option<PathBuf>,
-    /// A plain-HTTP port serving only /healthz and /readyz, for probes when
-    /// the main listeners use TLS [default: none]
+    /// A plain-HTTP port serving only /healthz, /readyz and /metrics, for
+    /// probes when the main listeners use TLS [default: none]
     #[arg(long, env = "CONSENTD_HEALTH_LISTEN")]
     pub health_listen: Option<SocketAddr>,
+    /// How long in-flight calls may take to finish after SIGTERM/SIGINT, in
+    /// milliseconds [default: 20000]
+    #[arg(long, env = "CONSENTD_SHUTDOWN_GRACE_MS")]
+    pub shutdown_grace_ms: Option<u64>,
 }
 
 /// The options of the commands that act on the store directly (`migrate`,
@@ -134,24 +139,26 @@ pub struct KeySecretArgs {
     pub key_secret: Option<String>,
 }
 
-/// The TOML file: the same settings as the flags, in snake case.
-#[derive(Debug, Default, Deserialize)]
+/// The TOML file: the same settings as the flags, in snake case. (Plain
+/// values come before tables, as TOML writes them.)
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     database_url: Option<String>,
     grpc_listen: Option<SocketAddr>,
     http_listen: Option<SocketAddr>,
+    health_listen: Option<SocketAddr>,
     auth: Option<AuthMode>,
+    key_secret: Option<String>,
     migrate_on_start: Option<bool>,
     log_format: Option<LogFormat>,
+    shutdown_grace_ms: Option<u64>,
     #[serde(default)]
     store: FileStoreConfig,
     #[serde(default)]
-    subscribe: FileSubscribeConfig,
-    key_secret: Option<String>,
-    #[serde(default)]
     limits: FileLimitsConfig,
-    health_listen: Option<SocketAddr>,
+    #[serde(default)]
+    subscribe: FileSubscribeConfig,
     tls: Option<FileTlsConfig>,
     #[serde(default)]
     gateway: FileGatewayConfig,
@@ -159,7 +166,7 @@ struct FileConfig {
     webhooks: FileWebhooksConfig,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct FileWebhooksConfig {
     allowed_urls: Option<Vec<String>>,
@@ -175,7 +182,7 @@ struct FileWebhooksConfig {
     max_per_tenant: Option<u64>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct FileGatewayConfig {
     adapters: Option<Vec<String>>,
@@ -183,7 +190,7 @@ struct FileGatewayConfig {
     trusted_proxies: Option<Vec<std::net::IpAddr>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct FileTlsConfig {
     cert_file: PathBuf,
@@ -191,7 +198,7 @@ struct FileTlsConfig {
     client_ca_file: Option<PathBuf>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct FileLimitsConfig {
     max_message_bytes: Option<usize>,
@@ -207,7 +214,7 @@ struct FileLimitsConfig {
     http_header_timeout_ms: Option<u64>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct FileSubscribeConfig {
     heartbeat_interval_ms: Option<u64>,
@@ -218,7 +225,7 @@ struct FileSubscribeConfig {
     poll_interval_ms: Option<u64>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct FileStoreConfig {
     max_connections: Option<u32>,
@@ -257,6 +264,8 @@ pub struct Config {
     pub gateway: GatewaySettings,
     /// Webhook subscriptions and their delivery.
     pub webhooks: WebhookSettings,
+    /// How long in-flight calls may take to finish once shutdown began.
+    pub shutdown_grace: Duration,
 }
 
 /// The vendor HTTP gateway's settings (`[gateway]` in the config file).
@@ -393,6 +402,9 @@ impl Config {
             health_listen: args.health_listen.or(file.health_listen),
             gateway: gateway_settings(file.gateway),
             webhooks: webhook_settings(file.webhooks)?,
+            shutdown_grace: Duration::from_millis(
+                args.shutdown_grace_ms.or(file.shutdown_grace_ms).unwrap_or(DEFAULT_SHUTDOWN_GRACE_MS),
+            ),
         };
         config.validate()?;
         Ok(config)
@@ -421,6 +433,7 @@ impl Config {
             ("limits.http_header_timeout_ms", millis(self.limits.http_header_timeout)),
             ("subscribe.heartbeat_interval_ms", millis(self.feed.heartbeat_interval)),
             ("subscribe.poll_interval_ms", millis(self.feed.poll_interval)),
+            ("shutdown_grace_ms", millis(self.shutdown_grace)),
             ("webhooks.connect_timeout_ms", millis(self.webhooks.connect_timeout)),
             ("webhooks.response_timeout_ms", millis(self.webhooks.response_timeout)),
             ("webhooks.max_attempts", self.webhooks.max_attempts as usize),
@@ -471,6 +484,77 @@ impl Config {
             });
         }
         Ok(())
+    }
+}
+
+impl Config {
+    /// The effective configuration as a TOML file (every setting, secrets
+    /// redacted): what `consentd config print` shows and `serve` logs.
+    pub fn to_toml(&self) -> String {
+        let ms = |duration: Duration| u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
+        let limits = &self.limits;
+        let webhooks = &self.webhooks;
+        let file = FileConfig {
+            database_url: Some(redact_url(&self.store.database_url)),
+            grpc_listen: Some(self.grpc_listen),
+            http_listen: Some(self.http_listen),
+            health_listen: self.health_listen,
+            auth: Some(self.auth),
+            key_secret: self.key_secret.as_ref().map(|_| "<redacted>".to_owned()),
+            migrate_on_start: Some(self.migrate_on_start),
+            log_format: self.log_format,
+            shutdown_grace_ms: Some(ms(self.shutdown_grace)),
+            store: FileStoreConfig {
+                max_connections: Some(self.store.max_connections),
+                acquire_timeout_ms: Some(ms(self.store.acquire_timeout)),
+                max_batch: Some(self.store.max_batch),
+            },
+            limits: FileLimitsConfig {
+                max_message_bytes: Some(limits.max_message_bytes),
+                max_deadline_ms: Some(ms(limits.calls.max_deadline)),
+                rate_per_key: Some(limits.calls.rate_per_key),
+                burst_per_key: Some(limits.calls.burst_per_key),
+                max_in_flight: Some(limits.calls.max_in_flight),
+                concurrency_per_connection: Some(limits.concurrency_per_connection),
+                max_concurrent_streams: Some(limits.max_concurrent_streams),
+                keepalive_interval_ms: Some(ms(limits.keepalive_interval)),
+                keepalive_timeout_ms: Some(ms(limits.keepalive_timeout)),
+                max_pending_resets: Some(limits.max_pending_resets),
+                http_header_timeout_ms: Some(ms(limits.http_header_timeout)),
+            },
+            subscribe: FileSubscribeConfig {
+                heartbeat_interval_ms: Some(ms(self.feed.heartbeat_interval)),
+                buffer: Some(self.feed.buffer),
+                send_timeout_ms: Some(ms(self.feed.send_timeout)),
+                max_streams: Some(self.feed.max_streams),
+                max_streams_per_tenant: Some(self.feed.max_streams_per_tenant),
+                poll_interval_ms: Some(ms(self.feed.poll_interval)),
+            },
+            tls: self.tls.as_ref().map(|tls| FileTlsConfig {
+                cert_file: tls.cert.clone(),
+                key_file: tls.key.clone(),
+                client_ca_file: tls.client_ca.clone(),
+            }),
+            gateway: FileGatewayConfig {
+                adapters: Some(self.gateway.adapters.clone()),
+                max_body_bytes: Some(self.gateway.max_body_bytes),
+                trusted_proxies: Some(self.gateway.trusted_proxies.clone()),
+            },
+            webhooks: FileWebhooksConfig {
+                allowed_urls: Some(webhooks.allowed_urls.iter().map(ToString::to_string).collect()),
+                allowed_networks: Some(webhooks.allowed_networks.iter().map(ToString::to_string).collect()),
+                connect_timeout_ms: Some(ms(webhooks.connect_timeout)),
+                response_timeout_ms: Some(ms(webhooks.response_timeout)),
+                max_attempts: Some(webhooks.max_attempts),
+                retry_initial_ms: Some(ms(webhooks.retry_initial)),
+                retry_max_ms: Some(ms(webhooks.retry_max)),
+                lease_ms: Some(ms(webhooks.lease)),
+                poll_interval_ms: Some(ms(webhooks.poll_interval)),
+                log_retention_hours: Some(webhooks.log_retention.as_secs() / 3600),
+                max_per_tenant: Some(webhooks.max_per_tenant),
+            },
+        };
+        toml::to_string(&file).unwrap_or_else(|err| format!("# cannot print the configuration: {err}\n"))
     }
 }
 

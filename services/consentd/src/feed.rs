@@ -116,6 +116,17 @@ impl<S: ConsentStore + Clone> Feeds<S> {
         shutdown: watch::Receiver<bool>,
     ) -> Self {
         let streams = Arc::new(Semaphore::new(settings.max_streams));
+        let open = Arc::clone(&streams);
+        let max = settings.max_streams;
+        crate::telemetry::meter()
+            .i64_observable_up_down_counter("consentd.subscribe.open_streams")
+            .with_unit("{stream}")
+            .with_description("Subscribe streams open on this server")
+            .with_callback(move |observer| {
+                let used = max.saturating_sub(open.available_permits());
+                observer.observe(i64::try_from(used).unwrap_or(i64::MAX), &[]);
+            })
+            .build();
         Self { service, settings, streams, per_tenant: Arc::default(), authenticator, shutdown }
     }
 

@@ -25,8 +25,10 @@ use consent_adapter::{
 };
 use consent_core::{ConsentError, ConsentService, TenantId, Timestamp};
 use consent_store::SqlStore;
+use opentelemetry::KeyValue;
 use sha2::{Digest, Sha256};
 use tracing::Instrument as _;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use crate::auth::{Authenticator, Budget, Principal, Scope};
 use crate::http::PeerAddr;
@@ -113,6 +115,14 @@ pub(crate) fn routes(gateway: Gateway, enabled: &[String]) -> Router {
     router.with_state(gateway)
 }
 
+const fn method_name(method: Method) -> &'static str {
+    match method {
+        Method::Get => "GET",
+        Method::Post => "POST",
+        Method::Patch => "PATCH",
+    }
+}
+
 /// A failure in the adapter's shape, outside the request pipeline.
 fn failure_response(adapter: &dyn VendorAdapter, failure: &Failure) -> Response {
     http_response(adapter.encode_failure(failure))
@@ -155,7 +165,22 @@ async fn handle(
                 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b))
         })
         .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned);
-    let span = tracing::info_span!("vendor_request", vendor = adapter.name(), %request_id);
+    // A server span per request, child of the caller's trace context.
+    let (method, template) =
+        adapter.routes().get(route).map_or(("", ""), |r| (method_name(r.method), r.path));
+    let span = tracing::info_span!(
+        "vendor_request",
+        otel.name = %format!("{method} {template}"),
+        otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
+        http.request.method = method,
+        http.route = template,
+        http.response.status_code = tracing::field::Empty,
+        vendor = adapter.name(),
+        %request_id,
+    );
+    let _ = span.set_parent(crate::telemetry::parent_context(headers));
+    let started = std::time::Instant::now();
     let query: Vec<(String, String)> = query.as_deref().map(form_urlencoded_pairs).unwrap_or_default();
     let result = serve_call(&gateway, adapter, route, peer, params, &query, headers, &body)
         .instrument(span.clone())
@@ -168,6 +193,19 @@ async fn handle(
             adapter.encode_failure(&failure)
         }
     };
+    span.record("http.response.status_code", i64::from(reply.status));
+    if reply.status >= 500 {
+        span.record("otel.status_code", "ERROR");
+    }
+    crate::telemetry::instruments().http_duration.record(
+        started.elapsed().as_secs_f64(),
+        &[
+            KeyValue::new("http.request.method", method),
+            KeyValue::new("http.route", template),
+            KeyValue::new("http.response.status_code", i64::from(reply.status)),
+            KeyValue::new("consentd.vendor", adapter.name()),
+        ],
+    );
     let mut response = http_response(reply);
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-request-id", value);
@@ -186,6 +224,9 @@ async fn serve_call(
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<consent_adapter::Response, Failure> {
+    if gateway.budget.draining() {
+        return Err(Failure::Unavailable);
+    }
     let access = adapter.routes().get(route).map_or(Access::Key, |r| r.access);
     // A keyed route authenticates before anything else is looked at.
     let principal = match access {

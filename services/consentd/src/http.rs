@@ -18,16 +18,15 @@ use hyper_util::service::TowerToHyperService;
 
 use crate::server::ServerError;
 
-/// How long in-flight HTTP requests may take to finish after shutdown began.
-const DRAIN: Duration = Duration::from_secs(10);
-
 /// Serves `app` on `listener` (plain TCP or TLS) until `shutdown`, then lets
-/// open connections finish. A client must send its request headers within
-/// `header_timeout` (slow-header attacks), and handlers see the peer address.
+/// open connections finish for up to `drain`. A client must send its request
+/// headers within `header_timeout` (slow-header attacks), and handlers see
+/// the peer address.
 pub(crate) async fn serve<L>(
     mut listener: L,
     app: Router,
     header_timeout: Duration,
+    drain: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError>
 where
@@ -53,7 +52,7 @@ where
             () = &mut shutdown => break,
         }
     }
-    if tokio::time::timeout(DRAIN, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(drain, graceful.shutdown()).await.is_err() {
         tracing::warn!("http connections still open after the drain period");
     }
     Ok(())
@@ -67,8 +66,17 @@ pub(crate) struct PeerAddr(pub(crate) std::net::SocketAddr);
 pub(crate) fn health_routes<S: ConsentStore + Clone>(service: ConsentService<S>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics))
         .route("/readyz", get(readyz::<S>))
         .with_state(service)
+}
+
+/// The metrics in Prometheus text exposition format.
+async fn metrics() -> ([(axum::http::header::HeaderName, &'static str); 1], String) {
+    (
+        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        crate::telemetry::render_metrics(),
+    )
 }
 
 async fn readyz<S: ConsentStore + Clone>(State(service): State<ConsentService<S>>) -> (StatusCode, String) {

@@ -1,10 +1,12 @@
-//! The `consentd` command: `serve` and `migrate`.
+//! The `consentd` command: `serve`, `migrate`, `config print`, `keys`,
+//! `tenants`.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use consent_store::{SqlStore, StoreOptions};
 use consentd::config::{AdminArgs, Config, ServeArgs};
+use consentd::telemetry::Telemetry;
 use consentd::{server, telemetry};
 
 /// consentd: a consent-record service (gRPC API, change feed, vendor adapters).
@@ -27,6 +29,16 @@ enum Command {
     /// Manage tenants' vendor account bindings
     #[command(subcommand)]
     Tenants(TenantsCommand),
+    /// Show the configuration
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Print the effective configuration of `serve` with these flags,
+    /// environment and file, as TOML (secrets redacted), and exit
+    Print(ServeArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -76,13 +88,41 @@ enum TenantsCommand {
     },
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    match Cli::parse().command {
+/// How long the runtime waits, after the command finished, for work still
+/// running on blocking threads (a database call the grace period cut short)
+/// before the process exits anyway.
+const RUNTIME_LINGER: std::time::Duration = std::time::Duration::from_millis(500);
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("consentd: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(run(cli));
+    runtime.shutdown_timeout(RUNTIME_LINGER);
+    code
+}
+
+async fn run(cli: Cli) -> ExitCode {
+    match cli.command {
         Command::Serve(args) => serve(&args).await,
         Command::Migrate(args) => migrate(&args).await,
         Command::Keys(command) => report(admin::keys(command).await),
         Command::Tenants(command) => report(admin::tenants(command).await),
+        Command::Config(ConfigCommand::Print(args)) => match Config::load(&args) {
+            Ok(config) => {
+                print!("{}", config.to_toml());
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("consentd: {err}");
+                ExitCode::from(2)
+            }
+        },
     }
 }
 
@@ -191,31 +231,59 @@ async fn serve(args: &ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(config.log_format);
+    let telemetry = match Telemetry::init(config.log_format) {
+        Ok(telemetry) => telemetry,
+        Err(err) => {
+            eprintln!("consentd: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    // Handlers go in before the server says it is serving: a SIGTERM that
+    // arrives right after that line must start a graceful stop, not take the
+    // default action and kill the process.
+    let shutdown = match shutdown_signal() {
+        Ok(shutdown) => shutdown,
+        Err(err) => {
+            eprintln!("consentd: cannot install signal handlers: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
     let running = match server::start(&config).await {
         Ok(running) => running,
         Err(err) => {
             tracing::error!(error = %err, "cannot start");
+            flush(telemetry).await;
             return ExitCode::FAILURE;
         }
     };
-    let trigger = running.shutdown_trigger();
+    let stopper = running.stopper();
     tokio::spawn(async move {
-        shutdown_signal().await;
+        shutdown.await;
         tracing::info!("shutting down");
-        let _ = trigger.send(true);
+        stopper.stop().await;
     });
-    match running.wait().await {
-        Ok(()) => ExitCode::SUCCESS,
+    let result = running.wait().await;
+    let code = match result {
+        Ok(()) => {
+            tracing::info!("stopped");
+            ExitCode::SUCCESS
+        }
         Err(err) => {
             tracing::error!(error = %err, "server failed");
             ExitCode::FAILURE
         }
-    }
+    };
+    flush(telemetry).await;
+    code
+}
+
+/// Exports buffered telemetry before the process exits.
+async fn flush(telemetry: Telemetry) {
+    let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
 }
 
 async fn migrate(args: &AdminArgs) -> ExitCode {
-    telemetry::init(None);
+    telemetry::init_logs(None);
     let url = match args.resolve() {
         Ok((url, _)) => url,
         Err(err) => {
@@ -240,20 +308,25 @@ async fn migrate(args: &AdminArgs) -> ExitCode {
     }
 }
 
-/// SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+/// SIGINT or SIGTERM. The handlers are installed when this is called, not
+/// when the returned future is first polled.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     {
-        let Ok(mut terminate) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        else {
-            return interrupt.await.unwrap_or(());
-        };
-        tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
-        }
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let mut terminate = signal(SignalKind::terminate())?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+        })
     }
     #[cfg(not(unix))]
-    let _ = interrupt.await;
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+    }
 }

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use consent_core::ConsentService;
@@ -10,17 +11,18 @@ use consent_proto::v1::webhook_service_server::WebhookServiceServer;
 use consent_store::SqlStore;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
+use tokio::task::JoinSet;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
 use crate::auth::{AuthLayer, Authenticator, Budget, KeyError, Scope};
-use crate::config::{AuthMode, Config, redact_url};
+use crate::config::{AuthMode, Config};
 use crate::feed::Feeds;
 use crate::gateway::{self, Gateway};
 use crate::grpc::{GrpcConsentService, GrpcWebhookService};
 use crate::http;
+use crate::telemetry::TelemetryLayer;
 use crate::tls::{TlsListener, TlsMaterial};
 use crate::webhooks::Webhooks;
 use crate::webhooks::deliver::Deliverer;
@@ -61,6 +63,9 @@ pub enum ServerError {
     /// The webhook delivery client could not be built.
     #[error("webhooks: {0}")]
     Webhooks(String),
+    /// Parts of the server were still busy when the grace period ended.
+    #[error("the shutdown grace period of {0:?} ended with calls in flight")]
+    GraceExceeded(Duration),
 }
 
 /// A running server.
@@ -72,54 +77,102 @@ pub struct RunningServer {
     pub http_addr: SocketAddr,
     /// The bound plain health address, if one was configured.
     pub health_addr: Option<SocketAddr>,
+    stopper: Stopper,
+    grace: Duration,
+    tasks: JoinSet<Result<(), ServerError>>,
+}
+
+/// Starts a graceful shutdown from anywhere (a signal handler, a test).
+#[derive(Debug, Clone)]
+pub struct Stopper {
+    health: HealthReporter,
+    draining: Arc<AtomicBool>,
     shutdown: watch::Sender<bool>,
-    tasks: Vec<JoinHandle<Result<(), ServerError>>>,
+}
+
+impl Stopper {
+    /// Shuts down in order: health turns NOT_SERVING first (probes and load
+    /// balancers stop sending), then new calls are refused (UNAVAILABLE /
+    /// 503, so clients retry elsewhere), then the listeners stop accepting,
+    /// Subscribe streams end with a resumable UNAVAILABLE and the webhook
+    /// relay hands its leases back; calls in flight finish meanwhile.
+    pub async fn stop(&self) {
+        if self.draining.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        for name in ["", CONSENT_SERVICE_NAME] {
+            self.health.set_service_status(name, ServingStatus::NotServing).await;
+        }
+        let _ = self.shutdown.send(true);
+    }
 }
 
 impl RunningServer {
-    /// Stops accepting, lets in-flight calls finish, and waits for the end.
+    /// Shuts down gracefully and waits for the end (at most the grace
+    /// period).
     pub async fn shutdown(self) -> Result<(), ServerError> {
-        let _ = self.shutdown.send(true);
+        self.stopper.stop().await;
         self.wait().await
     }
 
-    /// Waits until the server stops (after [`RunningServer::shutdown`] or a
-    /// failure).
-    pub async fn wait(self) -> Result<(), ServerError> {
-        for task in self.tasks {
-            match task.await {
-                Ok(result) => result?,
-                Err(join) => return Err(ServerError::Http(std::io::Error::other(join))),
+    /// Waits until the server stops: after [`Stopper::stop`], every part has
+    /// the grace period to finish, then what is left is aborted
+    /// ([`ServerError::GraceExceeded`]); before it, only a failure ends the
+    /// wait.
+    pub async fn wait(mut self) -> Result<(), ServerError> {
+        let stopping = signalled(self.stopper.shutdown.subscribe());
+        tokio::pin!(stopping);
+        let mut outcome = Ok(());
+        loop {
+            tokio::select! {
+                joined = self.tasks.join_next() => match joined {
+                    None => return outcome,
+                    Some(result) => {
+                        let result = result.map_err(|join| ServerError::Http(std::io::Error::other(join))).and_then(|r| r);
+                        if let Err(err) = result {
+                            // One part failed: stop the rest, and report the first failure.
+                            self.stopper.stop().await;
+                            if outcome.is_ok() {
+                                outcome = Err(err);
+                            }
+                        }
+                    }
+                },
+                () = &mut stopping => break,
             }
         }
-        Ok(())
+        let deadline = tokio::time::Instant::now() + self.grace;
+        loop {
+            match tokio::time::timeout_at(deadline, self.tasks.join_next()).await {
+                Ok(None) => return outcome,
+                Ok(Some(result)) => {
+                    let result =
+                        result.map_err(|join| ServerError::Http(std::io::Error::other(join))).and_then(|r| r);
+                    if let (Err(err), true) = (result, outcome.is_ok()) {
+                        outcome = Err(err);
+                    }
+                }
+                Err(_) => {
+                    tracing::warn!(grace = ?self.grace, "calls still in flight at the end of the grace period; aborting them");
+                    self.tasks.abort_all();
+                    return Err(ServerError::GraceExceeded(self.grace));
+                }
+            }
+        }
     }
 
-    /// A handle that triggers shutdown from elsewhere (a signal handler).
-    pub fn shutdown_trigger(&self) -> watch::Sender<bool> {
-        self.shutdown.clone()
+    /// A handle that starts the graceful shutdown from elsewhere.
+    pub fn stopper(&self) -> Stopper {
+        self.stopper.clone()
     }
 }
 
 /// Opens the store, applies migrations unless told not to, binds both
 /// listeners and starts serving.
 pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
-    tracing::info!(
-        database_url = %redact_url(&config.store.database_url),
-        grpc_listen = %config.grpc_listen,
-        http_listen = %config.http_listen,
-        auth = ?config.auth,
-        migrate_on_start = config.migrate_on_start,
-        max_connections = config.store.max_connections,
-        max_batch = config.store.max_batch,
-        subscribe = ?config.feed,
-        limits = ?config.limits,
-        key_secret = if config.key_secret.is_some() { "configured" } else { "kept in the database" },
-        tls = ?config.tls,
-        webhooks = ?config.webhooks,
-        health_listen = ?config.health_listen,
-        "starting consentd"
-    );
+    // The whole effective configuration, as `consentd config print` shows
+    // it: every setting, secrets redacted.
+    tracing::info!(config = %config.to_toml(), "starting consentd");
     let store = SqlStore::connect(&config.store).await?;
     if config.migrate_on_start {
         store.migrate().await?;
@@ -136,6 +189,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
         }
     };
     let store_handle = store.clone();
+    register_pool_usage(store.clone());
     let gateway_authenticator = authenticator.clone();
     let webhooks = Webhooks::new(store.clone(), &config.webhooks, config.key_secret.clone());
     let deliverer = Deliverer::new(
@@ -159,17 +213,21 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
 
-    let first = report_readiness(&service, &health, None).await;
-    let health_task = tokio::spawn(watch_readiness(
+    let budget = Budget::new(&config.limits.calls);
+    let draining = Arc::clone(&budget.draining);
+    let first = report_readiness(&service, &health, None, &budget.draining).await;
+    let mut tasks = JoinSet::new();
+    tasks.spawn(watch_readiness(
         service.clone(),
-        health,
+        health.clone(),
         first,
         config.health_interval,
+        Arc::clone(&budget.draining),
         stopped.clone(),
     ));
     let limits = &config.limits;
-    // One budget per key and one capacity per server, for gRPC and vendor routes alike.
-    let budget = Budget::new(&limits.calls);
+    // One budget per key and one capacity per server, for gRPC and vendor routes
+    // alike (`budget`, made above, also carries the draining flag).
     let consent_api = ConsentServiceServer::new(GrpcConsentService::new(service.clone(), feeds))
         .max_decoding_message_size(limits.max_message_bytes);
     let webhook_api = WebhookServiceServer::new(GrpcWebhookService::new(service.clone()))
@@ -193,29 +251,31 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
         .http2_keepalive_interval(Some(limits.keepalive_interval))
         .http2_keepalive_timeout(Some(limits.keepalive_timeout))
         .http2_max_pending_accept_reset_streams(Some(limits.max_pending_resets))
+        // Outermost: every call is traced and measured, refused ones too.
+        .layer(TelemetryLayer)
         .layer(AuthLayer::new(authenticator, budget.clone()))
         .add_service(health_service)
         .add_service(reflection)
         .add_service(consent_api)
         .add_service(webhook_api)
         .serve_with_incoming_shutdown(TcpListenerStream::new(grpc_listener), signalled(stopped.clone()));
-    let grpc_task = tokio::spawn(async move { grpc.await.map_err(ServerError::from) });
-    let relay_task = tokio::spawn(async move {
+    tasks.spawn(async move { grpc.await.map_err(ServerError::from) });
+    tasks.spawn(async move {
         relay.run().await;
         Ok(())
     });
-    let mut tasks = vec![grpc_task, health_task, relay_task];
     let mut health_addr = None;
     if let Some(addr) = config.health_listen {
         let listener = bind(addr).await?;
         health_addr = Some(local_addr(&listener, addr)?);
         let app = http::health_routes(service.clone());
-        tasks.push(tokio::spawn(http::serve(
+        tasks.spawn(http::serve(
             listener,
             app,
             limits.http_header_timeout,
+            config.shutdown_grace,
             signalled(stopped.clone()),
-        )));
+        ));
     }
     let vendor_gateway = Gateway {
         service: service.clone(),
@@ -228,18 +288,45 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
     let app = http::health_routes(service)
         .merge(gateway::routes(vendor_gateway, &config.gateway.adapters))
         .layer(axum::extract::DefaultBodyLimit::max(config.gateway.max_body_bytes));
-    let http_task = match &tls {
+    let grace = config.shutdown_grace;
+    match &tls {
         Some(tls) => {
             let acceptor = tls.http().map_err(ServerError::Tls)?;
             let listener = TlsListener::new(http_listener, acceptor).map_err(ServerError::Http)?;
-            tokio::spawn(http::serve(listener, app, limits.http_header_timeout, signalled(stopped)))
+            tasks.spawn(http::serve(listener, app, limits.http_header_timeout, grace, signalled(stopped)));
         }
-        None => tokio::spawn(http::serve(http_listener, app, limits.http_header_timeout, signalled(stopped))),
-    };
-    tasks.push(http_task);
+        None => {
+            tasks.spawn(http::serve(
+                http_listener,
+                app,
+                limits.http_header_timeout,
+                grace,
+                signalled(stopped),
+            ));
+        }
+    }
 
     tracing::info!(%grpc_addr, %http_addr, "consentd is serving");
-    Ok(RunningServer { grpc_addr, http_addr, health_addr, shutdown, tasks })
+    let stopper = Stopper { health, draining, shutdown };
+    Ok(RunningServer { grpc_addr, http_addr, health_addr, stopper, grace, tasks })
+}
+
+/// Reports the store's pool usage (`consentd.store.pool.connections` by
+/// `state` idle/used) at each metrics collection.
+fn register_pool_usage(store: SqlStore) {
+    crate::telemetry::meter()
+        .u64_observable_gauge("consentd.store.pool.connections")
+        .with_unit("{connection}")
+        .with_description("Database connections open, by state")
+        .with_callback(move |observer| {
+            let usage = store.pool_usage();
+            observer.observe(u64::from(usage.idle), &[opentelemetry::KeyValue::new("state", "idle")]);
+            observer.observe(
+                u64::from(usage.open.saturating_sub(usage.idle)),
+                &[opentelemetry::KeyValue::new("state", "used")],
+            );
+        })
+        .build();
 }
 
 /// With authentication required and no key ever created, creates one for
@@ -275,9 +362,10 @@ async fn signalled(mut stopped: watch::Receiver<bool>) {
 /// before the listeners accept, so a probe never sees an unknown service.
 async fn watch_readiness<S: consent_core::ConsentStore>(
     service: ConsentService<S>,
-    health: HealthReporter,
+    mut health: HealthReporter,
     first: ServingStatus,
     interval: Duration,
+    draining: Arc<AtomicBool>,
     mut stopped: watch::Receiver<bool>,
 ) -> Result<(), ServerError> {
     let mut last = first;
@@ -286,21 +374,28 @@ async fn watch_readiness<S: consent_core::ConsentStore>(
             () = tokio::time::sleep(interval) => {}
             _ = stopped.wait_for(|stop| *stop) => break,
         }
-        last = report_readiness(&service, &health, Some(last)).await;
+        last = report_readiness(&service, &health, Some(last), &draining).await;
     }
+    // NOT_SERVING, then no status at all: forgetting a service ends its
+    // Watch streams (after they saw NOT_SERVING), which the graceful stop
+    // would otherwise wait for until the grace period ran out.
     for name in ["", CONSENT_SERVICE_NAME] {
         health.set_service_status(name, ServingStatus::NotServing).await;
+        health.clear_service_status(name).await;
     }
     Ok(())
 }
 
-/// Checks the store and publishes the status if it changed.
+/// Checks the store and publishes the status if it changed. A draining
+/// server is NOT_SERVING whatever the store says.
 async fn report_readiness<S: consent_core::ConsentStore>(
     service: &ConsentService<S>,
     health: &HealthReporter,
     last: Option<ServingStatus>,
+    draining: &AtomicBool,
 ) -> ServingStatus {
     let status = match service.ready().await {
+        _ if draining.load(Ordering::Acquire) => ServingStatus::NotServing,
         Ok(()) => ServingStatus::Serving,
         Err(err) => {
             tracing::warn!(error = %err, "store not ready");

@@ -1,12 +1,14 @@
 //! The tower layer in front of the consent API, in this order:
 //!
 //! 1. health and reflection pass untouched (Kubernetes probes carry no key);
-//! 2. authenticate the bearer key → [`Principal`] (UNAUTHENTICATED), so
+//! 2. while the server shuts down, new calls are refused with UNAVAILABLE
+//!    (clients retry on another replica; calls in flight finish);
+//! 3. authenticate the bearer key → [`Principal`] (UNAUTHENTICATED), so
 //!    nothing below spends work on strangers;
-//! 3. the key's rate limit (RESOURCE_EXHAUSTED with a RetryInfo delay);
-//! 4. load shedding: a cap on calls in flight on this server
+//! 4. the key's rate limit (RESOURCE_EXHAUSTED with a RetryInfo delay);
+//! 5. load shedding: a cap on calls in flight on this server
 //!    (RESOURCE_EXHAUSTED at once rather than queueing);
-//! 5. the deadline cap: the call ends with DEADLINE_EXCEEDED after the
+//! 6. the deadline cap: the call ends with DEADLINE_EXCEEDED after the
 //!    smaller of the client's `grpc-timeout` and the server's cap.
 
 use std::future::Future;
@@ -111,6 +113,11 @@ where
         Box::pin(async move {
             if is_public(request.uri().path()) {
                 return inner.call(request).await;
+            }
+            if shared.budget.draining() {
+                return Ok(
+                    Status::unavailable("the server is shutting down; retry on another replica").into_http()
+                );
             }
             let principal = match &shared.authenticator {
                 None => Principal::anonymous(),

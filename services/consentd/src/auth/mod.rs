@@ -24,15 +24,24 @@ pub struct Budget {
     pub in_flight: std::sync::Arc<tokio::sync::Semaphore>,
     /// The longest a call may run.
     pub max_deadline: std::time::Duration,
+    /// Set once shutdown began: new calls are refused (UNAVAILABLE / 503),
+    /// so clients retry on another replica while in-flight calls finish.
+    pub draining: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Budget {
+    /// Whether shutdown began and new calls are refused.
+    pub fn draining(&self) -> bool {
+        self.draining.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// A budget from the configured limits.
     pub fn new(limits: &Limits) -> Self {
         Self {
             rate: std::sync::Arc::new(RateLimiter::new(limits.rate_per_key, limits.burst_per_key)),
             in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(limits.max_in_flight)),
             max_deadline: limits.max_deadline,
+            draining: std::sync::Arc::default(),
         }
     }
 }

@@ -4,9 +4,11 @@
 
 mod auth;
 mod bad_requests;
+mod chart;
 mod check;
 mod cli;
 mod concurrency;
+mod config;
 mod feed_checker;
 mod feed_filters;
 mod get;
@@ -21,9 +23,11 @@ mod record;
 mod replicas;
 mod restart;
 mod secureprivacy;
+mod shutdown;
 mod subscribe;
 mod subscriber;
 mod support;
+mod telemetry;
 mod tls;
 mod update;
 mod vendors;

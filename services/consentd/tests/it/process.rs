@@ -3,6 +3,7 @@
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
@@ -15,6 +16,8 @@ pub(crate) struct ConsentdProcess {
     pub(crate) http_addr: SocketAddr,
     /// The key `serve` created and printed on a database without keys.
     pub(crate) bootstrap_key: Option<String>,
+    /// Every line the process wrote to stderr, for failure messages.
+    log: Arc<Mutex<Vec<String>>>,
 }
 
 impl ConsentdProcess {
@@ -41,10 +44,13 @@ impl ConsentdProcess {
             grpc_addr: String::new(),
             http_addr: ([0, 0, 0, 0], 0).into(),
             bootstrap_key: None,
+            log: Arc::default(),
         };
         let (lines, found) = std::sync::mpsc::channel();
+        let log = process.log.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr.expect("stderr piped")).lines().map_while(Result::ok) {
+                log.lock().unwrap().push(line.clone());
                 let _ = lines.send(line);
             }
         });
@@ -76,6 +82,19 @@ impl ConsentdProcess {
         let pid = child.id().to_string();
         assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
         tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap()
+    }
+
+    /// Sends SIGTERM and asserts a clean exit, showing the log if not.
+    pub(crate) async fn stop(self) {
+        let log = self.log.clone();
+        let status = self.terminate().await;
+        // The reader thread may still be draining the last lines.
+        tokio::time::sleep(Duration::from_millis(if status.success() { 0 } else { 200 })).await;
+        assert!(
+            status.success(),
+            "consentd exited with {status:?}; its log:\n{}",
+            log.lock().unwrap().join("\n")
+        );
     }
 }
 

@@ -101,6 +101,7 @@ pub(crate) fn config_for(path: &std::path::Path) -> Config {
         health_listen: None,
         gateway: consentd::config::GatewaySettings::default(),
         webhooks: test_webhooks(),
+        shutdown_grace: Duration::from_secs(10),
         feed: FeedSettings {
             heartbeat_interval: Duration::from_millis(100),
             send_timeout: Duration::from_millis(300),

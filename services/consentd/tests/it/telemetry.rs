@@ -1,0 +1,229 @@
+//! OpenTelemetry from a real `consentd` process: spans and metrics over OTLP
+//! to a collector in the test (a tonic server implementing the OTLP trace
+//! and metrics services), parented by the caller's W3C trace context, and
+//! the same metrics in Prometheus text at `GET /metrics`.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use consent_proto::v1 as pb;
+use consent_proto::v1::consent_service_client::ConsentServiceClient;
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use opentelemetry_proto::tonic::common::v1::KeyValue;
+use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use opentelemetry_proto::tonic::trace::v1::Span;
+use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
+use tokio::sync::Notify;
+use tokio_stream::wrappers::TcpListenerStream;
+
+use crate::http_client::send;
+use crate::process::ConsentdProcess;
+use crate::support::{identity, record_request};
+
+/// What the collector received.
+#[derive(Default)]
+struct Received {
+    /// Spans with their resource's attributes.
+    spans: Mutex<Vec<(Vec<KeyValue>, Span)>>,
+    /// Names of the metrics exported.
+    metrics: Mutex<Vec<String>>,
+    arrived: Notify,
+}
+
+#[derive(Clone)]
+struct Collector(Arc<Received>);
+
+#[tonic::async_trait]
+impl TraceService for Collector {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        let mut spans = self.0.spans.lock().unwrap();
+        for resource_spans in request.into_inner().resource_spans {
+            let resource = resource_spans.resource.map(|r| r.attributes).unwrap_or_default();
+            for scope in resource_spans.scope_spans {
+                spans.extend(scope.spans.into_iter().map(|span| (resource.clone(), span)));
+            }
+        }
+        self.0.arrived.notify_waiters();
+        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+    }
+}
+
+#[tonic::async_trait]
+impl MetricsService for Collector {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportMetricsServiceRequest>,
+    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+        let mut metrics = self.0.metrics.lock().unwrap();
+        for resource in request.into_inner().resource_metrics {
+            for scope in resource.scope_metrics {
+                metrics.extend(scope.metrics.into_iter().map(|metric| metric.name));
+            }
+        }
+        self.0.arrived.notify_waiters();
+        Ok(tonic::Response::new(ExportMetricsServiceResponse::default()))
+    }
+}
+
+impl Collector {
+    async fn start() -> (Self, std::net::SocketAddr) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let collector = Self(Arc::default());
+        let server = tonic::transport::Server::builder()
+            .add_service(TraceServiceServer::new(collector.clone()))
+            .add_service(MetricsServiceServer::new(collector.clone()))
+            .serve_with_incoming(TcpListenerStream::new(listener));
+        tokio::spawn(server);
+        (collector, addr)
+    }
+
+    async fn wait_for<T>(&self, what: &str, find: impl Fn(&Received) -> Option<T>) -> T {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let arrived = self.0.arrived.notified();
+            if let Some(found) = find(&self.0) {
+                return found;
+            }
+            assert!(
+                tokio::time::timeout_at(deadline, arrived).await.is_ok() || find(&self.0).is_some(),
+                "{what} never arrived; spans: {:?}",
+                self.0.spans.lock().unwrap().iter().map(|(_, s)| s.name.clone()).collect::<Vec<_>>()
+            );
+        }
+    }
+
+    async fn span(&self, name: &str, trace_id: &str) -> (Vec<KeyValue>, Span) {
+        let trace_id = hex_bytes(trace_id);
+        self.wait_for(&format!("span {name}"), |received| {
+            received
+                .spans
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|(_, span)| span.name == name && span.trace_id == trace_id)
+                .cloned()
+        })
+        .await
+    }
+}
+
+fn hex_bytes(hex: &str) -> Vec<u8> {
+    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect()
+}
+
+fn attribute(attributes: &[KeyValue], key: &str) -> Option<Value> {
+    attributes.iter().find(|kv| kv.key == key).and_then(|kv| kv.value.clone()?.value)
+}
+
+fn traced<T>(message: T, trace_id: &str, parent: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.metadata_mut().insert("traceparent", format!("00-{trace_id}-{parent}-01").parse().unwrap());
+    request
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rpc_spans_and_metrics_reach_the_collector_with_the_callers_trace() {
+    let (collector, addr) = Collector::start().await;
+    let endpoint = format!("http://{addr}");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_owned();
+    let process = tokio::task::spawn_blocking(move || {
+        ConsentdProcess::spawn(
+            &path,
+            &[
+                ("CONSENTD_AUTH", "disabled"),
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+                ("OTEL_SERVICE_NAME", "consentd-under-test"),
+                ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+                ("OTEL_METRIC_EXPORT_INTERVAL", "500"),
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    let mut client = ConsentServiceClient::connect(process.url()).await.unwrap();
+
+    let (ok_trace, caller_span) = ("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7");
+    let request = record_request(identity("user_id", "traced"), "marketing", "", pb::Decision::Granted);
+    client.record_consent(traced(request, ok_trace, caller_span)).await.unwrap();
+    let bad_trace = "0af7651916cd43dd8448eb211c80319c";
+    let refused = client
+        .record_consent(traced(pb::RecordConsentRequest::default(), bad_trace, caller_span))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+
+    let (resource, span) = collector.span("consent.v1.ConsentService/RecordConsent", ok_trace).await;
+    assert_eq!(span.parent_span_id, hex_bytes(caller_span), "a child of the caller's span");
+    assert_eq!(span.kind, SpanKind::Server as i32);
+    assert_eq!(attribute(&span.attributes, "rpc.system"), Some(Value::StringValue("grpc".into())));
+    assert_eq!(
+        attribute(&span.attributes, "rpc.service"),
+        Some(Value::StringValue("consent.v1.ConsentService".into()))
+    );
+    assert_eq!(attribute(&span.attributes, "rpc.method"), Some(Value::StringValue("RecordConsent".into())));
+    assert_eq!(attribute(&span.attributes, "rpc.grpc.status_code"), Some(Value::IntValue(0)));
+    assert_eq!(attribute(&resource, "service.name"), Some(Value::StringValue("consentd-under-test".into())));
+    let (_, refused_span) = collector.span("consent.v1.ConsentService/RecordConsent", bad_trace).await;
+    assert_eq!(attribute(&refused_span.attributes, "rpc.grpc.status_code"), Some(Value::IntValue(3)));
+    assert_ne!(refused_span.status.map(|s| s.code), Some(2), "a client's mistake is not the server's error");
+
+    // A vendor route: the HTTP traceparent header is honoured too.
+    let http_trace = "a1b2c3d4e5f60718293a4b5c6d7e8f90";
+    let traceparent = format!("00-{http_trace}-{caller_span}-01");
+    let response = send(
+        process.http_addr,
+        "POST",
+        "/api/universalconsent",
+        &[("content-type", "application/json"), ("traceparent", &traceparent)],
+        br#"{"ConsentGiven": "All", "CustomUserId": "traced@example.com"}"#,
+    )
+    .await;
+    assert_eq!(response.status, 200, "{response:?}");
+    let (_, vendor_span) = collector.span("POST /api/universalconsent", http_trace).await;
+    assert_eq!(attribute(&vendor_span.attributes, "http.response.status_code"), Some(Value::IntValue(200)));
+    assert_eq!(
+        attribute(&vendor_span.attributes, "vendor"),
+        Some(Value::StringValue("secureprivacy".into()))
+    );
+
+    // Metrics over OTLP, and in Prometheus text.
+    for name in
+        ["rpc.server.call.duration", "http.server.request.duration", "consentd.store.write_batch.size"]
+    {
+        collector
+            .wait_for(name, |received| {
+                received.metrics.lock().unwrap().iter().any(|m| m == name).then_some(())
+            })
+            .await;
+    }
+    let scraped = send(process.http_addr, "GET", "/metrics", &[], b"").await;
+    assert_eq!(scraped.status, 200);
+    for expected in [
+        "rpc_server_call_duration_seconds_count{",
+        "rpc_method=\"RecordConsent\"",
+        "rpc_grpc_status_code=\"3\"",
+        "http_server_request_duration_seconds_bucket{",
+        "consentd_store_write_batch_size",
+        "consentd_store_pool_connections",
+        "consentd_subscribe_open_streams",
+    ] {
+        assert!(scraped.body.contains(expected), "{expected} missing from /metrics:\n{}", scraped.body);
+    }
+    process.stop().await;
+}
