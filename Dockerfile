@@ -24,8 +24,8 @@ RUN --mount=type=cache,id=consentd-cargo-registry,target=/usr/local/cargo/regist
  && install -d -m 0750 /out/var/lib/consentd
 
 # Runtime stage: Debian slim of the same release (glibc and libgcc, all a Rust
-# binary needs), nothing installed on top, running as uid/gid 65532 (no
-# passwd entry is needed for a numeric user).
+# binary needs) plus the build stage's CA bundle, no packages installed,
+# running as uid/gid 65532 (no passwd entry is needed for a numeric user).
 FROM debian:bookworm-slim
 
 ARG VERSION=0.1.0
@@ -40,6 +40,9 @@ LABEL org.opencontainers.image.title="consentd" \
       org.opencontainers.image.base.name="debian:bookworm-slim"
 
 COPY --from=builder /out/usr/local/bin/consentd /usr/local/bin/consentd
+# The CA bundle, for webhook deliveries over HTTPS (the HTTP client loads the
+# system roots when it is built, at start: without them serve fails).
+COPY --from=builder /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 # The SQLite default location, owned by the runtime user so that a fresh
 # volume mounted here is writable (no VOLUME: the data's lifetime is the
 # deployer's choice, e.g. the Helm chart's PersistentVolumeClaim).

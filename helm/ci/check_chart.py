@@ -129,7 +129,12 @@ def check_dockerfile(path: Path, out: Checks) -> None:
         problems.append(f"EXPOSE {found.get('EXPOSE')!r}")
     if "VOLUME" in found:
         problems.append("the image declares a VOLUME")
-    out.problems("Dockerfile: runtime stage entrypoint, cmd, ports, no VOLUME", problems)
+    # consentd builds its webhook HTTP client with the system's CA roots at
+    # start; a runtime image without them cannot serve.
+    copies = [argument for instruction, argument in stage if instruction == "COPY"]
+    if not any(argument.endswith("/etc/ssl/certs/ca-certificates.crt") for argument in copies):
+        problems.append("the runtime stage does not put a CA bundle at /etc/ssl/certs/ca-certificates.crt")
+    out.problems("Dockerfile: runtime stage entrypoint, cmd, ports, CA bundle, no VOLUME", problems)
 
 
 def dockerfile_user(path: Path) -> tuple[int, int]:
@@ -782,6 +787,8 @@ def main() -> int:
         ("image.pullPolicy: Sometimes", {"image": {"pullPolicy": "Sometimes"}}, "pullPolicy"),
         ("an unknown consentd.toml key (config.store.max_conns)", {"config": {"store": {"max_conns": 4}}}, "max_conns"),
         ("a negative shutdownGraceSeconds", {"shutdownGraceSeconds": -1}, "shutdownGraceSeconds"),
+        # consentd refuses a zero grace period (exit 2): the pod would crash-loop.
+        ("shutdownGraceSeconds: 0", {"shutdownGraceSeconds": 0}, "shutdownGraceSeconds"),
     ]
     for name, values, mention in refused_by_schema:
         expect_refused(out, f"schema refuses {name}", lambda v=values: chart.validate_schema(v), mention)

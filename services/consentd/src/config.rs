@@ -46,7 +46,7 @@ pub enum LogFormat {
 pub struct DatabaseArgs {
     /// Database URL: `sqlite://FILE?mode=rwc` or `postgres://USER@HOST/DB`
     /// [default: sqlite://consentd.db?mode=rwc]
-    #[arg(long, env = "CONSENTD_DATABASE_URL")]
+    #[arg(long, env = "CONSENTD_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
 }
 
@@ -125,7 +125,9 @@ impl AdminArgs {
             .or(file.database_url)
             .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
         validate_database_url(&url)?;
-        Ok((url, self.key_secret.key_secret.clone().or(file.key_secret)))
+        let key_secret = self.key_secret.key_secret.clone().or(file.key_secret);
+        validate_key_secret(key_secret.as_deref())?;
+        Ok((url, key_secret))
     }
 }
 
@@ -412,6 +414,7 @@ impl Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         validate_database_url(&self.store.database_url)?;
+        validate_key_secret(self.key_secret.as_deref())?;
         if self.store.max_connections == 0 {
             return Err(ConfigError::Invalid {
                 setting: "store.max_connections",
@@ -500,7 +503,7 @@ impl Config {
             http_listen: Some(self.http_listen),
             health_listen: self.health_listen,
             auth: Some(self.auth),
-            key_secret: self.key_secret.as_ref().map(|_| "<redacted>".to_owned()),
+            key_secret: self.key_secret.as_ref().map(|_| REDACTED.to_owned()),
             migrate_on_start: Some(self.migrate_on_start),
             log_format: self.log_format,
             shutdown_grace_ms: Some(ms(self.shutdown_grace)),
@@ -677,6 +680,18 @@ fn millis(duration: Duration) -> usize {
 
 /// Checks that a database URL names a supported backend.
 pub fn validate_database_url(url: &str) -> Result<(), ConfigError> {
+    let pasted_back = url::Url::parse(url).is_ok_and(|parsed| {
+        parsed.password().is_some_and(is_placeholder)
+            || parsed
+                .query_pairs()
+                .any(|(key, value)| PASSWORD_PARAMETERS.contains(&key.as_ref()) && is_placeholder(&value))
+    });
+    if pasted_back {
+        return Err(ConfigError::Invalid {
+            setting: "database_url",
+            message: "holds the password placeholder `config print` shows, not the password".to_owned(),
+        });
+    }
     if ["sqlite:", "postgres://", "postgresql://"].iter().any(|scheme| url.starts_with(scheme)) {
         Ok(())
     } else {
@@ -687,18 +702,51 @@ pub fn validate_database_url(url: &str) -> Result<(), ConfigError> {
     }
 }
 
-/// The URL with any password replaced, for logs.
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
+/// What [`redact_url`] puts where a password was, and `config print` where
+/// the key secret is; refused when read back as a setting.
+const REDACTED: &str = "<redacted>";
+
+/// Query parameters the database drivers read a password from.
+const PASSWORD_PARAMETERS: [&str; 2] = ["password", "sslpassword"];
+
+/// The URL with any password (in the user info or the query) replaced, for
+/// logs and `config print`. A URL that does not parse is hidden whole.
+pub fn redact_url(raw: &str) -> String {
+    let Ok(mut url) = url::Url::parse(raw) else {
+        return REDACTED.to_owned();
     };
-    let Some((credentials, host)) = rest.split_once('@') else {
-        return url.to_owned();
-    };
-    match credentials.split_once(':') {
-        Some((user, _password)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_owned(),
+    if url.password().is_some() && url.set_password(Some(REDACTED)).is_err() {
+        return REDACTED.to_owned();
     }
+    if url.query_pairs().any(|(key, _)| PASSWORD_PARAMETERS.contains(&key.as_ref())) {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(key, value)| {
+                let value = if PASSWORD_PARAMETERS.contains(&key.as_ref()) { REDACTED.into() } else { value };
+                (key.into_owned(), value.into_owned())
+            })
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    url.to_string()
+}
+
+/// Whether a value is a redaction placeholder pasted back from `config
+/// print` (as itself or percent-encoded in a URL).
+fn is_placeholder(value: &str) -> bool {
+    value == REDACTED || value == "%3Credacted%3E"
+}
+
+/// A key secret copied from `config print` would become the real secret and
+/// invalidate every key: refused.
+fn validate_key_secret(secret: Option<&str>) -> Result<(), ConfigError> {
+    if secret.is_some_and(is_placeholder) {
+        return Err(ConfigError::Invalid {
+            setting: "key_secret",
+            message: "is the placeholder `config print` shows, not the secret".to_owned(),
+        });
+    }
+    Ok(())
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
@@ -718,9 +766,35 @@ mod tests {
 
     #[test]
     fn passwords_are_redacted() {
-        assert_eq!(redact_url("postgres://app:s3cret@db:5432/consent"), "postgres://app:***@db:5432/consent");
+        let redacted = |url: &str| redact_url(url).replace("%3Credacted%3E", "<redacted>");
+        assert_eq!(
+            redacted("postgres://app:s3cret@db:5432/consent"),
+            "postgres://app:<redacted>@db:5432/consent"
+        );
         assert_eq!(redact_url("postgres://app@db/consent"), "postgres://app@db/consent");
         assert_eq!(redact_url(DEFAULT_DATABASE_URL), DEFAULT_DATABASE_URL);
+        // An unencoded '@' in the password: the user info ends at the last one.
+        assert_eq!(redacted("postgres://app:p@ss@db/consent"), "postgres://app:<redacted>@db/consent");
+        // Passwords in the query, where the drivers also read them.
+        let query =
+            redacted("postgres://db/consent?user=app&password=s3cret&sslpassword=k3y&sslmode=disable");
+        assert_eq!(
+            query,
+            "postgres://db/consent?user=app&password=<redacted>&sslpassword=<redacted>&sslmode=disable"
+        );
+        assert!(!redact_url("not a url with s3cret@").contains("s3cret"));
+    }
+
+    #[test]
+    fn placeholders_pasted_back_from_config_print_are_refused() {
+        for url in
+            [redact_url("postgres://app:s3cret@db/consent"), redact_url("postgres://db/c?password=s3cret")]
+        {
+            let err = validate_database_url(&url).unwrap_err();
+            assert!(err.to_string().contains("database_url"), "{err}");
+        }
+        assert!(validate_key_secret(Some(REDACTED)).is_err());
+        assert!(validate_key_secret(Some("a real secret")).is_ok());
     }
 
     #[test]

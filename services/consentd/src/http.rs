@@ -1,12 +1,14 @@
 //! The HTTP port: `/healthz` (the process is up), `/readyz` (the store is
-//! reachable and migrated), and the vendor gateway's routes.
+//! reachable and migrated, and no shutdown has begun), `/metrics`, and the
+//! vendor gateway's routes.
 
 use std::future::Future;
-
-use axum::Router;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::Extension;
+use axum::Router;
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -62,13 +64,25 @@ where
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct PeerAddr(pub(crate) std::net::SocketAddr);
 
-/// `/healthz` (the process is up) and `/readyz` (the store is usable).
-pub(crate) fn health_routes<S: ConsentStore + Clone>(service: ConsentService<S>) -> Router {
+/// `/healthz` (the process is up), `/readyz` (the store is usable and the
+/// server is not shutting down) and `/metrics`.
+pub(crate) fn health_routes<S: ConsentStore + Clone>(
+    service: ConsentService<S>,
+    draining: Arc<AtomicBool>,
+) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
         .route("/readyz", get(readyz::<S>))
-        .with_state(service)
+        .with_state(Readiness { service, draining })
+}
+
+/// What `/readyz` consults.
+#[derive(Debug, Clone)]
+struct Readiness<S> {
+    service: ConsentService<S>,
+    /// Set when shutdown begins (as gRPC health turns NOT_SERVING).
+    draining: Arc<AtomicBool>,
 }
 
 /// The metrics in Prometheus text exposition format.
@@ -79,8 +93,11 @@ async fn metrics() -> ([(axum::http::header::HeaderName, &'static str); 1], Stri
     )
 }
 
-async fn readyz<S: ConsentStore + Clone>(State(service): State<ConsentService<S>>) -> (StatusCode, String) {
-    match service.ready().await {
+async fn readyz<S: ConsentStore + Clone>(State(readiness): State<Readiness<S>>) -> (StatusCode, String) {
+    if readiness.draining.load(Ordering::Acquire) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "not ready: shutting down".to_owned());
+    }
+    match readiness.service.ready().await {
         Ok(()) => (StatusCode::OK, "ready".to_owned()),
         Err(err) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {err}")),
     }

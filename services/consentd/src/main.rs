@@ -277,9 +277,18 @@ async fn serve(args: &ServeArgs) -> ExitCode {
     code
 }
 
-/// Exports buffered telemetry before the process exits.
+/// How long the last telemetry export may take: the exporters' own timeouts
+/// (10 s each by default) would outlast what Kubernetes leaves after the
+/// grace period before it kills the pod.
+const FLUSH_LIMIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Exports buffered telemetry before the process exits, for at most
+/// [`FLUSH_LIMIT`].
 async fn flush(telemetry: Telemetry) {
-    let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
+    let flushing = tokio::task::spawn_blocking(move || telemetry.shutdown());
+    if tokio::time::timeout(FLUSH_LIMIT, flushing).await.is_err() {
+        eprintln!("consentd: telemetry not flushed within {FLUSH_LIMIT:?}; exiting without it");
+    }
 }
 
 async fn migrate(args: &AdminArgs) -> ExitCode {

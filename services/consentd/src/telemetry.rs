@@ -37,6 +37,7 @@ use tonic::codegen::http;
 use tower::{Layer, Service};
 use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::{EnvFilter, Layer as _};
@@ -118,11 +119,17 @@ impl Telemetry {
         global::set_meter_provider(meter.clone());
         let _ = PROMETHEUS.set(registry);
 
-        let otel_layer = tracer
-            .as_ref()
-            .map(|provider| tracing_opentelemetry::layer().with_tracer(provider.tracer(SCOPE)));
-        let _ =
-            tracing_subscriber::registry().with(log_layer(format)).with(otel_layer).with(filter()).try_init();
+        // RUST_LOG filters the logs only: consentd's own spans are always
+        // traced (`RUST_LOG=warn` must not switch tracing off).
+        let otel_layer = tracer.as_ref().map(|provider| {
+            tracing_opentelemetry::layer()
+                .with_tracer(provider.tracer(SCOPE))
+                .with_filter(Targets::new().with_target(SCOPE, tracing::Level::INFO))
+        });
+        let _ = tracing_subscriber::registry()
+            .with(log_layer(format).with_filter(filter()))
+            .with(otel_layer)
+            .try_init();
         Ok(Self { tracer, meter })
     }
 
@@ -143,7 +150,7 @@ impl Telemetry {
 /// Logging alone, for the commands other than `serve`.
 pub fn init_logs(format: Option<LogFormat>) {
     // A second init (tests) keeps the first subscriber.
-    let _ = tracing_subscriber::registry().with(log_layer(format)).with(filter()).try_init();
+    let _ = tracing_subscriber::registry().with(log_layer(format).with_filter(filter())).try_init();
 }
 
 fn filter() -> EnvFilter {
@@ -278,9 +285,7 @@ where
     fn call(&mut self, request: http::Request<Body>) -> Self::Future {
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let path = request.uri().path().to_owned();
-        let (service, method) = path.trim_start_matches('/').split_once('/').unwrap_or((path.as_str(), ""));
-        let (service, method) = (service.to_owned(), method.to_owned());
+        let (service, method) = known_method(request.uri().path());
         let traced = !(service.starts_with("grpc.health.") || service.starts_with("grpc.reflection."));
         let span = if traced {
             let span = tracing::info_span!(
@@ -298,33 +303,143 @@ where
         } else {
             tracing::Span::none()
         };
-        let started = Instant::now();
+        let mut call =
+            CallRecord { span: span.clone(), started: Instant::now(), service, method, done: false };
         Box::pin(async move {
-            let response = inner.call(request).instrument(span.clone()).await?;
-            // An error is answered "trailers-only": its status is in the
-            // headers. Without one the call succeeded (or, for a stream, has
-            // started successfully).
-            let code = response
-                .headers()
-                .get("grpc-status")
-                .and_then(|value| value.to_str().ok())
-                .and_then(|value| value.parse::<i32>().ok())
-                .unwrap_or(0);
-            span.record("rpc.grpc.status_code", code);
-            if is_server_error(code) {
-                span.record("otel.status_code", "ERROR");
+            let response = match inner.call(request).instrument(span).await {
+                Ok(response) => response,
+                Err(err) => {
+                    call.finish(CODE_UNKNOWN);
+                    return Err(err);
+                }
+            };
+            // An error answered "trailers-only" has its status in the
+            // headers; otherwise the status comes in the trailers, after the
+            // last message — for a stream, when it ends.
+            if let Some(code) = grpc_status(response.headers()) {
+                call.finish(code);
+                return Ok(response);
             }
-            instruments().rpc_duration.record(
-                started.elapsed().as_secs_f64(),
-                &[
-                    KeyValue::new("rpc.system", "grpc"),
-                    KeyValue::new("rpc.service", service),
-                    KeyValue::new("rpc.method", method),
-                    KeyValue::new("rpc.grpc.status_code", i64::from(code)),
-                ],
-            );
-            Ok(response)
+            Ok(response.map(|body| Body::new(ObservedBody { inner: body, call })))
         })
+    }
+}
+
+const CODE_CANCELLED: i32 = 1;
+const CODE_UNKNOWN: i32 = 2;
+/// The label for a path that names no method this server has.
+const OTHER: &str = "_OTHER";
+
+/// The service and method a request path names, if this server serves it;
+/// `_OTHER` otherwise. Labels come only from this fixed set, so no client can
+/// create metric series by sending made-up paths.
+fn known_method(path: &str) -> (&'static str, &'static str) {
+    static KNOWN: OnceLock<Vec<(&'static str, &'static str)>> = OnceLock::new();
+    let known = KNOWN.get_or_init(|| {
+        let mut known = vec![("grpc.reflection.v1.ServerReflection", "ServerReflectionInfo")];
+        for encoded in [consent_proto::FILE_DESCRIPTOR_SET, tonic_health::pb::FILE_DESCRIPTOR_SET] {
+            let Ok(set) = <prost_types::FileDescriptorSet as prost::Message>::decode(encoded) else {
+                continue;
+            };
+            for file in set.file {
+                for service in &file.service {
+                    // Leaked once: a fixed, small set of names for the
+                    // life of the process.
+                    let service_name: &'static str =
+                        Box::leak(format!("{}.{}", file.package(), service.name()).into_boxed_str());
+                    for method in &service.method {
+                        known.push((service_name, Box::leak(method.name().to_owned().into_boxed_str())));
+                    }
+                }
+            }
+        }
+        known
+    });
+    let (service, method) = path.trim_start_matches('/').split_once('/').unwrap_or((path, ""));
+    known
+        .iter()
+        .find(|(known_service, known_method)| *known_service == service && *known_method == method)
+        .copied()
+        .unwrap_or((OTHER, OTHER))
+}
+
+fn grpc_status(headers: &http::HeaderMap) -> Option<i32> {
+    headers.get("grpc-status").and_then(|value| value.to_str().ok()).and_then(|value| value.parse().ok())
+}
+
+/// One call's span and duration, finished once its status is known.
+struct CallRecord {
+    span: tracing::Span,
+    started: Instant,
+    service: &'static str,
+    method: &'static str,
+    done: bool,
+}
+
+impl CallRecord {
+    fn finish(&mut self, code: i32) {
+        if std::mem::replace(&mut self.done, true) {
+            return;
+        }
+        self.span.record("rpc.grpc.status_code", code);
+        if is_server_error(code) {
+            self.span.record("otel.status_code", "ERROR");
+        }
+        instruments().rpc_duration.record(
+            self.started.elapsed().as_secs_f64(),
+            &[
+                KeyValue::new("rpc.system", "grpc"),
+                KeyValue::new("rpc.service", self.service),
+                KeyValue::new("rpc.method", self.method),
+                KeyValue::new("rpc.grpc.status_code", i64::from(code)),
+            ],
+        );
+    }
+}
+
+impl Drop for CallRecord {
+    /// A response dropped before its trailers: the client went away, or
+    /// the server cut the call at the end of the grace period.
+    fn drop(&mut self) {
+        self.finish(CODE_CANCELLED);
+    }
+}
+
+/// A response body that reports the call's status when its trailers pass.
+struct ObservedBody {
+    inner: Body,
+    call: CallRecord,
+}
+
+impl hyper::body::Body for ObservedBody {
+    type Data = hyper::body::Bytes;
+    type Error = tonic::Status;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(trailers) = frame.trailers_ref() {
+                    this.call.finish(grpc_status(trailers).unwrap_or(CODE_UNKNOWN));
+                }
+            }
+            Poll::Ready(Some(Err(status))) => this.call.finish(status.code() as i32),
+            Poll::Ready(None) => this.call.finish(CODE_UNKNOWN),
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
     }
 }
 

@@ -120,6 +120,10 @@ impl TlsListener {
                 if sender.is_closed() {
                     return;
                 }
+                // As on the plaintext ports: no Nagle delay on small replies.
+                if let Err(err) = tcp.set_nodelay(true) {
+                    tracing::debug!(%peer, error = %err, "cannot set TCP_NODELAY");
+                }
                 let acceptor = acceptor.clone();
                 let handed = sender.clone();
                 tokio::spawn(async move {

@@ -51,18 +51,37 @@ fn flags_beat_environment_beats_file_beats_defaults() {
     assert_eq!(value(&with_flag, "http_listen"), "\"127.0.0.1:7002\"", "env still beats the file");
 
     // Secrets never appear.
-    assert_eq!(value(&with_flag, "database_url"), "\"postgres://app:***@db/consent\"");
+    assert_eq!(value(&with_flag, "database_url"), "\"postgres://app:%3Credacted%3E@db/consent\"");
     assert_eq!(value(&with_flag, "key_secret"), "\"<redacted>\"");
     assert!(!with_flag.contains("file-password") && !with_flag.contains("file-secret"));
+    // Passwords in the URL's query are hidden too.
+    let query_password = print(
+        dir.path(),
+        &[("CONSENTD_DATABASE_URL", "postgres://db/consent?user=app&password=query-password")],
+        &[],
+    );
+    assert!(!query_password.contains("query-password"), "{query_password}");
 
-    // What it prints is a configuration file consentd reads back.
-    std::fs::write(dir.path().join("printed.toml"), &with_flag).unwrap();
-    let reread = Command::new(env!("CARGO_BIN_EXE_consentd"))
-        .args(["config", "print", "--config", "printed.toml"])
-        .current_dir(dir.path())
-        .env_remove("CONSENTD_GRPC_LISTEN")
-        .output()
-        .unwrap();
+    // What it prints reads back as a configuration file — except that the
+    // placeholders are refused rather than taken for the secrets.
+    let reread = |text: &str| {
+        std::fs::write(dir.path().join("printed.toml"), text).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_consentd"))
+            .args(["config", "print", "--config", "printed.toml"])
+            .current_dir(dir.path())
+            .env_remove("CONSENTD_GRPC_LISTEN")
+            .output()
+            .unwrap()
+    };
+    let as_printed = reread(&with_flag);
+    assert_eq!(as_printed.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&as_printed.stderr).contains("database_url"));
+    let without_secrets: String = with_flag
+        .lines()
+        .filter(|line| !line.starts_with("database_url") && !line.starts_with("key_secret"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    let reread = reread(&without_secrets);
     assert!(reread.status.success(), "{}", String::from_utf8_lossy(&reread.stderr));
     assert_eq!(value(&String::from_utf8(reread.stdout).unwrap(), "grpc_listen"), "\"127.0.0.1:8001\"");
 }

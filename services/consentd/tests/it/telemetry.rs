@@ -151,6 +151,10 @@ async fn rpc_spans_and_metrics_reach_the_collector_with_the_callers_trace() {
                 ("OTEL_SERVICE_NAME", "consentd-under-test"),
                 ("OTEL_BSP_SCHEDULE_DELAY", "100"),
                 ("OTEL_METRIC_EXPORT_INTERVAL", "500"),
+                // RUST_LOG quiets the logs, never the traces (the spans are
+                // made in consentd::telemetry and consentd::gateway; the
+                // "serving" line this harness waits for is consentd::server's).
+                ("RUST_LOG", "warn,consentd::server=info"),
             ],
         )
     })
@@ -212,7 +216,51 @@ async fn rpc_spans_and_metrics_reach_the_collector_with_the_callers_trace() {
             })
             .await;
     }
-    let scraped = send(process.http_addr, "GET", "/metrics", &[], b"").await;
+    // A path that names no method: labelled _OTHER, so made-up paths cannot
+    // mint metric series.
+    let channel = tonic::transport::Channel::from_shared(process.url()).unwrap().connect().await.unwrap();
+    let mut raw = tonic::client::Grpc::new(channel);
+    raw.ready().await.unwrap();
+    let made_up = tonic::codegen::http::uri::PathAndQuery::from_static("/made.up.Service/Invent1");
+    let unknown =
+        raw.unary(tonic::Request::new(()), made_up, tonic_prost::ProstCodec::<(), ()>::default()).await;
+    assert_eq!(unknown.unwrap_err().code(), tonic::Code::Unimplemented);
+
+    // A stream's status is the one it ends with, not the one it starts with:
+    // a Subscribe the client walks away from is CANCELLED.
+    let stream = client.subscribe(pb::SubscribeRequest::default()).await.unwrap();
+    drop(stream);
+    let subscribe_line = |body: &str| {
+        body.lines().any(|line| {
+            line.starts_with("rpc_server_call_duration_seconds_count{")
+                && line.contains("rpc_method=\"Subscribe\"")
+                && line.contains("rpc_grpc_status_code=\"1\"")
+        })
+    };
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let scraped = loop {
+        let scraped = send(process.http_addr, "GET", "/metrics", &[], b"").await;
+        if subscribe_line(&scraped.body) || std::time::Instant::now() > give_up {
+            break scraped;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(subscribe_line(&scraped.body), "no CANCELLED Subscribe in /metrics:\n{}", scraped.body);
+    assert!(
+        !scraped
+            .body
+            .lines()
+            .any(|line| line.contains("rpc_method=\"Subscribe\"")
+                && line.contains("rpc_grpc_status_code=\"0\"")),
+        "a stream is not counted as OK when it starts:\n{}",
+        scraped.body
+    );
+    assert!(
+        !scraped.body.contains("made.up.Service") && !scraped.body.contains("Invent1"),
+        "{}",
+        scraped.body
+    );
+    assert!(scraped.body.contains("rpc_service=\"_OTHER\""), "{}", scraped.body);
     assert_eq!(scraped.status, 200);
     for expected in [
         "rpc_server_call_duration_seconds_count{",
