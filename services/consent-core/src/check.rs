@@ -28,6 +28,16 @@ pub fn status_of(deciding: Option<&ConsentRecord>, at: Timestamp) -> ConsentStat
     }
 }
 
+/// The deciding record among a subject's current records (one per purpose
+/// and target) for a question about `purpose` and `target` now.
+pub fn deciding_current<'a>(
+    current: impl IntoIterator<Item = &'a ConsentRecord>,
+    purpose: &str,
+    target: &str,
+) -> Option<&'a ConsentRecord> {
+    current.into_iter().filter(|record| applies_to(record, purpose, target)).max_by(|a, b| recency(a, b))
+}
+
 /// The deciding record among `records` (any history of one subject) for a
 /// question about `purpose` and `target` at time `at`: the reference
 /// implementation the store's indexed queries must agree with.

@@ -13,7 +13,7 @@ use crate::command::{
 };
 use crate::error::ConsentError;
 use crate::feed::{self, ChangeFilter, ChangePage, FeedFilter, FeedStart, Subscribe};
-use crate::model::{ConsentRecord, ConsentStatus, Revision, SubjectRef, TenantId};
+use crate::model::{ConsentRecord, Revision, SubjectRef, TenantId};
 use crate::page;
 use crate::store::ConsentStore;
 use crate::time::Timestamp;
@@ -81,8 +81,30 @@ impl<S: ConsentStore> ConsentService<S> {
         mut cmd: CheckConsent,
     ) -> Result<CheckOutcome, ConsentError> {
         validate::check(&mut cmd)?;
-        // The head is read first: the answer then reflects at least this revision.
-        let revision = self.store.head_revision(tenant).await?;
+        let (revision, record) = match cmd.at {
+            // The current state: the store's fast path.
+            None => {
+                let current = self
+                    .store
+                    .current_check(tenant, &cmd.subject, &cmd.purpose, &cmd.target, cmd.min_revision)
+                    .await?;
+                (current.revision, current.record)
+            }
+            // A past moment: from the history. The head is read first, so
+            // the answer reflects at least this revision.
+            Some(at) => {
+                let revision = self.store.head_revision(tenant).await?;
+                let record = match self.resolve(tenant, &cmd.subject).await? {
+                    Some(subject_id) => {
+                        self.store
+                            .deciding_record(tenant, subject_id, &cmd.purpose, &cmd.target, Some(at))
+                            .await?
+                    }
+                    None => None,
+                };
+                (revision, record)
+            }
+        };
         if cmd.min_revision > revision {
             return Err(ConsentError::FailedPrecondition {
                 reason: "REVISION_NOT_REACHED",
@@ -92,11 +114,6 @@ impl<S: ConsentStore> ConsentService<S> {
                 ),
             });
         }
-        let Some(subject_id) = self.resolve(tenant, &cmd.subject).await? else {
-            return Ok(CheckOutcome { status: ConsentStatus::Unknown, record: None, revision });
-        };
-        let record =
-            self.store.deciding_record(tenant, subject_id, &cmd.purpose, &cmd.target, cmd.at).await?;
         let status = check::status_of(record.as_ref(), cmd.at.unwrap_or_else(Timestamp::now));
         Ok(CheckOutcome { status, record, revision })
     }

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use crate::command::{RecordFilter, WriteCommand, WriteOutcome};
 use crate::error::ConsentError;
 use crate::feed::ChangeFilter;
-use crate::model::{ConsentRecord, Identity, Revision, TenantId};
+use crate::model::{ConsentRecord, Identity, Revision, SubjectRef, TenantId};
 use crate::time::Timestamp;
 
 /// When one key (subject, purpose, target) was first decided.
@@ -26,8 +26,34 @@ pub struct FirstCollected {
     pub at: Timestamp,
 }
 
+/// What a check of the current state reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurrentCheck {
+    /// The tenant's revision the answer reflects: every write up to it is
+    /// taken into account.
+    pub revision: Revision,
+    /// The deciding record (see [`crate::check`]); `None` when the subject is
+    /// unknown or has no record that applies.
+    pub record: Option<ConsentRecord>,
+}
+
 /// Durable storage of consent records.
 pub trait ConsentStore: Send + Sync + 'static {
+    /// Everything a check of the current state needs, in one step: the
+    /// revision the answer reflects and the deciding record of the subject
+    /// `subject` names, for `purpose` and `target`. A store may answer from a
+    /// cache it keeps consistent with every committed write; it should then
+    /// try to reflect at least `min_revision` (waiting briefly, or reading
+    /// the database), and the caller refuses an answer below it.
+    fn current_check(
+        &self,
+        tenant: &TenantId,
+        subject: &SubjectRef,
+        purpose: &str,
+        target: &str,
+        min_revision: Revision,
+    ) -> impl Future<Output = Result<CurrentCheck, ConsentError>> + Send;
+
     /// Applies a validated write in one transaction and returns once it has
     /// committed. A write with an idempotency key already seen returns the
     /// original outcome and writes nothing.
@@ -127,4 +153,28 @@ pub trait ConsentStore: Send + Sync + 'static {
 
     /// Whether the store answers and its schema is up to date.
     fn ready(&self) -> impl Future<Output = Result<(), ConsentError>> + Send;
+}
+
+/// A check of the current state read straight from the store's tables, in
+/// three reads (head, subject, deciding record): what a store without a
+/// cache answers [`ConsentStore::current_check`] with, and what a caching
+/// store reads through to. The head is read first, so the answer reflects
+/// at least that revision.
+pub async fn read_current_check<S: ConsentStore>(
+    store: &S,
+    tenant: &TenantId,
+    subject: &SubjectRef,
+    purpose: &str,
+    target: &str,
+) -> Result<CurrentCheck, ConsentError> {
+    let revision = store.head_revision(tenant).await?;
+    let subject_id = match subject {
+        SubjectRef::Id(id) => Some(*id),
+        SubjectRef::Identity(identity) => store.subject_of(tenant, identity).await?,
+    };
+    let record = match subject_id {
+        Some(subject_id) => store.deciding_record(tenant, subject_id, purpose, target, None).await?,
+        None => None,
+    };
+    Ok(CurrentCheck { revision, record })
 }

@@ -6,14 +6,18 @@
 //! Durable throughput therefore grows with concurrency while each
 //! acknowledgement still means "committed".
 
-use consent_core::{ConsentError, TenantId, Timestamp, WriteCommand, WriteOutcome};
+use std::collections::BTreeMap;
 use std::sync::Arc;
+
+use consent_core::{ConsentError, Revision, TenantId, Timestamp, WriteCommand, WriteOutcome};
+use uuid::Uuid;
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, TransactionTrait};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::cache::CheckCache;
 use crate::error::db_error;
-use crate::notify::NOTIFY_COMMITS;
+use crate::notify;
 use crate::write::{Applied, apply};
 
 type Reply = oneshot::Sender<Result<WriteOutcome, ConsentError>>;
@@ -52,11 +56,12 @@ impl GroupCommitter {
         max_batch: usize,
         queue_timeout: std::time::Duration,
         committed: Arc<watch::Sender<u64>>,
+        cache: Option<CheckCache>,
     ) -> Self {
         let max_batch = max_batch.clamp(1, MAX_BATCH);
         let (queue, jobs) = mpsc::channel(max_batch * 4);
         let commits = committed.subscribe();
-        tokio::spawn(run(db, jobs, max_batch, committed));
+        tokio::spawn(run(db, jobs, max_batch, committed, cache));
         Self { queue, commits, queue_timeout }
     }
 
@@ -97,6 +102,7 @@ async fn run(
     mut jobs: mpsc::Receiver<Job>,
     max_batch: usize,
     committed: Arc<watch::Sender<u64>>,
+    cache: Option<CheckCache>,
 ) {
     let batch_sizes = opentelemetry::global::meter("consentd")
         .u64_histogram("consentd.store.write_batch.size")
@@ -107,14 +113,39 @@ async fn run(
     let mut batch = Vec::with_capacity(max_batch);
     while jobs.recv_many(&mut batch, max_batch).await > 0 {
         batch_sizes.record(batch.len() as u64, &[]);
-        if commit_batch(&db, std::mem::take(&mut batch)).await {
+        if commit_batch(&db, std::mem::take(&mut batch), cache.as_ref()).await {
             committed.send_modify(|count| *count = count.wrapping_add(1));
         }
     }
 }
 
+/// What one tenant's writes in a batch changed: the subjects touched and the
+/// tenant's head after them.
+#[derive(Debug, Default)]
+pub(crate) struct TenantChanges {
+    pub(crate) subjects: Vec<Uuid>,
+    pub(crate) head: Revision,
+}
+
+fn changes_of<'a>(
+    written: impl Iterator<Item = (&'a TenantId, &'a WriteOutcome)>,
+) -> BTreeMap<TenantId, TenantChanges> {
+    let mut changes: BTreeMap<TenantId, TenantChanges> = BTreeMap::new();
+    for (tenant, outcome) in written {
+        let entry = changes.entry(tenant.clone()).or_default();
+        entry.subjects.push(outcome.subject_id);
+        entry.subjects.extend(outcome.records.iter().map(|record| record.subject_id));
+        entry.head = entry.head.max(outcome.revision);
+    }
+    for entry in changes.values_mut() {
+        entry.subjects.sort_unstable();
+        entry.subjects.dedup();
+    }
+    changes
+}
+
 /// Commits one batch and answers its writers; true when it committed.
-async fn commit_batch(db: &DatabaseConnection, mut batch: Vec<Job>) -> bool {
+async fn commit_batch(db: &DatabaseConnection, mut batch: Vec<Job>, cache: Option<&CheckCache>) -> bool {
     tracing::debug!(writes = batch.len(), "committing batch");
     // Every write locks its tenant's head row until commit. Taking those locks
     // in one order (a stable sort keeps each tenant's arrival order) means two
@@ -133,15 +164,39 @@ async fn commit_batch(db: &DatabaseConnection, mut batch: Vec<Job>) -> bool {
             Err(err) => return fail_all(batch, &err),
         }
     }
-    // Other replicas' subscribers wake on this; it is delivered at commit.
-    if txn.get_database_backend() == DbBackend::Postgres
-        && let Err(err) = txn.execute_unprepared(NOTIFY_COMMITS).await
-    {
-        return fail_all(batch, &db_error(err));
+    let changes = changes_of(
+        batch.iter().zip(&answers).filter_map(|(job, answer)| answer.as_ref().ok().map(|o| (&job.tenant, o))),
+    );
+    let postgres = txn.get_database_backend() == DbBackend::Postgres;
+    // Other replicas' subscribers wake on these, and their caches drop what
+    // changed; they are delivered at commit, in commit order.
+    if postgres && let Err(err) = notify::send(&txn, &changes).await {
+        return fail_all(batch, &err);
     }
+    // SQLite: seeding a tenant's cached revision waits until this commit's
+    // invalidations are done (see cache.rs).
+    let gate = match cache {
+        Some(cache) if !postgres => Some(cache.commit_gate().lock().await),
+        _ => None,
+    };
     if let Err(err) = txn.commit().await {
+        // The commit may or may not have happened: nothing cached can be
+        // trusted to reflect it.
+        if let Some(cache) = cache {
+            cache.reset();
+        }
         return fail_all(batch, &db_error(err));
     }
+    if let Some(cache) = cache {
+        // Before any writer hears back: a check after the acknowledgement
+        // never sees the state the write replaced. On SQLite this committer
+        // sees every commit, so the applied revision advances here; on
+        // PostgreSQL it advances with the notices, in commit order.
+        for (tenant, changed) in &changes {
+            cache.committed(tenant, changed.subjects.iter().copied(), (!postgres).then_some(changed.head));
+        }
+    }
+    drop(gate);
     for (job, answer) in batch.into_iter().zip(answers) {
         // A writer that gave up waiting no longer listens; its write stands.
         let _ = job.reply.send(answer);

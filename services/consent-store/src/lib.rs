@@ -3,6 +3,7 @@
 //! reads go straight to the pool.
 
 mod admin;
+mod cache;
 mod convert;
 mod entity;
 mod error;
@@ -18,8 +19,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use consent_core::{
-    ChangeFilter, ConsentError, ConsentRecord, ConsentStore, FirstCollected, Identity, RecordFilter,
-    Revision, TenantId, Timestamp, WriteCommand, WriteOutcome,
+    ChangeFilter, ConsentError, ConsentRecord, ConsentStore, CurrentCheck, FirstCollected, Identity,
+    RecordFilter, Revision, SubjectRef, TenantId, Timestamp, WriteCommand, WriteOutcome,
 };
 use consent_migrations::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
@@ -28,6 +29,7 @@ use tokio::sync::{OnceCell, watch};
 use uuid::Uuid;
 
 pub use crate::admin::StoredKey;
+use crate::cache::CheckCache;
 use crate::error::db_error;
 use crate::group_commit::GroupCommitter;
 pub use crate::group_commit::MAX_BATCH;
@@ -52,6 +54,9 @@ pub struct StoreOptions {
     /// [`MAX_BATCH`]). A write waits at most `acquire_timeout` for room in the
     /// queue before it is refused as overload.
     pub max_batch: usize,
+    /// Memory for the check cache (current records of checked subjects,
+    /// subjects of identities), about; 0 turns it off.
+    pub cache_max_bytes: u64,
 }
 
 impl StoreOptions {
@@ -62,6 +67,7 @@ impl StoreOptions {
             max_connections: 16,
             acquire_timeout: Duration::from_secs(5),
             max_batch: 256,
+            cache_max_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -81,7 +87,15 @@ pub struct SqlStore {
     db: DatabaseConnection,
     writer: GroupCommitter,
     database_id: Arc<OnceCell<String>>,
+    cache: Option<CheckCache>,
 }
+
+/// How long a check carrying a `min_revision` the cache has not reached yet
+/// waits for it (a commit notice on its way) before it reads the database.
+const MIN_REVISION_WAIT: Duration = Duration::from_millis(50);
+
+/// How long seeding a tenant's applied revision waits for its barrier.
+const SEED_WAIT: Duration = Duration::from_secs(1);
 
 impl SqlStore {
     /// Connects (creating a SQLite file if needed). Must run inside a Tokio
@@ -105,18 +119,24 @@ impl SqlStore {
         let db = connect_with_retry(connect).await?;
         let (committed, _) = watch::channel(0);
         let committed = Arc::new(committed);
+        let postgres = db.get_database_backend() == DbBackend::Postgres;
+        // On SQLite this process's committer sees every commit: the cache is
+        // complete from the start. On PostgreSQL it waits for the listener.
+        let cache =
+            (options.cache_max_bytes > 0).then(|| CheckCache::new(options.cache_max_bytes, !postgres));
         let writer = GroupCommitter::start(
             db.clone(),
             options.max_batch,
             options.acquire_timeout,
             Arc::clone(&committed),
+            cache.clone(),
         );
         // Started after the committer holds a receiver: the listener stops
         // once nobody does.
-        if db.get_database_backend() == DbBackend::Postgres {
-            notify::listen(db.get_postgres_connection_pool().clone(), committed);
+        if postgres {
+            notify::listen(db.get_postgres_connection_pool().clone(), committed, cache.clone());
         }
-        Ok(Self { db, writer, database_id: Arc::default() })
+        Ok(Self { db, writer, database_id: Arc::default(), cache })
     }
 
     pub(crate) fn connection(&self) -> &DatabaseConnection {
@@ -173,7 +193,111 @@ async fn connect_with_retry(options: ConnectOptions) -> Result<DatabaseConnectio
     }
 }
 
+impl SqlStore {
+    /// The check from the cache, or `None` when it cannot answer (offline,
+    /// not seeded, `min_revision` not reached in time): read the tables.
+    async fn cached_check(
+        &self,
+        cache: &CheckCache,
+        tenant: &TenantId,
+        subject: &SubjectRef,
+        purpose: &str,
+        target: &str,
+        min_revision: Revision,
+    ) -> Result<Option<CurrentCheck>, ConsentError> {
+        if !cache.is_online() {
+            return Ok(None);
+        }
+        // The revision is read before any entry: every entry then reflects
+        // at least every commit up to it.
+        let applied = match cache.applied(tenant) {
+            Some(applied) => applied,
+            None => match self.seed(cache, tenant).await? {
+                Some(applied) => applied,
+                None => return Ok(None),
+            },
+        };
+        let revision = if applied >= min_revision {
+            applied
+        } else {
+            match cache.wait_for(tenant, min_revision, MIN_REVISION_WAIT).await {
+                Some(applied) => applied,
+                None => return Ok(None),
+            }
+        };
+        let subject_id = match subject {
+            SubjectRef::Id(id) => Some(*id),
+            SubjectRef::Identity(identity) => match cache.subject_of(tenant, identity) {
+                Some(known) => known,
+                None => {
+                    let generation = cache.generation(tenant);
+                    let found = read::subject_of(&self.db, tenant, identity).await?;
+                    cache.remember_link(tenant, identity, found, generation);
+                    found
+                }
+            },
+        };
+        let Some(subject_id) = subject_id else {
+            return Ok(Some(CurrentCheck { revision, record: None }));
+        };
+        let records = match cache.records(tenant, subject_id) {
+            Some(records) => records,
+            None => {
+                let epoch = cache.epoch(tenant, subject_id);
+                let limit = cache::MAX_CACHED_RECORDS as u64 + 1;
+                let loaded = read::current_records(&self.db, tenant, subject_id, limit).await?;
+                if loaded.len() > cache::MAX_CACHED_RECORDS {
+                    // Too many to keep: this subject's checks read the tables.
+                    let record =
+                        read::deciding_record(&self.db, tenant, subject_id, purpose, target, None).await?;
+                    return Ok(Some(CurrentCheck { revision, record }));
+                }
+                let loaded: Arc<[ConsentRecord]> = loaded.into();
+                cache.remember_records(tenant, subject_id, Arc::clone(&loaded), epoch);
+                loaded
+            }
+        };
+        let record = consent_core::check::deciding_current(records.iter(), purpose, target).cloned();
+        Ok(Some(CurrentCheck { revision, record }))
+    }
+
+    /// Seeds the tenant's applied revision from the database head, behind a
+    /// barrier that every earlier commit's invalidation has passed: the
+    /// committer's gate on SQLite, a notice round trip on PostgreSQL.
+    async fn seed(&self, cache: &CheckCache, tenant: &TenantId) -> Result<Option<Revision>, ConsentError> {
+        let resets = cache.resets();
+        let head = if self.db.get_database_backend() == DbBackend::Postgres {
+            let head = read::head_revision(&self.db, tenant).await?;
+            if !notify::barrier(&self.db, cache, SEED_WAIT).await? {
+                return Ok(None);
+            }
+            head
+        } else {
+            let _gate = cache.commit_gate().lock().await;
+            read::head_revision(&self.db, tenant).await?
+        };
+        Ok(cache.seed(tenant, head, resets).then_some(head))
+    }
+}
+
 impl ConsentStore for SqlStore {
+    async fn current_check(
+        &self,
+        tenant: &TenantId,
+        subject: &SubjectRef,
+        purpose: &str,
+        target: &str,
+        min_revision: Revision,
+    ) -> Result<CurrentCheck, ConsentError> {
+        if let Some(cache) = &self.cache
+            && let Some(answer) =
+                self.cached_check(cache, tenant, subject, purpose, target, min_revision).await?
+        {
+            return Ok(answer);
+        }
+        consent_core::store::read_current_check(self, tenant, subject, purpose, target).await
+    }
+
     async fn write(&self, tenant: &TenantId, command: WriteCommand) -> Result<WriteOutcome, ConsentError> {
         self.writer.write(tenant, command).await
     }

@@ -1,26 +1,109 @@
-//! Cross-replica wake-ups on PostgreSQL: every commit sends a NOTIFY, and
-//! each replica LISTENs and bumps its local commit signal, so subscribers on
-//! one replica see writes made through another at once. The log in the
-//! database stays the truth; a lost notification only delays a subscriber
-//! until its poll timer.
+//! Cross-replica commit notices on PostgreSQL. Every committing batch sends,
+//! per tenant, a notice naming the subjects it touched and the tenant's new
+//! head; each replica LISTENs, bumps its local commit signal (subscribers on
+//! one replica see writes made through another at once) and hands the notice
+//! to its check cache. PostgreSQL delivers notices at commit, in commit order.
+//!
+//! The log in the database stays the truth for the change feed: a lost notice
+//! only delays a subscriber until its poll timer. The check cache cannot wait
+//! for a timer, so it goes offline whenever the listener is not connected and
+//! drops everything when it connects again.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use consent_core::{ConsentError, TenantId};
 use sea_orm::sqlx::PgPool;
 use sea_orm::sqlx::postgres::PgListener;
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use serde_json::json;
 use tokio::sync::watch;
+use uuid::Uuid;
+
+use crate::cache::CheckCache;
+use crate::error::db_error;
+use crate::group_commit::TenantChanges;
 
 const CHANNEL: &str = "consentd_commits";
 
-/// The statement a committing transaction runs.
-pub(crate) const NOTIFY_COMMITS: &str = "NOTIFY consentd_commits";
+/// Subjects per notice: a notice payload must stay under 8000 bytes.
+const SUBJECTS_PER_NOTICE: usize = 150;
 
-/// Starts a task that bumps `committed` on every notification, for as long as
-/// anyone holds a receiver.
-pub(crate) fn listen(pool: PgPool, committed: Arc<watch::Sender<u64>>) {
+/// Sends the notices of a batch inside its transaction (delivered at commit).
+/// A tenant with many subjects gets several notices; only the last carries
+/// the head, so no replica advances past a subject it has not dropped yet.
+pub(crate) async fn send<C: ConnectionTrait>(
+    txn: &C,
+    changes: &BTreeMap<TenantId, TenantChanges>,
+) -> Result<(), ConsentError> {
+    for (tenant, changed) in changes {
+        let chunks: Vec<&[Uuid]> = changed.subjects.chunks(SUBJECTS_PER_NOTICE).collect();
+        let last = chunks.len().saturating_sub(1);
+        for (index, subjects) in chunks.into_iter().enumerate() {
+            let head = (index == last).then_some(changed.head);
+            let payload = json!({ "t": tenant.as_str(), "h": head, "s": subjects }).to_string();
+            notify(txn, payload).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn notify<C: ConnectionTrait>(db: &C, payload: String) -> Result<(), ConsentError> {
+    let statement = Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_notify($1, $2)",
+        [CHANNEL.into(), payload.into()],
+    );
+    db.execute_raw(statement).await.map_err(db_error)?;
+    Ok(())
+}
+
+/// A barrier: sends a marker notice (in its own transaction) and waits until
+/// it comes back. Every commit made before it has had its notice handled by
+/// then. False when it did not come back within `limit`.
+pub(crate) async fn barrier<C: ConnectionTrait>(
+    db: &C,
+    cache: &CheckCache,
+    limit: Duration,
+) -> Result<bool, ConsentError> {
+    let (marker, number) = cache.new_marker();
+    notify(db, json!({ "m": marker }).to_string()).await?;
+    Ok(cache.marker_returned(number, limit).await)
+}
+
+/// What one notice says.
+fn handle(payload: &str, cache: Option<&CheckCache>) {
+    let Some(cache) = cache else { return };
+    let notice: serde_json::Value = serde_json::from_str(payload).unwrap_or_default();
+    if let Some(marker) = notice["m"].as_str() {
+        cache.marker_seen(marker);
+        return;
+    }
+    let subjects: Option<Vec<Uuid>> = notice["s"].as_array().map(|subjects| {
+        subjects.iter().filter_map(|s| s.as_str().and_then(|s| Uuid::parse_str(s).ok())).collect()
+    });
+    match (notice["t"].as_str(), subjects) {
+        (Some(tenant), Some(subjects)) => {
+            cache.committed(&TenantId::new(tenant), subjects, notice["h"].as_i64());
+        }
+        // A notice this version cannot read (an older replica's, during a
+        // rolling upgrade): something changed, it is not known what.
+        _ => cache.reset(),
+    }
+}
+
+/// Starts a task that bumps `committed` on every notice and feeds the notices
+/// to `cache`, for as long as anyone holds a receiver of `committed`.
+pub(crate) fn listen(pool: PgPool, committed: Arc<watch::Sender<u64>>, cache: Option<CheckCache>) {
     tokio::spawn(async move {
         let bump = || committed.send_modify(|count| *count = count.wrapping_add(1));
+        let offline = || {
+            if let Some(cache) = &cache {
+                cache.set_online(false);
+                cache.reset();
+            }
+        };
         loop {
             if committed.is_closed() {
                 return;
@@ -38,16 +121,29 @@ pub(crate) fn listen(pool: PgPool, committed: Arc<watch::Sender<u64>>) {
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
             }
-            // Notifications sent while not listening are lost: wake everyone
-            // to re-read.
+            // Notices sent while not listening are lost: wake everyone to
+            // re-read, and start the cache afresh.
+            if let Some(cache) = &cache {
+                cache.reset();
+                cache.set_online(true);
+            }
             bump();
             loop {
                 match listener.try_recv().await {
-                    Ok(Some(_)) => bump(),
-                    // The connection dropped; sqlx reconnects on the next call.
-                    Ok(None) => bump(),
+                    Ok(Some(notification)) => {
+                        handle(notification.payload(), cache.as_ref());
+                        bump();
+                    }
+                    // The connection dropped: notices may be lost until a
+                    // new one listens.
+                    Ok(None) => {
+                        offline();
+                        bump();
+                        break;
+                    }
                     Err(err) => {
                         tracing::warn!(error = %err, "commit listener failed; reconnecting");
+                        offline();
                         break;
                     }
                 }

@@ -66,6 +66,38 @@ pub(crate) async fn current_record<C: ConnectionTrait>(
     record_row(db, state.record_id).await
 }
 
+/// The current records of a subject (one per purpose and target), at most
+/// `limit`: what the check cache keeps of it.
+pub(crate) async fn current_records<C: ConnectionTrait>(
+    db: &C,
+    tenant: &TenantId,
+    subject_id: Uuid,
+    limit: u64,
+) -> Result<Vec<ConsentRecord>, ConsentError> {
+    let ids: Vec<String> = consent_state::Entity::find()
+        .select_only()
+        .column(consent_state::Column::RecordId)
+        .filter(consent_state::Column::Tenant.eq(tenant.as_str()))
+        .filter(consent_state::Column::SubjectId.eq(subject_id.to_string()))
+        .limit(limit)
+        .into_tuple()
+        .all(db)
+        .await
+        .map_err(db_error)?;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Records never change once written: the ones the state named a moment
+    // ago are still there.
+    let rows = consent_record::Entity::find()
+        .filter(consent_record::Column::Tenant.eq(tenant.as_str()))
+        .filter(consent_record::Column::Id.is_in(ids))
+        .all(db)
+        .await
+        .map_err(db_error)?;
+    from_rows(rows)
+}
+
 async fn record_row<C: ConnectionTrait>(db: &C, id: String) -> Result<Option<ConsentRecord>, ConsentError> {
     consent_record::Entity::find_by_id(id).one(db).await.map_err(db_error)?.map(from_row).transpose()
 }

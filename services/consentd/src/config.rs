@@ -233,6 +233,7 @@ struct FileStoreConfig {
     max_connections: Option<u32>,
     acquire_timeout_ms: Option<u64>,
     max_batch: Option<usize>,
+    cache_max_mib: Option<u64>,
 }
 
 /// The effective configuration of `serve`.
@@ -383,6 +384,9 @@ impl Config {
         if let Some(max) = file.store.max_batch {
             store.max_batch = max;
         }
+        if let Some(mib) = file.store.cache_max_mib {
+            store.cache_max_bytes = mib.saturating_mul(1024 * 1024);
+        }
         let config = Self {
             store,
             grpc_listen: args
@@ -511,6 +515,7 @@ impl Config {
                 max_connections: Some(self.store.max_connections),
                 acquire_timeout_ms: Some(ms(self.store.acquire_timeout)),
                 max_batch: Some(self.store.max_batch),
+                cache_max_mib: Some(self.store.cache_max_bytes / (1024 * 1024)),
             },
             limits: FileLimitsConfig {
                 max_message_bytes: Some(limits.max_message_bytes),

@@ -3,7 +3,8 @@
 use consent_proto::v1 as pb;
 
 use crate::support::{
-    TestServer, by_id, by_identity, check, identity, query_all, record, record_request, seconds_ago,
+    TestServer, by_id, by_identity, check, check_at_least, identity, query_all, record, record_request,
+    seconds_ago,
 };
 
 #[tokio::test]
@@ -173,16 +174,7 @@ async fn check_sees_an_acknowledged_write_and_honours_min_revision() {
     let mut client = server.client().await;
     let subject = identity("user_id", "fresh");
     let written = record(&mut client, subject.clone(), "marketing", "", pb::Decision::Granted).await;
-    let response = client
-        .check_consent(pb::CheckConsentRequest {
-            subject: by_identity(subject.clone()),
-            purpose: "marketing".into(),
-            min_revision: written.revision,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let response = check_at_least(&mut client, subject.clone(), "marketing", written.revision).await;
     assert_eq!(response.status(), pb::ConsentStatus::Granted);
     assert!(response.revision >= written.revision);
 

@@ -6,6 +6,7 @@ mod auth;
 mod bad_requests;
 mod chart;
 mod check;
+mod check_cache;
 mod cli;
 mod concurrency;
 mod config;

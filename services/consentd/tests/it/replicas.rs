@@ -9,7 +9,7 @@ use tokio::sync::watch;
 
 use crate::feed_checker::{Filter, check_stream, subscribe, write};
 use crate::process::ConsentdProcess;
-use crate::support::{by_identity, history, identity, record};
+use crate::support::{check_at_least, history, identity, record};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscribers_on_either_replica_see_every_write_in_order() {
@@ -38,16 +38,8 @@ async fn subscribers_on_either_replica_see_every_write_in_order() {
     let written =
         record(&mut writer_a, identity("user_id", "cross"), "marketing", "", pb::Decision::Granted).await;
     let mut reader_b = client_b.clone();
-    let check = reader_b
-        .check_consent(pb::CheckConsentRequest {
-            subject: by_identity(identity("user_id", "cross")),
-            purpose: "marketing".into(),
-            min_revision: written.revision,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let check =
+        check_at_least(&mut reader_b, identity("user_id", "cross"), "marketing", written.revision).await;
     assert_eq!(check.status(), pb::ConsentStatus::Granted);
 
     let (head_sender, head) = watch::channel(written.revision);

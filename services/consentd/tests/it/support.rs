@@ -188,6 +188,26 @@ pub(crate) async fn check(
     response.status()
 }
 
+/// A check of `purpose` (any target) that must reflect at least
+/// `min_revision`.
+pub(crate) async fn check_at_least(
+    client: &mut Client,
+    identity: pb::Identity,
+    purpose: &str,
+    min_revision: i64,
+) -> pb::CheckConsentResponse {
+    client
+        .check_consent(pb::CheckConsentRequest {
+            subject: by_identity(identity),
+            purpose: purpose.into(),
+            min_revision,
+            ..Default::default()
+        })
+        .await
+        .expect("check succeeds")
+        .into_inner()
+}
+
 /// Every record of the query, following page tokens.
 pub(crate) async fn query_all(
     client: &mut Client,
@@ -222,4 +242,14 @@ pub(crate) async fn record(
 /// Every stored record of the tenant, in revision order.
 pub(crate) async fn history(client: &mut Client) -> Vec<pb::ConsentRecord> {
     query_all(client, pb::QueryConsentsRequest { history: true, ..Default::default() }).await
+}
+
+/// Two servers on one fresh PostgreSQL database.
+pub(crate) async fn two_replicas() -> (consent_store::testing::TestDatabase, TestServer, TestServer) {
+    let database = consent_store::testing::TestDatabase::postgres().await;
+    let on_postgres =
+        |config: &mut Config| config.store = consent_store::StoreOptions::new(database.url.clone());
+    let a = TestServer::start_with(on_postgres).await;
+    let b = TestServer::start_with(on_postgres).await;
+    (database, a, b)
 }

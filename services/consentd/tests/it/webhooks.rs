@@ -9,8 +9,6 @@ use std::time::Duration;
 use consent_proto::v1 as pb;
 use consent_proto::v1::consent_service_client::ConsentServiceClient;
 use consent_proto::v1::webhook_service_client::WebhookServiceClient;
-use consent_store::StoreOptions;
-use consent_store::testing::TestDatabase;
 use consentd::config::AuthMode;
 use serde_json::{Value, json};
 use tonic::Code;
@@ -20,7 +18,7 @@ use tonic::transport::Channel;
 use crate::auth::{BearerKey, create_key, keyed_client};
 use crate::http_client::{HttpResponse, send};
 use crate::process::ConsentdProcess;
-use crate::support::{Client, TestServer, by_identity, identity, record, record_request};
+use crate::support::{Client, TestServer, by_identity, identity, record, record_request, two_replicas};
 use crate::webhook_receiver::{Delivery, Receiver};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -451,16 +449,6 @@ async fn wait_for_log(
         assert!(tokio::time::Instant::now() < deadline, "only {found:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-/// Two servers on one fresh PostgreSQL database.
-async fn two_replicas() -> (TestDatabase, TestServer, TestServer) {
-    let database = TestDatabase::postgres().await;
-    let on_postgres =
-        |config: &mut consentd::config::Config| config.store = StoreOptions::new(database.url.clone());
-    let a = TestServer::start_with(on_postgres).await;
-    let b = TestServer::start_with(on_postgres).await;
-    (database, a, b)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,196 @@
+//! consent-bench: drives a real `consentd` over gRPC and reports throughput,
+//! latency percentiles, server CPU per call and peak RSS, beside two physical
+//! baselines measured in the same run (a bare tonic server, and bare inserts
+//! through the database driver), so the results read as ratios.
+//!
+//! ```sh
+//! cargo run --release -p consent-bench            # every workload, both baselines
+//! cargo run --release -p consent-bench -- --help  # durations, concurrency, backends
+//! ```
+//!
+//! Writes `docs/benchmarks/latest.json` and `docs/benchmarks/latest.svg`
+//! and prints the tables `docs/benchmarks.md` shows.
+
+mod baseline;
+mod load;
+mod process;
+mod report;
+mod workloads;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use consent_store::testing::Backend;
+
+use crate::load::{Window, closed_loop};
+use crate::process::Server;
+use crate::report::{Report, Run};
+use crate::workloads::{Deployment, Workload};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum BackendArg {
+    Sqlite,
+    Postgres,
+}
+
+impl BackendArg {
+    const fn backend(self) -> Backend {
+        match self {
+            Self::Sqlite => Backend::Sqlite,
+            Self::Postgres => Backend::Postgres,
+        }
+    }
+
+    const fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+/// The consentd benchmark harness.
+#[derive(Debug, Parser)]
+#[command(about)]
+struct Args {
+    /// Seconds measured per workload
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Seconds of warm-up before each measurement (not counted)
+    #[arg(long, default_value_t = 2)]
+    warmup: u64,
+    /// Database engines for the record workloads and the insert baseline
+    /// (the read workloads run on the first)
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "sqlite,postgres")]
+    backends: Vec<BackendArg>,
+    /// HTTP/2 connections the load generator spreads its calls over
+    #[arg(long, default_value_t = 4)]
+    connections: usize,
+    /// Subscribers in the Subscribe fan-out (0 skips it)
+    #[arg(long, default_value_t = 1000)]
+    subscribers: usize,
+    /// Writes per second during the Subscribe fan-out
+    #[arg(long, default_value_t = 1000)]
+    subscribe_rate: u64,
+    /// Run only these closed-loop workloads (default: all)
+    #[arg(long, value_enum, value_delimiter = ',')]
+    only: Vec<Workload>,
+    /// Directory for latest.json and latest.svg
+    #[arg(long, default_value = "docs/benchmarks")]
+    out: PathBuf,
+    /// A consentd binary to measure (default: build the workspace's, release)
+    #[arg(long)]
+    consentd: Option<PathBuf>,
+    /// Internal: serve the bare tonic baseline in this process
+    #[arg(long, hide = true)]
+    bare_grpc: bool,
+}
+
+/// The closed-loop runs: workload and concurrency.
+const RUNS: [(Workload, usize); 8] = [
+    (Workload::CheckHit, 16),
+    (Workload::CheckHit, 64),
+    (Workload::CheckMiss, 64),
+    (Workload::Mixed, 64),
+    (Workload::QueryPage, 16),
+    (Workload::RecordUnique, 1),
+    (Workload::RecordUnique, 64),
+    (Workload::RecordHot, 64),
+];
+
+/// The concurrency (and so the largest group-commit batch) of the record
+/// runs the insert baseline is compared with.
+const WRITE_CONCURRENCY: usize = 64;
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    if args.bare_grpc {
+        baseline::serve_bare_grpc().await;
+        return;
+    }
+    let window =
+        Window { warmup: Duration::from_secs(args.warmup), measured: Duration::from_secs(args.seconds) };
+    let binary = process::consentd_binary(args.consentd.clone());
+    let Some(&primary) = args.backends.first() else {
+        eprintln!("consent-bench: --backends names no backend");
+        std::process::exit(2);
+    };
+    let selected = |workload: Workload| args.only.is_empty() || args.only.contains(&workload);
+    let mut report = Report::new(std::env::args().collect::<Vec<_>>().join(" "));
+
+    eprintln!("idle RSS …");
+    report.idle_rss_mib = Some(workloads::idle_rss(&binary, primary.backend()).await);
+
+    if selected(Workload::CheckHit) {
+        eprintln!("bare tonic baseline …");
+        let response = workloads::sample_check_response(&binary, primary.backend()).await;
+        let bare = Server::bare_grpc(&response);
+        for concurrency in [16, 64] {
+            let clients = workloads::clients(&bare.url, workloads::anonymous(), args.connections).await;
+            let measured =
+                closed_loop(concurrency, window, Some(bare.stats()), Workload::CheckHit.call(clients)).await;
+            report.push(Run::new("check-hit", "bare tonic", None, concurrency, &measured, bare.stats()));
+        }
+    }
+
+    for (workload, concurrency) in RUNS {
+        if !selected(workload) {
+            continue;
+        }
+        let backends: &[BackendArg] = if matches!(workload, Workload::RecordUnique | Workload::RecordHot) {
+            &args.backends
+        } else {
+            std::slice::from_ref(&primary)
+        };
+        for backend in backends {
+            eprintln!("{} at concurrency {concurrency} on {} …", workload.name(), backend.name());
+            let deployment = Deployment::start(&binary, backend.backend()).await;
+            let measured = workloads::run(&deployment, workload, concurrency, args.connections, window).await;
+            let stats = deployment.server.stats();
+            report.push(Run::new(
+                workload.name(),
+                "consentd",
+                Some(backend.name()),
+                concurrency,
+                &measured,
+                stats,
+            ));
+        }
+    }
+
+    if selected(Workload::CheckHit) {
+        // What the check cache buys: the same run with it off.
+        eprintln!("check-hit at concurrency 64 without the cache …");
+        let deployment = Deployment::start_with(&binary, primary.backend(), false).await;
+        let measured = workloads::run(&deployment, Workload::CheckHit, 64, args.connections, window).await;
+        let stats = deployment.server.stats();
+        report.push(Run::new("check-hit", "consentd, no cache", Some(primary.name()), 64, &measured, stats));
+    }
+
+    if selected(Workload::RecordUnique) {
+        for backend in &args.backends {
+            eprintln!("bare insert baseline on {} …", backend.name());
+            let measured = baseline::bare_insert(backend.backend(), WRITE_CONCURRENCY, window).await;
+            report.push(Run::baseline(
+                "record-unique",
+                "bare insert",
+                backend.name(),
+                WRITE_CONCURRENCY,
+                &measured,
+            ));
+        }
+    }
+
+    if args.subscribers > 0 {
+        eprintln!("Subscribe fan-out: {} subscribers, {} writes/s …", args.subscribers, args.subscribe_rate);
+        let deployment = Deployment::start(&binary, primary.backend()).await;
+        report.fan_out = Some(
+            workloads::subscribe_fan_out(&deployment, args.subscribers, args.subscribe_rate, window).await,
+        );
+    }
+
+    report.write(&args.out);
+    print!("{}", report.markdown());
+}

@@ -1,0 +1,161 @@
+//! The servers under test run as child processes, so that their CPU time and
+//! memory are theirs alone (read from `/proc`), not the load generator's.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// A server child process and the gRPC address it announced.
+#[derive(Debug)]
+pub(crate) struct Server {
+    child: Child,
+    pub(crate) url: String,
+}
+
+impl Server {
+    /// Starts `consentd serve` with `config` (a TOML file) and API keys
+    /// required (hashed under `key_secret`) on loopback ports
+    /// of its choosing and waits for its "consentd is serving" line.
+    pub(crate) fn consentd(
+        binary: &Path,
+        database_url: &str,
+        key_secret: &str,
+        config: &Path,
+        dir: &Path,
+    ) -> Self {
+        let mut command = Command::new(binary);
+        command
+            .arg("serve")
+            .current_dir(dir)
+            .env("CONSENTD_DATABASE_URL", database_url)
+            .env("CONSENTD_CONFIG", config)
+            .env("CONSENTD_KEY_SECRET", key_secret)
+            .env("CONSENTD_AUTH", "required")
+            .env("CONSENTD_GRPC_LISTEN", "127.0.0.1:0")
+            .env("CONSENTD_HTTP_LISTEN", "127.0.0.1:0")
+            .env("CONSENTD_LOG_FORMAT", "json")
+            .env("RUST_LOG", "warn,consentd=info")
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT");
+        Self::spawn(command, |line| {
+            let json: serde_json::Value = serde_json::from_str(line).ok()?;
+            (json["fields"]["message"] == "consentd is serving")
+                .then(|| json["fields"]["grpc_addr"].as_str().map(str::to_owned))?
+        })
+    }
+
+    /// Starts this harness's own bare tonic server (the gRPC baseline),
+    /// which answers every check with `response` (an encoded
+    /// `CheckConsentResponse`).
+    pub(crate) fn bare_grpc(response: &[u8]) -> Self {
+        let mut command = Command::new(std::env::current_exe().expect("own executable"));
+        command.arg("--bare-grpc").env(crate::baseline::RESPONSE_ENV, hex::encode(response));
+        Self::spawn(command, |line| line.strip_prefix("bare-grpc serving on ").map(str::to_owned))
+    }
+
+    /// Spawns `command` (stdout and stderr piped) and waits until `address`
+    /// finds the gRPC address in one of its lines.
+    fn spawn(mut command: Command, address: impl Fn(&str) -> Option<String>) -> Self {
+        command.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let child = command.spawn().unwrap_or_else(|err| panic!("cannot start {command:?}: {err}"));
+        // Owned from here on: a child that never announces itself is still
+        // killed and reaped.
+        let mut server = Self { child, url: String::new() };
+        let (found, announced) = mpsc::channel();
+        for pipe in [
+            server.child.stdout.take().map(|out| Box::new(out) as Box<dyn std::io::Read + Send>),
+            server.child.stderr.take().map(|err| Box::new(err) as Box<dyn std::io::Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let found = found.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    // Keep draining after the address is found, so the child never
+                    // blocks on a full pipe; show what it says about trouble.
+                    if line.contains("\"level\":\"WARN\"") || line.contains("\"level\":\"ERROR\"") {
+                        eprintln!("server: {line}");
+                    }
+                    let _ = found.send(line);
+                }
+            });
+        }
+        drop(found);
+        loop {
+            let line = announced
+                .recv_timeout(Duration::from_secs(120))
+                .unwrap_or_else(|_| panic!("{command:?} did not announce its address"));
+            if let Some(addr) = address(&line) {
+                server.url = format!("http://{addr}");
+                return server;
+            }
+        }
+    }
+
+    /// A handle for reading the process's CPU time and memory.
+    pub(crate) fn stats(&self) -> ProcStats {
+        ProcStats { pid: self.child.id() }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Reads a process's resource use from `/proc`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ProcStats {
+    pid: u32,
+}
+
+impl ProcStats {
+    /// CPU seconds (user + system, all threads) the process has used so far.
+    pub(crate) fn cpu_seconds(self) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).unwrap_or_default();
+        // Fields after the parenthesised command name; utime and stime are
+        // the 14th and 15th fields of the whole line.
+        let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let fields: Vec<&str> = after_name.split_whitespace().collect();
+        let ticks = |index: usize| fields.get(index).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+        let per_second = rustix::param::clock_ticks_per_second() as f64;
+        (ticks(11) + ticks(12)) as f64 / per_second
+    }
+
+    /// The resident set now (`VmRSS`) and its peak since start (`VmHWM`), in MiB.
+    pub(crate) fn memory_mib(self) -> (f64, f64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap_or_default();
+        let kib = |key: &str| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix(key))
+                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(|n| n.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        (kib("VmRSS:") / 1024.0, kib("VmHWM:") / 1024.0)
+    }
+}
+
+/// The release `consentd` binary: the one named, or the workspace's own,
+/// built first with the cargo that runs this harness.
+pub(crate) fn consentd_binary(named: Option<PathBuf>) -> PathBuf {
+    if let Some(path) = named {
+        return path;
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let status = Command::new(cargo)
+        .args(["build", "--release", "--locked", "-p", "consentd"])
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "cannot build consentd");
+    // target/<profile>/consent-bench → target/release/consentd
+    let own = std::env::current_exe().expect("own executable");
+    let target = own.parent().and_then(Path::parent).expect("a target directory");
+    target.join("release").join("consentd")
+}

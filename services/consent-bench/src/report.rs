@@ -1,0 +1,357 @@
+//! The results: JSON for machines, an SVG chart, and the markdown tables of
+//! `docs/benchmarks.md` with the targets and the ratios to the baselines.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use plotters::prelude::*;
+use serde::Serialize;
+
+use crate::load::{Latency, Measured};
+use crate::process::ProcStats;
+use crate::workloads::FanOut;
+
+/// One measured run.
+#[derive(Debug, Serialize)]
+pub(crate) struct Run {
+    pub(crate) workload: String,
+    /// `consentd`, `bare tonic` or `bare insert`.
+    pub(crate) system: String,
+    pub(crate) backend: Option<String>,
+    pub(crate) concurrency: usize,
+    pub(crate) calls: u64,
+    pub(crate) errors: u64,
+    pub(crate) first_error: Option<String>,
+    pub(crate) seconds: f64,
+    /// Calls (for `bare insert`: rows of writes) per second.
+    pub(crate) throughput: f64,
+    /// Per call (for `bare insert`: per batch transaction).
+    pub(crate) latency_ms: Latency,
+    pub(crate) server_cpu_seconds_per_1000_calls: Option<f64>,
+    pub(crate) server_peak_rss_mib: Option<f64>,
+}
+
+impl Run {
+    pub(crate) fn new(
+        workload: &str,
+        system: &str,
+        backend: Option<&str>,
+        concurrency: usize,
+        measured: &Measured,
+        server: ProcStats,
+    ) -> Self {
+        let mut run = Self::from(workload, system, backend, concurrency, measured);
+        run.server_cpu_seconds_per_1000_calls = measured
+            .server_cpu
+            .filter(|_| measured.calls > 0)
+            .map(|cpu| cpu * 1000.0 / measured.calls as f64);
+        run.server_peak_rss_mib = Some(server.memory_mib().1);
+        run
+    }
+
+    pub(crate) fn baseline(
+        workload: &str,
+        system: &str,
+        backend: &str,
+        batch: usize,
+        measured: &Measured,
+    ) -> Self {
+        Self::from(workload, system, Some(backend), batch, measured)
+    }
+
+    fn from(
+        workload: &str,
+        system: &str,
+        backend: Option<&str>,
+        concurrency: usize,
+        measured: &Measured,
+    ) -> Self {
+        Self {
+            workload: workload.to_owned(),
+            system: system.to_owned(),
+            backend: backend.map(str::to_owned),
+            concurrency,
+            calls: measured.calls,
+            errors: measured.errors,
+            first_error: measured.first_error.clone(),
+            seconds: measured.seconds,
+            throughput: measured.throughput(),
+            latency_ms: measured.latency,
+            server_cpu_seconds_per_1000_calls: None,
+            server_peak_rss_mib: None,
+        }
+    }
+
+    fn label(&self) -> String {
+        let backend = self.backend.as_deref().map(|b| format!(" {b}")).unwrap_or_default();
+        format!("{} · {}{backend} · c{}", self.workload, self.system, self.concurrency)
+    }
+}
+
+/// A target of the performance issue and what this run measured for it.
+#[derive(Debug, Serialize)]
+pub(crate) struct Target {
+    pub(crate) name: String,
+    pub(crate) goal: String,
+    pub(crate) measured: String,
+    pub(crate) met: bool,
+}
+
+/// Everything one harness run measured.
+#[derive(Debug, Serialize)]
+pub(crate) struct Report {
+    pub(crate) command: String,
+    pub(crate) commit: String,
+    pub(crate) unix_time: u64,
+    pub(crate) cpus: usize,
+    pub(crate) cpu_model: String,
+    pub(crate) idle_rss_mib: Option<f64>,
+    pub(crate) runs: Vec<Run>,
+    pub(crate) fan_out: Option<FanOut>,
+    pub(crate) targets: Vec<Target>,
+}
+
+impl Report {
+    pub(crate) fn new(command: String) -> Self {
+        let commit = std::process::Command::new("git")
+            .args(["rev-parse", "--short", "HEAD"])
+            .output()
+            .ok()
+            .filter(|output| output.status.success())
+            .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+            .unwrap_or_default();
+        let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
+            .unwrap_or_default()
+            .lines()
+            .find_map(|line| {
+                line.strip_prefix("model name")
+                    .and_then(|rest| rest.split_once(':'))
+                    .map(|(_, m)| m.trim().to_owned())
+            })
+            .unwrap_or_default();
+        Self {
+            command,
+            commit,
+            unix_time: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            cpus: std::thread::available_parallelism().map_or(0, usize::from),
+            cpu_model,
+            idle_rss_mib: None,
+            runs: Vec::new(),
+            fan_out: None,
+            targets: Vec::new(),
+        }
+    }
+
+    pub(crate) fn push(&mut self, run: Run) {
+        if let Some(error) = &run.first_error {
+            eprintln!("  {} errors in {}; first: {error}", run.errors, run.label());
+        }
+        eprintln!("  {}: {:.0}/s, p99 {:.2} ms", run.label(), run.throughput, run.latency_ms.p99);
+        self.runs.push(run);
+    }
+
+    fn find(&self, workload: &str, system: &str, backend: Option<&str>, concurrency: usize) -> Option<&Run> {
+        self.runs.iter().find(|run| {
+            run.workload == workload
+                && run.system == system
+                && run.concurrency == concurrency
+                && (backend.is_none() || run.backend.as_deref() == backend)
+        })
+    }
+
+    /// The issue's targets, from what was measured.
+    fn evaluate(&mut self) {
+        let mut targets = Vec::new();
+        let ratio = |name: &str, goal: f64, ours: Option<&Run>, limit: Option<&Run>| {
+            let (Some(ours), Some(limit)) = (ours, limit) else { return None };
+            let ratio = ours.throughput / limit.throughput;
+            Some(Target {
+                name: name.to_owned(),
+                goal: format!("≥ {goal} × baseline"),
+                measured: format!("{ratio:.3} × ({:.0}/s vs {:.0}/s)", ours.throughput, limit.throughput),
+                met: ratio >= goal,
+            })
+        };
+        targets.extend(ratio(
+            "check-hit throughput, c64, vs bare tonic",
+            0.5,
+            self.find("check-hit", "consentd", None, 64),
+            self.find("check-hit", "bare tonic", None, 64),
+        ));
+        if let Some(run) = self.find("check-hit", "consentd", None, 16) {
+            targets.push(Target {
+                name: "check-hit p99, c16".to_owned(),
+                goal: "≤ 2 ms".to_owned(),
+                measured: format!("{:.2} ms", run.latency_ms.p99),
+                met: run.latency_ms.p99 <= 2.0,
+            });
+        }
+        for backend in ["sqlite", "postgres"] {
+            targets.extend(ratio(
+                &format!("record-unique throughput, c64, {backend}, vs bare insert"),
+                0.4,
+                self.find("record-unique", "consentd", Some(backend), 64),
+                self.find("record-unique", "bare insert", Some(backend), WRITE_BATCH),
+            ));
+        }
+        if let Some(fan_out) = &self.fan_out {
+            targets.push(Target {
+                name: format!(
+                    "Subscribe: {} subscribers at {} writes/s, p99 write-to-delivery",
+                    fan_out.subscribers, fan_out.writes_per_second
+                ),
+                goal: "≤ 50 ms".to_owned(),
+                measured: format!("{:.2} ms", fan_out.write_to_delivery_ms.p99),
+                met: fan_out.write_to_delivery_ms.p99 <= 50.0,
+            });
+            targets.push(Target {
+                name: "Subscribe: subscribers dropped, deliveries missing".to_owned(),
+                goal: "0, 0".to_owned(),
+                measured: format!(
+                    "{}, {}",
+                    fan_out.dropped_subscribers,
+                    fan_out.expected_deliveries.saturating_sub(fan_out.deliveries)
+                ),
+                met: fan_out.dropped_subscribers == 0 && fan_out.deliveries >= fan_out.expected_deliveries,
+            });
+            targets.push(Target {
+                name: "Subscribe: server peak RSS".to_owned(),
+                goal: "≤ 256 MiB".to_owned(),
+                measured: format!("{:.1} MiB", fan_out.peak_rss_mib),
+                met: fan_out.peak_rss_mib <= 256.0,
+            });
+        }
+        if let Some(idle) = self.idle_rss_mib {
+            targets.push(Target {
+                name: "idle RSS".to_owned(),
+                goal: "≤ 40 MiB".to_owned(),
+                measured: format!("{idle:.1} MiB"),
+                met: idle <= 40.0,
+            });
+        }
+        self.targets = targets;
+    }
+
+    /// Writes `latest.json` and `latest.svg` into `dir`.
+    pub(crate) fn write(&mut self, dir: &Path) {
+        self.evaluate();
+        std::fs::create_dir_all(dir).expect("output directory");
+        let json = serde_json::to_string_pretty(self).expect("serialisable");
+        std::fs::write(dir.join("latest.json"), json + "\n").expect("latest.json written");
+        self.chart(&dir.join("latest.svg")).expect("latest.svg drawn");
+        eprintln!("wrote {}/latest.json and latest.svg", dir.display());
+    }
+
+    /// Throughput of every run as horizontal bars (log scale), baselines in
+    /// grey.
+    fn chart(&self, path: &Path) -> Result<(), Box<dyn std::error::Error>> {
+        let rows = self.runs.len().max(1);
+        let root = SVGBackend::new(path, (1100, 120 + 34 * rows as u32)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let top = self.runs.iter().map(|run| run.throughput).fold(10.0, f64::max) * 2.0;
+        let labels: Vec<String> = self.runs.iter().map(Run::label).collect();
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                format!("consent-bench {} — calls per second (log scale)", self.commit),
+                ("sans-serif", 20),
+            )
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(380)
+            .build_cartesian_2d((1.0..top).log_scale(), 0.0..rows as f64)?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .y_labels(rows)
+            .y_label_formatter(&|y| {
+                let index = y.floor() as usize;
+                labels.get(rows.saturating_sub(index + 1)).cloned().unwrap_or_default()
+            })
+            .x_desc("calls/s (bare insert: writes/s)")
+            .draw()?;
+        chart.draw_series(self.runs.iter().enumerate().map(|(index, run)| {
+            let y = (rows - index - 1) as f64;
+            let colour = if run.system.starts_with("consentd") { BLUE.mix(0.7) } else { BLACK.mix(0.35) };
+            Rectangle::new([(1.0, y + 0.15), (run.throughput.max(1.0), y + 0.85)], colour.filled())
+        }))?;
+        root.present()?;
+        Ok(())
+    }
+
+    /// The tables of `docs/benchmarks.md`.
+    pub(crate) fn markdown(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "Command: `{}` at commit {}, {} × {}",
+            self.command, self.commit, self.cpus, self.cpu_model
+        );
+        let _ = writeln!(out);
+        let _ = writeln!(out, "| target | goal | measured | met |");
+        let _ = writeln!(out, "|---|---|---|---|");
+        for target in &self.targets {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} |",
+                target.name,
+                target.goal,
+                target.measured,
+                if target.met { "yes" } else { "**no**" }
+            );
+        }
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "| workload | system | backend | concurrency | calls/s | p50 ms | p90 ms | p99 ms | max ms | server CPU s / 1000 calls | server peak RSS MiB | errors |"
+        );
+        let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|---|");
+        for run in &self.runs {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {} | {} |",
+                run.workload,
+                run.system,
+                run.backend.as_deref().unwrap_or("—"),
+                run.concurrency,
+                run.throughput,
+                run.latency_ms.p50,
+                run.latency_ms.p90,
+                run.latency_ms.p99,
+                run.latency_ms.max,
+                run.server_cpu_seconds_per_1000_calls.map_or("—".to_owned(), |cpu| format!("{cpu:.3}")),
+                run.server_peak_rss_mib.map_or("—".to_owned(), |rss| format!("{rss:.1}")),
+                run.errors,
+            );
+        }
+        if let Some(fan_out) = &self.fan_out {
+            let _ = writeln!(out);
+            let latency = fan_out.write_to_delivery_ms;
+            let _ = writeln!(
+                out,
+                "Subscribe fan-out: {} subscribers, {} writes at {}/s ({} failed): {} of {} deliveries, {} subscribers dropped; write-to-delivery p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms; server peak RSS {:.1} MiB, CPU {:.1} s.",
+                fan_out.subscribers,
+                fan_out.writes,
+                fan_out.writes_per_second,
+                fan_out.write_errors,
+                fan_out.deliveries,
+                fan_out.expected_deliveries,
+                fan_out.dropped_subscribers,
+                latency.p50,
+                latency.p90,
+                latency.p99,
+                latency.max,
+                fan_out.peak_rss_mib,
+                fan_out.server_cpu_seconds,
+            );
+        }
+        if let Some(idle) = self.idle_rss_mib {
+            let _ = writeln!(out, "\nIdle RSS: {idle:.1} MiB.");
+        }
+        out
+    }
+}
+
+/// The batch size of the insert baseline the record runs are compared with.
+const WRITE_BATCH: usize = crate::WRITE_CONCURRENCY;

@@ -1,0 +1,447 @@
+//! The workloads, each against a fresh database and a fresh `consentd`
+//! process (so its peak RSS is the workload's own), with API-key
+//! authentication on as in production (the key's rate limit raised out of
+//! the way).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use consent_proto::v1 as pb;
+use consent_proto::v1::consent_service_client::ConsentServiceClient;
+use consent_store::testing::{Backend, TestDatabase};
+use rand::{Rng as _, SeedableRng as _};
+use serde::Serialize;
+use tokio::time::Instant;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+
+use crate::load::{Call, Latency, Measured, Window, closed_loop, histogram};
+use crate::process::{ProcStats, Server};
+
+/// Subjects recorded before the read workloads start.
+pub(crate) const PRELOADED: u64 = 1000;
+
+const KEY_SECRET: &str = "consent-bench-key-secret";
+
+/// The server configuration of every run: limits that would throttle a
+/// benchmark (one key sending everything) are raised.
+const CONFIG: &str = r#"
+[limits]
+rate_per_key = 100000000
+burst_per_key = 100000000
+max_in_flight = 100000
+
+[subscribe]
+max_streams = 10000
+max_streams_per_tenant = 10000
+"#;
+
+/// Adds the bearer key to every call.
+#[derive(Debug, Clone)]
+pub(crate) struct Bearer(MetadataValue<Ascii>);
+
+impl Interceptor for Bearer {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        request.metadata_mut().insert("authorization", self.0.clone());
+        Ok(request)
+    }
+}
+
+pub(crate) type Client = ConsentServiceClient<InterceptedService<Channel, Bearer>>;
+
+/// A consentd process on a fresh database, with a key for tenant `bench`.
+#[derive(Debug)]
+pub(crate) struct Deployment {
+    pub(crate) server: Server,
+    bearer: Bearer,
+    _database: TestDatabase,
+    _dir: tempfile::TempDir,
+}
+
+impl Deployment {
+    pub(crate) async fn start(binary: &Path, backend: Backend) -> Self {
+        Self::start_with(binary, backend, true).await
+    }
+
+    /// With `cache` false, consentd runs with its check cache off.
+    pub(crate) async fn start_with(binary: &Path, backend: Backend, cache: bool) -> Self {
+        let database = TestDatabase::new(backend).await;
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let config = dir.path().join("consentd.toml");
+        let store = if cache { "" } else { "\n[store]\ncache_max_mib = 0\n" };
+        std::fs::write(&config, format!("{CONFIG}{store}")).expect("config written");
+        let admin = |args: &[&str]| {
+            let output = std::process::Command::new(binary)
+                .args(args)
+                .env("CONSENTD_DATABASE_URL", &database.url)
+                .env("CONSENTD_KEY_SECRET", KEY_SECRET)
+                .output()
+                .expect("consentd runs");
+            assert!(
+                output.status.success(),
+                "consentd {args:?}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            String::from_utf8(output.stdout).expect("utf-8").trim().to_owned()
+        };
+        admin(&["migrate"]);
+        let key = admin(&["keys", "create", "--tenant", "bench", "--scope", "admin"]);
+        let server = Server::consentd(binary, &database.url, KEY_SECRET, &config, dir.path());
+        let bearer = Bearer(format!("Bearer {key}").parse().expect("ascii key"));
+        Self { server, bearer, _database: database, _dir: dir }
+    }
+
+    /// `count` clients, each on its own HTTP/2 connection.
+    pub(crate) async fn clients(&self, count: usize) -> Vec<Client> {
+        clients(&self.server.url, self.bearer.clone(), count).await
+    }
+}
+
+pub(crate) async fn clients(url: &str, bearer: Bearer, count: usize) -> Vec<Client> {
+    let mut clients = Vec::with_capacity(count);
+    for _ in 0..count {
+        let channel = Channel::from_shared(url.to_owned()).expect("url").connect().await.expect("connects");
+        clients.push(ConsentServiceClient::with_interceptor(channel, bearer.clone()));
+    }
+    clients
+}
+
+pub(crate) fn anonymous() -> Bearer {
+    Bearer(MetadataValue::from_static("Bearer none"))
+}
+
+fn identity(value: String) -> pb::Identity {
+    pb::Identity { namespace: "user_id".into(), value }
+}
+
+fn record(value: String, decision: pb::Decision, source: &str) -> pb::RecordConsentRequest {
+    pb::RecordConsentRequest {
+        identities: vec![identity(value)],
+        decisions: vec![pb::PurposeDecision {
+            purpose: "marketing".into(),
+            target: String::new(),
+            decision: decision.into(),
+        }],
+        source: source.into(),
+        evidence: Some(pb::Evidence {
+            user_agent: "Mozilla/5.0 (X11; Linux x86_64) consent-bench".into(),
+            ip: "203.0.113.7".into(),
+            policy_version: "2026-01".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+pub(crate) fn check(value: String) -> pb::CheckConsentRequest {
+    pb::CheckConsentRequest {
+        subject: Some(pb::SubjectRef { subject: Some(pb::subject_ref::Subject::Identity(identity(value))) }),
+        purpose: "marketing".into(),
+        ..Default::default()
+    }
+}
+
+/// Records subjects `s0` … `s{PRELOADED-1}` (granted), 16 at a time.
+pub(crate) async fn preload(clients: &[Client]) {
+    let next = Arc::new(AtomicU64::new(0));
+    let writers: Vec<_> = (0..16)
+        .map(|worker| {
+            let mut client = clients[worker % clients.len()].clone();
+            let next = Arc::clone(&next);
+            tokio::spawn(async move {
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    if n >= PRELOADED {
+                        return;
+                    }
+                    client
+                        .record_consent(record(format!("s{n}"), pb::Decision::Granted, "preload"))
+                        .await
+                        .expect("preload");
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.expect("preload worker");
+    }
+}
+
+fn failed(status: tonic::Status) -> String {
+    format!("{:?}: {}", status.code(), status.message())
+}
+
+/// The closed-loop workloads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum Workload {
+    /// CheckConsent of a preloaded subject (GRANTED).
+    CheckHit,
+    /// CheckConsent of a subject never recorded (UNKNOWN).
+    CheckMiss,
+    /// RecordConsent of a new subject each call.
+    RecordUnique,
+    /// RecordConsent of one subject, every call.
+    RecordHot,
+    /// 95% check-hit, 5% RecordConsent of a preloaded subject.
+    Mixed,
+    /// QueryConsents: the first page of 100 current records.
+    QueryPage,
+}
+
+impl Workload {
+    pub(crate) const fn name(self) -> &'static str {
+        match self {
+            Self::CheckHit => "check-hit",
+            Self::CheckMiss => "check-miss",
+            Self::RecordUnique => "record-unique",
+            Self::RecordHot => "record-hot",
+            Self::Mixed => "mixed",
+            Self::QueryPage => "query-page",
+        }
+    }
+
+    pub(crate) const fn needs_preload(self) -> bool {
+        matches!(self, Self::CheckHit | Self::Mixed | Self::QueryPage)
+    }
+
+    /// The call this workload sends, spread over `clients`.
+    pub(crate) fn call(self, clients: Vec<Client>) -> Call {
+        let clients = Arc::new(clients);
+        Arc::new(move |worker, n| {
+            let mut client = clients[worker % clients.len()].clone();
+            Box::pin(async move {
+                let mut rng = rand::rngs::SmallRng::seed_from_u64((worker as u64) << 32 | n);
+                match self {
+                    Self::CheckHit => check_granted(&mut client, rng.random_range(0..PRELOADED)).await,
+                    Self::CheckMiss => {
+                        let answer = client
+                            .check_consent(check(format!("miss-{worker}-{n}")))
+                            .await
+                            .map_err(failed)?;
+                        expect_status(answer.get_ref().status(), pb::ConsentStatus::Unknown)
+                    }
+                    Self::RecordUnique => client
+                        .record_consent(record(format!("u{worker}-{n}"), pb::Decision::Granted, "bench"))
+                        .await
+                        .map(drop)
+                        .map_err(failed),
+                    Self::RecordHot => {
+                        let decision = if n % 2 == 0 { pb::Decision::Denied } else { pb::Decision::Granted };
+                        client
+                            .record_consent(record("hot".into(), decision, "bench"))
+                            .await
+                            .map(drop)
+                            .map_err(failed)
+                    }
+                    Self::Mixed if rng.random_ratio(1, 20) => client
+                        // Re-grants: the check-hit answers stay GRANTED.
+                        .record_consent(record(
+                            format!("s{}", rng.random_range(0..PRELOADED)),
+                            pb::Decision::Granted,
+                            "bench",
+                        ))
+                        .await
+                        .map(drop)
+                        .map_err(failed),
+                    Self::Mixed => check_granted(&mut client, rng.random_range(0..PRELOADED)).await,
+                    Self::QueryPage => {
+                        let page = client
+                            .query_consents(pb::QueryConsentsRequest { page_size: 100, ..Default::default() })
+                            .await
+                            .map_err(failed)?;
+                        if page.get_ref().records.len() == 100 {
+                            Ok(())
+                        } else {
+                            Err("short page".to_owned())
+                        }
+                    }
+                }
+            })
+        })
+    }
+}
+
+async fn check_granted(client: &mut Client, subject: u64) -> Result<(), String> {
+    let answer = client.check_consent(check(format!("s{subject}"))).await.map_err(failed)?;
+    expect_status(answer.get_ref().status(), pb::ConsentStatus::Granted)
+}
+
+fn expect_status(got: pb::ConsentStatus, want: pb::ConsentStatus) -> Result<(), String> {
+    if got == want { Ok(()) } else { Err(format!("answered {got:?}, expected {want:?}")) }
+}
+
+/// Runs one closed-loop workload against `deployment`.
+pub(crate) async fn run(
+    deployment: &Deployment,
+    workload: Workload,
+    concurrency: usize,
+    connections: usize,
+    window: Window,
+) -> Measured {
+    let clients = deployment.clients(connections).await;
+    if workload.needs_preload() {
+        preload(&clients).await;
+    }
+    closed_loop(concurrency, window, Some(deployment.server.stats()), workload.call(clients)).await
+}
+
+/// What the Subscribe fan-out saw.
+#[derive(Debug, Serialize)]
+pub(crate) struct FanOut {
+    pub(crate) subscribers: usize,
+    pub(crate) writes_per_second: u64,
+    pub(crate) writes: u64,
+    pub(crate) write_errors: u64,
+    /// Events every subscriber should have received: writes × subscribers.
+    pub(crate) expected_deliveries: u64,
+    pub(crate) deliveries: u64,
+    /// Streams that ended or failed before the end.
+    pub(crate) dropped_subscribers: usize,
+    /// From the moment a write was sent to its arrival at a subscriber.
+    pub(crate) write_to_delivery_ms: Latency,
+    pub(crate) peak_rss_mib: f64,
+    pub(crate) server_cpu_seconds: f64,
+}
+
+/// `subscribers` live streams (100 per connection) while one tenant's
+/// writes arrive at `rate` per second for the window.
+pub(crate) async fn subscribe_fan_out(
+    deployment: &Deployment,
+    subscribers: usize,
+    rate: u64,
+    window: Window,
+) -> FanOut {
+    let connections = subscribers.div_ceil(100).max(1);
+    let clients = deployment.clients(connections).await;
+    let total = rate * (window.warmup + window.measured).as_secs().max(1);
+    // Send times of the writes, by write number (microseconds since `base`).
+    let base = Instant::now();
+    let sent: Arc<Vec<AtomicU64>> = Arc::new((0..total).map(|_| AtomicU64::new(u64::MAX)).collect());
+    let measure_from = window.warmup.as_micros() as u64;
+
+    let mut streams = Vec::with_capacity(subscribers);
+    for index in 0..subscribers {
+        let mut client = clients[index % clients.len()].clone();
+        let stream = client
+            .subscribe(pb::SubscribeRequest { sources: vec!["fan".into()], ..Default::default() })
+            .await
+            .expect("subscribe opens")
+            .into_inner();
+        streams.push(stream);
+    }
+    let readers: Vec<_> = streams
+        .into_iter()
+        .map(|mut stream| {
+            let sent = Arc::clone(&sent);
+            tokio::spawn(async move {
+                let mut latencies = histogram();
+                let mut received = 0u64;
+                let mut dropped = false;
+                loop {
+                    match stream.message().await {
+                        Ok(Some(pb::SubscribeResponse {
+                            payload: Some(pb::subscribe_response::Payload::Event(event)),
+                        })) => {
+                            received += 1;
+                            let arrived = base.elapsed().as_micros() as u64;
+                            let number = event
+                                .record
+                                .as_ref()
+                                .and_then(|r| r.evidence.as_ref())
+                                .and_then(|e| e.message.parse::<usize>().ok());
+                            if let Some(at) =
+                                number.and_then(|n| sent.get(n)).map(|at| at.load(Ordering::Acquire))
+                                && at != u64::MAX
+                                && at >= measure_from
+                            {
+                                latencies.saturating_record(arrived.saturating_sub(at).max(1));
+                            }
+                            if received == total {
+                                break;
+                            }
+                        }
+                        Ok(Some(_)) => {}
+                        Ok(None) | Err(_) => {
+                            dropped = true;
+                            break;
+                        }
+                    }
+                }
+                (latencies, received, dropped)
+            })
+        })
+        .collect();
+
+    // The writer: one write every 1/rate s, each in its own task (an open
+    // loop: a slow write does not hold back the next).
+    let cpu_before = deployment.server.stats().cpu_seconds();
+    let write_errors = Arc::new(AtomicU64::new(0));
+    let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
+    let mut writes = Vec::with_capacity(total as usize);
+    for n in 0..total {
+        ticker.tick().await;
+        let mut client = clients[n as usize % clients.len()].clone();
+        let sent = Arc::clone(&sent);
+        let write_errors = Arc::clone(&write_errors);
+        writes.push(tokio::spawn(async move {
+            let mut request = record(format!("f{n}"), pb::Decision::Granted, "fan");
+            if let Some(evidence) = request.evidence.as_mut() {
+                evidence.message = n.to_string();
+            }
+            sent[n as usize].store(base.elapsed().as_micros() as u64, Ordering::Release);
+            if client.record_consent(request).await.is_err() {
+                write_errors.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    for write in writes {
+        write.await.expect("write task");
+    }
+    let mut latencies = histogram();
+    let (mut deliveries, mut dropped_subscribers) = (0u64, 0usize);
+    let give_up = Instant::now() + Duration::from_secs(30);
+    for reader in readers {
+        match tokio::time::timeout_at(give_up, reader).await {
+            Ok(Ok((reader_latencies, received, dropped))) => {
+                latencies.add(&reader_latencies).expect("same bounds");
+                deliveries += received;
+                dropped_subscribers += usize::from(dropped);
+            }
+            Ok(Err(_)) | Err(_) => dropped_subscribers += 1,
+        }
+    }
+    let stats: ProcStats = deployment.server.stats();
+    FanOut {
+        subscribers,
+        writes_per_second: rate,
+        writes: total,
+        write_errors: write_errors.load(Ordering::Relaxed),
+        expected_deliveries: total * subscribers as u64,
+        deliveries,
+        dropped_subscribers,
+        write_to_delivery_ms: Latency::of(&latencies),
+        peak_rss_mib: stats.memory_mib().1,
+        server_cpu_seconds: stats.cpu_seconds() - cpu_before,
+    }
+}
+
+/// The resident set of a consentd that has started and served nothing.
+pub(crate) async fn idle_rss(binary: &Path, backend: Backend) -> f64 {
+    let deployment = Deployment::start(binary, backend).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    deployment.server.stats().memory_mib().0
+}
+
+/// One real CheckConsent answer (encoded), for the bare server to repeat.
+pub(crate) async fn sample_check_response(binary: &Path, backend: Backend) -> Vec<u8> {
+    let deployment = Deployment::start(binary, backend).await;
+    let mut clients = deployment.clients(1).await;
+    preload(&clients).await;
+    let answer = clients[0].check_consent(check("s0".into())).await.expect("check answers").into_inner();
+    prost::Message::encode_to_vec(&answer)
+}

@@ -1,0 +1,371 @@
+//! The check cache: the current records of recently checked subjects and the
+//! subjects of identities, in memory, so that a check is answered without a
+//! database round trip — and never from a state older than the revision it
+//! reports.
+//!
+//! How it stays consistent with every committed write:
+//!
+//! - **Invalidation.** A commit drops the entries of the subjects it touched
+//!   and bumps its tenant's *generation* (which voids the cached "this identity
+//!   has no subject" answers): this replica's commits in the group committer,
+//!   before they are acknowledged; other replicas' (PostgreSQL) when their
+//!   commit notice arrives — notices come in commit order.
+//! - **Applied revision.** Per tenant, the revision up to which every commit's
+//!   invalidation has been processed; a cached answer reports it. It advances
+//!   only with the ordered stream of commits: the group committer on SQLite
+//!   (the only writer of its file), the commit notices on PostgreSQL. A
+//!   tenant's first value is seeded from the database head behind a barrier
+//!   that guarantees every earlier commit was processed (the committer's gate
+//!   on SQLite, a notice round trip on PostgreSQL).
+//! - **No lost invalidation.** A load from the database is inserted only if
+//!   no invalidation hit its shard while it read (a per-shard epoch), so a
+//!   load racing a write cannot put back the state the write replaced.
+//! - **Resets.** When a notice may have been lost (the listener reconnected,
+//!   a commit's outcome is unknown), everything is dropped and every tenant
+//!   must be seeded again; while the listener is down the cache does not
+//!   answer at all.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use consent_core::{ConsentRecord, Identity, Revision, TenantId};
+use quick_cache::Weighter;
+use quick_cache::sync::Cache;
+use tokio::sync::{Notify, watch};
+use uuid::Uuid;
+
+/// Shards of the invalidation epochs: loads and invalidations of different
+/// shards never contend.
+const SHARDS: usize = 64;
+
+/// A subject with more current records than this is not cached (its checks
+/// read the database): one entry stays small.
+pub(crate) const MAX_CACHED_RECORDS: usize = 64;
+
+/// Per tenant: how far invalidations have been applied.
+#[derive(Debug, Default)]
+struct Progress {
+    /// The applied revision; -1 while unknown (not seeded).
+    applied: AtomicI64,
+    /// Bumped by every commit of the tenant and by resets.
+    generation: AtomicU64,
+}
+
+/// What is known of an identity.
+#[derive(Debug, Clone, Copy)]
+enum Link {
+    /// Linked, for good: a link never moves.
+    Subject(Uuid),
+    /// Linked to nothing, as of the tenant's generation then.
+    Unlinked { generation: u64 },
+}
+
+type SubjectKey = (TenantId, Uuid);
+type IdentityKey = (TenantId, Identity);
+
+/// Approximate bytes an entry holds.
+#[derive(Debug, Clone, Copy)]
+struct Bytes;
+
+impl Weighter<SubjectKey, Arc<[ConsentRecord]>> for Bytes {
+    fn weight(&self, _: &SubjectKey, records: &Arc<[ConsentRecord]>) -> u64 {
+        records.iter().map(record_bytes).sum::<u64>() + 64
+    }
+}
+
+impl Weighter<IdentityKey, Link> for Bytes {
+    fn weight(&self, (tenant, identity): &IdentityKey, _: &Link) -> u64 {
+        (tenant.as_str().len() + identity.namespace.len() + identity.value.len()) as u64 + 64
+    }
+}
+
+fn record_bytes(record: &ConsentRecord) -> u64 {
+    let evidence = &record.evidence;
+    let strings = [
+        record.purpose.len(),
+        record.target.len(),
+        record.source.len(),
+        evidence.user_agent.len(),
+        evidence.ip.len(),
+        evidence.proxy_ip.len(),
+        evidence.uri.len(),
+        evidence.country.len(),
+        evidence.region.len(),
+        evidence.city.len(),
+        evidence.notice_version.len(),
+        evidence.policy_version.len(),
+        evidence.message.len(),
+        evidence.metadata_json.len(),
+        evidence.consent_id.len(),
+        evidence.vendor.len(),
+        evidence.payload_digest.len(),
+    ];
+    let identities: usize = record.identities.iter().map(|i| i.namespace.len() + i.value.len() + 48).sum();
+    (strings.iter().sum::<usize>() + identities + std::mem::size_of::<ConsentRecord>()) as u64
+}
+
+/// The check cache (cheap to clone: one shared state).
+#[derive(Debug, Clone)]
+pub(crate) struct CheckCache {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    /// Whether the stream of commits is complete: false while a PostgreSQL
+    /// listener is down (nothing is answered from memory then).
+    online: AtomicBool,
+    /// Counts resets, so a seeding that straddled one is dropped.
+    resets: AtomicU64,
+    epochs: Box<[Mutex<u64>]>,
+    hasher: std::hash::RandomState,
+    subjects: Cache<SubjectKey, Arc<[ConsentRecord]>, Bytes>,
+    identities: Cache<IdentityKey, Link, Bytes>,
+    tenants: RwLock<HashMap<TenantId, Arc<Progress>>>,
+    /// Woken whenever an applied revision advances.
+    advanced: Notify,
+    /// The highest barrier marker this process has seen come back.
+    markers: watch::Sender<u64>,
+    next_marker: AtomicU64,
+    /// Tells this process's markers from other replicas'.
+    process: Uuid,
+    /// Held by the SQLite committer from its commit until the commit's
+    /// invalidations are done: a seeding reads the head under it.
+    commit_gate: tokio::sync::Mutex<()>,
+}
+
+impl CheckCache {
+    /// A cache of about `max_bytes`; `online` when the commit stream is
+    /// complete from the start (SQLite).
+    pub(crate) fn new(max_bytes: u64, online: bool) -> Self {
+        let subject_bytes = max_bytes / 4 * 3;
+        let identity_bytes = max_bytes - subject_bytes;
+        Self {
+            inner: Arc::new(Inner {
+                online: AtomicBool::new(online),
+                resets: AtomicU64::new(0),
+                epochs: (0..SHARDS).map(|_| Mutex::new(0)).collect(),
+                hasher: std::hash::RandomState::new(),
+                subjects: Cache::with_weighter(
+                    usize::try_from(subject_bytes / 1024).unwrap_or(usize::MAX).max(16),
+                    subject_bytes.max(1),
+                    Bytes,
+                ),
+                identities: Cache::with_weighter(
+                    usize::try_from(identity_bytes / 128).unwrap_or(usize::MAX).max(16),
+                    identity_bytes.max(1),
+                    Bytes,
+                ),
+                tenants: RwLock::default(),
+                advanced: Notify::new(),
+                markers: watch::Sender::new(0),
+                next_marker: AtomicU64::new(1),
+                process: Uuid::now_v7(),
+                commit_gate: tokio::sync::Mutex::new(()),
+            }),
+        }
+    }
+
+    pub(crate) fn is_online(&self) -> bool {
+        self.inner.online.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_online(&self, online: bool) {
+        self.inner.online.store(online, Ordering::Release);
+    }
+
+    fn progress(&self, tenant: &TenantId) -> Arc<Progress> {
+        if let Some(progress) = self.inner.tenants.read().unwrap_or_else(|e| e.into_inner()).get(tenant) {
+            return Arc::clone(progress);
+        }
+        let mut tenants = self.inner.tenants.write().unwrap_or_else(|e| e.into_inner());
+        Arc::clone(tenants.entry(tenant.clone()).or_insert_with(|| {
+            Arc::new(Progress { applied: AtomicI64::new(-1), generation: AtomicU64::new(0) })
+        }))
+    }
+
+    /// The tenant's applied revision, if seeded.
+    pub(crate) fn applied(&self, tenant: &TenantId) -> Option<Revision> {
+        let applied = self.progress(tenant).applied.load(Ordering::Acquire);
+        (applied >= 0).then_some(applied)
+    }
+
+    /// Waits (at most `limit`) until the tenant's applied revision reaches
+    /// `revision`; its value then, if it did.
+    pub(crate) async fn wait_for(
+        &self,
+        tenant: &TenantId,
+        revision: Revision,
+        limit: Duration,
+    ) -> Option<Revision> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let notified = self.inner.advanced.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(applied) = self.applied(tenant).filter(|applied| *applied >= revision) {
+                return Some(applied);
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() || !self.is_online() {
+                return None;
+            }
+        }
+    }
+
+    fn shard<K: Hash>(&self, key: &K) -> &Mutex<u64> {
+        let hash = self.inner.hasher.hash_one(key);
+        &self.inner.epochs[(hash % SHARDS as u64) as usize]
+    }
+
+    fn epoch_lock<K: Hash>(&self, key: &K) -> std::sync::MutexGuard<'_, u64> {
+        self.shard(key).lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The cached link of an identity: `Some(None)` when it is known to be
+    /// linked to no subject.
+    pub(crate) fn subject_of(&self, tenant: &TenantId, identity: &Identity) -> Option<Option<Uuid>> {
+        match self.inner.identities.get(&(tenant.clone(), identity.clone()))? {
+            Link::Subject(subject) => Some(Some(subject)),
+            Link::Unlinked { generation } => (generation == self.generation(tenant)).then_some(None),
+        }
+    }
+
+    /// The tenant's generation: read before a database lookup of a link.
+    pub(crate) fn generation(&self, tenant: &TenantId) -> u64 {
+        self.progress(tenant).generation.load(Ordering::Acquire)
+    }
+
+    /// Remembers what the database said of an identity; `generation` is the
+    /// one read before asking it.
+    pub(crate) fn remember_link(
+        &self,
+        tenant: &TenantId,
+        identity: &Identity,
+        subject: Option<Uuid>,
+        generation: u64,
+    ) {
+        let link = match subject {
+            Some(subject) => Link::Subject(subject),
+            None => Link::Unlinked { generation },
+        };
+        self.inner.identities.insert((tenant.clone(), identity.clone()), link);
+    }
+
+    /// The cached current records of a subject.
+    pub(crate) fn records(&self, tenant: &TenantId, subject: Uuid) -> Option<Arc<[ConsentRecord]>> {
+        self.inner.subjects.get(&(tenant.clone(), subject))
+    }
+
+    /// The subject's shard epoch: read before a database load of its records.
+    pub(crate) fn epoch(&self, tenant: &TenantId, subject: Uuid) -> u64 {
+        *self.epoch_lock(&(tenant.clone(), subject))
+    }
+
+    /// Caches a subject's current records loaded from the database, unless
+    /// an invalidation hit the shard since `epoch` was read (the load may
+    /// predate a write).
+    pub(crate) fn remember_records(
+        &self,
+        tenant: &TenantId,
+        subject: Uuid,
+        records: Arc<[ConsentRecord]>,
+        epoch: u64,
+    ) {
+        let key = (tenant.clone(), subject);
+        let current = self.epoch_lock(&key);
+        if *current == epoch {
+            self.inner.subjects.insert(key, records);
+        }
+    }
+
+    /// A commit of `tenant` touched `subjects`: drop them and void the
+    /// tenant's "unlinked" answers. With `head` (the commit stream is
+    /// complete up to it), the applied revision advances to it.
+    pub(crate) fn committed(
+        &self,
+        tenant: &TenantId,
+        subjects: impl IntoIterator<Item = Uuid>,
+        head: Option<Revision>,
+    ) {
+        for subject in subjects {
+            let key = (tenant.clone(), subject);
+            let mut epoch = self.epoch_lock(&key);
+            *epoch = epoch.wrapping_add(1);
+            self.inner.subjects.remove(&key);
+        }
+        let progress = self.progress(tenant);
+        progress.generation.fetch_add(1, Ordering::AcqRel);
+        if let Some(head) = head {
+            progress.applied.fetch_max(head, Ordering::AcqRel);
+            self.inner.advanced.notify_waiters();
+        }
+    }
+
+    /// The reset count: read before seeding.
+    pub(crate) fn resets(&self) -> u64 {
+        self.inner.resets.load(Ordering::Acquire)
+    }
+
+    /// Seeds the tenant's applied revision with a database head read behind
+    /// a barrier, unless a reset happened since `resets` was read.
+    pub(crate) fn seed(&self, tenant: &TenantId, head: Revision, resets: u64) -> bool {
+        let progress = self.progress(tenant);
+        if self.resets() != resets {
+            return false;
+        }
+        progress.applied.fetch_max(head, Ordering::AcqRel);
+        self.inner.advanced.notify_waiters();
+        true
+    }
+
+    /// Drops everything: a commit may have gone unseen.
+    pub(crate) fn reset(&self) {
+        self.inner.resets.fetch_add(1, Ordering::AcqRel);
+        for epoch in self.inner.epochs.iter() {
+            let mut epoch = epoch.lock().unwrap_or_else(|e| e.into_inner());
+            *epoch = epoch.wrapping_add(1);
+        }
+        self.inner.subjects.clear();
+        self.inner.identities.clear();
+        for progress in self.inner.tenants.read().unwrap_or_else(|e| e.into_inner()).values() {
+            progress.applied.store(-1, Ordering::Release);
+            progress.generation.fetch_add(1, Ordering::AcqRel);
+        }
+        self.inner.advanced.notify_waiters();
+    }
+
+    /// The SQLite committer's gate (see [`Inner::commit_gate`]).
+    pub(crate) fn commit_gate(&self) -> &tokio::sync::Mutex<()> {
+        &self.inner.commit_gate
+    }
+
+    /// A new barrier marker of this process, to send as a notice.
+    pub(crate) fn new_marker(&self) -> (String, u64) {
+        let number = self.inner.next_marker.fetch_add(1, Ordering::AcqRel);
+        (format!("{}:{number}", self.inner.process), number)
+    }
+
+    /// A marker came back through the notice stream.
+    pub(crate) fn marker_seen(&self, marker: &str) {
+        let Some((process, number)) = marker.split_once(':') else { return };
+        if process != self.inner.process.to_string() {
+            return;
+        }
+        if let Ok(number) = number.parse::<u64>() {
+            self.inner.markers.send_if_modified(|seen| {
+                let newer = number > *seen;
+                *seen = (*seen).max(number);
+                newer
+            });
+        }
+    }
+
+    /// Waits (at most `limit`) for marker `number` to come back.
+    pub(crate) async fn marker_returned(&self, number: u64, limit: Duration) -> bool {
+        let mut seen = self.inner.markers.subscribe();
+        tokio::time::timeout(limit, seen.wait_for(|seen| *seen >= number)).await.is_ok_and(|r| r.is_ok())
+    }
+}
