@@ -73,6 +73,10 @@ struct Args {
     /// Writes per second during the Subscribe fan-out
     #[arg(long, default_value_t = 1000)]
     subscribe_rate: u64,
+    /// Purposes the fan-out's writes cycle through; each subscriber watches
+    /// one (1: every subscriber receives every write)
+    #[arg(long, default_value_t = 100)]
+    subscribe_purposes: usize,
     /// Run only these closed-loop workloads (default: all)
     #[arg(long, value_enum, value_delimiter = ',')]
     only: Vec<Workload>,
@@ -184,10 +188,20 @@ async fn main() {
     }
 
     if args.subscribers > 0 {
-        eprintln!("Subscribe fan-out: {} subscribers, {} writes/s …", args.subscribers, args.subscribe_rate);
+        eprintln!(
+            "Subscribe fan-out: {} subscribers over {} purposes, {} writes/s …",
+            args.subscribers, args.subscribe_purposes, args.subscribe_rate
+        );
         let deployment = Deployment::start(&binary, primary.backend()).await;
         report.fan_out = Some(
-            workloads::subscribe_fan_out(&deployment, args.subscribers, args.subscribe_rate, window).await,
+            workloads::subscribe_fan_out(
+                &deployment,
+                args.subscribers,
+                args.subscribe_purposes,
+                args.subscribe_rate,
+                window,
+            )
+            .await,
         );
     }
 

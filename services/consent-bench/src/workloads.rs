@@ -294,28 +294,37 @@ pub(crate) async fn run(
 #[derive(Debug, Serialize)]
 pub(crate) struct FanOut {
     pub(crate) subscribers: usize,
+    /// Writes cycle through this many purposes; subscriber `i` watches
+    /// purpose `i % purposes` (1: every subscriber sees every write).
+    pub(crate) purposes: usize,
     pub(crate) writes_per_second: u64,
     pub(crate) writes: u64,
     pub(crate) write_errors: u64,
-    /// Events every subscriber should have received: writes × subscribers.
+    /// Events the subscribers should have received, all together.
     pub(crate) expected_deliveries: u64,
     pub(crate) deliveries: u64,
     /// Streams that ended or failed before the end.
     pub(crate) dropped_subscribers: usize,
     /// From the moment a write was sent to its arrival at a subscriber.
     pub(crate) write_to_delivery_ms: Latency,
+    /// From the moment a write was sent to its acknowledgement (the part of
+    /// the above that is the write itself).
+    pub(crate) write_ms: Latency,
     pub(crate) peak_rss_mib: f64,
     pub(crate) server_cpu_seconds: f64,
 }
 
-/// `subscribers` live streams (100 per connection) while one tenant's
-/// writes arrive at `rate` per second for the window.
+/// `subscribers` live streams (100 per connection), each watching one of
+/// `purposes` purposes, while one tenant's writes (cycling through the
+/// purposes) arrive at `rate` per second for the window.
 pub(crate) async fn subscribe_fan_out(
     deployment: &Deployment,
     subscribers: usize,
+    purposes: usize,
     rate: u64,
     window: Window,
 ) -> FanOut {
+    let purposes = purposes.max(1);
     let connections = subscribers.div_ceil(100).max(1);
     let clients = deployment.clients(connections).await;
     let total = rate * (window.warmup + window.measured).as_secs().max(1);
@@ -327,16 +336,24 @@ pub(crate) async fn subscribe_fan_out(
     let mut streams = Vec::with_capacity(subscribers);
     for index in 0..subscribers {
         let mut client = clients[index % clients.len()].clone();
+        let purpose = index % purposes;
         let stream = client
-            .subscribe(pb::SubscribeRequest { sources: vec!["fan".into()], ..Default::default() })
+            .subscribe(pb::SubscribeRequest {
+                sources: vec!["fan".into()],
+                purposes: vec![format!("fan-{purpose}")],
+                ..Default::default()
+            })
             .await
             .expect("subscribe opens")
             .into_inner();
-        streams.push(stream);
+        // The writes of this purpose: n ≡ purpose (mod purposes).
+        let expected = (total + (purposes - purpose) as u64 - 1) / purposes as u64;
+        streams.push((stream, expected));
     }
+    let expected_deliveries: u64 = streams.iter().map(|(_, expected)| expected).sum();
     let readers: Vec<_> = streams
         .into_iter()
-        .map(|mut stream| {
+        .map(|(mut stream, expected)| {
             let sent = Arc::clone(&sent);
             tokio::spawn(async move {
                 let mut latencies = histogram();
@@ -361,7 +378,7 @@ pub(crate) async fn subscribe_fan_out(
                             {
                                 latencies.saturating_record(arrived.saturating_sub(at).max(1));
                             }
-                            if received == total {
+                            if received == expected {
                                 break;
                             }
                         }
@@ -381,6 +398,7 @@ pub(crate) async fn subscribe_fan_out(
     // loop: a slow write does not hold back the next).
     let cpu_before = deployment.server.stats().cpu_seconds();
     let write_errors = Arc::new(AtomicU64::new(0));
+    let write_latencies = Arc::new(std::sync::Mutex::new(histogram()));
     let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
     let mut writes = Vec::with_capacity(total as usize);
     for n in 0..total {
@@ -388,14 +406,23 @@ pub(crate) async fn subscribe_fan_out(
         let mut client = clients[n as usize % clients.len()].clone();
         let sent = Arc::clone(&sent);
         let write_errors = Arc::clone(&write_errors);
+        let write_latencies = Arc::clone(&write_latencies);
         writes.push(tokio::spawn(async move {
             let mut request = record(format!("f{n}"), pb::Decision::Granted, "fan");
+            request.decisions[0].purpose = format!("fan-{}", n % purposes as u64);
             if let Some(evidence) = request.evidence.as_mut() {
                 evidence.message = n.to_string();
             }
-            sent[n as usize].store(base.elapsed().as_micros() as u64, Ordering::Release);
+            let at = base.elapsed().as_micros() as u64;
+            sent[n as usize].store(at, Ordering::Release);
             if client.record_consent(request).await.is_err() {
                 write_errors.fetch_add(1, Ordering::Relaxed);
+            } else if at >= measure_from {
+                let took = (base.elapsed().as_micros() as u64).saturating_sub(at).max(1);
+                write_latencies
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .saturating_record(took);
             }
         }));
     }
@@ -418,13 +445,15 @@ pub(crate) async fn subscribe_fan_out(
     let stats: ProcStats = deployment.server.stats();
     FanOut {
         subscribers,
+        purposes,
         writes_per_second: rate,
         writes: total,
         write_errors: write_errors.load(Ordering::Relaxed),
-        expected_deliveries: total * subscribers as u64,
+        expected_deliveries,
         deliveries,
         dropped_subscribers,
         write_to_delivery_ms: Latency::of(&latencies),
+        write_ms: Latency::of(&write_latencies.lock().unwrap_or_else(std::sync::PoisonError::into_inner)),
         peak_rss_mib: stats.memory_mib().1,
         server_cpu_seconds: stats.cpu_seconds() - cpu_before,
     }

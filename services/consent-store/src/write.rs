@@ -4,16 +4,16 @@
 //! write makes (idempotency, current state, identities) cannot race another
 //! writer of the same tenant, on any replica.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use consent_core::subject::subject_id_for;
 use consent_core::{
     ConsentError, ConsentRecord, EventKind, Identity, RecordConsent, Revision, SubjectRef, TenantId,
     Timestamp, UpdateConsent, WriteCommand, WriteOutcome,
 };
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
-    ActiveValue, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
 };
 use uuid::Uuid;
 
@@ -32,22 +32,41 @@ pub(crate) enum Applied {
     Replayed(WriteOutcome),
 }
 
+/// How many revisions (records) a write takes.
+pub(crate) fn revisions_needed(command: &WriteCommand) -> usize {
+    match command {
+        WriteCommand::Record(cmd) => cmd.decisions.len(),
+        WriteCommand::Update(_) => 1,
+        WriteCommand::RecordAll(cmds) => cmds.iter().map(|cmd| cmd.decisions.len()).sum(),
+    }
+}
+
+/// Applies one write: takes its revisions from the tenant's head, then
+/// writes (see [`apply_at`]).
 pub(crate) async fn apply<C: ConnectionTrait>(
     db: &C,
     tenant: &TenantId,
     command: &WriteCommand,
     now: Timestamp,
 ) -> Result<Applied, ConsentError> {
-    let count = match command {
-        WriteCommand::Record(cmd) => cmd.decisions.len(),
-        WriteCommand::Update(_) => 1,
-        WriteCommand::RecordAll(cmds) => cmds.iter().map(|cmd| cmd.decisions.len()).sum(),
-    };
+    let count = revisions_needed(command);
     let head = advance_head(db, tenant, count).await?;
+    let first_revision = head - i64::try_from(count).unwrap_or(i64::MAX) + 1;
+    apply_at(db, tenant, command, first_revision, now).await
+}
+
+/// Applies one write whose revisions, from `first_revision` on, the caller
+/// already took from the tenant's head (holding its lock until commit).
+pub(crate) async fn apply_at<C: ConnectionTrait>(
+    db: &C,
+    tenant: &TenantId,
+    command: &WriteCommand,
+    first_revision: Revision,
+    now: Timestamp,
+) -> Result<Applied, ConsentError> {
     if let Some(outcome) = replay(db, tenant, command).await? {
         return Ok(Applied::Replayed(outcome));
     }
-    let first_revision = head - i64::try_from(count).unwrap_or(i64::MAX) + 1;
     let outcome = match command {
         WriteCommand::Record(cmd) => record(db, tenant, cmd, first_revision, now).await?,
         WriteCommand::Update(cmd) => update(db, tenant, cmd, first_revision, now).await?,
@@ -59,7 +78,7 @@ pub(crate) async fn apply<C: ConnectionTrait>(
 
 /// Takes `count` revisions from the tenant's counter and returns the new head.
 /// The upsert locks the row until the transaction ends.
-async fn advance_head<C: ConnectionTrait>(
+pub(crate) async fn advance_head<C: ConnectionTrait>(
     db: &C,
     tenant: &TenantId,
     count: usize,
@@ -155,65 +174,102 @@ async fn record<C: ConnectionTrait>(
     first_revision: Revision,
     now: Timestamp,
 ) -> Result<WriteOutcome, ConsentError> {
-    let linked = linked_subjects(db, tenant, &cmd.identities).await?;
-    // The subject of the first already-known identity; else a new subject whose
-    // id derives from the first identity (DESIGN §3).
-    let subject_id = cmd
-        .identities
-        .iter()
-        .find_map(|i| linked.get(i).copied())
-        .unwrap_or_else(|| subject_id_for(tenant, &cmd.identities[0]));
-    let conflicting_identities: Vec<Identity> = cmd
-        .identities
-        .iter()
-        .filter(|i| linked.get(*i).is_some_and(|owner| *owner != subject_id))
-        .cloned()
-        .collect();
-    let new_links: Vec<identity::ActiveModel> = cmd
-        .identities
-        .iter()
-        .filter(|i| !linked.contains_key(*i))
-        .map(|i| {
-            identity::Model {
-                tenant: tenant.as_str().to_owned(),
-                namespace: i.namespace.clone(),
-                value: i.value.clone(),
-                subject_id: subject_id.to_string(),
-                linked_revision: first_revision,
-            }
-            .into_active_model()
-        })
-        .collect();
-    if !new_links.is_empty() {
-        identity::Entity::insert_many(new_links).exec(db).await.map_err(db_error)?;
-    }
-
-    let collected_at = collected_at_or_now(cmd.collected_at, now);
-    let records: Vec<ConsentRecord> = cmd
-        .decisions
-        .iter()
-        .zip(first_revision..)
-        .map(|(decision, revision)| ConsentRecord {
-            id: Uuid::now_v7(),
-            tenant: tenant.clone(),
-            subject_id,
-            identities: cmd.identities.clone(),
-            purpose: decision.purpose.clone(),
-            target: decision.target.clone(),
-            decision: decision.decision,
-            collected_at,
-            expires_at: cmd.expires_at,
-            recorded_at: now,
-            source: cmd.source.clone(),
-            evidence: cmd.evidence.clone(),
-            revision,
-            kind: EventKind::Recorded,
-        })
-        .collect();
-    insert_records(db, &records).await?;
-    let revision = records.last().map_or(first_revision, |r| r.revision);
-    Ok(WriteOutcome { subject_id, records, revision, conflicting_identities })
+    let mut outcomes = record_together(db, tenant, std::slice::from_ref(&cmd), first_revision, now).await?;
+    outcomes.pop().ok_or_else(|| ConsentError::Internal("a record write produced no outcome".to_owned()))
 }
+
+/// Whether a write can join [`record_together`]: a plain record, no
+/// idempotency key to look up.
+pub(crate) fn is_plain_record(command: &WriteCommand) -> Option<&RecordConsent> {
+    match command {
+        WriteCommand::Record(cmd) if cmd.idempotency_key.is_empty() => Some(cmd),
+        WriteCommand::Record(_) | WriteCommand::Update(_) | WriteCommand::RecordAll(_) => None,
+    }
+}
+
+/// Record writes of one tenant, with revisions from `first_revision` on:
+/// exactly what applying them one after another would do, in four
+/// statements however many there are — one lookup of every identity named,
+/// then one insert each of the new identity links, the records, and the
+/// current-state changes.
+pub(crate) async fn record_together<C: ConnectionTrait>(
+    db: &C,
+    tenant: &TenantId,
+    cmds: &[&RecordConsent],
+    first_revision: Revision,
+    now: Timestamp,
+) -> Result<Vec<WriteOutcome>, ConsentError> {
+    let named: Vec<&Identity> = cmds.iter().flat_map(|cmd| &cmd.identities).collect();
+    let mut linked = linked_subjects(db, tenant, &named).await?;
+    let mut new_links = Vec::new();
+    let mut records = Vec::new();
+    let mut outcomes = Vec::with_capacity(cmds.len());
+    let mut next = first_revision;
+    for cmd in cmds {
+        // The subject of the first already-known identity (known before this
+        // write, or linked by an earlier write of the batch); else a new
+        // subject whose id derives from the first identity (DESIGN §3).
+        let subject_id = cmd
+            .identities
+            .iter()
+            .find_map(|i| linked.get(i).copied())
+            .unwrap_or_else(|| subject_id_for(tenant, &cmd.identities[0]));
+        let conflicting_identities: Vec<Identity> = cmd
+            .identities
+            .iter()
+            .filter(|i| linked.get(*i).is_some_and(|owner| *owner != subject_id))
+            .cloned()
+            .collect();
+        for identity in &cmd.identities {
+            if !linked.contains_key(identity) {
+                linked.insert(identity.clone(), subject_id);
+                new_links.push(identity::Model {
+                    tenant: tenant.as_str().to_owned(),
+                    namespace: identity.namespace.clone(),
+                    value: identity.value.clone(),
+                    subject_id: subject_id.to_string(),
+                    linked_revision: next,
+                });
+            }
+        }
+        let collected_at = collected_at_or_now(cmd.collected_at, now);
+        let written: Vec<ConsentRecord> = cmd
+            .decisions
+            .iter()
+            .zip(next..)
+            .map(|(decision, revision)| ConsentRecord {
+                id: Uuid::now_v7(),
+                tenant: tenant.clone(),
+                subject_id,
+                identities: cmd.identities.clone(),
+                purpose: decision.purpose.clone(),
+                target: decision.target.clone(),
+                decision: decision.decision,
+                collected_at,
+                expires_at: cmd.expires_at,
+                recorded_at: now,
+                source: cmd.source.clone(),
+                evidence: cmd.evidence.clone(),
+                revision,
+                kind: EventKind::Recorded,
+            })
+            .collect();
+        let revision = written.last().map_or(next, |r| r.revision);
+        next = revision + 1;
+        records.extend(written.iter().cloned());
+        outcomes.push(WriteOutcome { subject_id, records: written, revision, conflicting_identities });
+    }
+    for chunk in new_links.chunks(ROWS_PER_STATEMENT) {
+        let rows = chunk.iter().cloned().map(IntoActiveModel::into_active_model);
+        identity::Entity::insert_many(rows).exec(db).await.map_err(db_error)?;
+    }
+    insert_records(db, &records).await?;
+    Ok(outcomes)
+}
+
+/// Rows per multi-row statement: well under SQLite's and PostgreSQL's
+/// limits on bound parameters (27 per record row).
+const ROWS_PER_STATEMENT: usize = 500;
 
 /// Several record requests in one savepoint, revisions running on.
 async fn record_all<C: ConnectionTrait>(
@@ -297,54 +353,95 @@ fn collected_at_or_now(collected_at: Option<Timestamp>, now: Timestamp) -> Times
     collected_at.map_or(now, |at| at.min(now))
 }
 
-/// The subjects already linked to any of `identities`.
+/// The subjects already linked to any of `identities`, in one query per
+/// [`ROWS_PER_STATEMENT`] identities.
 async fn linked_subjects<C: ConnectionTrait>(
     db: &C,
     tenant: &TenantId,
-    identities: &[Identity],
+    identities: &[&Identity],
 ) -> Result<HashMap<Identity, Uuid>, ConsentError> {
+    use identity::Column;
+
     let mut linked = HashMap::new();
-    for wanted in identities {
-        if let Some(subject_id) = read::subject_of(db, tenant, wanted).await? {
-            linked.insert(wanted.clone(), subject_id);
+    for chunk in identities.chunks(ROWS_PER_STATEMENT) {
+        let any_of = chunk.iter().fold(Condition::any(), |any, wanted| {
+            any.add(
+                Column::Namespace.eq(wanted.namespace.as_str()).and(Column::Value.eq(wanted.value.as_str())),
+            )
+        });
+        let rows = identity::Entity::find()
+            .filter(Column::Tenant.eq(tenant.as_str()))
+            .filter(any_of)
+            .all(db)
+            .await
+            .map_err(db_error)?;
+        for row in rows {
+            let subject_id = Uuid::parse_str(&row.subject_id).map_err(|_| {
+                ConsentError::Internal(format!("identity row has a bad subject id {}", row.subject_id))
+            })?;
+            linked.insert(Identity::new(row.namespace, row.value), subject_id);
         }
     }
     Ok(linked)
 }
 
 /// Appends records to the log and moves the current state of each key to the
-/// record unless the state already holds a later decision (by collected_at;
-/// on a tie the new record wins, having the higher revision).
+/// latest of them by collected_at (on a tie the later revision), unless the
+/// state already holds a later decision (on a tie the new record wins,
+/// having the higher revision): as applying them one by one would, but one
+/// multi-row statement for each table, and no read.
 async fn insert_records<C: ConnectionTrait>(db: &C, records: &[ConsentRecord]) -> Result<(), ConsentError> {
-    let rows: Vec<consent_record::ActiveModel> =
-        records.iter().map(|r| to_row(r).into_active_model()).collect();
-    consent_record::Entity::insert_many(rows).exec(db).await.map_err(db_error)?;
+    use consent_state::Column;
+
+    for chunk in records.chunks(ROWS_PER_STATEMENT) {
+        let rows = chunk.iter().map(|r| to_row(r).into_active_model());
+        consent_record::Entity::insert_many(rows).exec(db).await.map_err(db_error)?;
+    }
+    // One row per key in a statement (an upsert may touch a row once).
+    let mut latest: BTreeMap<(&str, Uuid, &str, &str), &ConsentRecord> = BTreeMap::new();
     for record in records {
-        let key = (
-            record.tenant.as_str().to_owned(),
-            record.subject_id.to_string(),
-            record.purpose.clone(),
-            record.target.clone(),
-        );
-        let current = consent_state::Entity::find_by_id(key).one(db).await.map_err(db_error)?;
-        let state = consent_state::ActiveModel {
-            tenant: ActiveValue::Set(record.tenant.as_str().to_owned()),
-            subject_id: ActiveValue::Set(record.subject_id.to_string()),
-            purpose: ActiveValue::Set(record.purpose.clone()),
-            target: ActiveValue::Set(record.target.clone()),
-            record_id: ActiveValue::Set(record.id.to_string()),
-            revision: ActiveValue::Set(record.revision),
-            collected_at: ActiveValue::Set(record.collected_at.as_micros()),
-        };
-        match current {
-            None => {
-                consent_state::Entity::insert(state).exec(db).await.map_err(db_error)?;
-            }
-            Some(existing) if existing.collected_at <= record.collected_at.as_micros() => {
-                consent_state::Entity::update(state).exec(db).await.map_err(db_error)?;
-            }
-            Some(_) => {}
+        let key =
+            (record.tenant.as_str(), record.subject_id, record.purpose.as_str(), record.target.as_str());
+        let entry = latest.entry(key).or_insert(record);
+        if (record.collected_at, record.revision) >= (entry.collected_at, entry.revision) {
+            *entry = record;
         }
+    }
+    let winners: Vec<&ConsentRecord> = latest.into_values().collect();
+    for chunk in winners.chunks(ROWS_PER_STATEMENT) {
+        let mut upsert = Query::insert()
+            .into_table(consent_state::Entity)
+            .columns([
+                Column::Tenant,
+                Column::SubjectId,
+                Column::Purpose,
+                Column::Target,
+                Column::RecordId,
+                Column::Revision,
+                Column::CollectedAt,
+            ])
+            .to_owned();
+        for record in chunk {
+            upsert.values_panic([
+                record.tenant.as_str().into(),
+                record.subject_id.to_string().into(),
+                record.purpose.as_str().into(),
+                record.target.as_str().into(),
+                record.id.to_string().into(),
+                record.revision.into(),
+                record.collected_at.as_micros().into(),
+            ]);
+        }
+        upsert.on_conflict(
+            OnConflict::columns([Column::Tenant, Column::SubjectId, Column::Purpose, Column::Target])
+                .update_columns([Column::RecordId, Column::Revision, Column::CollectedAt])
+                .action_and_where(
+                    Expr::col((consent_state::Entity, Column::CollectedAt))
+                        .lte(Expr::col((Alias::new("excluded"), Column::CollectedAt))),
+                )
+                .to_owned(),
+        );
+        db.execute(&upsert).await.map_err(db_error)?;
     }
     Ok(())
 }

@@ -16,7 +16,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use consent_core::{
-    ConsentError, ConsentRecord, ConsentService, ConsentStore, Revision, Subscribe, TenantId,
+    ChangeFilter, ConsentError, ConsentRecord, ConsentService, ConsentStore, Revision, SubjectRef, Subscribe,
+    TenantId,
 };
 use consent_proto::v1 as pb;
 use tokio::sync::mpsc::error::SendTimeoutError;
@@ -25,9 +26,11 @@ use tokio::time::Instant;
 use tokio_stream::Stream;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
+use uuid::Uuid;
 
 use crate::auth::{Authenticator, Principal};
 use crate::grpc::{ERROR_DOMAIN, record_pb, to_status};
+use crate::tail::{Since, Tail, Tails};
 
 /// Tuning of the change feed.
 #[derive(Debug, Clone)]
@@ -72,6 +75,7 @@ pub struct Feeds<S> {
     per_tenant: Arc<Mutex<HashMap<TenantId, usize>>>,
     authenticator: Option<Authenticator>,
     shutdown: watch::Receiver<bool>,
+    tails: Tails,
 }
 
 /// How often an open stream re-checks that its key is still valid: with the
@@ -127,7 +131,15 @@ impl<S: ConsentStore + Clone> Feeds<S> {
                 observer.observe(i64::try_from(used).unwrap_or(i64::MAX), &[]);
             })
             .build();
-        Self { service, settings, streams, per_tenant: Arc::default(), authenticator, shutdown }
+        Self {
+            service,
+            settings,
+            streams,
+            per_tenant: Arc::default(),
+            authenticator,
+            shutdown,
+            tails: Tails::default(),
+        }
     }
 
     /// Validates the subscription and starts its producer.
@@ -142,6 +154,17 @@ impl<S: ConsentStore + Clone> Feeds<S> {
         let place = self.take_tenant_place(&tenant)?;
         let (filter, cursor) = self.service.open_feed(&tenant, cmd).await.map_err(to_status)?;
         let database_id = self.service.store().database_id().await.map_err(to_status)?;
+        let tail = self
+            .tails
+            .follow(
+                &self.service,
+                &tenant,
+                self.settings.page_size,
+                self.settings.poll_interval,
+                self.shutdown.clone(),
+            )
+            .await
+            .map_err(to_status)?;
         let (messages, receiver) = mpsc::channel(self.settings.buffer.max(1));
         let (end_sender, end) = oneshot::channel();
         let producer = Producer {
@@ -153,7 +176,9 @@ impl<S: ConsentStore + Clone> Feeds<S> {
             cursor,
             messages,
             shutdown: self.shutdown.clone(),
-            commits: self.service.store().commits(),
+            advanced: tail.advanced(),
+            tail,
+            subject: None,
             key: principal.key_id.zip(self.authenticator.clone()),
         };
         tokio::spawn(async move {
@@ -197,7 +222,11 @@ struct Producer<S> {
     cursor: Revision,
     messages: mpsc::Sender<pb::SubscribeResponse>,
     shutdown: watch::Receiver<bool>,
-    commits: watch::Receiver<u64>,
+    /// The tenant's shared tail, and its wake-up.
+    tail: Arc<Tail>,
+    advanced: watch::Receiver<Revision>,
+    /// The filter's subject, once resolved (a link never moves).
+    subject: Option<Uuid>,
     /// The stream's key and who checks it; `None` without authentication.
     key: Option<(String, Authenticator)>,
 }
@@ -214,25 +243,36 @@ impl<S: ConsentStore + Clone> Producer<S> {
             if let Some(end) = self.key_revoked().await {
                 return Some(end);
             }
-            // Mark the signal seen before reading: a commit after the read
+            // Mark the wake-up seen before reading: an advance after the read
             // wakes the wait below.
-            self.commits.borrow_and_update();
-            let page = match self
-                .service
-                .read_changes(&self.tenant, &self.filter, self.cursor, self.settings.page_size)
-                .await
-            {
-                Ok(page) => page,
+            self.advanced.borrow_and_update();
+            let (records, cursor, full) = match self.tail.since(self.cursor) {
                 Err(err) => return Some(End::Failed(err)),
+                // Inside the shared window: from memory.
+                Ok(Some(Since { records, cursor })) => match self.matching(records).await {
+                    Ok(records) => (records, cursor, false),
+                    Err(err) => return Some(End::Failed(err)),
+                },
+                // Behind it: from the log.
+                Ok(None) => match self
+                    .service
+                    .read_changes(&self.tenant, &self.filter, self.cursor, self.settings.page_size)
+                    .await
+                {
+                    Ok(page) => {
+                        let full = page.records.len() as u64 >= self.settings.page_size;
+                        (page.records, page.cursor, full)
+                    }
+                    Err(err) => return Some(End::Failed(err)),
+                },
             };
-            let full = page.records.len() as u64 >= self.settings.page_size;
-            for record in page.records {
+            for record in records {
                 if let Err(end) = self.send(self.event(record)).await {
                     return end;
                 }
                 next_heartbeat = Instant::now() + self.settings.heartbeat_interval;
             }
-            self.cursor = page.cursor;
+            self.cursor = cursor;
             if full {
                 continue;
             }
@@ -247,7 +287,7 @@ impl<S: ConsentStore + Clone> Producer<S> {
             let poll_at = Instant::now() + self.settings.poll_interval;
             loop {
                 let recheck_due = tokio::select! {
-                    changed = self.commits.changed() => {
+                    changed = self.advanced.changed() => {
                         if changed.is_err() {
                             return Some(End::ShuttingDown);
                         }
@@ -267,6 +307,41 @@ impl<S: ConsentStore + Clone> Producer<S> {
                 }
             }
         }
+    }
+
+    /// The records of the shared tail this stream's filter takes. A subject
+    /// named by an identity is looked up until it is linked (as a log read
+    /// would), then kept.
+    async fn matching(
+        &mut self,
+        records: Vec<Arc<ConsentRecord>>,
+    ) -> Result<Vec<ConsentRecord>, ConsentError> {
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        let subject_id = match &self.filter.subject {
+            None => None,
+            Some(SubjectRef::Id(id)) => Some(*id),
+            Some(SubjectRef::Identity(identity)) => match self.subject {
+                Some(id) => Some(id),
+                None => match self.service.store().subject_of(&self.tenant, identity).await? {
+                    Some(id) => Some(*self.subject.insert(id)),
+                    // Linked to no subject yet: nothing matches so far.
+                    None => return Ok(Vec::new()),
+                },
+            },
+        };
+        let filter = ChangeFilter {
+            subject_id,
+            purposes: self.filter.purposes.clone(),
+            targets: self.filter.targets.clone(),
+            sources: self.filter.sources.clone(),
+        };
+        Ok(records
+            .iter()
+            .filter(|record| filter.matches(record))
+            .map(|record| ConsentRecord::clone(record))
+            .collect())
     }
 
     /// Whether the stream must end because its key was revoked (or, resumably,

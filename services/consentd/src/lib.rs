@@ -8,6 +8,7 @@ pub mod gateway;
 pub mod grpc;
 mod http;
 pub mod server;
+mod tail;
 pub mod telemetry;
 pub mod tls;
 pub mod webhooks;

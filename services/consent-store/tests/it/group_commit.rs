@@ -3,11 +3,21 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use consent_core::{ConsentError, Decision, Identity, SubjectRef, TenantId, UpdateConsent};
+use std::collections::HashMap;
 
-use crate::support::{TestStore, record};
+use consent_core::subject::subject_id_for;
+use consent_core::{
+    ConsentError, Decision, GetConsent, Identity, SubjectRef, TenantId, Timestamp, UpdateConsent,
+};
+use uuid::Uuid;
 
-on_every_backend!(concurrent_writes_get_gapless_per_tenant_revisions, a_failing_write_rolls_back_alone);
+use crate::support::{TestStore, ago, record};
+
+on_every_backend!(
+    concurrent_writes_get_gapless_per_tenant_revisions,
+    a_failing_write_rolls_back_alone,
+    batched_writes_do_what_writes_one_after_another_would
+);
 
 async fn concurrent_writes_get_gapless_per_tenant_revisions(store: TestStore) {
     let tasks: Vec<_> = (0..300)
@@ -88,4 +98,82 @@ async fn a_failing_write_rolls_back_alone(store: TestStore) {
     }
     // Failed writes left no holes: the 50 successes hold revisions 1..=50.
     assert_eq!(revisions, (1..=50).collect());
+}
+
+/// Concurrent writes share batches (and the batch path that applies a
+/// tenant's plain records together). Whatever the batching, the outcome must
+/// be that of the writes applied one by one in revision order: subjects
+/// chosen from identities linked by earlier writes, links made once, and the
+/// current state the latest decision by collected_at (ties: revision).
+async fn batched_writes_do_what_writes_one_after_another_would(store: TestStore) {
+    let tenant = TenantId::default_tenant();
+    let pool: Vec<Identity> = (0..6).map(|i| Identity::new("user_id", format!("shared-{i}"))).collect();
+    let tasks: Vec<_> = (0..200usize)
+        .map(|i| {
+            let service = store.service.clone();
+            let tenant = tenant.clone();
+            // One or two identities from a small pool, out-of-order
+            // collection times, two purposes.
+            let mut cmd = record("unused", if i % 3 == 0 { "a" } else { "b" }, "", Decision::Granted);
+            cmd.identities = vec![pool[i * 7 % 6].clone()];
+            if i % 4 == 0 {
+                cmd.identities.push(pool[(i * 5 + 1) % 6].clone());
+                cmd.identities.dedup();
+            }
+            cmd.decisions[0].decision = if i % 2 == 0 { Decision::Granted } else { Decision::Denied };
+            cmd.collected_at = Some(ago(i64::try_from(i * 7919 % 1000).unwrap()));
+            tokio::spawn(async move {
+                let identities = cmd.identities.clone();
+                let outcome = service.record(&tenant, cmd).await.unwrap();
+                (identities, outcome)
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.unwrap());
+    }
+    outcomes.sort_by_key(|(_, outcome)| outcome.revision);
+
+    // The same writes, one after another.
+    let mut links: HashMap<Identity, Uuid> = HashMap::new();
+    let mut state: HashMap<(Uuid, String), (Timestamp, i64, Uuid)> = HashMap::new();
+    for (identities, outcome) in &outcomes {
+        let subject = identities
+            .iter()
+            .find_map(|i| links.get(i).copied())
+            .unwrap_or_else(|| subject_id_for(&tenant, &identities[0]));
+        assert_eq!(outcome.subject_id, subject, "write at revision {}", outcome.revision);
+        let conflicting: Vec<Identity> = identities
+            .iter()
+            .filter(|i| links.get(*i).is_some_and(|owner| *owner != subject))
+            .cloned()
+            .collect();
+        assert_eq!(outcome.conflicting_identities, conflicting, "write at revision {}", outcome.revision);
+        for identity in identities {
+            links.entry(identity.clone()).or_insert(subject);
+        }
+        let record = &outcome.records[0];
+        let key = (subject, record.purpose.clone());
+        let candidate = (record.collected_at, record.revision, record.id);
+        let current = state.entry(key).or_insert(candidate);
+        if (candidate.0, candidate.1) >= (current.0, current.1) {
+            *current = candidate;
+        }
+    }
+    for ((subject, purpose), (_, _, expected)) in state {
+        let current = store
+            .service
+            .get(
+                &tenant,
+                GetConsent::Current {
+                    subject: SubjectRef::Id(subject),
+                    purpose: purpose.clone(),
+                    target: String::new(),
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(current.id, expected, "current record of {subject} for {purpose}");
+    }
 }

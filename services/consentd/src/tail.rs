@@ -1,0 +1,200 @@
+//! The shared tail of a tenant's change log: one task reads each commit's
+//! records once, for every live Subscribe stream of the tenant on this server,
+//! and keeps the most recent ones in memory. A stream whose cursor lies
+//! inside that window takes its events from memory; one further behind (a
+//! replay, a slow reader) reads the log itself until it catches up.
+//!
+//! Without it, every stream re-read the database after every commit: with a
+//! thousand subscribers, a thousand reads per commit.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::Duration;
+
+use consent_core::{
+    ConsentError, ConsentRecord, ConsentService, ConsentStore, FeedFilter, Revision, TenantId,
+};
+use tokio::sync::watch;
+
+/// Records kept in memory per tenant.
+const WINDOW: usize = 4096;
+
+/// How long a tail with no stream left keeps running before it stops.
+const LINGER: Duration = Duration::from_secs(5);
+
+/// Records in `(start, cursor]`, all of them, in revision order.
+#[derive(Debug, Default)]
+struct Window {
+    start: Revision,
+    cursor: Revision,
+    records: VecDeque<Arc<ConsentRecord>>,
+    /// Why the last read of the log failed, until one succeeds: the streams
+    /// end (resumably) rather than wait silently on a stalled tail.
+    failure: Option<ConsentError>,
+}
+
+/// What a stream takes from the tail: the records after its cursor, and
+/// the tail's cursor (every revision up to it is among them or earlier).
+#[derive(Debug)]
+pub(crate) struct Since {
+    pub(crate) records: Vec<Arc<ConsentRecord>>,
+    pub(crate) cursor: Revision,
+}
+
+/// One tenant's tail.
+#[derive(Debug)]
+pub(crate) struct Tail {
+    window: RwLock<Window>,
+    /// The window's cursor, to wake streams when it advances.
+    cursor: watch::Sender<Revision>,
+}
+
+impl Tail {
+    /// The records after `after` up to the tail's cursor, and that cursor;
+    /// `None` when `after` lies before the window (read the log instead); the
+    /// error when the tail cannot read the log.
+    pub(crate) fn since(&self, after: Revision) -> Result<Option<Since>, ConsentError> {
+        let window = self.window.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(failure) = &window.failure {
+            return Err(failure.clone());
+        }
+        if after < window.start {
+            return Ok(None);
+        }
+        let first = window.records.partition_point(|record| record.revision <= after);
+        Ok(Some(Since {
+            records: window.records.range(first..).cloned().collect(),
+            cursor: window.cursor.max(after),
+        }))
+    }
+
+    /// Changes whenever the cursor advances.
+    pub(crate) fn advanced(&self) -> watch::Receiver<Revision> {
+        self.cursor.subscribe()
+    }
+
+    fn append(&self, records: Vec<ConsentRecord>, cursor: Revision) {
+        let mut window = self.window.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        window.failure = None;
+        window.records.extend(records.into_iter().map(Arc::new));
+        window.cursor = window.cursor.max(cursor);
+        while window.records.len() > WINDOW {
+            if let Some(dropped) = window.records.pop_front() {
+                window.start = dropped.revision;
+            }
+        }
+        drop(window);
+        self.cursor.send_if_modified(|current| {
+            let advanced = cursor > *current;
+            *current = (*current).max(cursor);
+            advanced
+        });
+    }
+
+    fn failed(&self, err: ConsentError) {
+        self.window.write().unwrap_or_else(std::sync::PoisonError::into_inner).failure = Some(err);
+        // Wake the streams so they see it.
+        self.cursor.send_modify(|_| {});
+    }
+}
+
+/// The tails of this server, one per tenant with live streams.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Tails {
+    tails: Arc<Mutex<HashMap<TenantId, Weak<Tail>>>>,
+}
+
+impl Tails {
+    /// The tenant's tail, started if none runs. The stream holds the `Arc`;
+    /// the tail stops a while after the last one let go.
+    pub(crate) async fn follow<S: ConsentStore + Clone>(
+        &self,
+        service: &ConsentService<S>,
+        tenant: &TenantId,
+        page_size: u64,
+        poll_interval: Duration,
+        shutdown: watch::Receiver<bool>,
+    ) -> Result<Arc<Tail>, ConsentError> {
+        if let Some(tail) = self.lock().get(tenant).and_then(Weak::upgrade) {
+            return Ok(tail);
+        }
+        // It starts at the head: streams behind it read the log themselves.
+        let head = service.store().head_revision(tenant).await?;
+        let mut tails = self.lock();
+        if let Some(tail) = tails.get(tenant).and_then(Weak::upgrade) {
+            return Ok(tail);
+        }
+        let tail = Arc::new(Tail {
+            window: RwLock::new(Window {
+                start: head,
+                cursor: head,
+                records: VecDeque::new(),
+                failure: None,
+            }),
+            cursor: watch::Sender::new(head),
+        });
+        tails.insert(tenant.clone(), Arc::downgrade(&tail));
+        tokio::spawn(read_tail(
+            service.clone(),
+            tenant.clone(),
+            Arc::clone(&tail),
+            page_size,
+            poll_interval,
+            shutdown,
+        ));
+        Ok(tail)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TenantId, Weak<Tail>>> {
+        self.tails.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Reads the tenant's log after every commit (or poll interval) into the
+/// tail, until no stream has followed it for [`LINGER`] or the server stops.
+async fn read_tail<S: ConsentStore + Clone>(
+    service: ConsentService<S>,
+    tenant: TenantId,
+    tail: Arc<Tail>,
+    page_size: u64,
+    poll_interval: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut commits = service.store().commits();
+    let everything = FeedFilter::default();
+    let mut unfollowed_since = None;
+    loop {
+        // This task's own reference is the one left when nobody follows.
+        if Arc::strong_count(&tail) == 1 {
+            let since = *unfollowed_since.get_or_insert_with(tokio::time::Instant::now);
+            if since.elapsed() >= LINGER {
+                return;
+            }
+        } else {
+            unfollowed_since = None;
+        }
+        commits.borrow_and_update();
+        let cursor = tail.window.read().unwrap_or_else(std::sync::PoisonError::into_inner).cursor;
+        let full = match service.read_changes(&tenant, &everything, cursor, page_size).await {
+            Ok(page) => {
+                let full = page.records.len() as u64 >= page_size;
+                tail.append(page.records, page.cursor);
+                full
+            }
+            Err(err) => {
+                // The streams end resumably; the next commit or poll retries.
+                tracing::debug!(tenant = tenant.as_str(), error = %err, "cannot read the change log for the tail");
+                tail.failed(err);
+                false
+            }
+        };
+        if full {
+            continue;
+        }
+        tokio::select! {
+            changed = commits.changed() => if changed.is_err() { return },
+            () = tokio::time::sleep(poll_interval.min(LINGER)) => {}
+            _ = shutdown.wait_for(|stop| *stop) => return,
+        }
+    }
+}
