@@ -23,6 +23,5 @@ helm-check: ## Helm lint, render and Kubernetes schema validation of helm/consen
 ci:         ## exactly what CI runs
 	bash .ci/run
 
-bench:      ## durable write throughput on SQLite and PostgreSQL (docs/benchmarks.md)
-	cargo run --release -p consentd --example bench -- --backend sqlite --concurrency 1,16,64 --seconds 10
-	cargo run --release -p consentd --example bench -- --backend postgres --concurrency 1,16,64 --seconds 10
+bench:      ## every workload and both baselines; writes docs/benchmarks/latest.{json,svg} (docs/benchmarks.md)
+	cargo run --release -p consent-bench

@@ -145,7 +145,8 @@ impl ProcStats {
 /// built first with the cargo that runs this harness.
 pub(crate) fn consentd_binary(named: Option<PathBuf>) -> PathBuf {
     if let Some(path) = named {
-        return path;
+        // The server runs in its own directory: a relative path would miss.
+        return std::fs::canonicalize(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()));
     }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let status = Command::new(cargo)

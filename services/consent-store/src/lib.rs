@@ -90,6 +90,11 @@ pub struct SqlStore {
     cache: Option<CheckCache>,
 }
 
+/// Prepared statements kept per connection. A batch's multi-row statements
+/// differ in text by row count (up to `max_batch`), and re-preparing a large
+/// insert costs more than running it: keep every size the committer uses.
+const STATEMENT_CACHE: usize = 1024;
+
 /// How long a check carrying a `min_revision` the cache has not reached yet
 /// waits for it (a commit notice on its way) before it reads the database.
 const MIN_REVISION_WAIT: Duration = Duration::from_millis(50);
@@ -115,7 +120,9 @@ impl SqlStore {
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Full)
                     .busy_timeout(Duration::from_secs(5))
-            });
+                    .statement_cache_capacity(STATEMENT_CACHE)
+            })
+            .map_sqlx_postgres_opts(|postgres| postgres.statement_cache_capacity(STATEMENT_CACHE));
         let db = connect_with_retry(connect).await?;
         let (committed, _) = watch::channel(0);
         let committed = Arc::new(committed);

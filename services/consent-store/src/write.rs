@@ -12,9 +12,7 @@ use consent_core::{
     Timestamp, UpdateConsent, WriteCommand, WriteOutcome,
 };
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Query};
-use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 use crate::convert::{from_rows, identities_from_json, identities_to_json, to_row};
@@ -353,8 +351,10 @@ fn collected_at_or_now(collected_at: Option<Timestamp>, now: Timestamp) -> Times
     collected_at.map_or(now, |at| at.min(now))
 }
 
-/// The subjects already linked to any of `identities`, in one query per
-/// [`ROWS_PER_STATEMENT`] identities.
+/// The subjects already linked to any of `identities`: one query per
+/// namespace (and per [`ROWS_PER_STATEMENT`] values), `namespace = ? AND value
+/// IN (…)`, which both databases answer from the primary key. (An OR of
+/// (namespace, value) pairs made SQLite scan the table.)
 async fn linked_subjects<C: ConnectionTrait>(
     db: &C,
     tenant: &TenantId,
@@ -362,24 +362,28 @@ async fn linked_subjects<C: ConnectionTrait>(
 ) -> Result<HashMap<Identity, Uuid>, ConsentError> {
     use identity::Column;
 
+    let mut by_namespace: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for identity in identities {
+        by_namespace.entry(identity.namespace.as_str()).or_default().push(identity.value.as_str());
+    }
     let mut linked = HashMap::new();
-    for chunk in identities.chunks(ROWS_PER_STATEMENT) {
-        let any_of = chunk.iter().fold(Condition::any(), |any, wanted| {
-            any.add(
-                Column::Namespace.eq(wanted.namespace.as_str()).and(Column::Value.eq(wanted.value.as_str())),
-            )
-        });
-        let rows = identity::Entity::find()
-            .filter(Column::Tenant.eq(tenant.as_str()))
-            .filter(any_of)
-            .all(db)
-            .await
-            .map_err(db_error)?;
-        for row in rows {
-            let subject_id = Uuid::parse_str(&row.subject_id).map_err(|_| {
-                ConsentError::Internal(format!("identity row has a bad subject id {}", row.subject_id))
-            })?;
-            linked.insert(Identity::new(row.namespace, row.value), subject_id);
+    for (namespace, mut values) in by_namespace {
+        values.sort_unstable();
+        values.dedup();
+        for chunk in values.chunks(ROWS_PER_STATEMENT) {
+            let rows = identity::Entity::find()
+                .filter(Column::Tenant.eq(tenant.as_str()))
+                .filter(Column::Namespace.eq(namespace))
+                .filter(Column::Value.is_in(chunk.iter().copied()))
+                .all(db)
+                .await
+                .map_err(db_error)?;
+            for row in rows {
+                let subject_id = Uuid::parse_str(&row.subject_id).map_err(|_| {
+                    ConsentError::Internal(format!("identity row has a bad subject id {}", row.subject_id))
+                })?;
+                linked.insert(Identity::new(row.namespace, row.value), subject_id);
+            }
         }
     }
     Ok(linked)
