@@ -47,10 +47,7 @@ pub fn deciding_record<'a>(
     target: &str,
     at: Timestamp,
 ) -> Option<&'a ConsentRecord> {
-    records
-        .into_iter()
-        .filter(|record| record.collected_at <= at && applies_to(record, purpose, target))
-        .max_by(|a, b| recency(a, b))
+    deciding_current(records.into_iter().filter(|record| record.collected_at <= at), purpose, target)
 }
 
 #[cfg(test)]

@@ -46,7 +46,7 @@ const SHARDS: usize = 64;
 pub(crate) const MAX_CACHED_RECORDS: usize = 64;
 
 /// Per tenant: how far invalidations have been applied.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Progress {
     /// The applied revision; -1 while unknown (not seeded).
     applied: AtomicI64,

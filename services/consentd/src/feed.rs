@@ -224,7 +224,7 @@ struct Producer<S> {
     shutdown: watch::Receiver<bool>,
     /// The tenant's shared tail, and its wake-up.
     tail: Arc<Tail>,
-    advanced: watch::Receiver<Revision>,
+    advanced: watch::Receiver<()>,
     /// The filter's subject, once resolved (a link never moves).
     subject: Option<Uuid>,
     /// The stream's key and who checks it; `None` without authentication.

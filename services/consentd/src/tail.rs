@@ -45,8 +45,9 @@ pub(crate) struct Since {
 #[derive(Debug)]
 pub(crate) struct Tail {
     window: RwLock<Window>,
-    /// The window's cursor, to wake streams when it advances.
-    cursor: watch::Sender<Revision>,
+    /// Wakes the streams when the window advances (or the tail fails); the
+    /// window itself says what changed.
+    wake: watch::Sender<()>,
 }
 
 impl Tail {
@@ -68,15 +69,16 @@ impl Tail {
         }))
     }
 
-    /// Changes whenever the cursor advances.
-    pub(crate) fn advanced(&self) -> watch::Receiver<Revision> {
-        self.cursor.subscribe()
+    /// Changes whenever the window advances or the tail fails.
+    pub(crate) fn advanced(&self) -> watch::Receiver<()> {
+        self.wake.subscribe()
     }
 
     fn append(&self, records: Vec<ConsentRecord>, cursor: Revision) {
         let mut window = self.window.write().unwrap_or_else(std::sync::PoisonError::into_inner);
         window.failure = None;
         window.records.extend(records.into_iter().map(Arc::new));
+        let advanced = cursor > window.cursor;
         window.cursor = window.cursor.max(cursor);
         while window.records.len() > WINDOW {
             if let Some(dropped) = window.records.pop_front() {
@@ -84,17 +86,15 @@ impl Tail {
             }
         }
         drop(window);
-        self.cursor.send_if_modified(|current| {
-            let advanced = cursor > *current;
-            *current = (*current).max(cursor);
-            advanced
-        });
+        if advanced {
+            self.wake.send_replace(());
+        }
     }
 
     fn failed(&self, err: ConsentError) {
         self.window.write().unwrap_or_else(std::sync::PoisonError::into_inner).failure = Some(err);
         // Wake the streams so they see it.
-        self.cursor.send_modify(|_| {});
+        self.wake.send_replace(());
     }
 }
 
@@ -131,7 +131,7 @@ impl Tails {
                 records: VecDeque::new(),
                 failure: None,
             }),
-            cursor: watch::Sender::new(head),
+            wake: watch::Sender::new(()),
         });
         tails.insert(tenant.clone(), Arc::downgrade(&tail));
         tokio::spawn(read_tail(
