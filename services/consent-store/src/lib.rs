@@ -3,6 +3,7 @@
 //! reads go straight to the pool.
 
 mod admin;
+mod bulk;
 mod cache;
 mod convert;
 mod entity;

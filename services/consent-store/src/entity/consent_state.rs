@@ -1,8 +1,9 @@
 //! `consent_state`: the current record per (subject, purpose, target).
 
 use sea_orm::entity::prelude::*;
+use serde::Serialize;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize)]
 #[sea_orm(table_name = "consent_state")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]

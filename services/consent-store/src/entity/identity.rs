@@ -1,8 +1,9 @@
 //! `identities`: which subject each (namespace, value) is linked to.
 
 use sea_orm::entity::prelude::*;
+use serde::Serialize;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize)]
 #[sea_orm(table_name = "identities")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]

@@ -16,7 +16,8 @@ use crate::support::{TestStore, ago, record};
 on_every_backend!(
     concurrent_writes_get_gapless_per_tenant_revisions,
     a_failing_write_rolls_back_alone,
-    batched_writes_do_what_writes_one_after_another_would
+    batched_writes_do_what_writes_one_after_another_would,
+    an_acknowledged_write_is_visible_to_every_replica
 );
 
 async fn concurrent_writes_get_gapless_per_tenant_revisions(store: TestStore) {
@@ -175,5 +176,47 @@ async fn batched_writes_do_what_writes_one_after_another_would(store: TestStore)
             .await
             .unwrap();
         assert_eq!(current.id, expected, "current record of {subject} for {purpose}");
+    }
+}
+
+/// An acknowledgement means committed, though on PostgreSQL the next batch
+/// is applied while the last one commits: the moment its write returns,
+/// every writer finds its record current through another replica (its own
+/// connections, no cache of this one's).
+async fn an_acknowledged_write_is_visible_to_every_replica(store: TestStore) {
+    let reader = store.replica().await;
+    let tenant = TenantId::default_tenant();
+    let tasks: Vec<_> = (0..300)
+        .map(|i| {
+            let (writer, reader, tenant) = (store.service.clone(), reader.clone(), tenant.clone());
+            tokio::spawn(async move {
+                let purpose = if i % 2 == 0 { "a" } else { "b" };
+                let written = writer
+                    .record(&tenant, record(&format!("user-{}", i % 40), purpose, "", Decision::Granted))
+                    .await
+                    .unwrap();
+                let current = reader
+                    .get(
+                        &tenant,
+                        GetConsent::Current {
+                            subject: SubjectRef::Id(written.subject_id),
+                            purpose: purpose.to_owned(),
+                            target: String::new(),
+                        },
+                    )
+                    .await
+                    .unwrap();
+                // A later write of the same key may have landed since.
+                assert!(
+                    current.revision >= written.revision,
+                    "write {i} at {} read {}",
+                    written.revision,
+                    current.revision
+                );
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
     }
 }
