@@ -125,16 +125,9 @@ async fn run(
     // batch at a time.
     let pipelined = db.get_database_backend() == DbBackend::Postgres;
     let mut batch = Vec::with_capacity(max_batch);
-    let mut previous = Previous::default();
     let mut committing: Option<tokio::task::JoinHandle<()>> = None;
     while jobs.recv_many(&mut batch, max_batch).await > 0 {
-        if !pipelined {
-            // (Pipelined, the stragglers gather while the last batch commits.)
-            gather(&mut jobs, &mut batch, max_batch, &previous).await;
-        }
         batch_sizes.record(batch.len() as u64, &[]);
-        let started = tokio::time::Instant::now();
-        previous.size = batch.len();
         let prepared = prepare(&db, std::mem::take(&mut batch)).await;
         if let Some(earlier) = committing.take() {
             // A panicked commit task has dropped its writers' replies: they
@@ -149,42 +142,9 @@ async fn run(
                 finishing.await;
             }
         }
-        previous.took = started.elapsed();
     }
     if let Some(earlier) = committing {
         let _ = earlier.await;
-    }
-}
-
-/// The batch committed last: how many writes, and how long it took.
-#[derive(Debug, Default)]
-struct Previous {
-    size: usize,
-    took: Duration,
-}
-
-/// The longest a batch waits for stragglers.
-const MAX_GATHER: Duration = Duration::from_millis(2);
-
-/// Waits briefly for more writes when fewer are queued than the last batch
-/// held (SQLite, one batch at a time). Without it a closed loop of N writers
-/// splits into two alternating batches, say 62 and 2: the writers answered
-/// by one commit are still on their way back when the committer takes the
-/// few that queued meanwhile, and the small batch costs nearly as much as
-/// the large one. Waiting up to half the last commit's time for as many
-/// writers as the last batch had merges them (record-hot at concurrency 64:
-/// 12,900/s without, 15,000/s with); a lone writer (last batch of one) never
-/// waits, and when the load drops the wait ends at its deadline once and the
-/// next, smaller batch asks for less.
-async fn gather(jobs: &mut mpsc::Receiver<Job>, batch: &mut Vec<Job>, max_batch: usize, previous: &Previous) {
-    let wanted = previous.size.min(max_batch);
-    let deadline = tokio::time::Instant::now() + (previous.took / 2).min(MAX_GATHER);
-    while batch.len() < wanted {
-        let room = max_batch - batch.len();
-        match tokio::time::timeout_at(deadline, jobs.recv_many(batch, room)).await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
     }
 }
 

@@ -92,7 +92,8 @@ pub struct SqlStore {
 }
 
 /// Prepared statements kept per connection. A batch's multi-row statements
-/// differ in text by row count (up to `max_batch`), and re-preparing a large
+/// differ in text by row count on SQLite (up to `max_batch`; PostgreSQL's
+/// are of fixed text), and re-preparing a large
 /// insert costs more than running it: keep every size the committer uses.
 const STATEMENT_CACHE: usize = 1024;
 
