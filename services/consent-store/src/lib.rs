@@ -91,10 +91,10 @@ pub struct SqlStore {
     cache: Option<CheckCache>,
 }
 
-/// Prepared statements kept per connection. A batch's multi-row statements
-/// differ in text by row count on SQLite (up to `max_batch`; PostgreSQL's
-/// are of fixed text), and re-preparing a large
-/// insert costs more than running it: keep every size the committer uses.
+/// Prepared statements kept per connection. On SQLite a batch's multi-row
+/// statements differ in text by row count (up to `max_batch`), and
+/// re-preparing a large insert costs more than running it: keep every size
+/// the committer uses. (PostgreSQL's batch statements are of fixed text.)
 const STATEMENT_CACHE: usize = 1024;
 
 /// How long a check carrying a `min_revision` the cache has not reached yet
