@@ -130,21 +130,34 @@ async fn run(
         batch_sizes.record(batch.len() as u64, &[]);
         let prepared = prepare(&db, std::mem::take(&mut batch)).await;
         if let Some(earlier) = committing.take() {
-            // A panicked commit task has dropped its writers' replies: they
-            // hear that the writer stopped.
-            let _ = earlier.await;
+            finished(earlier).await;
         }
-        if let Some(prepared) = prepared {
-            let finishing = finish(prepared, cache.clone(), Arc::clone(&committed));
-            if pipelined {
-                committing = Some(tokio::spawn(finishing));
-            } else {
-                finishing.await;
+        match prepared {
+            Ok(prepared) => {
+                let finishing = finish(prepared, cache.clone(), Arc::clone(&committed));
+                if pipelined {
+                    committing = Some(tokio::spawn(finishing));
+                } else {
+                    finishing.await;
+                }
             }
+            // Answered only now: after every earlier batch's answers.
+            Err((batch, err)) => fail_all(batch, &err),
         }
     }
     if let Some(earlier) = committing {
-        let _ = earlier.await;
+        finished(earlier).await;
+    }
+}
+
+/// Waits for a commit task. Its panic stops the committer, as a panic of
+/// the committer itself would: its writers (and every later one) hear that
+/// the writer stopped, and health reports it.
+async fn finished(commit: tokio::task::JoinHandle<()>) {
+    if let Err(err) = commit.await
+        && err.is_panic()
+    {
+        std::panic::resume_unwind(err.into_panic());
     }
 }
 
@@ -182,9 +195,10 @@ struct Prepared {
     postgres: bool,
 }
 
-/// Applies one batch (and, on PostgreSQL, queues its commit notices). `None`
-/// when the transaction broke: every writer has been answered.
-async fn prepare(db: &DatabaseConnection, mut batch: Vec<Job>) -> Option<Prepared> {
+/// Applies one batch (and, on PostgreSQL, queues its commit notices). When
+/// the transaction broke, the batch back with the error, for the caller to
+/// answer every writer with.
+async fn prepare(db: &DatabaseConnection, mut batch: Vec<Job>) -> Result<Prepared, (Vec<Job>, ConsentError)> {
     tracing::debug!(writes = batch.len(), "applying batch");
     // Every write locks its tenant's head row until commit. Taking those locks
     // in one order (a stable sort keeps each tenant's arrival order) means two
@@ -199,10 +213,7 @@ async fn prepare(db: &DatabaseConnection, mut batch: Vec<Job>) -> Option<Prepare
     let (txn, answers) = match applied {
         Ok(applied) => applied,
         // The transaction itself is broken: nothing of the batch commits.
-        Err(err) => {
-            fail_all(batch, &err);
-            return None;
-        }
+        Err(err) => return Err((batch, err)),
     };
     let changes = changes_of(
         batch.iter().zip(&answers).filter_map(|(job, answer)| answer.as_ref().ok().map(|o| (&job.tenant, o))),
@@ -211,10 +222,9 @@ async fn prepare(db: &DatabaseConnection, mut batch: Vec<Job>) -> Option<Prepare
     // Other replicas' subscribers wake on these, and their caches drop what
     // changed; they are delivered at commit, in commit order.
     if postgres && let Err(err) = notify::send(&txn, &changes).await {
-        fail_all(batch, &err);
-        return None;
+        return Err((batch, err));
     }
-    Some(Prepared { txn, batch, answers, changes, postgres })
+    Ok(Prepared { txn, batch, answers, changes, postgres })
 }
 
 /// Commits an applied batch, then (only then) answers its writers and wakes
