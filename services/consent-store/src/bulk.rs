@@ -241,6 +241,14 @@ mod tests {
         (links, records, states)
     }
 
+    /// A fresh, migrated database (dropped with the first value).
+    async fn migrated(backend: Backend) -> (TestDatabase, SqlStore) {
+        let database = TestDatabase::new(backend).await;
+        let store = SqlStore::connect(&StoreOptions::new(database.url.clone())).await.unwrap();
+        store.migrate().await.unwrap();
+        (database, store)
+    }
+
     #[test]
     fn serialised_models_carry_exactly_their_columns() {
         let (links, records, states) = rows(1);
@@ -252,9 +260,7 @@ mod tests {
     /// More rows than one statement takes, with quotes and non-ASCII text
     /// and the extremes of the integer columns: every row lands as written.
     async fn every_row_of_every_chunk_lands(backend: Backend) {
-        let database = TestDatabase::new(backend).await;
-        let store = SqlStore::connect(&StoreOptions::new(database.url.clone())).await.unwrap();
-        store.migrate().await.unwrap();
+        let (_database, store) = migrated(backend).await;
         let count = ROWS_PER_STATEMENT * 2 + 7;
         let (links, records, states) = rows(count);
         write(&store.db, &links, &records, &states).await.unwrap();
@@ -271,9 +277,7 @@ mod tests {
     /// A later migration adds a column with a default while replicas of this
     /// version still write (a rolling upgrade): their rows get the default.
     async fn a_column_added_later_gets_its_default(backend: Backend) {
-        let database = TestDatabase::new(backend).await;
-        let store = SqlStore::connect(&StoreOptions::new(database.url.clone())).await.unwrap();
-        store.migrate().await.unwrap();
+        let (_database, store) = migrated(backend).await;
         for table in ["identities", "consent_records", "consent_state"] {
             store
                 .db

@@ -192,7 +192,6 @@ struct Prepared {
     batch: Vec<Job>,
     answers: Answers,
     changes: BTreeMap<TenantId, TenantChanges>,
-    postgres: bool,
 }
 
 /// Applies one batch (and, on PostgreSQL, queues its commit notices). When
@@ -224,13 +223,14 @@ async fn prepare(db: &DatabaseConnection, mut batch: Vec<Job>) -> Result<Prepare
     if postgres && let Err(err) = notify::send(&txn, &changes).await {
         return Err((batch, err));
     }
-    Ok(Prepared { txn, batch, answers, changes, postgres })
+    Ok(Prepared { txn, batch, answers, changes })
 }
 
 /// Commits an applied batch, then (only then) answers its writers and wakes
 /// the change feed.
 async fn finish(prepared: Prepared, cache: Option<CheckCache>, committed: Arc<watch::Sender<u64>>) {
-    let Prepared { txn, batch, answers, changes, postgres } = prepared;
+    let Prepared { txn, batch, answers, changes } = prepared;
+    let postgres = txn.get_database_backend() == DbBackend::Postgres;
     // SQLite: seeding a tenant's cached revision waits until this commit's
     // invalidations are done (see cache.rs).
     let gate = match &cache {

@@ -259,8 +259,7 @@ pub(crate) async fn record_together<C: ConnectionTrait>(
         records.extend(written.iter().cloned());
         outcomes.push(WriteOutcome { subject_id, records: written, revision, conflicting_identities });
     }
-    let rows: Vec<consent_record::Model> = records.iter().map(to_row).collect();
-    bulk::write(db, &new_links, &rows, &state_changes(&records)).await?;
+    append(db, &new_links, &records).await?;
     Ok(outcomes)
 }
 
@@ -334,8 +333,7 @@ async fn update<C: ConnectionTrait>(
         revision,
         kind: EventKind::Updated,
     };
-    let records = std::slice::from_ref(&record);
-    bulk::write(db, &[], &[to_row(&record)], &state_changes(records)).await?;
+    append(db, &[], std::slice::from_ref(&record)).await?;
     Ok(WriteOutcome { subject_id, records: vec![record], revision, conflicting_identities: Vec::new() })
 }
 
@@ -434,6 +432,17 @@ async fn linked_rows_postgres<C: ConnectionTrait>(
             ))
         })
         .collect()
+}
+
+/// Writes new identity links, appends `records` to the log and moves the
+/// current state of their keys (see [`state_changes`]).
+async fn append<C: ConnectionTrait>(
+    db: &C,
+    links: &[identity::Model],
+    records: &[ConsentRecord],
+) -> Result<(), ConsentError> {
+    let rows: Vec<consent_record::Model> = records.iter().map(to_row).collect();
+    bulk::write(db, links, &rows, &state_changes(records)).await
 }
 
 /// The current-state rows `records` leave behind: for each key, the latest
