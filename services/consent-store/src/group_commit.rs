@@ -265,6 +265,24 @@ async fn finish(prepared: Prepared, cache: Option<CheckCache>, committed: Arc<wa
 
 type Answers = Vec<Result<WriteOutcome, ConsentError>>;
 
+/// Opens a batch's transaction. On PostgreSQL its commit waits at least for
+/// the WAL flush, whatever the role's, database's or server's default says: a
+/// write acknowledged under `synchronous_commit = off` (or `local` with
+/// synchronous standbys) can vanish in a crash or a failover. A stronger
+/// setting (`remote_write`, `remote_apply`) is kept.
+async fn begin_durable(db: &DatabaseConnection) -> Result<DatabaseTransaction, ConsentError> {
+    let txn = db.begin().await.map_err(db_error)?;
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_unprepared(
+            "SELECT set_config('synchronous_commit', 'on', true) \
+             WHERE current_setting('synchronous_commit') IN ('off', 'local')",
+        )
+        .await
+        .map_err(db_error)?;
+    }
+    Ok(txn)
+}
+
 /// The common case, fast: every write of the batch in one transaction with
 /// no savepoints, each tenant's revisions taken from its head in one step.
 /// `None` (rolled back) when a write failed or replayed an idempotency key:
@@ -274,7 +292,7 @@ async fn apply_together(
     db: &DatabaseConnection,
     batch: &[Job],
 ) -> Result<Option<(DatabaseTransaction, Answers)>, ConsentError> {
-    let txn = db.begin().await.map_err(db_error)?;
+    let txn = begin_durable(db).await?;
     let now = Timestamp::now();
     let mut answers = Vec::with_capacity(batch.len());
     // The batch is sorted by tenant: one group per tenant.
@@ -318,7 +336,7 @@ async fn apply_one_by_one(
     db: &DatabaseConnection,
     batch: &[Job],
 ) -> Result<(DatabaseTransaction, Answers), ConsentError> {
-    let txn = db.begin().await.map_err(db_error)?;
+    let txn = begin_durable(db).await?;
     let mut answers = Vec::with_capacity(batch.len());
     for job in batch {
         answers.push(apply_in_savepoint(&txn, job).await?);

@@ -25,7 +25,9 @@ use consent_core::{
 };
 use consent_migrations::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, TransactionTrait};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement, TransactionTrait,
+};
 use tokio::sync::{OnceCell, watch};
 use uuid::Uuid;
 
@@ -129,6 +131,9 @@ impl SqlStore {
         let (committed, _) = watch::channel(0);
         let committed = Arc::new(committed);
         let postgres = db.get_database_backend() == DbBackend::Postgres;
+        if postgres {
+            warn_if_not_durable(&db).await;
+        }
         // On SQLite this process's committer sees every commit: the cache is
         // complete from the start. On PostgreSQL it waits for the listener.
         let cache =
@@ -181,6 +186,26 @@ impl SqlStore {
         }
         Migrator::up(&txn, None).await.map_err(db_error)?;
         txn.commit().await.map_err(db_error)
+    }
+}
+
+/// Says loudly when the PostgreSQL server does not flush its WAL to disk
+/// (`fsync = off`): every acknowledged write is then at the mercy of the
+/// host's page cache, whatever consentd does. A server setting, so only
+/// logged; the check itself failing is not fatal.
+async fn warn_if_not_durable(db: &DatabaseConnection) {
+    let statement = Statement::from_string(DbBackend::Postgres, "SELECT current_setting('fsync') AS fsync");
+    match db.query_one_raw(statement).await {
+        Ok(Some(row)) => {
+            if row.try_get::<String>("", "fsync").is_ok_and(|fsync| fsync == "off") {
+                tracing::error!(
+                    "the PostgreSQL server runs with fsync = off: a crash of its host can lose \
+                     acknowledged consent records; set fsync = on"
+                );
+            }
+        }
+        Ok(None) => {}
+        Err(err) => tracing::warn!(error = %err, "cannot read the PostgreSQL fsync setting"),
     }
 }
 

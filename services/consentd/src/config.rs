@@ -213,6 +213,7 @@ struct FileLimitsConfig {
     keepalive_interval_ms: Option<u64>,
     keepalive_timeout_ms: Option<u64>,
     max_pending_resets: Option<usize>,
+    max_error_resets: Option<usize>,
     http_header_timeout_ms: Option<u64>,
 }
 
@@ -311,6 +312,10 @@ pub struct ServerLimits {
     /// Reset streams a connection may have pending before it is closed (the
     /// HTTP/2 rapid-reset defence).
     pub max_pending_resets: usize,
+    /// Streams the server itself may reset on one connection for the
+    /// client's protocol errors before it closes the connection with GOAWAY
+    /// (the "MadeYouReset" defence; both ports).
+    pub max_error_resets: usize,
     /// How long an HTTP client may take to send its request headers (the
     /// slow-header defence; also closes idle keep-alive connections).
     pub http_header_timeout: Duration,
@@ -326,6 +331,7 @@ impl Default for ServerLimits {
             keepalive_interval: Duration::from_secs(30),
             keepalive_timeout: Duration::from_secs(10),
             max_pending_resets: 20,
+            max_error_resets: 1024,
             http_header_timeout: Duration::from_secs(10),
         }
     }
@@ -436,6 +442,7 @@ impl Config {
             ("limits.rate_per_key", self.limits.calls.rate_per_key as usize),
             ("limits.burst_per_key", self.limits.calls.burst_per_key as usize),
             ("limits.max_concurrent_streams", self.limits.max_concurrent_streams as usize),
+            ("limits.max_error_resets", self.limits.max_error_resets),
             ("limits.max_deadline_ms", millis(self.limits.calls.max_deadline)),
             ("limits.http_header_timeout_ms", millis(self.limits.http_header_timeout)),
             ("subscribe.heartbeat_interval_ms", millis(self.feed.heartbeat_interval)),
@@ -528,6 +535,7 @@ impl Config {
                 keepalive_interval_ms: Some(ms(limits.keepalive_interval)),
                 keepalive_timeout_ms: Some(ms(limits.keepalive_timeout)),
                 max_pending_resets: Some(limits.max_pending_resets),
+                max_error_resets: Some(limits.max_error_resets),
                 http_header_timeout_ms: Some(ms(limits.http_header_timeout)),
             },
             subscribe: FileSubscribeConfig {
@@ -658,6 +666,7 @@ fn server_limits(file: &FileLimitsConfig) -> ServerLimits {
             .keepalive_timeout_ms
             .map_or(defaults.keepalive_timeout, Duration::from_millis),
         max_pending_resets: file.max_pending_resets.unwrap_or(defaults.max_pending_resets),
+        max_error_resets: file.max_error_resets.unwrap_or(defaults.max_error_resets),
         http_header_timeout: file
             .http_header_timeout_ms
             .map_or(defaults.http_header_timeout, Duration::from_millis),

@@ -18,25 +18,40 @@ use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 
+use crate::config::ServerLimits;
 use crate::server::ServerError;
 
 /// Serves `app` on `listener` (plain TCP or TLS) until `shutdown`, then lets
 /// open connections finish for up to `drain`. A client must send its request
-/// headers within `header_timeout` (slow-header attacks), and handlers see
-/// the peer address.
-pub(crate) async fn serve<L>(
+/// headers within the header timeout (slow-header attacks), an HTTP/2
+/// connection that makes the server reset too many streams is closed, and
+/// handlers see the peer address.
+pub(crate) fn serve<L>(
+    listener: L,
+    app: Router,
+    limits: &ServerLimits,
+    drain: Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> impl Future<Output = Result<(), ServerError>> + Send + 'static
+where
+    L: axum::serve::Listener<Addr = std::net::SocketAddr>,
+{
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.http_header_timeout);
+    builder.http2().timer(TokioTimer::new()).max_local_error_reset_streams(limits.max_error_resets);
+    async move { serve_with(listener, app, builder, drain, shutdown).await }
+}
+
+async fn serve_with<L>(
     mut listener: L,
     app: Router,
-    header_timeout: Duration,
+    builder: Builder<TokioExecutor>,
     drain: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError>
 where
     L: axum::serve::Listener<Addr = std::net::SocketAddr>,
 {
-    let mut builder = Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(header_timeout);
-    builder.http2().timer(TokioTimer::new());
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {

@@ -252,6 +252,8 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
         .http2_keepalive_interval(Some(limits.keepalive_interval))
         .http2_keepalive_timeout(Some(limits.keepalive_timeout))
         .http2_max_pending_accept_reset_streams(Some(limits.max_pending_resets))
+        // tonic's default (None) switches h2's bound off.
+        .http2_max_local_error_reset_streams(Some(limits.max_error_resets))
         // Outermost: every call is traced and measured, refused ones too.
         .layer(TelemetryLayer)
         .layer(AuthLayer::new(authenticator, budget.clone()))
@@ -273,7 +275,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
         tasks.spawn(http::serve(
             unbuffered(listener),
             app,
-            limits.http_header_timeout,
+            limits,
             config.shutdown_grace,
             signalled(stopped.clone()),
         ));
@@ -294,16 +296,10 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
         Some(tls) => {
             let acceptor = tls.http().map_err(ServerError::Tls)?;
             let listener = TlsListener::new(http_listener, acceptor).map_err(ServerError::Http)?;
-            tasks.spawn(http::serve(listener, app, limits.http_header_timeout, grace, signalled(stopped)));
+            tasks.spawn(http::serve(listener, app, limits, grace, signalled(stopped)));
         }
         None => {
-            tasks.spawn(http::serve(
-                unbuffered(http_listener),
-                app,
-                limits.http_header_timeout,
-                grace,
-                signalled(stopped),
-            ));
+            tasks.spawn(http::serve(unbuffered(http_listener), app, limits, grace, signalled(stopped)));
         }
     }
 
