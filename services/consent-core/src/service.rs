@@ -317,6 +317,11 @@ impl<S: ConsentStore> ConsentService<S> {
         Ok(feed::resume_token(&database_id, tenant, revision))
     }
 
+    /// Whether the store's background tasks still run (liveness).
+    pub fn alive(&self) -> Result<(), ConsentError> {
+        self.store.alive()
+    }
+
     /// Whether the store is reachable and migrated.
     pub async fn ready(&self) -> Result<(), ConsentError> {
         self.store.ready().await

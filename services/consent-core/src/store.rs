@@ -151,6 +151,11 @@ pub trait ConsentStore: Send + Sync + 'static {
     fn head_revision(&self, tenant: &TenantId)
     -> impl Future<Output = Result<Revision, ConsentError>> + Send;
 
+    /// Whether the store's own background tasks (a committer, a listener)
+    /// still run: liveness, which never touches the database. The error
+    /// names the task that died and why.
+    fn alive(&self) -> Result<(), ConsentError>;
+
     /// Whether the store answers and its schema is up to date.
     fn ready(&self) -> impl Future<Output = Result<(), ConsentError>> + Send;
 }

@@ -24,6 +24,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::cache::CheckCache;
 use crate::error::db_error;
 use crate::notify;
+use crate::vitals::Vitals;
 use crate::write::{
     Applied, advance_head, apply, apply_at, is_plain_record, record_together, revisions_needed,
 };
@@ -65,11 +66,13 @@ impl GroupCommitter {
         queue_timeout: Duration,
         committed: Arc<watch::Sender<u64>>,
         cache: Option<CheckCache>,
+        vitals: &Vitals,
     ) -> Self {
         let max_batch = max_batch.clamp(1, MAX_BATCH);
         let (queue, jobs) = mpsc::channel(max_batch * 4);
         let commits = committed.subscribe();
-        tokio::spawn(run(db, jobs, max_batch, committed, cache));
+        // Ends by itself once every writer's handle is dropped.
+        let _ended = vitals.spawn("group committer", run(db, jobs, max_batch, committed, cache));
         Self { queue, commits, queue_timeout }
     }
 
@@ -126,11 +129,29 @@ async fn run(
     let pipelined = db.get_database_backend() == DbBackend::Postgres;
     let mut batch = Vec::with_capacity(max_batch);
     let mut committing: Option<tokio::task::JoinHandle<()>> = None;
-    while jobs.recv_many(&mut batch, max_batch).await > 0 {
+    loop {
+        let received = match committing.as_mut() {
+            // A commit in flight ends (or dies) while no write comes: noticed
+            // at once, not when the next batch arrives.
+            Some(commit) => tokio::select! {
+                received = jobs.recv_many(&mut batch, max_batch) => Some(received),
+                ended = commit => {
+                    committing = None;
+                    rethrow(ended);
+                    None
+                }
+            },
+            None => Some(jobs.recv_many(&mut batch, max_batch).await),
+        };
+        match received {
+            None => continue,
+            Some(0) => break,
+            Some(_) => {}
+        }
         batch_sizes.record(batch.len() as u64, &[]);
         let prepared = prepare(&db, std::mem::take(&mut batch)).await;
         if let Some(earlier) = committing.take() {
-            finished(earlier).await;
+            rethrow(earlier.await);
         }
         match prepared {
             Ok(prepared) => {
@@ -146,15 +167,15 @@ async fn run(
         }
     }
     if let Some(earlier) = committing {
-        finished(earlier).await;
+        rethrow(earlier.await);
     }
 }
 
-/// Waits for a commit task. Its panic stops the committer, as a panic of
-/// the committer itself would: its writers (and every later one) hear that
-/// the writer stopped, and health reports it.
-async fn finished(commit: tokio::task::JoinHandle<()>) {
-    if let Err(err) = commit.await
+/// A commit task's end. Its panic stops the committer, as a panic of the
+/// committer itself would: its writers (and every later one) hear that the
+/// writer stopped, and liveness and health report it.
+fn rethrow(ended: Result<(), tokio::task::JoinError>) {
+    if let Err(err) = ended
         && err.is_panic()
     {
         std::panic::resume_unwind(err.into_panic());
@@ -237,6 +258,7 @@ async fn finish(prepared: Prepared, cache: Option<CheckCache>, committed: Arc<wa
         Some(cache) if !postgres => Some(cache.commit_gate().lock().await),
         _ => None,
     };
+    fail::fail_point!("store::commit");
     if let Err(err) = txn.commit().await {
         // The commit may or may not have happened: nothing cached can be
         // trusted to reflect it.

@@ -13,6 +13,7 @@ mod notify;
 mod read;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod vitals;
 mod webhooks;
 mod write;
 
@@ -36,6 +37,7 @@ use crate::cache::CheckCache;
 use crate::error::db_error;
 use crate::group_commit::GroupCommitter;
 pub use crate::group_commit::MAX_BATCH;
+pub use crate::vitals::Vitals;
 pub use crate::webhooks::{
     DeliveryAttempt, DeliveryOutcome, Lease, Progress, WebhookState, WebhookSubscription, event_id,
 };
@@ -91,6 +93,7 @@ pub struct SqlStore {
     writer: GroupCommitter,
     database_id: Arc<OnceCell<String>>,
     cache: Option<CheckCache>,
+    vitals: Vitals,
 }
 
 /// Prepared statements kept per connection. On SQLite a batch's multi-row
@@ -138,19 +141,27 @@ impl SqlStore {
         // complete from the start. On PostgreSQL it waits for the listener.
         let cache =
             (options.cache_max_bytes > 0).then(|| CheckCache::new(options.cache_max_bytes, !postgres));
+        let vitals = Vitals::default();
         let writer = GroupCommitter::start(
             db.clone(),
             options.max_batch,
             options.acquire_timeout,
             Arc::clone(&committed),
             cache.clone(),
+            &vitals,
         );
         // Started after the committer holds a receiver: the listener stops
         // once nobody does.
         if postgres {
-            notify::listen(db.get_postgres_connection_pool().clone(), committed, cache.clone());
+            notify::listen(db.get_postgres_connection_pool().clone(), committed, cache.clone(), &vitals);
         }
-        Ok(Self { db, writer, database_id: Arc::default(), cache })
+        Ok(Self { db, writer, database_id: Arc::default(), cache, vitals })
+    }
+
+    /// The process's vital tasks: the store's committer and notice listener
+    /// are among them, and other parts of the process add theirs.
+    pub fn vitals(&self) -> &Vitals {
+        &self.vitals
     }
 
     pub(crate) fn connection(&self) -> &DatabaseConnection {
@@ -414,6 +425,10 @@ impl ConsentStore for SqlStore {
 
     async fn head_revision(&self, tenant: &TenantId) -> Result<Revision, ConsentError> {
         read::head_revision(&self.db, tenant).await
+    }
+
+    fn alive(&self) -> Result<(), ConsentError> {
+        self.vitals.check().map_err(ConsentError::Unavailable)
     }
 
     async fn ready(&self) -> Result<(), ConsentError> {

@@ -24,6 +24,7 @@ use uuid::Uuid;
 use crate::cache::CheckCache;
 use crate::error::db_error;
 use crate::group_commit::TenantChanges;
+use crate::vitals::Vitals;
 
 const CHANNEL: &str = "consentd_commits";
 
@@ -95,8 +96,14 @@ fn handle(payload: &str, cache: Option<&CheckCache>) {
 
 /// Starts a task that bumps `committed` on every notice and feeds the notices
 /// to `cache`, for as long as anyone holds a receiver of `committed`.
-pub(crate) fn listen(pool: PgPool, committed: Arc<watch::Sender<u64>>, cache: Option<CheckCache>) {
-    tokio::spawn(async move {
+pub(crate) fn listen(
+    pool: PgPool,
+    committed: Arc<watch::Sender<u64>>,
+    cache: Option<CheckCache>,
+    vitals: &Vitals,
+) {
+    // Ends by itself once nobody follows the commits.
+    let _ended = vitals.spawn("commit notice listener", async move {
         let bump = || committed.send_modify(|count| *count = count.wrapping_add(1));
         let offline = || {
             if let Some(cache) = &cache {
@@ -131,6 +138,7 @@ pub(crate) fn listen(pool: PgPool, committed: Arc<watch::Sender<u64>>, cache: Op
             loop {
                 match listener.try_recv().await {
                     Ok(Some(notification)) => {
+                        fail::fail_point!("store::notice");
                         handle(notification.payload(), cache.as_ref());
                         bump();
                     }

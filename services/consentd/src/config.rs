@@ -226,6 +226,7 @@ struct FileSubscribeConfig {
     max_streams: Option<usize>,
     max_streams_per_tenant: Option<usize>,
     poll_interval_ms: Option<u64>,
+    tail_linger_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -545,6 +546,7 @@ impl Config {
                 max_streams: Some(self.feed.max_streams),
                 max_streams_per_tenant: Some(self.feed.max_streams_per_tenant),
                 poll_interval_ms: Some(ms(self.feed.poll_interval)),
+                tail_linger_ms: Some(ms(self.feed.tail_linger)),
             },
             tls: self.tls.as_ref().map(|tls| FileTlsConfig {
                 cert_file: tls.cert.clone(),
@@ -685,6 +687,7 @@ fn feed_settings(file: &FileSubscribeConfig) -> FeedSettings {
         max_streams_per_tenant: file.max_streams_per_tenant.unwrap_or(defaults.max_streams_per_tenant),
         poll_interval: file.poll_interval_ms.map_or(defaults.poll_interval, Duration::from_millis),
         page_size: defaults.page_size,
+        tail_linger: file.tail_linger_ms.map_or(defaults.tail_linger, Duration::from_millis),
     }
 }
 

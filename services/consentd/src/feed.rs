@@ -30,7 +30,7 @@ use uuid::Uuid;
 
 use crate::auth::{Authenticator, Principal};
 use crate::grpc::{ERROR_DOMAIN, record_pb, to_status};
-use crate::tail::{Since, Tail, Tails};
+use crate::tail::{Reading, Since, Tail, Tails};
 
 /// Tuning of the change feed.
 #[derive(Debug, Clone)]
@@ -50,6 +50,9 @@ pub struct FeedSettings {
     pub poll_interval: Duration,
     /// Records read from the store at a time.
     pub page_size: u64,
+    /// How long a tenant's shared tail keeps reading the log after its last
+    /// stream ended (a stream that comes back soon finds it warm).
+    pub tail_linger: Duration,
 }
 
 impl Default for FeedSettings {
@@ -62,6 +65,7 @@ impl Default for FeedSettings {
             max_streams_per_tenant: 256,
             poll_interval: Duration::from_secs(1),
             page_size: 256,
+            tail_linger: Duration::from_secs(5),
         }
     }
 }
@@ -159,8 +163,11 @@ impl<S: ConsentStore + Clone> Feeds<S> {
             .follow(
                 &self.service,
                 &tenant,
-                self.settings.page_size,
-                self.settings.poll_interval,
+                Reading {
+                    page_size: self.settings.page_size,
+                    poll_interval: self.settings.poll_interval,
+                    linger: self.settings.tail_linger,
+                },
                 self.shutdown.clone(),
             )
             .await

@@ -86,7 +86,7 @@ pub(crate) fn health_routes<S: ConsentStore + Clone>(
     draining: Arc<AtomicBool>,
 ) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(healthz::<S>))
         .route("/metrics", get(metrics))
         .route("/readyz", get(readyz::<S>))
         .with_state(Readiness { service, draining })
@@ -108,9 +108,22 @@ async fn metrics() -> ([(axum::http::header::HeaderName, &'static str); 1], Stri
     )
 }
 
+/// Liveness: the process's vital tasks run. Never follows the database (an
+/// outage makes the server unready, not dead).
+async fn healthz<S: ConsentStore + Clone>(State(readiness): State<Readiness<S>>) -> (StatusCode, String) {
+    match readiness.service.alive() {
+        Ok(()) => (StatusCode::OK, "ok".to_owned()),
+        Err(err) => (StatusCode::SERVICE_UNAVAILABLE, format!("not alive: {err}")),
+    }
+}
+
 async fn readyz<S: ConsentStore + Clone>(State(readiness): State<Readiness<S>>) -> (StatusCode, String) {
     if readiness.draining.load(Ordering::Acquire) {
         return (StatusCode::SERVICE_UNAVAILABLE, "not ready: shutting down".to_owned());
+    }
+    match readiness.service.alive() {
+        Ok(()) => {}
+        Err(err) => return (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {err}")),
     }
     match readiness.service.ready().await {
         Ok(()) => (StatusCode::OK, "ready".to_owned()),

@@ -95,6 +95,10 @@ const RUNTIME_LINGER: std::time::Duration = std::time::Duration::from_millis(500
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Test builds only: fault injection configured by the FAILPOINTS
+    // environment variable (`name=action;…`), for the whole process's life.
+    #[cfg(feature = "failpoints")]
+    let _failpoints = fail::FailScenario::setup();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {

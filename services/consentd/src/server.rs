@@ -263,8 +263,11 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
         .add_service(webhook_api)
         .serve_with_incoming_shutdown(grpc_incoming(grpc_listener), signalled(stopped.clone()));
     tasks.spawn(async move { grpc.await.map_err(ServerError::from) });
+    // A vital task: its death makes liveness fail. The server waits for its
+    // end at shutdown (it hands its leases back).
+    let relay = store_handle.vitals().spawn("webhook relay", relay.run());
     tasks.spawn(async move {
-        relay.run().await;
+        let _ = relay.await;
         Ok(())
     });
     let mut health_addr = None;
@@ -374,13 +377,13 @@ async fn signalled(mut stopped: watch::Receiver<bool>) {
     let _ = stopped.wait_for(|stop| *stop).await;
 }
 
-/// Keeps the gRPC health status in line with the store: NOT_SERVING while it
-/// is unreachable or unmigrated, SERVING otherwise. The first status is set
-/// before the listeners accept, so a probe never sees an unknown service.
+/// Keeps the gRPC health statuses in line with the process and the store
+/// (see [`Statuses`]). The first statuses are set before the listeners
+/// accept, so a probe never sees an unknown service.
 async fn watch_readiness<S: consent_core::ConsentStore>(
     service: ConsentService<S>,
     mut health: HealthReporter,
-    first: ServingStatus,
+    first: Statuses,
     interval: Duration,
     draining: Arc<AtomicBool>,
     mut stopped: watch::Receiver<bool>,
@@ -403,28 +406,44 @@ async fn watch_readiness<S: consent_core::ConsentStore>(
     Ok(())
 }
 
-/// Checks the store and publishes the status if it changed. A draining
-/// server is NOT_SERVING whatever the store says.
+/// The statuses health reports: `""` is the server's liveness (its vital
+/// tasks run and it is not shutting down; a database outage does not touch
+/// it, so a liveness probe never restarts a pod for one), and the consent
+/// service's is readiness (alive, and the store answers and is migrated).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Statuses {
+    server: ServingStatus,
+    consent: ServingStatus,
+}
+
+/// Checks the process and the store and publishes what changed.
 async fn report_readiness<S: consent_core::ConsentStore>(
     service: &ConsentService<S>,
     health: &HealthReporter,
-    last: Option<ServingStatus>,
+    last: Option<Statuses>,
     draining: &AtomicBool,
-) -> ServingStatus {
-    let status = match service.ready().await {
-        _ if draining.load(Ordering::Acquire) => ServingStatus::NotServing,
-        Ok(()) => ServingStatus::Serving,
-        Err(err) => {
-            tracing::warn!(error = %err, "store not ready");
-            ServingStatus::NotServing
-        }
+) -> Statuses {
+    let serving = |up: bool| if up { ServingStatus::Serving } else { ServingStatus::NotServing };
+    let draining = draining.load(Ordering::Acquire);
+    let alive = service.alive();
+    let ready = match &alive {
+        Ok(()) if !draining => match service.ready().await {
+            Ok(()) => true,
+            Err(err) => {
+                tracing::warn!(error = %err, "store not ready");
+                false
+            }
+        },
+        Ok(()) | Err(_) => false,
     };
-    if last != Some(status) {
-        for name in ["", CONSENT_SERVICE_NAME] {
-            health.set_service_status(name, status).await;
-        }
+    let statuses = Statuses { server: serving(alive.is_ok() && !draining), consent: serving(ready) };
+    if last.map(|last| last.server) != Some(statuses.server) {
+        health.set_service_status("", statuses.server).await;
     }
-    status
+    if last.map(|last| last.consent) != Some(statuses.consent) {
+        health.set_service_status(CONSENT_SERVICE_NAME, statuses.consent).await;
+    }
+    statuses
 }
 
 #[cfg(test)]

@@ -19,9 +19,6 @@ use tokio::sync::watch;
 /// Records kept in memory per tenant.
 const WINDOW: usize = 4096;
 
-/// How long a tail with no stream left keeps running before it stops.
-const LINGER: Duration = Duration::from_secs(5);
-
 /// Records in `(start, cursor]`, all of them, in revision order.
 #[derive(Debug, Default)]
 struct Window {
@@ -111,8 +108,7 @@ impl Tails {
         &self,
         service: &ConsentService<S>,
         tenant: &TenantId,
-        page_size: u64,
-        poll_interval: Duration,
+        reading: Reading,
         shutdown: watch::Receiver<bool>,
     ) -> Result<Arc<Tail>, ConsentError> {
         if let Some(tail) = self.lock().get(tenant).and_then(Weak::upgrade) {
@@ -136,10 +132,10 @@ impl Tails {
         tails.insert(tenant.clone(), Arc::downgrade(&tail));
         tokio::spawn(read_tail(
             service.clone(),
+            self.clone(),
             tenant.clone(),
             Arc::clone(&tail),
-            page_size,
-            poll_interval,
+            reading,
             shutdown,
         ));
         Ok(tail)
@@ -148,26 +144,63 @@ impl Tails {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TenantId, Weak<Tail>>> {
         self.tails.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+
+    /// Stops `tail` if no stream follows it: true when it was removed. The
+    /// decision and the removal happen under the map's lock, which every
+    /// stream takes to get its reference ([`Tails::follow`]): no stream can
+    /// attach between them to a tail that nobody reads any more.
+    fn retire(&self, tenant: &TenantId, tail: &Arc<Tail>) -> bool {
+        let mut tails = self.lock();
+        // The reader's own reference is the one left when nobody follows.
+        if Arc::strong_count(tail) > 1 {
+            return false;
+        }
+        fail::fail_point!("feed::tail_retire", |_| false);
+        if tails.get(tenant).is_some_and(|entry| entry.ptr_eq(&Arc::downgrade(tail))) {
+            tails.remove(tenant);
+        }
+        true
+    }
+
+    /// Forgets `tail` whoever follows it (the server stops): later streams
+    /// start a new one.
+    fn forget(&self, tenant: &TenantId, tail: &Arc<Tail>) {
+        let mut tails = self.lock();
+        if tails.get(tenant).is_some_and(|entry| entry.ptr_eq(&Arc::downgrade(tail))) {
+            tails.remove(tenant);
+        }
+    }
+}
+
+/// How a tail reads the log.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Reading {
+    /// Records read at a time.
+    pub(crate) page_size: u64,
+    /// How often the log is re-read without a commit signal.
+    pub(crate) poll_interval: Duration,
+    /// How long a tail with no stream left keeps running before it stops.
+    pub(crate) linger: Duration,
 }
 
 /// Reads the tenant's log after every commit (or poll interval) into the
-/// tail, until no stream has followed it for [`LINGER`] or the server stops.
+/// tail, until no stream has followed it for the linger time or the server
+/// stops.
 async fn read_tail<S: ConsentStore + Clone>(
     service: ConsentService<S>,
+    tails: Tails,
     tenant: TenantId,
     tail: Arc<Tail>,
-    page_size: u64,
-    poll_interval: Duration,
+    reading: Reading,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut commits = service.store().commits();
     let everything = FeedFilter::default();
     let mut unfollowed_since = None;
     loop {
-        // This task's own reference is the one left when nobody follows.
         if Arc::strong_count(&tail) == 1 {
             let since = *unfollowed_since.get_or_insert_with(tokio::time::Instant::now);
-            if since.elapsed() >= LINGER {
+            if since.elapsed() >= reading.linger && tails.retire(&tenant, &tail) {
                 return;
             }
         } else {
@@ -175,9 +208,9 @@ async fn read_tail<S: ConsentStore + Clone>(
         }
         commits.borrow_and_update();
         let cursor = tail.window.read().unwrap_or_else(std::sync::PoisonError::into_inner).cursor;
-        let full = match service.read_changes(&tenant, &everything, cursor, page_size).await {
+        let full = match service.read_changes(&tenant, &everything, cursor, reading.page_size).await {
             Ok(page) => {
-                let full = page.records.len() as u64 >= page_size;
+                let full = page.records.len() as u64 >= reading.page_size;
                 tail.append(page.records, page.cursor);
                 full
             }
@@ -191,10 +224,19 @@ async fn read_tail<S: ConsentStore + Clone>(
         if full {
             continue;
         }
-        tokio::select! {
-            changed = commits.changed() => if changed.is_err() { return },
-            () = tokio::time::sleep(poll_interval.min(LINGER)) => {}
-            _ = shutdown.wait_for(|stop| *stop) => return,
+        // Unfollowed, it wakes in time to stop when its linger time is up.
+        let wait = match unfollowed_since {
+            Some(_) => reading.poll_interval.min(reading.linger).max(Duration::from_millis(10)),
+            None => reading.poll_interval,
+        };
+        let stopped = tokio::select! {
+            changed = commits.changed() => changed.is_err(),
+            () = tokio::time::sleep(wait) => false,
+            _ = shutdown.wait_for(|stop| *stop) => true,
+        };
+        if stopped {
+            tails.forget(&tenant, &tail);
+            return;
         }
     }
 }

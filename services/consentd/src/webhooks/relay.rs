@@ -114,6 +114,7 @@ impl Relay {
         let mut failing = false;
         tracing::info!(owner = %context.owner, "webhook relay started");
         while !stopping(&shutdown) {
+            fail::fail_point!("webhooks::relay");
             workers.retain(|_, worker| !worker.is_finished());
             match claim_free(&context, &mut workers).await {
                 Ok(()) => failing = false,

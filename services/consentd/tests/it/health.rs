@@ -75,6 +75,8 @@ async fn not_serving_until_migrations_are_applied() {
     let mut health = HealthClient::new(channel);
     assert_eq!(health_of(&mut health, "consent.v1.ConsentService").await, ServingStatus::NotServing);
     assert_eq!(http_get(running.http_addr, "/readyz").await.0, 503);
+    // Liveness does not follow the store: an unready server is not dead.
+    assert_eq!(health_of(&mut health, "").await, ServingStatus::Serving);
     assert_eq!(http_get(running.http_addr, "/healthz").await.0, 200);
 
     // `consentd migrate` on the same file, from the real binary.

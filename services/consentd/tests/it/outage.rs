@@ -132,6 +132,11 @@ async fn an_outage_fails_fast_loses_nothing_and_heals() {
     proxy.cut();
     wait_for_health(&mut health, ServingStatus::NotServing).await;
     assert_eq!(http_get(server.running().http_addr, "/readyz").await.0, 503);
+    // Unready, not dead: a liveness probe must not restart the pod for an
+    // outage of the database.
+    let server_health = health.check(HealthCheckRequest { service: String::new() }).await.unwrap();
+    assert_eq!(server_health.into_inner().status(), ServingStatus::Serving);
+    assert_eq!(http_get(server.running().http_addr, "/healthz").await.0, 200);
     // A call now fails fast with UNAVAILABLE: within its deadline, so not
     // DEADLINE_EXCEEDED, and not a hang.
     let mut probe = client.clone();

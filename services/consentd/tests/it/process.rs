@@ -62,7 +62,9 @@ impl ConsentdProcess {
                 process.bootstrap_key = Some(key.to_owned());
                 continue;
             }
-            let json: serde_json::Value = serde_json::from_str(&line).expect("json log line");
+            // Not every line is a log record: a panic message goes to stderr
+            // as plain text.
+            let Ok(json) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
             if json["fields"]["message"] == "consentd is serving" {
                 process.grpc_addr = json["fields"]["grpc_addr"].as_str().expect("grpc_addr").to_owned();
                 process.http_addr =
@@ -74,6 +76,19 @@ impl ConsentdProcess {
 
     pub(crate) fn url(&self) -> String {
         format!("http://{}", self.grpc_addr)
+    }
+
+    /// What the process has written to stderr so far.
+    pub(crate) fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Kills the process (SIGKILL) and reaps it: a crash, not a shutdown.
+    pub(crate) fn kill(mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
     }
 
     /// Sends SIGTERM and returns the exit status.
