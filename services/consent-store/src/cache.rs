@@ -24,12 +24,21 @@
 //!   a commit's outcome is unknown), everything is dropped and every tenant
 //!   must be seeded again; while the listener is down the cache does not
 //!   answer at all.
+//! - **Freshness (PostgreSQL).** A listener's connection can stop delivering
+//!   without ever reporting an error (a half-open socket, a frozen proxy, a
+//!   partition). So this process sends a marker notice through the database
+//!   every heartbeat interval and notes when each was sent; notices arrive in
+//!   commit order, so when a marker comes back, every commit acknowledged
+//!   before it was sent has been applied. The cache answers only while the
+//!   newest returned marker was sent within the staleness bound: a check it
+//!   answers reflects every write acknowledged (on any replica) more than that
+//!   bound before it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasher, Hash};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use consent_core::{ConsentRecord, Identity, Revision, TenantId};
 use quick_cache::Weighter;
@@ -44,6 +53,9 @@ const SHARDS: usize = 64;
 /// A subject with more current records than this is not cached (its checks
 /// read the database): one entry stays small.
 pub(crate) const MAX_CACHED_RECORDS: usize = 64;
+
+/// Markers remembered while on their way back.
+const MARKERS_IN_FLIGHT: usize = 64;
 
 /// Per tenant: how far invalidations have been applied.
 #[derive(Debug)]
@@ -132,6 +144,17 @@ struct Inner {
     next_marker: AtomicU64,
     /// Tells this process's markers from other replicas'.
     process: Uuid,
+    /// This process's markers on their way, by number, with when each was
+    /// sent (bounded: a marker that never returns is forgotten).
+    in_flight: Mutex<BTreeMap<u64, Instant>>,
+    /// When the newest returned marker was sent, in nanoseconds after
+    /// `started` plus one; 0 while none has returned.
+    fresh_as_of: AtomicU64,
+    started: Instant,
+    /// How old that may be before the cache stops answering; `None` when the
+    /// commit stream cannot stall silently (SQLite: this process's committer
+    /// is the stream).
+    max_staleness: Option<Duration>,
     /// Held by the SQLite committer from its commit until the commit's
     /// invalidations are done: a seeding reads the head under it.
     commit_gate: tokio::sync::Mutex<()>,
@@ -139,8 +162,9 @@ struct Inner {
 
 impl CheckCache {
     /// A cache of about `max_bytes`; `online` when the commit stream is
-    /// complete from the start (SQLite).
-    pub(crate) fn new(max_bytes: u64, online: bool) -> Self {
+    /// complete from the start (SQLite). With `max_staleness`, it answers only
+    /// while a marker sent within that bound has come back.
+    pub(crate) fn new(max_bytes: u64, online: bool, max_staleness: Option<Duration>) -> Self {
         let subject_bytes = max_bytes / 4 * 3;
         let identity_bytes = max_bytes - subject_bytes;
         Self {
@@ -164,13 +188,30 @@ impl CheckCache {
                 markers: watch::Sender::new(0),
                 next_marker: AtomicU64::new(1),
                 process: Uuid::now_v7(),
+                in_flight: Mutex::default(),
+                fresh_as_of: AtomicU64::new(0),
+                started: Instant::now(),
+                max_staleness,
                 commit_gate: tokio::sync::Mutex::new(()),
             }),
         }
     }
 
+    /// Whether the cache may answer: the commit stream is complete and, where
+    /// it can stall silently, proven fresh within the staleness bound.
     pub(crate) fn is_online(&self) -> bool {
-        self.inner.online.load(Ordering::Acquire)
+        self.inner.online.load(Ordering::Acquire) && self.is_fresh()
+    }
+
+    fn is_fresh(&self) -> bool {
+        let Some(max_staleness) = self.inner.max_staleness else { return true };
+        match self.inner.fresh_as_of.load(Ordering::Acquire) {
+            0 => false,
+            stamp => {
+                let sent = self.inner.started + Duration::from_nanos(stamp - 1);
+                sent.elapsed() <= max_staleness
+            }
+        }
     }
 
     pub(crate) fn set_online(&self, online: bool) {
@@ -342,19 +383,38 @@ impl CheckCache {
         &self.inner.commit_gate
     }
 
-    /// A new barrier marker of this process, to send as a notice.
+    /// A new marker of this process, to send as a notice now (its sending
+    /// time is noted before it goes out).
     pub(crate) fn new_marker(&self) -> (String, u64) {
         let number = self.inner.next_marker.fetch_add(1, Ordering::AcqRel);
+        let mut in_flight = self.inner.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        in_flight.insert(number, Instant::now());
+        while in_flight.len() > MARKERS_IN_FLIGHT {
+            in_flight.pop_first();
+        }
         (format!("{}:{number}", self.inner.process), number)
     }
 
-    /// A marker came back through the notice stream.
+    /// A marker came back through the notice stream: every commit made
+    /// before it was sent has been applied.
     pub(crate) fn marker_seen(&self, marker: &str) {
         let Some((process, number)) = marker.split_once(':') else { return };
         if process != self.inner.process.to_string() {
             return;
         }
         if let Ok(number) = number.parse::<u64>() {
+            let sent = {
+                let mut in_flight = self.inner.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+                let sent = in_flight.get(&number).copied();
+                // Older markers still on their way prove less than this one.
+                *in_flight = in_flight.split_off(&(number + 1));
+                sent
+            };
+            if let Some(sent) = sent {
+                let stamp =
+                    u64::try_from(sent.duration_since(self.inner.started).as_nanos()).unwrap_or(u64::MAX - 1);
+                self.inner.fresh_as_of.fetch_max(stamp + 1, Ordering::AcqRel);
+            }
             self.inner.markers.send_if_modified(|seen| {
                 let newer = number > *seen;
                 *seen = (*seen).max(number);

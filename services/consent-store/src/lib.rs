@@ -62,6 +62,14 @@ pub struct StoreOptions {
     /// Memory for the check cache (current records of checked subjects,
     /// subjects of identities), about; 0 turns it off.
     pub cache_max_bytes: u64,
+    /// PostgreSQL: how often this replica sends a marker through the
+    /// commit-notice channel to prove it delivers.
+    pub notice_heartbeat: Duration,
+    /// PostgreSQL: how long the commit-notice channel may go without proving
+    /// it delivers before the check cache stops answering (checks read the
+    /// database) and the listener reconnects. The staleness bound of a check
+    /// without `min_revision`.
+    pub notice_max_staleness: Duration,
 }
 
 impl StoreOptions {
@@ -73,6 +81,8 @@ impl StoreOptions {
             acquire_timeout: Duration::from_secs(5),
             max_batch: 256,
             cache_max_bytes: 64 * 1024 * 1024,
+            notice_heartbeat: Duration::from_secs(1),
+            notice_max_staleness: Duration::from_secs(3),
         }
     }
 }
@@ -139,8 +149,9 @@ impl SqlStore {
         }
         // On SQLite this process's committer sees every commit: the cache is
         // complete from the start. On PostgreSQL it waits for the listener.
-        let cache =
-            (options.cache_max_bytes > 0).then(|| CheckCache::new(options.cache_max_bytes, !postgres));
+        let max_staleness = postgres.then_some(options.notice_max_staleness);
+        let cache = (options.cache_max_bytes > 0)
+            .then(|| CheckCache::new(options.cache_max_bytes, !postgres, max_staleness));
         let vitals = Vitals::default();
         let writer = GroupCommitter::start(
             db.clone(),
@@ -153,7 +164,23 @@ impl SqlStore {
         // Started after the committer holds a receiver: the listener stops
         // once nobody does.
         if postgres {
-            notify::listen(db.get_postgres_connection_pool().clone(), committed, cache.clone(), &vitals);
+            // Only a cache needs the channel proven alive: subscribers fall
+            // back to their poll timers.
+            let liveness = cache.as_ref().map(|cache| {
+                let liveness = notify::Liveness {
+                    heartbeat: options.notice_heartbeat,
+                    max_silence: options.notice_max_staleness,
+                };
+                notify::heartbeat(db.clone(), cache.clone(), liveness, Arc::clone(&committed), &vitals);
+                liveness
+            });
+            notify::listen(
+                db.get_postgres_connection_pool().clone(),
+                committed,
+                cache.clone(),
+                liveness,
+                &vitals,
+            );
         }
         Ok(Self { db, writer, database_id: Arc::default(), cache, vitals })
     }

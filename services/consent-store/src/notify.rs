@@ -7,7 +7,12 @@
 //! The log in the database stays the truth for the change feed: a lost notice
 //! only delays a subscriber until its poll timer. The check cache cannot wait
 //! for a timer, so it goes offline whenever the listener is not connected and
-//! drops everything when it connects again.
+//! drops everything when it connects again. A connection can also stop
+//! delivering without reporting anything (a half-open socket, a frozen proxy):
+//! a heartbeat sends a marker notice through the database every interval, the
+//! cache answers only while a recent one has come back (see `cache.rs`), and
+//! a listener that hears nothing at all for the staleness bound drops its
+//! connection and listens afresh.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -16,7 +21,7 @@ use std::time::Duration;
 use consent_core::{ConsentError, TenantId};
 use sea_orm::sqlx::PgPool;
 use sea_orm::sqlx::postgres::PgListener;
-use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 use serde_json::json;
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -68,9 +73,54 @@ pub(crate) async fn barrier<C: ConnectionTrait>(
     cache: &CheckCache,
     limit: Duration,
 ) -> Result<bool, ConsentError> {
+    let number = send_marker(db, cache).await?;
+    Ok(cache.marker_returned(number, limit).await)
+}
+
+/// Sends a new marker of this process (in its own transaction); its number.
+async fn send_marker<C: ConnectionTrait>(db: &C, cache: &CheckCache) -> Result<u64, ConsentError> {
     let (marker, number) = cache.new_marker();
     notify(db, json!({ "m": marker }).to_string()).await?;
-    Ok(cache.marker_returned(number, limit).await)
+    Ok(number)
+}
+
+/// How the commit-notice channel proves it is alive.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Liveness {
+    /// How often a marker is sent.
+    pub(crate) heartbeat: Duration,
+    /// How long the listener may hear nothing before it reconnects (and how
+    /// old the newest returned marker may be before the cache stops
+    /// answering).
+    pub(crate) max_silence: Duration,
+}
+
+/// Starts the task that sends a marker every heartbeat, for as long as
+/// anyone holds a receiver of `committed`.
+pub(crate) fn heartbeat(
+    db: DatabaseConnection,
+    cache: CheckCache,
+    liveness: Liveness,
+    committed: Arc<watch::Sender<u64>>,
+    vitals: &Vitals,
+) {
+    let _ended = vitals.spawn("commit notice heartbeat", async move {
+        let mut ticks = tokio::time::interval(liveness.heartbeat);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            ticks.tick().await;
+            if committed.is_closed() {
+                return;
+            }
+            // A send that hangs (a frozen pool connection) is given up at
+            // the next beat; the cache then goes stale, as it should.
+            match tokio::time::timeout(liveness.heartbeat, send_marker(&db, &cache)).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(err)) => tracing::debug!(error = %err, "cannot send a commit-notice heartbeat"),
+                Err(_) => tracing::debug!("a commit-notice heartbeat took longer than its interval"),
+            }
+        }
+    });
 }
 
 /// What one notice says.
@@ -96,10 +146,13 @@ fn handle(payload: &str, cache: Option<&CheckCache>) {
 
 /// Starts a task that bumps `committed` on every notice and feeds the notices
 /// to `cache`, for as long as anyone holds a receiver of `committed`.
+/// With `liveness` (a heartbeat runs), a connection that delivers nothing
+/// for its silence bound is taken for dead and replaced.
 pub(crate) fn listen(
     pool: PgPool,
     committed: Arc<watch::Sender<u64>>,
     cache: Option<CheckCache>,
+    liveness: Option<Liveness>,
     vitals: &Vitals,
 ) {
     // Ends by itself once nobody follows the commits.
@@ -136,7 +189,19 @@ pub(crate) fn listen(
             }
             bump();
             loop {
-                match listener.try_recv().await {
+                let received = match liveness {
+                    Some(liveness) => tokio::time::timeout(liveness.max_silence, listener.try_recv()).await,
+                    None => Ok(listener.try_recv().await),
+                };
+                let Ok(received) = received else {
+                    // Not even this process's own heartbeat came back: the
+                    // connection stopped delivering without saying so.
+                    tracing::warn!("commit listener heard nothing, not even its heartbeat; reconnecting");
+                    offline();
+                    bump();
+                    break;
+                };
+                match received {
                     Ok(Some(notification)) => {
                         fail::fail_point!("store::notice");
                         handle(notification.payload(), cache.as_ref());

@@ -236,6 +236,8 @@ struct FileStoreConfig {
     acquire_timeout_ms: Option<u64>,
     max_batch: Option<usize>,
     cache_max_mib: Option<u64>,
+    notice_heartbeat_ms: Option<u64>,
+    notice_max_staleness_ms: Option<u64>,
 }
 
 /// The effective configuration of `serve`.
@@ -394,6 +396,12 @@ impl Config {
         if let Some(mib) = file.store.cache_max_mib {
             store.cache_max_bytes = mib.saturating_mul(1024 * 1024);
         }
+        if let Some(ms) = file.store.notice_heartbeat_ms {
+            store.notice_heartbeat = Duration::from_millis(ms);
+        }
+        if let Some(ms) = file.store.notice_max_staleness_ms {
+            store.notice_max_staleness = Duration::from_millis(ms);
+        }
         let config = Self {
             store,
             grpc_listen: args
@@ -492,6 +500,17 @@ impl Config {
                 message: format!("must be between 1 and {}", consent_store::MAX_BATCH),
             });
         }
+        // A marker must be able to come back twice within the bound, or the
+        // cache would flap offline on an ordinary late heartbeat.
+        if self.store.notice_heartbeat.is_zero()
+            || self.store.notice_max_staleness < self.store.notice_heartbeat * 2
+        {
+            return Err(ConfigError::Invalid {
+                setting: "store.notice_max_staleness_ms",
+                message: "must be at least twice store.notice_heartbeat_ms (which must be at least 1)"
+                    .to_owned(),
+            });
+        }
         if self.store.acquire_timeout.is_zero() {
             return Err(ConfigError::Invalid {
                 setting: "store.acquire_timeout_ms",
@@ -524,6 +543,8 @@ impl Config {
                 acquire_timeout_ms: Some(ms(self.store.acquire_timeout)),
                 max_batch: Some(self.store.max_batch),
                 cache_max_mib: Some(self.store.cache_max_bytes / (1024 * 1024)),
+                notice_heartbeat_ms: Some(ms(self.store.notice_heartbeat)),
+                notice_max_staleness_ms: Some(ms(self.store.notice_max_staleness)),
             },
             limits: FileLimitsConfig {
                 max_message_bytes: Some(limits.max_message_bytes),

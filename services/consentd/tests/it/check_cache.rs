@@ -122,3 +122,60 @@ async fn an_identity_checked_while_unknown_is_known_once_recorded() {
             .await;
     assert_eq!(on_b_answer.status(), pb::ConsentStatus::Granted);
 }
+
+/// Replica A's commit-notice connection freezes (a proxy stops forwarding on
+/// it but keeps both sockets open: no error ever reaches the listener). A
+/// withdrawal acknowledged by replica B must still reach A's checks: every
+/// check A begins once the staleness bound has passed since the
+/// acknowledgement answers DENIED, and none answers GRANTED after a DENIED.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_notice_connection_never_leaves_a_withdrawal_unseen() {
+    use std::time::{Duration, Instant};
+
+    let database = consent_store::testing::TestDatabase::postgres().await;
+    let server = consent_store::testing::postgres_server_url();
+    let freezer = crate::process::ListenerFreezer::start(server.rsplit('@').next().unwrap()).await;
+    let proxied = format!("postgres://postgres@{}/{}", freezer.addr, database.postgres_name().unwrap());
+    let bound = consent_store::StoreOptions::new("").notice_max_staleness;
+    let a = TestServer::start_with(|config| config.store = consent_store::StoreOptions::new(proxied)).await;
+    let b = TestServer::start_with(|config| {
+        config.store = consent_store::StoreOptions::new(database.url.clone())
+    })
+    .await;
+    let (mut on_a, mut on_b) = (a.client().await, b.client().await);
+    let ann = || identity("user_id", "ann");
+
+    let granted = record(&mut on_b, ann(), "marketing", "", pb::Decision::Granted).await;
+    let warm = check_at_least(&mut on_a, ann(), "marketing", granted.revision).await;
+    assert_eq!(warm.status(), pb::ConsentStatus::Granted);
+    // From A's cache now, as fresh as its notices.
+    let cached = check_at_least(&mut on_a, ann(), "marketing", 0).await;
+    assert_eq!(cached.status(), pb::ConsentStatus::Granted);
+
+    freezer.freeze_listeners();
+    record(&mut on_b, ann(), "marketing", "", pb::Decision::Denied).await;
+    let acknowledged = Instant::now();
+
+    let mut answers = Vec::new();
+    while acknowledged.elapsed() < bound + Duration::from_secs(3) {
+        let began = Instant::now();
+        let answer = check_at_least(&mut on_a, ann(), "marketing", 0).await;
+        answers.push((began.duration_since(acknowledged), answer.status()));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for (at, status) in &answers {
+        if *at >= bound {
+            assert_eq!(
+                *status,
+                pb::ConsentStatus::Denied,
+                "A answered {status:?} {at:?} after the withdrawal"
+            );
+        }
+    }
+    let first_denied = answers.iter().position(|(_, status)| *status == pb::ConsentStatus::Denied);
+    let first_denied = first_denied.expect("A never saw the withdrawal");
+    assert!(
+        answers[first_denied..].iter().all(|(_, status)| *status == pb::ConsentStatus::Denied),
+        "GRANTED after DENIED: {answers:?}"
+    );
+}

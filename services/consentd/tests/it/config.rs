@@ -88,13 +88,23 @@ fn flags_beat_environment_beats_file_beats_defaults() {
 
 #[test]
 fn invalid_settings_are_refused_at_start_naming_the_setting() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("consentd.toml"), "[webhooks]\nlease_ms = 10\n").unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_consentd"))
-        .args(["serve", "--config", "consentd.toml"])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("webhooks.lease_ms"), "{output:?}");
+    for (file, setting) in [
+        ("[webhooks]\nlease_ms = 10\n", "webhooks.lease_ms"),
+        // A bound the heartbeat cannot keep would make the cache flap.
+        (
+            "[store]\nnotice_heartbeat_ms = 1000\nnotice_max_staleness_ms = 1500\n",
+            "store.notice_max_staleness_ms",
+        ),
+        ("[limits]\nmax_error_resets = 0\n", "limits.max_error_resets"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("consentd.toml"), file).unwrap();
+        let output = Command::new(env!("CARGO_BIN_EXE_consentd"))
+            .args(["serve", "--config", "consentd.toml"])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{file}");
+        assert!(String::from_utf8_lossy(&output.stderr).contains(setting), "{output:?}");
+    }
 }
