@@ -215,6 +215,8 @@ struct FileLimitsConfig {
     max_pending_resets: Option<usize>,
     max_error_resets: Option<usize>,
     http_header_timeout_ms: Option<u64>,
+    key_lookups_per_address: Option<u32>,
+    key_lookup_burst_per_address: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -322,6 +324,9 @@ pub struct ServerLimits {
     /// How long an HTTP client may take to send its request headers (the
     /// slow-header defence; also closes idle keep-alive connections).
     pub http_header_timeout: Duration,
+    /// API key lookups (database round trips) one client address may make;
+    /// lookups of keys that exist are given back.
+    pub key_lookups: crate::auth::LookupBudget,
 }
 
 impl Default for ServerLimits {
@@ -336,6 +341,7 @@ impl Default for ServerLimits {
             max_pending_resets: 20,
             max_error_resets: 1024,
             http_header_timeout: Duration::from_secs(10),
+            key_lookups: crate::auth::LookupBudget::default(),
         }
     }
 }
@@ -452,6 +458,8 @@ impl Config {
             ("limits.burst_per_key", self.limits.calls.burst_per_key as usize),
             ("limits.max_concurrent_streams", self.limits.max_concurrent_streams as usize),
             ("limits.max_error_resets", self.limits.max_error_resets),
+            ("limits.key_lookups_per_address", self.limits.key_lookups.rate as usize),
+            ("limits.key_lookup_burst_per_address", self.limits.key_lookups.burst as usize),
             ("limits.max_deadline_ms", millis(self.limits.calls.max_deadline)),
             ("limits.http_header_timeout_ms", millis(self.limits.http_header_timeout)),
             ("subscribe.heartbeat_interval_ms", millis(self.feed.heartbeat_interval)),
@@ -559,6 +567,8 @@ impl Config {
                 max_pending_resets: Some(limits.max_pending_resets),
                 max_error_resets: Some(limits.max_error_resets),
                 http_header_timeout_ms: Some(ms(limits.http_header_timeout)),
+                key_lookups_per_address: Some(limits.key_lookups.rate),
+                key_lookup_burst_per_address: Some(limits.key_lookups.burst),
             },
             subscribe: FileSubscribeConfig {
                 heartbeat_interval_ms: Some(ms(self.feed.heartbeat_interval)),
@@ -693,6 +703,10 @@ fn server_limits(file: &FileLimitsConfig) -> ServerLimits {
         http_header_timeout: file
             .http_header_timeout_ms
             .map_or(defaults.http_header_timeout, Duration::from_millis),
+        key_lookups: crate::auth::LookupBudget {
+            rate: file.key_lookups_per_address.unwrap_or(defaults.key_lookups.rate),
+            burst: file.key_lookup_burst_per_address.unwrap_or(defaults.key_lookups.burst),
+        },
     }
 }
 

@@ -228,10 +228,11 @@ async fn serve_call(
         return Err(Failure::Unavailable);
     }
     let access = adapter.routes().get(route).map_or(Access::Key, |r| r.access);
+    let (client_ip, proxy_ip) = client_ip(peer, headers, &gateway.trusted_proxies);
     // A keyed route authenticates before anything else is looked at.
     let principal = match access {
         Access::Key => {
-            let principal = authenticate(gateway, adapter, query, headers).await?;
+            let principal = authenticate(gateway, adapter, query, headers, &client_ip).await?;
             take_rate(gateway, principal.key_id.as_deref())?;
             Some(principal)
         }
@@ -256,7 +257,6 @@ async fn serve_call(
         .iter()
         .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned())))
         .collect();
-    let (client_ip, proxy_ip) = client_ip(peer, headers, &gateway.trusted_proxies);
     let evidence = RequestEvidence {
         user_agent: header(headers, "user-agent"),
         client_ip,
@@ -400,6 +400,7 @@ async fn authenticate(
     adapter: &dyn VendorAdapter,
     query: &[(String, String)],
     headers: &HeaderMap,
+    client_ip: &str,
 ) -> Result<Principal, Failure> {
     let Some(authenticator) = &gateway.authenticator else {
         return Ok(Principal::anonymous());
@@ -415,9 +416,17 @@ async fn authenticate(
         }
     });
     let key = key.filter(|k| !k.is_empty()).ok_or(Failure::Unauthorized)?;
-    authenticator.authenticate(Some(&format!("Bearer {key}"))).await.map_err(|status| {
+    authenticator.authenticate(Some(&format!("Bearer {key}")), client_ip).await.map_err(|status| {
+        let code = status.code();
         // A store outage is not a bad credential: vendors' SDKs treat 401 as final.
-        if status.code() == tonic::Code::Unavailable { Failure::Unavailable } else { Failure::Unauthorized }
+        if code == tonic::Code::Unavailable {
+            Failure::Unavailable
+        } else if code == tonic::Code::ResourceExhausted {
+            // Too many key lookups from this address.
+            Failure::TooManyRequests
+        } else {
+            Failure::Unauthorized
+        }
     })
 }
 

@@ -180,7 +180,9 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
     }
     let authenticator = match config.auth {
         AuthMode::Required => {
-            let authenticator = Authenticator::new(store.clone(), config.key_secret.as_deref()).await?;
+            let authenticator = Authenticator::new(store.clone(), config.key_secret.as_deref())
+                .await?
+                .with_lookup_budget(config.limits.key_lookups);
             bootstrap_key(&store, &authenticator).await?;
             Some(authenticator)
         }

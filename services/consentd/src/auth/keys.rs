@@ -13,12 +13,24 @@ use consent_store::{SqlStore, StoredKey};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use tonic::Status;
+use tonic_types::StatusExt as _;
 
-use super::{Principal, Scope};
+use opentelemetry::KeyValue;
+use opentelemetry::metrics::Counter;
+
+use super::{Principal, RateLimiter, Scope};
 
 /// How long a looked-up key is trusted before it is read again: revocation
 /// takes effect within this (plus a stream's re-check interval).
 const KEY_CACHE_TTL: Duration = Duration::from_millis(500);
+
+/// How long an id that no key has is remembered as unknown: a client retrying
+/// a wrong key in a loop costs no lookups. (A key imported for an id tried
+/// just before works this long after.)
+const UNKNOWN_KEY_TTL: Duration = Duration::from_secs(5);
+
+/// Unknown ids remembered at most (about 100 bytes each).
+const UNKNOWN_KEY_CAPACITY: usize = 10_000;
 
 /// The store fact holding the generated HMAC secret when none is configured.
 const SECRET_FACT: &str = "api_key_hmac_secret";
@@ -51,6 +63,29 @@ pub struct Authenticator {
     store: SqlStore,
     secret: Arc<Vec<u8>>,
     cache: Arc<Mutex<HashMap<String, Cached>>>,
+    /// Ids recently looked up and found to be no key's.
+    unknown: Arc<quick_cache::sync::Cache<String, Instant>>,
+    /// Key lookups each client address may make (a database round trip each),
+    /// spent before the lookup and given back when the key exists: strangers
+    /// trying ids cannot turn requests into database load.
+    lookups_per_address: Arc<RateLimiter>,
+    lookups: Counter<u64>,
+}
+
+/// How many key lookups one client address may make: `rate` a second on
+/// average, `burst` at once. Lookups of keys that exist are given back.
+#[derive(Debug, Clone, Copy)]
+pub struct LookupBudget {
+    /// Lookups per second per address.
+    pub rate: u32,
+    /// Lookups one address may make at once.
+    pub burst: u32,
+}
+
+impl Default for LookupBudget {
+    fn default() -> Self {
+        Self { rate: 10, burst: 100 }
+    }
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -89,7 +124,25 @@ impl Authenticator {
     /// else a secret generated once and kept in the database.
     pub async fn new(store: SqlStore, configured_secret: Option<&str>) -> Result<Self, KeyError> {
         let secret = server_secret(&store, configured_secret).await?;
-        Ok(Self { store, secret: Arc::new(secret), cache: Arc::default() })
+        let budget = LookupBudget::default();
+        Ok(Self {
+            store,
+            secret: Arc::new(secret),
+            cache: Arc::default(),
+            unknown: Arc::new(quick_cache::sync::Cache::new(UNKNOWN_KEY_CAPACITY)),
+            lookups_per_address: Arc::new(RateLimiter::new(budget.rate, budget.burst)),
+            lookups: crate::telemetry::meter()
+                .u64_counter("consentd.auth.key_lookups")
+                .with_unit("{lookup}")
+                .with_description("API keys looked up in the database, by outcome (found, unknown)")
+                .build(),
+        })
+    }
+
+    /// The same, with `budget` for each client address's key lookups.
+    pub fn with_lookup_budget(mut self, budget: LookupBudget) -> Self {
+        self.lookups_per_address = Arc::new(RateLimiter::new(budget.rate, budget.burst));
+        self
     }
 
     /// Creates a key for `tenant` with `scopes` and returns it, the only time
@@ -109,8 +162,10 @@ impl Authenticator {
         Ok(NewKey { key: format!("{id}.{secret}"), id })
     }
 
-    /// The principal of an `authorization: Bearer <key>` header value.
-    pub async fn authenticate(&self, bearer: Option<&str>) -> Result<Principal, Status> {
+    /// The principal of an `authorization: Bearer <key>` header value, sent
+    /// from `client` (its address as text; empty when unknown), which pays
+    /// for a lookup the key caches cannot answer.
+    pub async fn authenticate(&self, bearer: Option<&str>, client: &str) -> Result<Principal, Status> {
         let invalid = || Status::unauthenticated("a valid API key is required (authorization: Bearer <key>)");
         // The scheme is case-insensitive (RFC 7235).
         let token = bearer
@@ -121,7 +176,7 @@ impl Authenticator {
         if !well_formed(id, secret) {
             return Err(invalid());
         }
-        let key = self.lookup(id).await?.ok_or_else(invalid)?;
+        let key = self.charged_lookup(id, client).await?.ok_or_else(invalid)?;
         if key.revoked_at.is_some() || !self.verify(secret, &key.hash) {
             return Err(invalid());
         }
@@ -138,19 +193,56 @@ impl Authenticator {
         Ok(matches!(self.lookup(key_id).await?, Some(key) if key.revoked_at.is_none()))
     }
 
-    async fn lookup(&self, id: &str) -> Result<Option<StoredKey>, Status> {
-        if let Some((at, key)) =
-            self.cache.lock().map_err(|_| Status::internal("key cache poisoned"))?.get(id)
-            && at.elapsed() < KEY_CACHE_TTL
-        {
-            return Ok(key.clone());
+    /// The key `id` for a caller at `client`: from the caches if they know,
+    /// else looked up at the address's expense (given back if it exists).
+    async fn charged_lookup(&self, id: &str, client: &str) -> Result<Option<StoredKey>, Status> {
+        if let Some(known) = self.cached(id)? {
+            return Ok(known);
         }
-        let key = self.store.key(id).await.map_err(crate::grpc::to_status)?;
-        // Only keys that exist are cached, so the cache is bounded by the
-        // keys issued, whatever ids strangers try.
+        if self.unknown.get(id).is_some_and(|at| at.elapsed() < UNKNOWN_KEY_TTL) {
+            return Ok(None);
+        }
+        if let Err(wait) = self.lookups_per_address.take(client) {
+            return Err(Status::with_error_details(
+                tonic::Code::ResourceExhausted,
+                "too many API key lookups from this address; retry after the RetryInfo delay",
+                tonic_types::ErrorDetails::with_retry_info(Some(wait)),
+            ));
+        }
+        let key = self.fetch(id).await?;
         if key.is_some() {
-            let mut cache = self.cache.lock().map_err(|_| Status::internal("key cache poisoned"))?;
-            cache.insert(id.to_owned(), (Instant::now(), key.clone()));
+            self.lookups_per_address.give_back(client);
+        }
+        Ok(key)
+    }
+
+    /// The key `id` for the server's own re-checks (streams): never charged.
+    async fn lookup(&self, id: &str) -> Result<Option<StoredKey>, Status> {
+        match self.cached(id)? {
+            Some(known) => Ok(known),
+            None => self.fetch(id).await,
+        }
+    }
+
+    /// What the key cache knows of `id`, if it is fresh.
+    fn cached(&self, id: &str) -> Result<Option<Option<StoredKey>>, Status> {
+        let cache = self.cache.lock().map_err(|_| Status::internal("key cache poisoned"))?;
+        Ok(cache.get(id).filter(|(at, _)| at.elapsed() < KEY_CACHE_TTL).map(|(_, key)| key.clone()))
+    }
+
+    /// Reads the key from the store and caches what it found.
+    async fn fetch(&self, id: &str) -> Result<Option<StoredKey>, Status> {
+        let key = self.store.key(id).await.map_err(crate::grpc::to_status)?;
+        let outcome = if key.is_some() { "found" } else { "unknown" };
+        self.lookups.add(1, &[KeyValue::new("outcome", outcome)]);
+        match &key {
+            // Only keys that exist go in this cache, so it is bounded by the
+            // keys issued; unknown ids go in the bounded one.
+            Some(_) => {
+                let mut cache = self.cache.lock().map_err(|_| Status::internal("key cache poisoned"))?;
+                cache.insert(id.to_owned(), (Instant::now(), key.clone()));
+            }
+            None => self.unknown.insert(id.to_owned(), Instant::now()),
         }
         Ok(key)
     }

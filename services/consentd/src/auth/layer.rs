@@ -20,6 +20,7 @@ use std::time::Duration;
 use tonic::Status;
 use tonic::body::Body;
 use tonic::codegen::http;
+use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 use tonic_types::{ErrorDetails, StatusExt};
 use tower::{Layer, Service};
 
@@ -123,7 +124,8 @@ where
                 None => Principal::anonymous(),
                 Some(authenticator) => {
                     let bearer = request.headers().get("authorization").and_then(|v| v.to_str().ok());
-                    match authenticator.authenticate(bearer).await {
+                    let client = peer_ip(&request).map(|ip| ip.to_string()).unwrap_or_default();
+                    match authenticator.authenticate(bearer, &client).await {
                         Ok(principal) => principal,
                         Err(status) => return Ok(status.into_http()),
                     }
@@ -155,6 +157,15 @@ where
             }
         })
     }
+}
+
+/// The client's address, as the listener saw it (plain TCP or TLS).
+fn peer_ip(request: &http::Request<Body>) -> Option<std::net::IpAddr> {
+    let extensions = request.extensions();
+    let tcp = extensions
+        .get::<TcpConnectInfo>()
+        .or_else(|| extensions.get::<TlsConnectInfo<TcpConnectInfo>>().map(TlsConnectInfo::get_ref))?;
+    tcp.remote_addr().map(|addr| addr.ip().to_canonical())
 }
 
 /// The `grpc-timeout` the client sent (`<digits><unit>`).

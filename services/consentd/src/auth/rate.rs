@@ -50,6 +50,17 @@ impl RateLimiter {
     }
 }
 
+impl RateLimiter {
+    /// Gives back a token taken for `key` (the call it paid for turned out
+    /// to cost nothing), up to the burst.
+    pub(crate) fn give_back(&self, key: &str) {
+        let mut buckets = self.buckets.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(bucket) = buckets.get_mut(key) {
+            bucket.tokens = (bucket.tokens + 1.0).min(self.burst);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,17 +19,9 @@ use crate::process::ConsentdProcess;
 use crate::support::{history, identity, record_request};
 
 async fn spawn(dir: &std::path::Path, database_url: &str, failpoints: Option<&str>) -> ConsentdProcess {
-    let (dir, url) = (dir.to_owned(), database_url.to_owned());
-    let failpoints = failpoints.map(str::to_owned);
-    tokio::task::spawn_blocking(move || {
-        let mut env = vec![("CONSENTD_AUTH", "disabled"), ("CONSENTD_DATABASE_URL", url.as_str())];
-        if let Some(failpoints) = &failpoints {
-            env.push(("FAILPOINTS", failpoints.as_str()));
-        }
-        ConsentdProcess::spawn(&dir, &env)
-    })
-    .await
-    .unwrap()
+    let mut env = vec![("CONSENTD_AUTH", "disabled"), ("CONSENTD_DATABASE_URL", database_url)];
+    env.extend(failpoints.map(|failpoints| ("FAILPOINTS", failpoints)));
+    ConsentdProcess::start(dir, "", &env).await
 }
 
 /// Waits (bounded) until `/healthz` fails; its body.

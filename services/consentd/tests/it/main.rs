@@ -17,6 +17,7 @@ mod get;
 mod health;
 mod http_client;
 mod idempotency;
+mod key_probing;
 mod limits;
 mod liveness;
 mod outage;

@@ -74,6 +74,24 @@ impl ConsentdProcess {
         }
     }
 
+    /// Starts `consentd serve` in `dir` with `config` as its config file
+    /// (`CONSENTD_CONFIG`) and extra environment, from async code.
+    pub(crate) async fn start(dir: &std::path::Path, config: &str, env: &[(&str, &str)]) -> Self {
+        let file = dir.join("consentd.toml");
+        std::fs::write(&file, config).unwrap();
+        let file = file.display().to_string();
+        let dir = dir.to_owned();
+        let env: Vec<(String, String)> =
+            env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        tokio::task::spawn_blocking(move || {
+            let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            env.push(("CONSENTD_CONFIG", &file));
+            Self::spawn(&dir, &env)
+        })
+        .await
+        .unwrap()
+    }
+
     pub(crate) fn url(&self) -> String {
         format!("http://{}", self.grpc_addr)
     }

@@ -22,27 +22,12 @@ const EVENTS_PER_STREAM: usize = 3;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streams_opening_and_closing_while_writes_arrive_receive_every_event() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("consentd.toml");
-    std::fs::write(
-        &config,
+    let process = ConsentdProcess::start(
+        dir.path(),
         "[subscribe]\ntail_linger_ms = 0\nheartbeat_interval_ms = 100\npoll_interval_ms = 200\n",
+        &[("CONSENTD_AUTH", "disabled"), ("FAILPOINTS", "feed::tail_retire=sleep(200)")],
     )
-    .unwrap();
-    let process = {
-        let (dir, config) = (dir.path().to_owned(), config.display().to_string());
-        tokio::task::spawn_blocking(move || {
-            ConsentdProcess::spawn(
-                &dir,
-                &[
-                    ("CONSENTD_AUTH", "disabled"),
-                    ("CONSENTD_CONFIG", config.as_str()),
-                    ("FAILPOINTS", "feed::tail_retire=sleep(200)"),
-                ],
-            )
-        })
-        .await
-        .unwrap()
-    };
+    .await;
     let client = ConsentServiceClient::connect(process.url()).await.unwrap();
 
     let stop = Arc::new(AtomicBool::new(false));
