@@ -1,5 +1,5 @@
 # One entry point for developers; the README's two commands stay the truth.
-.PHONY: run test lint fmt ci bench helm-check
+.PHONY: run test lint fmt ci bench helm-check fuzz fuzz-smoke
 
 run:        ## run the service on embedded SQLite (./consentd.db)
 	cargo run -p consentd -- serve
@@ -25,3 +25,26 @@ ci:         ## exactly what CI runs
 
 bench:      ## every workload and both baselines; writes docs/benchmarks/latest.{json,svg} (docs/benchmarks.md)
 	cargo run --release -p consent-bench
+
+# Fuzzing (fuzz/README.md): cargo-fuzz on the stable toolchain through
+# RUSTC_BOOTSTRAP; install it with `cargo install cargo-fuzz --locked`. Each
+# target runs FUZZ_SECONDS, one after another; the new inputs it finds go to
+# fuzz/corpus/<target> (with fuzz/seeds/<target> read too where it exists), a
+# crash to fuzz/artifacts/<target>. The server targets keep state across
+# inputs on purpose, so leak detection is off for them.
+FUZZ_TARGETS := adobe_decode intempt_decode jentis_decode secureprivacy_decode grpc_requests gateway_requests
+FUZZ_SECONDS ?= 600
+
+fuzz:       ## every fuzz target for FUZZ_SECONDS seconds each (default 600)
+	@cd fuzz && failed=""; for target in $(FUZZ_TARGETS); do \
+		mkdir -p corpus/$$target; \
+		seeds=""; if [ -d seeds/$$target ]; then seeds=seeds/$$target; fi; \
+		flags="-max_total_time=$(FUZZ_SECONDS) -timeout=120 -print_final_stats=1"; \
+		case $$target in grpc_requests|gateway_requests) flags="$$flags -detect_leaks=0";; esac; \
+		echo "== fuzz $$target for $(FUZZ_SECONDS) s"; \
+		RUSTC_BOOTSTRAP=1 cargo fuzz run $$target corpus/$$target $$seeds -- $$flags || failed="$$failed $$target"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz targets that failed:$$failed"; exit 1; fi
+
+fuzz-smoke: ## every fuzz target for 30 s
+	$(MAKE) fuzz FUZZ_SECONDS=30

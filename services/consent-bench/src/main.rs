@@ -15,6 +15,7 @@ mod baseline;
 mod load;
 mod process;
 mod report;
+mod webhooks;
 mod workloads;
 
 use std::path::PathBuf;
@@ -77,9 +78,19 @@ struct Args {
     /// one (1: every subscriber receives every write)
     #[arg(long, default_value_t = 100)]
     subscribe_purposes: usize,
+    /// Webhook subscriptions in the webhook fan-out (0 skips it)
+    #[arg(long, default_value_t = 100)]
+    webhooks: usize,
+    /// Writes during the webhook fan-out
+    #[arg(long, default_value_t = 200)]
+    webhook_writes: u64,
     /// Run only these closed-loop workloads (default: all)
     #[arg(long, value_enum, value_delimiter = ',')]
     only: Vec<Workload>,
+    /// Skip the closed-loop workloads and their baselines (run only the
+    /// fan-outs and the hostile-client runs)
+    #[arg(long)]
+    skip_closed_loop: bool,
     /// Directory for latest.json and latest.svg
     #[arg(long, default_value = "docs/benchmarks")]
     out: PathBuf,
@@ -121,7 +132,9 @@ async fn main() {
         eprintln!("consent-bench: --backends names no backend");
         std::process::exit(2);
     };
-    let selected = |workload: Workload| args.only.is_empty() || args.only.contains(&workload);
+    let selected = |workload: Workload| {
+        !args.skip_closed_loop && (args.only.is_empty() || args.only.contains(&workload))
+    };
     let mut report = Report::new(std::env::args().collect::<Vec<_>>().join(" "));
 
     eprintln!("idle RSS …");
@@ -203,6 +216,15 @@ async fn main() {
             )
             .await,
         );
+    }
+
+    if args.webhooks > 0 {
+        eprintln!(
+            "webhook fan-out: {} subscriptions, {} writes, on PostgreSQL …",
+            args.webhooks, args.webhook_writes
+        );
+        report.webhook_fan_out =
+            Some(webhooks::webhook_fan_out(&binary, args.webhooks, args.webhook_writes).await);
     }
 
     report.write(&args.out);

@@ -7,11 +7,13 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-/// A server child process and the gRPC address it announced.
+/// A server child process and the addresses it announced.
 #[derive(Debug)]
 pub(crate) struct Server {
     child: Child,
     pub(crate) url: String,
+    /// consentd's HTTP port (none for the bare baseline).
+    pub(crate) http: Option<std::net::SocketAddr>,
 }
 
 impl Server {
@@ -40,8 +42,11 @@ impl Server {
             .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT");
         Self::spawn(command, |line| {
             let json: serde_json::Value = serde_json::from_str(line).ok()?;
-            (json["fields"]["message"] == "consentd is serving")
-                .then(|| json["fields"]["grpc_addr"].as_str().map(str::to_owned))?
+            let fields = &json["fields"];
+            (fields["message"] == "consentd is serving").then(|| {
+                let grpc = fields["grpc_addr"].as_str()?.to_owned();
+                Some((grpc, fields["http_addr"].as_str().and_then(|http| http.parse().ok())))
+            })?
         })
     }
 
@@ -51,17 +56,22 @@ impl Server {
     pub(crate) fn bare_grpc(response: &[u8]) -> Self {
         let mut command = Command::new(std::env::current_exe().expect("own executable"));
         command.arg("--bare-grpc").env(crate::baseline::RESPONSE_ENV, hex::encode(response));
-        Self::spawn(command, |line| line.strip_prefix("bare-grpc serving on ").map(str::to_owned))
+        Self::spawn(command, |line| {
+            line.strip_prefix("bare-grpc serving on ").map(|addr| (addr.to_owned(), None))
+        })
     }
 
     /// Spawns `command` (stdout and stderr piped) and waits until `address`
-    /// finds the gRPC address in one of its lines.
-    fn spawn(mut command: Command, address: impl Fn(&str) -> Option<String>) -> Self {
+    /// finds the gRPC address (and the HTTP one, if any) in one of its lines.
+    fn spawn(
+        mut command: Command,
+        address: impl Fn(&str) -> Option<(String, Option<std::net::SocketAddr>)>,
+    ) -> Self {
         command.stdout(Stdio::piped()).stderr(Stdio::piped());
         let child = command.spawn().unwrap_or_else(|err| panic!("cannot start {command:?}: {err}"));
         // Owned from here on: a child that never announces itself is still
         // killed and reaped.
-        let mut server = Self { child, url: String::new() };
+        let mut server = Self { child, url: String::new(), http: None };
         let (found, announced) = mpsc::channel();
         for pipe in [
             server.child.stdout.take().map(|out| Box::new(out) as Box<dyn std::io::Read + Send>),
@@ -87,8 +97,9 @@ impl Server {
             let line = announced
                 .recv_timeout(Duration::from_secs(120))
                 .unwrap_or_else(|_| panic!("{command:?} did not announce its address"));
-            if let Some(addr) = address(&line) {
-                server.url = format!("http://{addr}");
+            if let Some((grpc, http)) = address(&line) {
+                server.url = format!("http://{grpc}");
+                server.http = http;
                 return server;
             }
         }

@@ -108,6 +108,7 @@ pub(crate) struct Report {
     pub(crate) idle_rss_mib: Option<f64>,
     pub(crate) runs: Vec<Run>,
     pub(crate) fan_out: Option<FanOut>,
+    pub(crate) webhook_fan_out: Option<crate::webhooks::WebhookFanOut>,
     pub(crate) targets: Vec<Target>,
 }
 
@@ -140,6 +141,7 @@ impl Report {
             idle_rss_mib: None,
             runs: Vec::new(),
             fan_out: None,
+            webhook_fan_out: None,
             targets: Vec::new(),
         }
     }
@@ -348,6 +350,29 @@ impl Report {
                 fan_out.peak_rss_mib,
                 fan_out.server_cpu_seconds,
             );
+        }
+        if let Some(hooks) = &self.webhook_fan_out {
+            let _ = writeln!(
+                out,
+                "\nWebhook fan-out on PostgreSQL (table scans per commit, from `pg_stat_user_tables`):\n"
+            );
+            let _ = writeln!(
+                out,
+                "| subscriptions | writes | deliveries | head reads / commit | record reads / commit | seconds |"
+            );
+            let _ = writeln!(out, "|---|---|---|---|---|---|");
+            for side in [&hooks.without, &hooks.with] {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {:.2} | {:.2} | {:.1} |",
+                    side.subscriptions,
+                    side.writes,
+                    side.deliveries,
+                    side.head_reads_per_commit,
+                    side.record_reads_per_commit,
+                    side.seconds
+                );
+            }
         }
         if let Some(idle) = self.idle_rss_mib {
             let _ = writeln!(out, "\nIdle RSS: {idle:.1} MiB.");

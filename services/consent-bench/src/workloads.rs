@@ -69,11 +69,17 @@ impl Deployment {
 
     /// With `cache` false, consentd runs with its check cache off.
     pub(crate) async fn start_with(binary: &Path, backend: Backend, cache: bool) -> Self {
+        let store = if cache { "" } else { "\n[store]\ncache_max_mib = 0\n" };
+        Self::start_configured(binary, backend, store).await
+    }
+
+    /// With `extra` appended to the configuration file (tables the common
+    /// part does not have).
+    pub(crate) async fn start_configured(binary: &Path, backend: Backend, extra: &str) -> Self {
         let database = TestDatabase::new(backend).await;
         let dir = tempfile::tempdir().expect("temporary directory");
         let config = dir.path().join("consentd.toml");
-        let store = if cache { "" } else { "\n[store]\ncache_max_mib = 0\n" };
-        std::fs::write(&config, format!("{CONFIG}{store}")).expect("config written");
+        std::fs::write(&config, format!("{CONFIG}{extra}")).expect("config written");
         let admin = |args: &[&str]| {
             let output = std::process::Command::new(binary)
                 .args(args)
@@ -93,6 +99,16 @@ impl Deployment {
         let server = Server::consentd(binary, &database.url, KEY_SECRET, &config, dir.path());
         let bearer = Bearer(format!("Bearer {key}").parse().expect("ascii key"));
         Self { server, bearer, _database: database, _dir: dir }
+    }
+
+    /// The database's URL.
+    pub(crate) fn database_url(&self) -> &str {
+        &self._database.url
+    }
+
+    /// The `authorization` header value of the deployment's key.
+    pub(crate) fn bearer(&self) -> &str {
+        self.bearer.0.to_str().unwrap_or_default()
     }
 
     /// `count` clients, each on its own HTTP/2 connection.
@@ -118,7 +134,7 @@ fn identity(value: String) -> pb::Identity {
     pb::Identity { namespace: "user_id".into(), value }
 }
 
-fn record(value: String, decision: pb::Decision, source: &str) -> pb::RecordConsentRequest {
+pub(crate) fn record(value: String, decision: pb::Decision, source: &str) -> pb::RecordConsentRequest {
     pb::RecordConsentRequest {
         identities: vec![identity(value)],
         decisions: vec![pb::PurposeDecision {

@@ -16,8 +16,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use consent_core::{
-    ChangeFilter, ConsentError, ConsentRecord, ConsentService, ConsentStore, Revision, SubjectRef, Subscribe,
-    TenantId,
+    ConsentError, ConsentRecord, ConsentService, ConsentStore, FeedFilter, Revision, Subscribe, TenantId,
 };
 use consent_proto::v1 as pb;
 use tokio::sync::mpsc::error::SendTimeoutError;
@@ -26,11 +25,10 @@ use tokio::time::Instant;
 use tokio_stream::Stream;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
-use uuid::Uuid;
 
 use crate::auth::{Authenticator, Principal};
 use crate::grpc::{ERROR_DOMAIN, record_pb, to_status};
-use crate::tail::{Reading, Since, Tail, Tails};
+use crate::tail::{Follower, Page, Reading, Tails};
 
 /// Tuning of the change feed.
 #[derive(Debug, Clone)]
@@ -158,34 +156,17 @@ impl<S: ConsentStore + Clone> Feeds<S> {
         let place = self.take_tenant_place(&tenant)?;
         let (filter, cursor) = self.service.open_feed(&tenant, cmd).await.map_err(to_status)?;
         let database_id = self.service.store().database_id().await.map_err(to_status)?;
-        let tail = self
-            .tails
-            .follow(
-                &self.service,
-                &tenant,
-                Reading {
-                    page_size: self.settings.page_size,
-                    poll_interval: self.settings.poll_interval,
-                    linger: self.settings.tail_linger,
-                },
-                self.shutdown.clone(),
-            )
-            .await
-            .map_err(to_status)?;
+        let follower = self.follower(&tenant, filter).await.map_err(to_status)?;
         let (messages, receiver) = mpsc::channel(self.settings.buffer.max(1));
         let (end_sender, end) = oneshot::channel();
         let producer = Producer {
-            service: self.service.clone(),
             settings: self.settings.clone(),
             tenant: tenant.clone(),
             database_id: database_id.clone(),
-            filter,
             cursor,
             messages,
             shutdown: self.shutdown.clone(),
-            advanced: tail.advanced(),
-            tail,
-            subject: None,
+            follower,
             key: principal.key_id.zip(self.authenticator.clone()),
         };
         tokio::spawn(async move {
@@ -205,6 +186,23 @@ impl<S: ConsentStore + Clone> Feeds<S> {
         })
     }
 
+    /// A reader of `tenant`'s changes that `filter` takes, on the tenant's
+    /// shared tail (started if none runs): Subscribe streams and webhook
+    /// workers alike.
+    pub(crate) async fn follower(
+        &self,
+        tenant: &TenantId,
+        filter: FeedFilter,
+    ) -> Result<Follower<S>, ConsentError> {
+        let reading = Reading {
+            page_size: self.settings.page_size,
+            poll_interval: self.settings.poll_interval,
+            linger: self.settings.tail_linger,
+        };
+        let tail = self.tails.follow(&self.service, tenant, reading, self.shutdown.clone()).await?;
+        Ok(Follower::new(self.service.clone(), tenant.clone(), filter, tail, self.settings.page_size))
+    }
+
     fn take_tenant_place(&self, tenant: &TenantId) -> Result<TenantPlace, Status> {
         let mut counts = self.per_tenant.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let count = counts.entry(tenant.clone()).or_default();
@@ -220,20 +218,15 @@ impl<S: ConsentStore + Clone> Feeds<S> {
 }
 
 struct Producer<S> {
-    service: ConsentService<S>,
     settings: FeedSettings,
     tenant: TenantId,
     database_id: String,
-    filter: consent_core::FeedFilter,
     /// Every revision up to here has been read.
     cursor: Revision,
     messages: mpsc::Sender<pb::SubscribeResponse>,
     shutdown: watch::Receiver<bool>,
-    /// The tenant's shared tail, and its wake-up.
-    tail: Arc<Tail>,
-    advanced: watch::Receiver<()>,
-    /// The filter's subject, once resolved (a link never moves).
-    subject: Option<Uuid>,
+    /// The stream's way through the tenant's changes (its shared tail).
+    follower: Follower<S>,
     /// The stream's key and who checks it; `None` without authentication.
     key: Option<(String, Authenticator)>,
 }
@@ -252,26 +245,10 @@ impl<S: ConsentStore + Clone> Producer<S> {
             }
             // Mark the wake-up seen before reading: an advance after the read
             // wakes the wait below.
-            self.advanced.borrow_and_update();
-            let (records, cursor, full) = match self.tail.since(self.cursor) {
+            self.follower.seen();
+            let Page { records, cursor, full } = match self.follower.read(self.cursor).await {
+                Ok(page) => page,
                 Err(err) => return Some(End::Failed(err)),
-                // Inside the shared window: from memory.
-                Ok(Some(Since { records, cursor })) => match self.matching(records).await {
-                    Ok(records) => (records, cursor, false),
-                    Err(err) => return Some(End::Failed(err)),
-                },
-                // Behind it: from the log.
-                Ok(None) => match self
-                    .service
-                    .read_changes(&self.tenant, &self.filter, self.cursor, self.settings.page_size)
-                    .await
-                {
-                    Ok(page) => {
-                        let full = page.records.len() as u64 >= self.settings.page_size;
-                        (page.records, page.cursor, full)
-                    }
-                    Err(err) => return Some(End::Failed(err)),
-                },
             };
             for record in records {
                 if let Err(end) = self.send(self.event(record)).await {
@@ -294,7 +271,7 @@ impl<S: ConsentStore + Clone> Producer<S> {
             let poll_at = Instant::now() + self.settings.poll_interval;
             loop {
                 let recheck_due = tokio::select! {
-                    changed = self.advanced.changed() => {
+                    changed = self.follower.advanced() => {
                         if changed.is_err() {
                             return Some(End::ShuttingDown);
                         }
@@ -314,41 +291,6 @@ impl<S: ConsentStore + Clone> Producer<S> {
                 }
             }
         }
-    }
-
-    /// The records of the shared tail this stream's filter takes. A subject
-    /// named by an identity is looked up until it is linked (as a log read
-    /// would), then kept.
-    async fn matching(
-        &mut self,
-        records: Vec<Arc<ConsentRecord>>,
-    ) -> Result<Vec<ConsentRecord>, ConsentError> {
-        if records.is_empty() {
-            return Ok(Vec::new());
-        }
-        let subject_id = match &self.filter.subject {
-            None => None,
-            Some(SubjectRef::Id(id)) => Some(*id),
-            Some(SubjectRef::Identity(identity)) => match self.subject {
-                Some(id) => Some(id),
-                None => match self.service.store().subject_of(&self.tenant, identity).await? {
-                    Some(id) => Some(*self.subject.insert(id)),
-                    // Linked to no subject yet: nothing matches so far.
-                    None => return Ok(Vec::new()),
-                },
-            },
-        };
-        let filter = ChangeFilter {
-            subject_id,
-            purposes: self.filter.purposes.clone(),
-            targets: self.filter.targets.clone(),
-            sources: self.filter.sources.clone(),
-        };
-        Ok(records
-            .iter()
-            .filter(|record| filter.matches(record))
-            .map(|record| ConsentRecord::clone(record))
-            .collect())
     }
 
     /// Whether the stream must end because its key was revoked (or, resumably,

@@ -231,12 +231,13 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
     let limits = &config.limits;
     // One budget per key and one capacity per server, for gRPC and vendor routes
     // alike (`budget`, made above, also carries the draining flag).
-    let consent_api = ConsentServiceServer::new(GrpcConsentService::new(service.clone(), feeds))
+    let consent_api = ConsentServiceServer::new(GrpcConsentService::new(service.clone(), feeds.clone()))
         .max_decoding_message_size(limits.max_message_bytes);
     let webhook_api = WebhookServiceServer::new(GrpcWebhookService::new(service.clone()))
         .max_decoding_message_size(limits.max_message_bytes);
     let relay = Relay::new(
         service.clone(),
+        feeds.clone(),
         deliverer,
         webhooks.keys().clone(),
         gateway::registry(),

@@ -12,9 +12,11 @@ use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
 use consent_core::{
-    ConsentError, ConsentRecord, ConsentService, ConsentStore, FeedFilter, Revision, TenantId,
+    ChangeFilter, ConsentError, ConsentRecord, ConsentService, ConsentStore, FeedFilter, Revision,
+    SubjectRef, TenantId,
 };
 use tokio::sync::watch;
+use uuid::Uuid;
 
 /// Records kept in memory per tenant.
 const WINDOW: usize = 4096;
@@ -30,12 +32,12 @@ struct Window {
     failure: Option<ConsentError>,
 }
 
-/// What a stream takes from the tail: the records after its cursor, and
+/// What a reader takes from the tail: the records after its cursor, and
 /// the tail's cursor (every revision up to it is among them or earlier).
 #[derive(Debug)]
-pub(crate) struct Since {
-    pub(crate) records: Vec<Arc<ConsentRecord>>,
-    pub(crate) cursor: Revision,
+struct Since {
+    records: Vec<Arc<ConsentRecord>>,
+    cursor: Revision,
 }
 
 /// One tenant's tail.
@@ -51,7 +53,7 @@ impl Tail {
     /// The records after `after` up to the tail's cursor, and that cursor;
     /// `None` when `after` lies before the window (read the log instead); the
     /// error when the tail cannot read the log.
-    pub(crate) fn since(&self, after: Revision) -> Result<Option<Since>, ConsentError> {
+    fn since(&self, after: Revision) -> Result<Option<Since>, ConsentError> {
         let window = self.window.read().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(failure) = &window.failure {
             return Err(failure.clone());
@@ -67,7 +69,7 @@ impl Tail {
     }
 
     /// Changes whenever the window advances or the tail fails.
-    pub(crate) fn advanced(&self) -> watch::Receiver<()> {
+    fn advanced(&self) -> watch::Receiver<()> {
         self.wake.subscribe()
     }
 
@@ -169,6 +171,107 @@ impl Tails {
         if tails.get(tenant).is_some_and(|entry| entry.ptr_eq(&Arc::downgrade(tail))) {
             tails.remove(tenant);
         }
+    }
+}
+
+/// One reader's way through a tenant's changes — a Subscribe stream's, a
+/// webhook worker's: the records after its cursor that its filter takes,
+/// from the shared tail's memory when the cursor lies inside its window,
+/// from the log (a page at a time) when it lies before it.
+#[derive(Debug)]
+pub(crate) struct Follower<S> {
+    service: ConsentService<S>,
+    tenant: TenantId,
+    filter: FeedFilter,
+    tail: Arc<Tail>,
+    advanced: watch::Receiver<()>,
+    /// The filter's subject, once resolved (a link never moves).
+    subject: Option<Uuid>,
+    page_size: u64,
+}
+
+/// What one read gave: the matching records after the cursor, the new
+/// cursor (every revision up to it was read), and whether more may follow
+/// at once (a full page from the log).
+#[derive(Debug)]
+pub(crate) struct Page {
+    pub(crate) records: Vec<ConsentRecord>,
+    pub(crate) cursor: Revision,
+    pub(crate) full: bool,
+}
+
+impl<S: ConsentStore + Clone> Follower<S> {
+    pub(crate) fn new(
+        service: ConsentService<S>,
+        tenant: TenantId,
+        filter: FeedFilter,
+        tail: Arc<Tail>,
+        page_size: u64,
+    ) -> Self {
+        let advanced = tail.advanced();
+        Self { service, tenant, filter, tail, advanced, subject: None, page_size }
+    }
+
+    /// Marks the tail's advances so far as seen: call before reading, so an
+    /// advance after the read wakes [`Follower::advanced`].
+    pub(crate) fn seen(&mut self) {
+        self.advanced.borrow_and_update();
+    }
+
+    /// Resolves when the tail advances (or fails); an error once it is gone.
+    pub(crate) async fn advanced(&mut self) -> Result<(), watch::error::RecvError> {
+        self.advanced.changed().await
+    }
+
+    /// The matching records after `cursor`; the error when the tail or the
+    /// log cannot be read.
+    pub(crate) async fn read(&mut self, cursor: Revision) -> Result<Page, ConsentError> {
+        match self.tail.since(cursor)? {
+            Some(Since { records, cursor }) => {
+                Ok(Page { records: self.matching(records).await?, cursor, full: false })
+            }
+            None => {
+                let page =
+                    self.service.read_changes(&self.tenant, &self.filter, cursor, self.page_size).await?;
+                let full = page.records.len() as u64 >= self.page_size;
+                Ok(Page { records: page.records, cursor: page.cursor, full })
+            }
+        }
+    }
+
+    /// The records of the shared tail this filter takes. A subject named by
+    /// an identity is looked up until it is linked (as a log read would),
+    /// then kept.
+    async fn matching(
+        &mut self,
+        records: Vec<Arc<ConsentRecord>>,
+    ) -> Result<Vec<ConsentRecord>, ConsentError> {
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        let subject_id = match &self.filter.subject {
+            None => None,
+            Some(SubjectRef::Id(id)) => Some(*id),
+            Some(SubjectRef::Identity(identity)) => match self.subject {
+                Some(id) => Some(id),
+                None => match self.service.store().subject_of(&self.tenant, identity).await? {
+                    Some(id) => Some(*self.subject.insert(id)),
+                    // Linked to no subject yet: nothing matches so far.
+                    None => return Ok(Vec::new()),
+                },
+            },
+        };
+        let filter = ChangeFilter {
+            subject_id,
+            purposes: self.filter.purposes.clone(),
+            targets: self.filter.targets.clone(),
+            sources: self.filter.sources.clone(),
+        };
+        Ok(records
+            .iter()
+            .filter(|record| filter.matches(record))
+            .map(|record| ConsentRecord::clone(record))
+            .collect())
     }
 }
 

@@ -1,8 +1,10 @@
 //! The webhook relay: every replica runs one. It claims the subscriptions no
 //! replica holds (a lease row in the database) and runs one worker per
-//! claimed subscription. A worker reads the change log after the
-//! subscription's cursor — the same revision-ordered log the `Subscribe`
-//! stream reads — and delivers one change at a time: the cursor moves, in the
+//! claimed subscription. A worker follows the tenant's changes after the
+//! subscription's cursor the way a `Subscribe` stream does — from the
+//! tenant's shared tail (one read of the log per commit, however many
+//! subscriptions and streams follow it), or from the log itself while it is
+//! behind the tail's window — and delivers one change at a time: the cursor moves, in the
 //! same transaction as the delivery log entry, only after the receiver
 //! acknowledged the change. A crash therefore repeats at most the change in
 //! flight (with the same event id), and never skips one.
@@ -17,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use consent_adapter::{Notification, VendorAdapter};
-use consent_core::{ConsentError, ConsentRecord, ConsentService, ConsentStore, Timestamp};
+use consent_core::{ConsentError, ConsentRecord, ConsentService, Timestamp};
 use consent_store::{
     DeliveryAttempt, DeliveryOutcome, Lease, Progress, SqlStore, WebhookSubscription, event_id,
 };
@@ -28,9 +30,8 @@ use uuid::Uuid;
 
 use super::deliver::{AttemptResult, Deliverer, SigningKeys};
 use super::{WebhookSettings, retry_at};
-
-/// Changes read from the log at a time.
-const PAGE: u64 = 32;
+use crate::feed::Feeds;
+use crate::tail::Follower;
 
 /// How often the delivery log is pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
@@ -38,6 +39,8 @@ const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// What every worker shares.
 struct Context {
     service: ConsentService<SqlStore>,
+    /// The Subscribe streams' feeds: workers follow the same shared tails.
+    feeds: Feeds<SqlStore>,
     deliverer: Deliverer,
     keys: SigningKeys,
     adapters: HashMap<&'static str, Arc<dyn VendorAdapter>>,
@@ -92,6 +95,7 @@ impl Relay {
     /// turning true stops it.
     pub fn new(
         service: ConsentService<SqlStore>,
+        feeds: Feeds<SqlStore>,
         deliverer: Deliverer,
         keys: SigningKeys,
         adapters: Vec<Arc<dyn VendorAdapter>>,
@@ -100,7 +104,18 @@ impl Relay {
     ) -> Self {
         let adapters = adapters.into_iter().map(|adapter| (adapter.name(), adapter)).collect();
         let owner = Uuid::now_v7().to_string();
-        Self { context: Arc::new(Context { service, deliverer, keys, adapters, settings, owner, shutdown }) }
+        Self {
+            context: Arc::new(Context {
+                service,
+                feeds,
+                deliverer,
+                keys,
+                adapters,
+                settings,
+                owner,
+                shutdown,
+            }),
+        }
     }
 
     /// Claims and delivers until shutdown, then lets its workers finish their
@@ -214,9 +229,9 @@ impl Worker {
     async fn deliver_until_stopped(&mut self) -> Result<std::convert::Infallible, Stop> {
         let context = Arc::clone(&self.context);
         let mut shutdown = context.shutdown.clone();
-        let mut commits = context.store().commits();
         // Every revision up to here was read: none after the cursor matched.
         let mut scanned = self.subscription.cursor;
+        let mut follower = None;
         loop {
             if stopping(&shutdown) {
                 return Err(Stop::Shutdown);
@@ -231,14 +246,26 @@ impl Worker {
                 self.wait(&mut shutdown, None, duration_until(now, due.min(self.renew_at()))).await;
                 continue;
             }
-            commits.borrow_and_update();
-            let page = match context
-                .service
-                .read_changes(&self.subscription.tenant, &self.subscription.filter, scanned, PAGE)
-                .await
-            {
+            let following = match &mut follower {
+                Some(following) => following,
+                None => match context
+                    .feeds
+                    .follower(&self.subscription.tenant, self.subscription.filter.clone())
+                    .await
+                {
+                    Ok(following) => follower.insert(following),
+                    Err(err) => {
+                        self.store_failed("follow the change log", &err);
+                        continue;
+                    }
+                },
+            };
+            following.seen();
+            let page = match following.read(scanned).await {
                 Ok(page) => page,
                 Err(err) => {
+                    // A failed tail is left for a fresh one once it reads again.
+                    follower = None;
                     self.store_failed("read the change log", &err);
                     continue;
                 }
@@ -247,7 +274,7 @@ impl Worker {
                 scanned = page.cursor;
                 let until_renewal = duration_until(Timestamp::now(), self.renew_at());
                 let timeout = context.settings.poll_interval.min(until_renewal);
-                self.wait(&mut shutdown, Some(&mut commits), timeout).await;
+                self.wait(&mut shutdown, follower.as_mut(), timeout).await;
                 continue;
             }
             let mut all_delivered = true;
@@ -466,17 +493,17 @@ impl Worker {
         })
     }
 
-    /// Sleeps for `timeout`, or until a commit (when `commits` is given) or
-    /// shutdown.
+    /// Sleeps for `timeout`, or until the tail advances (when `follower` is
+    /// given) or shutdown.
     async fn wait(
         &self,
         shutdown: &mut watch::Receiver<bool>,
-        commits: Option<&mut watch::Receiver<u64>>,
+        follower: Option<&mut Follower<SqlStore>>,
         timeout: Duration,
     ) {
         let commit = async {
-            let signalled = match commits {
-                Some(commits) => commits.changed().await.is_ok(),
+            let signalled = match follower {
+                Some(follower) => follower.advanced().await.is_ok(),
                 None => false,
             };
             if !signalled {
