@@ -224,4 +224,35 @@ impl ConsentRecord {
     pub fn is_expired_at(&self, at: Timestamp) -> bool {
         self.expires_at.is_some_and(|expires_at| expires_at <= at)
     }
+
+    /// About how many bytes the record holds in memory — and, as its text
+    /// dominates, about (and at least) what its protobuf or JSON encoding
+    /// takes: what byte budgets (cache, feed buffers, response pages) count.
+    pub fn approximate_bytes(&self) -> usize {
+        let evidence = &self.evidence;
+        let strings = [
+            self.tenant.as_str().len(),
+            self.purpose.len(),
+            self.target.len(),
+            self.source.len(),
+            evidence.user_agent.len(),
+            evidence.ip.len(),
+            evidence.proxy_ip.len(),
+            evidence.uri.len(),
+            evidence.country.len(),
+            evidence.region.len(),
+            evidence.city.len(),
+            evidence.notice_version.len(),
+            evidence.policy_version.len(),
+            evidence.message.len(),
+            evidence.metadata_json.len(),
+            evidence.consent_id.len(),
+            evidence.vendor.len(),
+            evidence.payload_digest.len(),
+        ];
+        // Each identity: its text, a Vec slot and the tags around it.
+        let identities: usize =
+            self.identities.iter().map(|identity| identity.namespace.len() + identity.value.len() + 48).sum();
+        strings.iter().sum::<usize>() + identities + std::mem::size_of::<Self>() + 64
+    }
 }

@@ -119,7 +119,17 @@ impl<S: ConsentStore> ConsentService<S> {
     }
 
     /// One page of records matching a filter.
-    pub async fn query(&self, tenant: &TenantId, mut cmd: QueryConsents) -> Result<QueryPage, ConsentError> {
+    ///
+    /// A page also ends, with a next page token, before its records pass
+    /// `max_bytes` (by [`ConsentRecord::approximate_bytes`]; at least one
+    /// record is always returned), so a response stays under the message
+    /// size clients accept.
+    pub async fn query(
+        &self,
+        tenant: &TenantId,
+        mut cmd: QueryConsents,
+        max_bytes: usize,
+    ) -> Result<QueryPage, ConsentError> {
         validate::filter(&mut cmd.filter)?;
         let limit = page::page_size(cmd.page_size)?;
         let after = page::decode(tenant, &cmd.filter, &cmd.page_token)?;
@@ -135,8 +145,17 @@ impl<S: ConsentStore> ConsentService<S> {
         }
         // One extra row tells whether another page follows.
         let mut records = self.store.list(tenant, &resolved, after, limit + 1).await?;
-        let more = records.len() as u64 > limit;
-        records.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        let mut keep = usize::try_from(limit).unwrap_or(usize::MAX).min(records.len());
+        let mut bytes = 0;
+        for (index, record) in records.iter().enumerate().take(keep) {
+            bytes += record.approximate_bytes();
+            if bytes > max_bytes && index > 0 {
+                keep = index;
+                break;
+            }
+        }
+        let more = records.len() > keep;
+        records.truncate(keep);
         let next_page_token = match records.last() {
             Some(last) if more => page::encode(tenant, &cmd.filter, last.revision),
             Some(_) | None => String::new(),

@@ -29,6 +29,14 @@ pub const MAX_SHORT_TEXT_LEN: usize = 256;
 pub const MAX_LONG_TEXT_LEN: usize = 2048;
 /// Size of the metadata JSON in bytes.
 pub const MAX_METADATA_BYTES: usize = 16 * 1024;
+/// The most the records of one request may hold together. Every decision
+/// becomes a record carrying the request's identities and evidence, so a
+/// request of a few hundred kilobytes with many decisions would otherwise
+/// become megabytes of records — in the database, in memory, and in the
+/// response, which clients accept up to 4 MiB by default (a committed write
+/// whose answer the client cannot read).
+pub const MAX_RECORDS_BYTES: usize = 3 * 1024 * 1024;
+
 /// How far in the future `collected_at` may be, to allow for client clock skew.
 pub const MAX_CLOCK_SKEW_MICROS: i64 = 5 * 60 * 1_000_000;
 
@@ -53,7 +61,48 @@ pub fn record(cmd: &mut RecordConsent, now: Timestamp) -> Result<(), ConsentErro
     text(&cmd.source, "source", MAX_SOURCE_LEN, &mut v);
     evidence(&cmd.evidence, &mut v);
     text(&cmd.idempotency_key, "idempotency_key", MAX_IDEMPOTENCY_KEY_LEN, &mut v);
+    let expanded = records_bytes(cmd);
+    if expanded > MAX_RECORDS_BYTES {
+        v.add(
+            "decisions",
+            format!(
+                "{} decisions, each stored with this request's identities and evidence, would hold {} KiB; \
+                 at most {} KiB: send fewer decisions per request, or less evidence",
+                cmd.decisions.len(),
+                expanded / 1024,
+                MAX_RECORDS_BYTES / 1024
+            ),
+        );
+    }
     v.into_result()
+}
+
+/// About what the records of a request will hold (see
+/// [`crate::ConsentRecord::approximate_bytes`]).
+fn records_bytes(cmd: &RecordConsent) -> usize {
+    let identities: usize = cmd.identities.iter().map(|i| i.namespace.len() + i.value.len() + 48).sum();
+    let e = &cmd.evidence;
+    let evidence = [
+        &e.user_agent,
+        &e.ip,
+        &e.proxy_ip,
+        &e.uri,
+        &e.country,
+        &e.region,
+        &e.city,
+        &e.notice_version,
+        &e.policy_version,
+        &e.message,
+        &e.metadata_json,
+        &e.consent_id,
+        &e.vendor,
+        &e.payload_digest,
+    ]
+    .iter()
+    .map(|text| text.len())
+    .sum::<usize>();
+    let shared = identities + evidence + cmd.source.len() + std::mem::size_of::<crate::ConsentRecord>() + 64;
+    cmd.decisions.iter().map(|d| shared + d.purpose.len() + d.target.len()).sum()
 }
 
 /// Checks and normalises an update request in place.

@@ -84,7 +84,7 @@ struct Bytes;
 
 impl Weighter<SubjectKey, Arc<[ConsentRecord]>> for Bytes {
     fn weight(&self, _: &SubjectKey, records: &Arc<[ConsentRecord]>) -> u64 {
-        records.iter().map(record_bytes).sum::<u64>() + 64
+        records.iter().map(|record| record.approximate_bytes() as u64).sum::<u64>() + 64
     }
 }
 
@@ -92,31 +92,6 @@ impl Weighter<IdentityKey, Link> for Bytes {
     fn weight(&self, (tenant, identity): &IdentityKey, _: &Link) -> u64 {
         (tenant.as_str().len() + identity.namespace.len() + identity.value.len()) as u64 + 64
     }
-}
-
-fn record_bytes(record: &ConsentRecord) -> u64 {
-    let evidence = &record.evidence;
-    let strings = [
-        record.purpose.len(),
-        record.target.len(),
-        record.source.len(),
-        evidence.user_agent.len(),
-        evidence.ip.len(),
-        evidence.proxy_ip.len(),
-        evidence.uri.len(),
-        evidence.country.len(),
-        evidence.region.len(),
-        evidence.city.len(),
-        evidence.notice_version.len(),
-        evidence.policy_version.len(),
-        evidence.message.len(),
-        evidence.metadata_json.len(),
-        evidence.consent_id.len(),
-        evidence.vendor.len(),
-        evidence.payload_digest.len(),
-    ];
-    let identities: usize = record.identities.iter().map(|i| i.namespace.len() + i.value.len() + 48).sum();
-    (strings.iter().sum::<usize>() + identities + std::mem::size_of::<ConsentRecord>()) as u64
 }
 
 /// The check cache (cheap to clone: one shared state).

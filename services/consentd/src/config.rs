@@ -204,6 +204,7 @@ struct FileTlsConfig {
 #[serde(deny_unknown_fields)]
 struct FileLimitsConfig {
     max_message_bytes: Option<usize>,
+    max_response_bytes: Option<usize>,
     max_deadline_ms: Option<u64>,
     rate_per_key: Option<u32>,
     burst_per_key: Option<u32>,
@@ -224,6 +225,9 @@ struct FileLimitsConfig {
 struct FileSubscribeConfig {
     heartbeat_interval_ms: Option<u64>,
     buffer: Option<usize>,
+    buffer_kib: Option<usize>,
+    total_buffer_mib: Option<usize>,
+    tail_mib: Option<usize>,
     send_timeout_ms: Option<u64>,
     max_streams: Option<usize>,
     max_streams_per_tenant: Option<usize>,
@@ -304,6 +308,10 @@ impl Default for GatewaySettings {
 pub struct ServerLimits {
     /// Largest request message (bytes); larger ones are refused OUT_OF_RANGE.
     pub max_message_bytes: usize,
+    /// About the most a page of records may weigh in a response (bytes): a
+    /// page ends early, with a next page token, before it would pass it.
+    /// Clients accept 4 MiB messages by default.
+    pub max_response_bytes: usize,
     /// Per-key rate, burst, calls in flight and the deadline cap.
     pub calls: Limits,
     /// Calls one connection may have in flight.
@@ -333,6 +341,7 @@ impl Default for ServerLimits {
     fn default() -> Self {
         Self {
             max_message_bytes: 1024 * 1024,
+            max_response_bytes: 4_000_000,
             calls: Limits::default(),
             concurrency_per_connection: 256,
             max_concurrent_streams: 256,
@@ -448,9 +457,13 @@ impl Config {
         }
         for (setting, value) in [
             ("subscribe.buffer", self.feed.buffer),
+            ("subscribe.buffer_kib", self.feed.buffer_bytes),
+            ("subscribe.total_buffer_mib", self.feed.total_buffer_bytes),
+            ("subscribe.tail_mib", self.feed.tail_bytes),
             ("subscribe.max_streams", self.feed.max_streams),
             ("subscribe.max_streams_per_tenant", self.feed.max_streams_per_tenant),
             ("limits.max_message_bytes", self.limits.max_message_bytes),
+            ("limits.max_response_bytes", self.limits.max_response_bytes),
             ("gateway.max_body_bytes", self.gateway.max_body_bytes),
             ("limits.max_in_flight", self.limits.calls.max_in_flight),
             ("limits.concurrency_per_connection", self.limits.concurrency_per_connection),
@@ -556,6 +569,7 @@ impl Config {
             },
             limits: FileLimitsConfig {
                 max_message_bytes: Some(limits.max_message_bytes),
+                max_response_bytes: Some(limits.max_response_bytes),
                 max_deadline_ms: Some(ms(limits.calls.max_deadline)),
                 rate_per_key: Some(limits.calls.rate_per_key),
                 burst_per_key: Some(limits.calls.burst_per_key),
@@ -573,6 +587,9 @@ impl Config {
             subscribe: FileSubscribeConfig {
                 heartbeat_interval_ms: Some(ms(self.feed.heartbeat_interval)),
                 buffer: Some(self.feed.buffer),
+                buffer_kib: Some(self.feed.buffer_bytes / 1024),
+                total_buffer_mib: Some(self.feed.total_buffer_bytes / (1024 * 1024)),
+                tail_mib: Some(self.feed.tail_bytes / (1024 * 1024)),
                 send_timeout_ms: Some(ms(self.feed.send_timeout)),
                 max_streams: Some(self.feed.max_streams),
                 max_streams_per_tenant: Some(self.feed.max_streams_per_tenant),
@@ -687,6 +704,7 @@ fn server_limits(file: &FileLimitsConfig) -> ServerLimits {
     };
     ServerLimits {
         max_message_bytes: file.max_message_bytes.unwrap_or(defaults.max_message_bytes),
+        max_response_bytes: file.max_response_bytes.unwrap_or(defaults.max_response_bytes),
         calls,
         concurrency_per_connection: file
             .concurrency_per_connection
@@ -717,6 +735,11 @@ fn feed_settings(file: &FileSubscribeConfig) -> FeedSettings {
             .heartbeat_interval_ms
             .map_or(defaults.heartbeat_interval, Duration::from_millis),
         buffer: file.buffer.unwrap_or(defaults.buffer),
+        buffer_bytes: file.buffer_kib.map_or(defaults.buffer_bytes, |kib| kib.saturating_mul(1024)),
+        total_buffer_bytes: file
+            .total_buffer_mib
+            .map_or(defaults.total_buffer_bytes, |mib| mib.saturating_mul(1024 * 1024)),
+        tail_bytes: file.tail_mib.map_or(defaults.tail_bytes, |mib| mib.saturating_mul(1024 * 1024)),
         send_timeout: file.send_timeout_ms.map_or(defaults.send_timeout, Duration::from_millis),
         max_streams: file.max_streams.unwrap_or(defaults.max_streams),
         max_streams_per_tenant: file.max_streams_per_tenant.unwrap_or(defaults.max_streams_per_tenant),

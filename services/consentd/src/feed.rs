@@ -19,6 +19,7 @@ use consent_core::{
     ConsentError, ConsentRecord, ConsentService, ConsentStore, FeedFilter, Revision, Subscribe, TenantId,
 };
 use consent_proto::v1 as pb;
+use prost::Message as _;
 use tokio::sync::mpsc::error::SendTimeoutError;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
 use tokio::time::Instant;
@@ -37,6 +38,12 @@ pub struct FeedSettings {
     pub heartbeat_interval: Duration,
     /// Messages buffered per stream.
     pub buffer: usize,
+    /// Bytes buffered per stream (encoded messages), at most.
+    pub buffer_bytes: usize,
+    /// Bytes buffered by all streams of this server together, at most.
+    pub total_buffer_bytes: usize,
+    /// The most each tenant's shared tail keeps in memory.
+    pub tail_bytes: usize,
     /// How long a full buffer may stay full before the stream is ended.
     pub send_timeout: Duration,
     /// Streams open at once on this server.
@@ -58,6 +65,9 @@ impl Default for FeedSettings {
         Self {
             heartbeat_interval: Duration::from_secs(15),
             buffer: 1024,
+            buffer_bytes: 1024 * 1024,
+            total_buffer_bytes: 64 * 1024 * 1024,
+            tail_bytes: 32 * 1024 * 1024,
             send_timeout: Duration::from_secs(5),
             max_streams: 1024,
             max_streams_per_tenant: 256,
@@ -73,6 +83,8 @@ impl Default for FeedSettings {
 pub struct Feeds<S> {
     service: ConsentService<S>,
     settings: FeedSettings,
+    /// Bytes all streams' buffers may still take, and the total.
+    buffered: (Arc<Semaphore>, usize),
     streams: Arc<Semaphore>,
     per_tenant: Arc<Mutex<HashMap<TenantId, usize>>>,
     authenticator: Option<Authenticator>,
@@ -133,9 +145,11 @@ impl<S: ConsentStore + Clone> Feeds<S> {
                 observer.observe(i64::try_from(used).unwrap_or(i64::MAX), &[]);
             })
             .build();
+        let buffered = Budget::sized(settings.total_buffer_bytes);
         Self {
             service,
             settings,
+            buffered,
             streams,
             per_tenant: Arc::default(),
             authenticator,
@@ -168,6 +182,11 @@ impl<S: ConsentStore + Clone> Feeds<S> {
             shutdown: self.shutdown.clone(),
             follower,
             key: principal.key_id.zip(self.authenticator.clone()),
+            budget: {
+                let (own, own_size) = Budget::sized(self.settings.buffer_bytes);
+                let (shared, shared_size) = self.buffered.clone();
+                Budget { own, own_size, shared, shared_size }
+            },
         };
         tokio::spawn(async move {
             if let Some(reason) = producer.run().await {
@@ -196,6 +215,7 @@ impl<S: ConsentStore + Clone> Feeds<S> {
     ) -> Result<Follower<S>, ConsentError> {
         let reading = Reading {
             page_size: self.settings.page_size,
+            window_bytes: self.settings.tail_bytes,
             poll_interval: self.settings.poll_interval,
             linger: self.settings.tail_linger,
         };
@@ -223,8 +243,10 @@ struct Producer<S> {
     database_id: String,
     /// Every revision up to here has been read.
     cursor: Revision,
-    messages: mpsc::Sender<pb::SubscribeResponse>,
+    messages: mpsc::Sender<Buffered>,
     shutdown: watch::Receiver<bool>,
+    /// What the stream's buffer may still take, in bytes.
+    budget: Budget,
     /// The stream's way through the tenant's changes (its shared tail).
     follower: Follower<S>,
     /// The stream's key and who checks it; `None` without authentication.
@@ -304,9 +326,20 @@ impl<S: ConsentStore + Clone> Producer<S> {
         }
     }
 
-    /// Buffers one message; `Err` ends the stream (`Err(None)`: the client left).
+    /// Buffers one message, once the stream's and the server's byte budgets
+    /// have room for it; `Err` ends the stream (`Err(None)`: the client
+    /// left). A buffer that stays full — in messages or in bytes — for the
+    /// send timeout ends the stream as too slow.
     async fn send(&self, message: pb::SubscribeResponse) -> Result<(), Option<End>> {
-        match self.messages.send_timeout(message, self.settings.send_timeout).await {
+        let deadline = Instant::now() + self.settings.send_timeout;
+        let charge = match tokio::time::timeout_at(deadline, self.budget.charge(message.encoded_len())).await
+        {
+            Ok(Some(charge)) => charge,
+            Ok(None) => return Err(None),
+            Err(_) => return Err(Some(End::TooSlow)),
+        };
+        let left = deadline.saturating_duration_since(Instant::now());
+        match self.messages.send_timeout(Buffered { message, _charge: charge }, left).await {
             Ok(()) => Ok(()),
             Err(SendTimeoutError::Timeout(_)) => Err(Some(End::TooSlow)),
             Err(SendTimeoutError::Closed(_)) => Err(None),
@@ -343,12 +376,54 @@ impl<S: ConsentStore + Clone> Producer<S> {
     }
 }
 
+/// A message in a stream's buffer, holding its bytes of the budgets until
+/// tonic takes it.
+#[derive(Debug)]
+struct Buffered {
+    message: pb::SubscribeResponse,
+    _charge: Charge,
+}
+
+/// A stream's byte budget and the server's, shared by all its streams, with
+/// their sizes (the most one message may take of each).
+#[derive(Debug)]
+struct Budget {
+    own: Arc<Semaphore>,
+    own_size: usize,
+    shared: Arc<Semaphore>,
+    shared_size: usize,
+}
+
+/// Bytes taken from both budgets, given back on drop.
+#[derive(Debug)]
+struct Charge {
+    _own: OwnedSemaphorePermit,
+    _shared: OwnedSemaphorePermit,
+}
+
+impl Budget {
+    /// Takes `bytes` from both budgets, waiting for room (a message larger
+    /// than a whole budget takes all of it); `None` if a budget is closed.
+    async fn charge(&self, bytes: usize) -> Option<Charge> {
+        let part = |size: usize| u32::try_from(bytes.clamp(1, size)).unwrap_or(u32::MAX);
+        let own = Arc::clone(&self.own).acquire_many_owned(part(self.own_size)).await.ok()?;
+        let shared = Arc::clone(&self.shared).acquire_many_owned(part(self.shared_size)).await.ok()?;
+        Some(Charge { _own: own, _shared: shared })
+    }
+
+    /// A budget of `bytes` (within what a semaphore and one charge can hold).
+    fn sized(bytes: usize) -> (Arc<Semaphore>, usize) {
+        let size = bytes.clamp(1, u32::MAX as usize);
+        (Arc::new(Semaphore::new(size)), size)
+    }
+}
+
 /// The stream handed to tonic: buffered messages, or the end status as soon as
 /// the producer ends the stream (buffered messages are then dropped, so a
 /// client that stopped reading learns of the end without draining them).
 #[derive(Debug)]
 pub struct FeedStream {
-    receiver: mpsc::Receiver<pb::SubscribeResponse>,
+    receiver: mpsc::Receiver<Buffered>,
     end: oneshot::Receiver<End>,
     /// The last revision handed to the client (the start cursor before any).
     last_revision: Revision,
@@ -407,7 +482,8 @@ impl Stream for FeedStream {
             return Poll::Ready(end.ok().map(|end| Err(self.end_status(end))));
         }
         match self.receiver.poll_recv(cx) {
-            Poll::Ready(Some(message)) => {
+            // The message leaves the budgets as tonic takes it.
+            Poll::Ready(Some(Buffered { message, .. })) => {
                 self.last_revision = match &message.payload {
                     Some(pb::subscribe_response::Payload::Event(event)) => event.revision,
                     Some(pb::subscribe_response::Payload::Heartbeat(beat)) => beat.revision,

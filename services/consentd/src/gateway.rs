@@ -63,6 +63,8 @@ pub(crate) struct Gateway {
     pub(crate) trusted_proxies: Arc<Vec<IpAddr>>,
     /// Webhook subscriptions, for vendors that create them.
     pub(crate) webhooks: Webhooks,
+    /// About the most a listed page of records may weigh.
+    pub(crate) max_response_bytes: usize,
 }
 
 /// The routes of the `enabled` adapters.
@@ -381,7 +383,7 @@ async fn perform(
         }
         Operation::List(query) => {
             let filter = query.filter.clone();
-            let page = service.query(tenant, query).await?;
+            let page = service.query(tenant, query, gateway.max_response_bytes).await?;
             let views = service.views(tenant, page.records).await?;
             Outcome::Listed { views, next_page_token: page.next_page_token, filter }
         }

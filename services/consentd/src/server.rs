@@ -231,8 +231,11 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
     let limits = &config.limits;
     // One budget per key and one capacity per server, for gRPC and vendor routes
     // alike (`budget`, made above, also carries the draining flag).
-    let consent_api = ConsentServiceServer::new(GrpcConsentService::new(service.clone(), feeds.clone()))
-        .max_decoding_message_size(limits.max_message_bytes);
+    let consent_api = ConsentServiceServer::new(
+        GrpcConsentService::new(service.clone(), feeds.clone())
+            .with_max_response_bytes(limits.max_response_bytes),
+    )
+    .max_decoding_message_size(limits.max_message_bytes);
     let webhook_api = WebhookServiceServer::new(GrpcWebhookService::new(service.clone()))
         .max_decoding_message_size(limits.max_message_bytes);
     let relay = Relay::new(
@@ -292,6 +295,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
         authenticator: gateway_authenticator,
         budget,
         trusted_proxies: Arc::new(config.gateway.trusted_proxies.clone()),
+        max_response_bytes: limits.max_response_bytes,
         webhooks,
     };
     let app = http::health_routes(service, Arc::clone(&draining))

@@ -18,8 +18,43 @@ use consent_core::{
 use tokio::sync::watch;
 use uuid::Uuid;
 
-/// Records kept in memory per tenant.
+/// Records kept in memory per tenant, at most (and at most
+/// [`Reading::window_bytes`] of them).
 const WINDOW: usize = 4096;
+
+/// About the most one read of the log should bring into memory: page sizes
+/// adapt to the records' size to stay near it.
+const PAGE_BYTES: usize = 1024 * 1024;
+
+/// Records in a reader's first page, before it knows how large they are.
+const FIRST_PAGE: u64 = 16;
+
+/// How many records to read at a time so that a page stays near
+/// [`PAGE_BYTES`]: small records come a full page at a time, large ones
+/// (up to the size validation allows) a few at a time.
+#[derive(Debug, Clone, Copy)]
+struct PageSizer {
+    limit: u64,
+    max: u64,
+}
+
+impl PageSizer {
+    fn new(max: u64) -> Self {
+        Self { limit: FIRST_PAGE.min(max).max(1), max: max.max(1) }
+    }
+
+    fn limit(self) -> u64 {
+        self.limit
+    }
+
+    /// Adapts to the records one read returned.
+    fn observe(&mut self, records: &[ConsentRecord]) {
+        if let Some(largest) = records.iter().map(ConsentRecord::approximate_bytes).max() {
+            let fits = (PAGE_BYTES / largest.max(1)) as u64;
+            self.limit = fits.clamp(1, self.max);
+        }
+    }
+}
 
 /// Records in `(start, cursor]`, all of them, in revision order.
 #[derive(Debug, Default)]
@@ -27,6 +62,8 @@ struct Window {
     start: Revision,
     cursor: Revision,
     records: VecDeque<Arc<ConsentRecord>>,
+    /// What `records` weigh (by [`ConsentRecord::approximate_bytes`]).
+    bytes: usize,
     /// Why the last read of the log failed, until one succeeds: the streams
     /// end (resumably) rather than wait silently on a stalled tail.
     failure: Option<ConsentError>,
@@ -73,16 +110,18 @@ impl Tail {
         self.wake.subscribe()
     }
 
-    fn append(&self, records: Vec<ConsentRecord>, cursor: Revision) {
+    fn append(&self, records: Vec<ConsentRecord>, cursor: Revision, max_bytes: usize) {
         let mut window = self.window.write().unwrap_or_else(std::sync::PoisonError::into_inner);
         window.failure = None;
+        window.bytes += records.iter().map(ConsentRecord::approximate_bytes).sum::<usize>();
         window.records.extend(records.into_iter().map(Arc::new));
         let advanced = cursor > window.cursor;
         window.cursor = window.cursor.max(cursor);
-        while window.records.len() > WINDOW {
-            if let Some(dropped) = window.records.pop_front() {
-                window.start = dropped.revision;
-            }
+        // Readers behind the window read the log instead.
+        while window.records.len() > WINDOW || window.bytes > max_bytes {
+            let Some(dropped) = window.records.pop_front() else { break };
+            window.start = dropped.revision;
+            window.bytes = window.bytes.saturating_sub(dropped.approximate_bytes());
         }
         drop(window);
         if advanced {
@@ -127,6 +166,7 @@ impl Tails {
                 start: head,
                 cursor: head,
                 records: VecDeque::new(),
+                bytes: 0,
                 failure: None,
             }),
             wake: watch::Sender::new(()),
@@ -187,7 +227,7 @@ pub(crate) struct Follower<S> {
     advanced: watch::Receiver<()>,
     /// The filter's subject, once resolved (a link never moves).
     subject: Option<Uuid>,
-    page_size: u64,
+    pages: PageSizer,
 }
 
 /// What one read gave: the matching records after the cursor, the new
@@ -209,7 +249,7 @@ impl<S: ConsentStore + Clone> Follower<S> {
         page_size: u64,
     ) -> Self {
         let advanced = tail.advanced();
-        Self { service, tenant, filter, tail, advanced, subject: None, page_size }
+        Self { service, tenant, filter, tail, advanced, subject: None, pages: PageSizer::new(page_size) }
     }
 
     /// Marks the tail's advances so far as seen: call before reading, so an
@@ -231,9 +271,10 @@ impl<S: ConsentStore + Clone> Follower<S> {
                 Ok(Page { records: self.matching(records).await?, cursor, full: false })
             }
             None => {
-                let page =
-                    self.service.read_changes(&self.tenant, &self.filter, cursor, self.page_size).await?;
-                let full = page.records.len() as u64 >= self.page_size;
+                let limit = self.pages.limit();
+                let page = self.service.read_changes(&self.tenant, &self.filter, cursor, limit).await?;
+                let full = page.records.len() as u64 >= limit;
+                self.pages.observe(&page.records);
                 Ok(Page { records: page.records, cursor: page.cursor, full })
             }
         }
@@ -278,8 +319,10 @@ impl<S: ConsentStore + Clone> Follower<S> {
 /// How a tail reads the log.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Reading {
-    /// Records read at a time.
+    /// Records read at a time, at most.
     pub(crate) page_size: u64,
+    /// The most the window of records in memory may weigh.
+    pub(crate) window_bytes: usize,
     /// How often the log is re-read without a commit signal.
     pub(crate) poll_interval: Duration,
     /// How long a tail with no stream left keeps running before it stops.
@@ -300,6 +343,7 @@ async fn read_tail<S: ConsentStore + Clone>(
     let mut commits = service.store().commits();
     let everything = FeedFilter::default();
     let mut unfollowed_since = None;
+    let mut pages = PageSizer::new(reading.page_size);
     loop {
         if Arc::strong_count(&tail) == 1 {
             let since = *unfollowed_since.get_or_insert_with(tokio::time::Instant::now);
@@ -311,10 +355,12 @@ async fn read_tail<S: ConsentStore + Clone>(
         }
         commits.borrow_and_update();
         let cursor = tail.window.read().unwrap_or_else(std::sync::PoisonError::into_inner).cursor;
-        let full = match service.read_changes(&tenant, &everything, cursor, reading.page_size).await {
+        let limit = pages.limit();
+        let full = match service.read_changes(&tenant, &everything, cursor, limit).await {
             Ok(page) => {
-                let full = page.records.len() as u64 >= reading.page_size;
-                tail.append(page.records, page.cursor);
+                let full = page.records.len() as u64 >= limit;
+                pages.observe(&page.records);
+                tail.append(page.records, page.cursor, reading.window_bytes);
                 full
             }
             Err(err) => {

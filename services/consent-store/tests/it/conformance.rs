@@ -79,8 +79,8 @@ async fn older_collected_at_is_history_not_state(store: TestStore) {
         page_size: 0,
         page_token: String::new(),
     };
-    assert_eq!(s.query(&tenant(), query(true)).await.unwrap().records.len(), 2);
-    assert_eq!(s.query(&tenant(), query(false)).await.unwrap().records.len(), 1);
+    assert_eq!(s.query(&tenant(), query(true), usize::MAX).await.unwrap().records.len(), 2);
+    assert_eq!(s.query(&tenant(), query(false), usize::MAX).await.unwrap().records.len(), 1);
 }
 
 async fn expired_decider_never_falls_back(store: TestStore) {
@@ -160,27 +160,33 @@ async fn queries_page_in_revision_order_per_tenant(store: TestStore) {
     for i in 0..25 {
         s.record(&tenant(), record(&format!("u{i}"), "marketing", "", Decision::Granted)).await.unwrap();
     }
-    let mut token = String::new();
-    let mut seen = Vec::new();
-    loop {
-        let page = s
-            .query(
-                &tenant(),
-                QueryConsents {
-                    filter: RecordFilter { history: true, ..RecordFilter::default() },
-                    page_size: 4,
-                    page_token: token,
-                },
-            )
-            .await
-            .unwrap();
-        seen.extend(page.records.iter().map(|r| r.revision));
-        if page.next_page_token.is_empty() {
-            break;
+    // Pages end by count, or by bytes (a budget smaller than one record
+    // still gives one record a page): either way every record comes once.
+    for (page_size, max_bytes, most_per_page) in [(4, usize::MAX, 4), (1000, 1, 1)] {
+        let mut token = String::new();
+        let mut seen = Vec::new();
+        loop {
+            let page = s
+                .query(
+                    &tenant(),
+                    QueryConsents {
+                        filter: RecordFilter { history: true, ..RecordFilter::default() },
+                        page_size,
+                        page_token: token,
+                    },
+                    max_bytes,
+                )
+                .await
+                .unwrap();
+            assert!(page.records.len() <= most_per_page);
+            seen.extend(page.records.iter().map(|r| r.revision));
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            token = page.next_page_token;
         }
-        token = page.next_page_token;
+        assert_eq!(seen, (1..=25).collect::<Vec<_>>());
     }
-    assert_eq!(seen, (1..=25).collect::<Vec<_>>());
 }
 
 async fn tenants_never_see_each_other(store: TestStore) {
@@ -213,6 +219,7 @@ async fn tenants_never_see_each_other(store: TestStore) {
                 page_size: 0,
                 page_token: String::new(),
             },
+            usize::MAX,
         )
         .await
         .unwrap();

@@ -22,12 +22,22 @@ pub use webhooks::GrpcWebhookService;
 pub struct GrpcConsentService<S> {
     service: ConsentService<S>,
     feeds: Feeds<S>,
+    /// About the most a page of records may weigh (see `[limits]
+    /// max_response_bytes`).
+    max_response_bytes: usize,
 }
 
 impl<S> GrpcConsentService<S> {
     /// Serves `service`, and its change feed through `feeds`, over gRPC.
     pub fn new(service: ConsentService<S>, feeds: Feeds<S>) -> Self {
-        Self { service, feeds }
+        Self { service, feeds, max_response_bytes: crate::config::ServerLimits::default().max_response_bytes }
+    }
+
+    /// With pages of records ending before they weigh `max_bytes`.
+    #[must_use]
+    pub fn with_max_response_bytes(mut self, max_bytes: usize) -> Self {
+        self.max_response_bytes = max_bytes;
+        self
     }
 }
 
@@ -73,7 +83,7 @@ impl<S: ConsentStore + Clone> ConsentServiceApi for GrpcConsentService<S> {
     ) -> Result<Response<pb::QueryConsentsResponse>, Status> {
         let tenant = authorize(&request, Scope::Read)?.tenant;
         let cmd = convert::query_request(request.into_inner()).map_err(to_status)?;
-        let page = self.service.query(&tenant, cmd).await.map_err(to_status)?;
+        let page = self.service.query(&tenant, cmd, self.max_response_bytes).await.map_err(to_status)?;
         Ok(Response::new(convert::query_response(page)))
     }
 

@@ -18,6 +18,7 @@ mod health;
 mod http_client;
 mod idempotency;
 mod key_probing;
+mod large_records;
 mod limits;
 mod liveness;
 mod outage;
