@@ -12,6 +12,7 @@
 //! and prints the tables `docs/benchmarks.md` shows.
 
 mod baseline;
+mod hostile;
 mod load;
 mod process;
 mod report;
@@ -84,6 +85,9 @@ struct Args {
     /// Writes during the webhook fan-out
     #[arg(long, default_value_t = 200)]
     webhook_writes: u64,
+    /// Subscribe streams that never read in the hostile-memory run (0 skips it)
+    #[arg(long, default_value_t = 64)]
+    hostile_streams: usize,
     /// Run only these closed-loop workloads (default: all)
     #[arg(long, value_enum, value_delimiter = ',')]
     only: Vec<Workload>,
@@ -216,6 +220,15 @@ async fn main() {
             )
             .await,
         );
+    }
+
+    if args.hostile_streams > 0 {
+        eprintln!(
+            "hostile memory: the largest requests, then {} streams that never read …",
+            args.hostile_streams
+        );
+        report.hostile_memory =
+            Some(hostile::hostile_memory(&binary, primary.backend(), args.hostile_streams).await);
     }
 
     if args.webhooks > 0 {

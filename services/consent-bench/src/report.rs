@@ -109,6 +109,7 @@ pub(crate) struct Report {
     pub(crate) runs: Vec<Run>,
     pub(crate) fan_out: Option<FanOut>,
     pub(crate) webhook_fan_out: Option<crate::webhooks::WebhookFanOut>,
+    pub(crate) hostile_memory: Option<crate::hostile::HostileMemory>,
     pub(crate) targets: Vec<Target>,
 }
 
@@ -142,6 +143,7 @@ impl Report {
             runs: Vec::new(),
             fan_out: None,
             webhook_fan_out: None,
+            hostile_memory: None,
             targets: Vec::new(),
         }
     }
@@ -349,6 +351,18 @@ impl Report {
                 fan_out.write_ms.p99,
                 fan_out.peak_rss_mib,
                 fan_out.server_cpu_seconds,
+            );
+        }
+        if let Some(hostile) = &self.hostile_memory {
+            let _ = writeln!(
+                out,
+                "\nHostile memory: {} of the largest accepted RecordConsent requests ({:.1} MiB of records), then {} Subscribe streams from the beginning that never read ({} ended RESOURCE_EXHAUSTED): server RSS {:.1} MiB before, peak {:.1} MiB.",
+                hostile.requests,
+                hostile.records_mib,
+                hostile.streams,
+                hostile.streams_ended,
+                hostile.idle_rss_mib,
+                hostile.peak_rss_mib
             );
         }
         if let Some(hooks) = &self.webhook_fan_out {
