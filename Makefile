@@ -1,5 +1,5 @@
 # One entry point for developers; the README's two commands stay the truth.
-.PHONY: run test lint fmt ci bench helm-check fuzz fuzz-smoke
+.PHONY: run test lint fmt ci bench soak helm-check fuzz fuzz-smoke
 
 run:        ## run the service on embedded SQLite (./consentd.db)
 	cargo run -p consentd -- serve
@@ -48,3 +48,6 @@ fuzz:       ## every fuzz target for FUZZ_SECONDS seconds each (default 600)
 
 fuzz-smoke: ## every fuzz target for 30 s
 	$(MAKE) fuzz FUZZ_SECONDS=30
+
+soak:       ## the fault soak: 20 × kill -9 on SQLite and on PostgreSQL, a PostgreSQL restart, a frozen notice connection (docs/reliability.md)
+	cargo run --release -p consent-bench -- --soak

@@ -16,6 +16,7 @@ mod hostile;
 mod load;
 mod process;
 mod report;
+mod soak;
 mod webhooks;
 mod workloads;
 
@@ -101,6 +102,13 @@ struct Args {
     /// A consentd binary to measure (default: build the workspace's, release)
     #[arg(long)]
     consentd: Option<PathBuf>,
+    /// Run the fault soak instead of the benchmarks: SIGKILLs of consentd
+    /// under writes and resuming subscribers, on each of --backends
+    #[arg(long)]
+    soak: bool,
+    /// SIGKILLs per backend in the soak
+    #[arg(long, default_value_t = 20)]
+    kills: usize,
     /// Internal: serve the bare tonic baseline in this process
     #[arg(long, hide = true)]
     bare_grpc: bool,
@@ -132,6 +140,14 @@ async fn main() {
     let window =
         Window { warmup: Duration::from_secs(args.warmup), measured: Duration::from_secs(args.seconds) };
     let binary = process::consentd_binary(args.consentd.clone());
+    if args.soak {
+        for backend in &args.backends {
+            eprintln!("fault soak on {} …", backend.name());
+            let report = soak::soak(&binary, backend.backend(), args.kills).await;
+            println!("{}", report.markdown());
+        }
+        return;
+    }
     let Some(&primary) = args.backends.first() else {
         eprintln!("consent-bench: --backends names no backend");
         std::process::exit(2);

@@ -27,19 +27,33 @@ impl Server {
         config: &Path,
         dir: &Path,
     ) -> Self {
+        Self::consentd_with(
+            binary,
+            dir,
+            &[
+                ("CONSENTD_DATABASE_URL", database_url),
+                ("CONSENTD_CONFIG", &config.display().to_string()),
+                ("CONSENTD_KEY_SECRET", key_secret),
+                ("CONSENTD_AUTH", "required"),
+                ("CONSENTD_GRPC_LISTEN", "127.0.0.1:0"),
+                ("CONSENTD_HTTP_LISTEN", "127.0.0.1:0"),
+            ],
+        )
+    }
+
+    /// Starts `consentd serve` in `dir` with `env` (JSON logs, warnings
+    /// shown) and waits for its "consentd is serving" line.
+    pub(crate) fn consentd_with(binary: &Path, dir: &Path, env: &[(&str, &str)]) -> Self {
         let mut command = Command::new(binary);
         command
             .arg("serve")
             .current_dir(dir)
-            .env("CONSENTD_DATABASE_URL", database_url)
-            .env("CONSENTD_CONFIG", config)
-            .env("CONSENTD_KEY_SECRET", key_secret)
-            .env("CONSENTD_AUTH", "required")
-            .env("CONSENTD_GRPC_LISTEN", "127.0.0.1:0")
-            .env("CONSENTD_HTTP_LISTEN", "127.0.0.1:0")
             .env("CONSENTD_LOG_FORMAT", "json")
             .env("RUST_LOG", "warn,consentd=info")
             .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT");
+        for (key, value) in env {
+            command.env(key, value);
+        }
         Self::spawn(command, |line| {
             let json: serde_json::Value = serde_json::from_str(line).ok()?;
             let fields = &json["fields"];

@@ -134,7 +134,7 @@ async fn a_frozen_notice_connection_never_leaves_a_withdrawal_unseen() {
 
     let database = consent_store::testing::TestDatabase::postgres().await;
     let server = consent_store::testing::postgres_server_url();
-    let freezer = crate::process::ListenerFreezer::start(server.rsplit('@').next().unwrap()).await;
+    let freezer = consent_store::testing::ListenerFreezer::start(server.rsplit('@').next().unwrap()).await;
     let proxied = format!("postgres://postgres@{}/{}", freezer.addr, database.postgres_name().unwrap());
     let bound = consent_store::StoreOptions::new("").notice_max_staleness;
     let a = TestServer::start_with(|config| config.store = consent_store::StoreOptions::new(proxied)).await;
