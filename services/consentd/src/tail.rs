@@ -75,6 +75,8 @@ struct Window {
 struct Since {
     records: Vec<Arc<ConsentRecord>>,
     cursor: Revision,
+    /// The window holds more after `cursor`.
+    more: bool,
 }
 
 /// One tenant's tail.
@@ -87,9 +89,10 @@ pub(crate) struct Tail {
 }
 
 impl Tail {
-    /// The records after `after` up to the tail's cursor, and that cursor;
-    /// `None` when `after` lies before the window (read the log instead); the
-    /// error when the tail cannot read the log.
+    /// The records after `after` up to the tail's cursor — about
+    /// [`PAGE_BYTES`] of them at most, as a reader copies what it takes — and
+    /// the cursor they reach; `None` when `after` lies before the window
+    /// (read the log instead); the error when the tail cannot read the log.
     fn since(&self, after: Revision) -> Result<Option<Since>, ConsentError> {
         let window = self.window.read().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(failure) = &window.failure {
@@ -99,10 +102,18 @@ impl Tail {
             return Ok(None);
         }
         let first = window.records.partition_point(|record| record.revision <= after);
-        Ok(Some(Since {
-            records: window.records.range(first..).cloned().collect(),
-            cursor: window.cursor.max(after),
-        }))
+        let mut bytes = 0;
+        let mut records = Vec::new();
+        for record in window.records.range(first..) {
+            bytes += record.approximate_bytes();
+            if bytes > PAGE_BYTES && !records.is_empty() {
+                // The rest at the reader's next turn, which comes at once.
+                let cursor = records.last().map_or(after, |last: &Arc<ConsentRecord>| last.revision);
+                return Ok(Some(Since { records, cursor, more: true }));
+            }
+            records.push(Arc::clone(record));
+        }
+        Ok(Some(Since { records, cursor: window.cursor.max(after), more: false }))
     }
 
     /// Changes whenever the window advances or the tail fails.
@@ -267,8 +278,8 @@ impl<S: ConsentStore + Clone> Follower<S> {
     /// log cannot be read.
     pub(crate) async fn read(&mut self, cursor: Revision) -> Result<Page, ConsentError> {
         match self.tail.since(cursor)? {
-            Some(Since { records, cursor }) => {
-                Ok(Page { records: self.matching(records).await?, cursor, full: false })
+            Some(Since { records, cursor, more }) => {
+                Ok(Page { records: self.matching(records).await?, cursor, full: more })
             }
             None => {
                 let limit = self.pages.limit();

@@ -60,7 +60,7 @@ impl Replica {
             ("CONSENTD_AUTH", "disabled"),
             ("CONSENTD_CONFIG", config.as_str()),
             // Faults make warnings by the hundred; errors still show.
-            ("RUST_LOG", "error"),
+            ("RUST_LOG", "error,consentd::server=info"),
         ];
         self.server = Some(tokio::task::block_in_place(|| Server::consentd_with(binary, &self.dir, &env)));
     }

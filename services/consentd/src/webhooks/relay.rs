@@ -272,6 +272,10 @@ impl Worker {
             };
             if page.records.is_empty() {
                 scanned = page.cursor;
+                if page.full {
+                    // More to read at once, none of it this subscription's.
+                    continue;
+                }
                 let until_renewal = duration_until(Timestamp::now(), self.renew_at());
                 let timeout = context.settings.poll_interval.min(until_renewal);
                 self.wait(&mut shutdown, follower.as_mut(), timeout).await;
