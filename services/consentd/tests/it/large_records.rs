@@ -182,3 +182,18 @@ async fn subscribers_that_do_not_read_are_ended_by_bytes_and_resume_without_loss
         reader.events_through(*written.last().unwrap()).await.iter().map(|e| e.revision).collect();
     assert_eq!(all, written);
 }
+
+/// A subscriber attached before the writes takes them from the tenant's
+/// shared tail in memory — about 1 MiB at a time — and receives every one,
+/// in order, in one stream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_subscriber_takes_large_records_from_the_tail_piece_by_piece() {
+    let server =
+        TestServer::start_with(|config| config.feed.send_timeout = std::time::Duration::from_secs(10)).await;
+    let mut client = server.client().await;
+    let mut live = Subscriber::open(&mut client, pb::SubscribeRequest::default()).await.unwrap();
+    let written = write_large(&mut client).await;
+    let received: Vec<i64> =
+        live.events_through(*written.last().unwrap()).await.iter().map(|event| event.revision).collect();
+    assert_eq!(received, written);
+}
