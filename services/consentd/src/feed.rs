@@ -83,8 +83,8 @@ impl Default for FeedSettings {
 pub struct Feeds<S> {
     service: ConsentService<S>,
     settings: FeedSettings,
-    /// Bytes all streams' buffers may still take, and the total.
-    buffered: (Arc<Semaphore>, usize),
+    /// Bytes all streams' buffers may still take.
+    buffered: ByteBudget,
     streams: Arc<Semaphore>,
     per_tenant: Arc<Mutex<HashMap<TenantId, usize>>>,
     authenticator: Option<Authenticator>,
@@ -145,7 +145,7 @@ impl<S: ConsentStore + Clone> Feeds<S> {
                 observer.observe(i64::try_from(used).unwrap_or(i64::MAX), &[]);
             })
             .build();
-        let buffered = Budget::sized(settings.total_buffer_bytes);
+        let buffered = ByteBudget::new(settings.total_buffer_bytes);
         Self {
             service,
             settings,
@@ -182,10 +182,9 @@ impl<S: ConsentStore + Clone> Feeds<S> {
             shutdown: self.shutdown.clone(),
             follower,
             key: principal.key_id.zip(self.authenticator.clone()),
-            budget: {
-                let (own, own_size) = Budget::sized(self.settings.buffer_bytes);
-                let (shared, shared_size) = self.buffered.clone();
-                Budget { own, own_size, shared, shared_size }
+            budget: Budget {
+                own: ByteBudget::new(self.settings.buffer_bytes),
+                shared: self.buffered.clone(),
             },
         };
         tokio::spawn(async move {
@@ -384,14 +383,33 @@ struct Buffered {
     _charge: Charge,
 }
 
-/// A stream's byte budget and the server's, shared by all its streams, with
-/// their sizes (the most one message may take of each).
+/// Bytes that buffered messages may hold: what is left, and the size (the
+/// most one message may take).
+#[derive(Debug, Clone)]
+struct ByteBudget {
+    left: Arc<Semaphore>,
+    size: u32,
+}
+
+impl ByteBudget {
+    fn new(bytes: usize) -> Self {
+        let size = u32::try_from(bytes.max(1)).unwrap_or(u32::MAX);
+        Self { left: Arc::new(Semaphore::new(size as usize)), size }
+    }
+
+    /// Takes `bytes` (all of it, for a message larger than the whole
+    /// budget), waiting for room; `None` once the budget is closed.
+    async fn take(&self, bytes: usize) -> Option<OwnedSemaphorePermit> {
+        let bytes = u32::try_from(bytes).unwrap_or(u32::MAX).clamp(1, self.size);
+        Arc::clone(&self.left).acquire_many_owned(bytes).await.ok()
+    }
+}
+
+/// A stream's byte budget, and the server's, shared by all its streams.
 #[derive(Debug)]
 struct Budget {
-    own: Arc<Semaphore>,
-    own_size: usize,
-    shared: Arc<Semaphore>,
-    shared_size: usize,
+    own: ByteBudget,
+    shared: ByteBudget,
 }
 
 /// Bytes taken from both budgets, given back on drop.
@@ -402,19 +420,11 @@ struct Charge {
 }
 
 impl Budget {
-    /// Takes `bytes` from both budgets, waiting for room (a message larger
-    /// than a whole budget takes all of it); `None` if a budget is closed.
+    /// Takes `bytes` from both budgets, waiting for room.
     async fn charge(&self, bytes: usize) -> Option<Charge> {
-        let part = |size: usize| u32::try_from(bytes.clamp(1, size)).unwrap_or(u32::MAX);
-        let own = Arc::clone(&self.own).acquire_many_owned(part(self.own_size)).await.ok()?;
-        let shared = Arc::clone(&self.shared).acquire_many_owned(part(self.shared_size)).await.ok()?;
+        let own = self.own.take(bytes).await?;
+        let shared = self.shared.take(bytes).await?;
         Some(Charge { _own: own, _shared: shared })
-    }
-
-    /// A budget of `bytes` (within what a semaphore and one charge can hold).
-    fn sized(bytes: usize) -> (Arc<Semaphore>, usize) {
-        let size = bytes.clamp(1, u32::MAX as usize);
-        (Arc::new(Semaphore::new(size)), size)
     }
 }
 
