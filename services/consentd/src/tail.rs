@@ -400,3 +400,71 @@ async fn read_tail<S: ConsentStore + Clone>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use consent_core::{Decision, EventKind, Evidence, Timestamp};
+
+    use super::*;
+
+    fn record_of(metadata_bytes: usize, revision: Revision) -> ConsentRecord {
+        ConsentRecord {
+            id: Uuid::now_v7(),
+            tenant: TenantId::default_tenant(),
+            subject_id: Uuid::nil(),
+            identities: vec![],
+            purpose: "marketing".into(),
+            target: String::new(),
+            decision: Decision::Granted,
+            collected_at: Timestamp::from_micros(1),
+            expires_at: None,
+            recorded_at: Timestamp::from_micros(1),
+            source: String::new(),
+            evidence: Evidence { metadata_json: "x".repeat(metadata_bytes), ..Evidence::default() },
+            revision,
+            kind: EventKind::Recorded,
+        }
+    }
+
+    #[test]
+    fn pages_start_small_and_adapt_to_the_records_size() {
+        let mut pages = PageSizer::new(256);
+        assert_eq!(pages.limit(), FIRST_PAGE);
+        pages.observe(&[record_of(100, 1)]);
+        assert_eq!(pages.limit(), 256, "small records: a full page");
+        pages.observe(&[record_of(100, 2), record_of(64 * 1024, 3)]);
+        let limit = pages.limit();
+        assert!((1..=16).contains(&limit), "large records: about 1 MiB a page, got {limit}");
+        pages.observe(&[record_of(4 * PAGE_BYTES, 4)]);
+        assert_eq!(pages.limit(), 1, "never less than one record");
+    }
+
+    #[test]
+    fn the_window_keeps_to_its_bytes_and_hands_out_about_a_page_at_a_time() {
+        let tail = Tail { window: RwLock::default(), wake: watch::Sender::new(()) };
+        let records: Vec<ConsentRecord> = (1..=100).map(|revision| record_of(64 * 1024, revision)).collect();
+        tail.append(records, 100, 4 * 1024 * 1024);
+        let window = tail.window.read().unwrap();
+        assert!(window.bytes <= 4 * 1024 * 1024, "{} bytes kept", window.bytes);
+        assert_eq!(window.cursor, 100);
+        let start = window.start;
+        drop(window);
+        assert!(tail.since(start - 1).unwrap().is_none(), "before the window: read the log");
+        let first = tail.since(start).unwrap().expect("inside the window");
+        assert!(first.more && first.records.len() < 20, "{} records in one piece", first.records.len());
+        assert_eq!(first.cursor, first.records.last().unwrap().revision);
+        // Piece by piece, every record once, up to the cursor.
+        let mut seen: Vec<Revision> = first.records.iter().map(|r| r.revision).collect();
+        let mut cursor = first.cursor;
+        loop {
+            let next = tail.since(cursor).unwrap().unwrap();
+            seen.extend(next.records.iter().map(|r| r.revision));
+            cursor = next.cursor;
+            if !next.more {
+                break;
+            }
+        }
+        assert_eq!(seen, ((start + 1)..=100).collect::<Vec<_>>());
+        assert_eq!(cursor, 100);
+    }
+}
