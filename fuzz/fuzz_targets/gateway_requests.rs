@@ -76,7 +76,7 @@ fn harness() -> &'static Harness {
             .enable_all()
             .build()
             .expect("tokio runtime");
-        let dir = tempfile::tempdir().expect("temp dir");
+        let dir = consentd_fuzz::state_dir("gateway_requests");
         let server = runtime.block_on(consentd::server::start(&config(dir.path()))).expect("server starts");
         let routes = consentd::gateway::registry()
             .iter()
@@ -220,7 +220,17 @@ fn header_value(text: &str) -> String {
     text.chars().filter(|c| *c == '\t' || !c.is_control()).collect::<String>().trim().to_owned()
 }
 
-const RESERVED: &[&str] = &["host", "content-length", "transfer-encoding", "connection", "content-type", "expect", "upgrade", "te", "trailer"];
+const RESERVED: &[&str] = &[
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "content-type",
+    "expect",
+    "upgrade",
+    "te",
+    "trailer",
+];
 
 fn header_name(name: &HeaderName) -> String {
     match name {

@@ -43,7 +43,7 @@ fn harness() -> &'static Harness {
             .enable_all()
             .build()
             .expect("tokio runtime");
-        let dir = tempfile::tempdir().expect("temp dir");
+        let dir = consentd_fuzz::state_dir("grpc_requests");
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("consentd.db").display());
         let (service, shutdown) = runtime.block_on(async {
             let store = SqlStore::connect(&StoreOptions::new(url)).await.expect("store connects");

@@ -39,7 +39,10 @@ macro_rules! common_values {
     };
 }
 
-const fn concat<const A: usize, const B: usize, const C: usize>(a: [&'static str; A], b: [&'static str; B]) -> [&'static str; C] {
+const fn concat<const A: usize, const B: usize, const C: usize>(
+    a: [&'static str; A],
+    b: [&'static str; B],
+) -> [&'static str; C] {
     let mut out = [""; C];
     let mut i = 0;
     while i < A {
@@ -55,12 +58,17 @@ const fn concat<const A: usize, const B: usize, const C: usize>(a: [&'static str
 
 const COMMON: [&str; 27] = common_values!();
 
-const ADOBE_VALUES: [&str; 27 + 6] =
-    concat(COMMON, ["ECID", "email", "Email_LC_SHA256", "443636576799758681021090721276", "IMSORG@AdobeOrg", "9email"]);
+const ADOBE_VALUES: [&str; 27 + 6] = concat(
+    COMMON,
+    ["ECID", "email", "Email_LC_SHA256", "443636576799758681021090721276", "IMSORG@AdobeOrg", "9email"],
+);
 
 /// Adobe Privacy Service `/consent`.
 pub const ADOBE: Vendor = Vendor {
-    dict: Dict { keys: &["optOutOfSale", "entities", "nameSpace", "namespace", "values"], values: &ADOBE_VALUES },
+    dict: Dict {
+        keys: &["optOutOfSale", "entities", "nameSpace", "namespace", "values"],
+        values: &ADOBE_VALUES,
+    },
     templates: &[
         r#"{"optOutOfSale":true,"entities":[{"nameSpace":"email","values":["dsmith@acme.com","ajones@acme.com"]},{"nameSpace":"ECID","values":["443636576799758681021090721276"]}]}"#,
         r#"{"optOutOfSale":false,"entities":[{"namespace":"email","values":["A@B.c"," a@b.C "]}]}"#,
@@ -76,8 +84,18 @@ const INTEMPT_VALUES: [&str; 27 + 8] = concat(
 pub const INTEMPT: Vendor = Vendor {
     dict: Dict {
         keys: &[
-            "action", "timestamp", "validUntil", "source", "category", "userId", "email", "profileId", "message",
-            "sourceId", "reason", "deviceInfo",
+            "action",
+            "timestamp",
+            "validUntil",
+            "source",
+            "category",
+            "userId",
+            "email",
+            "profileId",
+            "message",
+            "sourceId",
+            "reason",
+            "deviceInfo",
         ],
         values: &INTEMPT_VALUES,
     },
@@ -94,9 +112,31 @@ const JENTIS_VALUES: [&str; 27 + 7] =
 pub const JENTIS: Vendor = Vendor {
     dict: Dict {
         keys: &[
-            "version", "system", "type", "timestamp", "navigator-userAgent", "initiator", "href", "configuration",
-            "container", "environment", "data", "identifier", "user", "id", "consent", "lastupdate", "vendors",
-            "vendorsChanged", "send", "userconsent", "action", "ga4", "requestType", "domain", "debugcode",
+            "version",
+            "system",
+            "type",
+            "timestamp",
+            "navigator-userAgent",
+            "initiator",
+            "href",
+            "configuration",
+            "container",
+            "environment",
+            "data",
+            "identifier",
+            "user",
+            "id",
+            "consent",
+            "lastupdate",
+            "vendors",
+            "vendorsChanged",
+            "send",
+            "userconsent",
+            "action",
+            "ga4",
+            "requestType",
+            "domain",
+            "debugcode",
         ],
         values: &JENTIS_VALUES,
     },
@@ -108,15 +148,39 @@ pub const JENTIS: Vendor = Vendor {
 
 const SECUREPRIVACY_VALUES: [&str; 27 + 8] = concat(
     COMMON,
-    ["All", "Partial", "None", "all", "jane.doe@example.com", "test-drive-booking", "Dealership", "hubspot-newsletter"],
+    [
+        "All",
+        "Partial",
+        "None",
+        "all",
+        "jane.doe@example.com",
+        "test-drive-booking",
+        "Dealership",
+        "hubspot-newsletter",
+    ],
 );
 
 /// Secure Privacy's Universal Consent API.
 pub const SECUREPRIVACY: Vendor = Vendor {
     dict: Dict {
         keys: &[
-            "ConsentGiven", "CustomUserId", "ClientId", "URI", "Metadata", "Reference", "ConsentType", "IntegrationId",
-            "WebhookUrl", "FromDate", "ToDate", "IP", "UserAgent", "City", "State", "Country", "PageSize",
+            "ConsentGiven",
+            "CustomUserId",
+            "ClientId",
+            "URI",
+            "Metadata",
+            "Reference",
+            "ConsentType",
+            "IntegrationId",
+            "WebhookUrl",
+            "FromDate",
+            "ToDate",
+            "IP",
+            "UserAgent",
+            "City",
+            "State",
+            "Country",
+            "PageSize",
             "PageToken",
         ],
         values: &SECUREPRIVACY_VALUES,
