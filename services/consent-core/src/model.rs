@@ -140,6 +140,37 @@ pub enum SubjectRef {
     Identity(Identity),
 }
 
+/// About what identities take in a record: their text, a `Vec` slot and
+/// the tags around each.
+pub fn identity_bytes(identities: &[Identity]) -> usize {
+    identities.iter().map(|identity| identity.namespace.len() + identity.value.len() + 48).sum()
+}
+
+impl Evidence {
+    /// The bytes of all its text.
+    pub fn text_bytes(&self) -> usize {
+        [
+            &self.user_agent,
+            &self.ip,
+            &self.proxy_ip,
+            &self.uri,
+            &self.country,
+            &self.region,
+            &self.city,
+            &self.notice_version,
+            &self.policy_version,
+            &self.message,
+            &self.metadata_json,
+            &self.consent_id,
+            &self.vendor,
+            &self.payload_digest,
+        ]
+        .iter()
+        .map(|text| text.len())
+        .sum()
+    }
+}
+
 /// What proves a decision: how, where and under which notice it was collected.
 /// Empty strings mean "not given".
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -229,30 +260,11 @@ impl ConsentRecord {
     /// dominates, about (and at least) what its protobuf or JSON encoding
     /// takes: what byte budgets (cache, feed buffers, response pages) count.
     pub fn approximate_bytes(&self) -> usize {
-        let evidence = &self.evidence;
-        let strings = [
-            self.tenant.as_str().len(),
-            self.purpose.len(),
-            self.target.len(),
-            self.source.len(),
-            evidence.user_agent.len(),
-            evidence.ip.len(),
-            evidence.proxy_ip.len(),
-            evidence.uri.len(),
-            evidence.country.len(),
-            evidence.region.len(),
-            evidence.city.len(),
-            evidence.notice_version.len(),
-            evidence.policy_version.len(),
-            evidence.message.len(),
-            evidence.metadata_json.len(),
-            evidence.consent_id.len(),
-            evidence.vendor.len(),
-            evidence.payload_digest.len(),
-        ];
-        // Each identity: its text, a Vec slot and the tags around it.
-        let identities: usize =
-            self.identities.iter().map(|identity| identity.namespace.len() + identity.value.len() + 48).sum();
-        strings.iter().sum::<usize>() + identities + std::mem::size_of::<Self>() + 64
+        let strings = self.tenant.as_str().len()
+            + self.purpose.len()
+            + self.target.len()
+            + self.source.len()
+            + self.evidence.text_bytes();
+        strings + identity_bytes(&self.identities) + std::mem::size_of::<Self>() + 64
     }
 }

@@ -80,28 +80,11 @@ pub fn record(cmd: &mut RecordConsent, now: Timestamp) -> Result<(), ConsentErro
 /// About what the records of a request will hold (see
 /// [`crate::ConsentRecord::approximate_bytes`]).
 fn records_bytes(cmd: &RecordConsent) -> usize {
-    let identities: usize = cmd.identities.iter().map(|i| i.namespace.len() + i.value.len() + 48).sum();
-    let e = &cmd.evidence;
-    let evidence = [
-        &e.user_agent,
-        &e.ip,
-        &e.proxy_ip,
-        &e.uri,
-        &e.country,
-        &e.region,
-        &e.city,
-        &e.notice_version,
-        &e.policy_version,
-        &e.message,
-        &e.metadata_json,
-        &e.consent_id,
-        &e.vendor,
-        &e.payload_digest,
-    ]
-    .iter()
-    .map(|text| text.len())
-    .sum::<usize>();
-    let shared = identities + evidence + cmd.source.len() + std::mem::size_of::<crate::ConsentRecord>() + 64;
+    let shared = crate::model::identity_bytes(&cmd.identities)
+        + cmd.evidence.text_bytes()
+        + cmd.source.len()
+        + std::mem::size_of::<crate::ConsentRecord>()
+        + 64;
     cmd.decisions.iter().map(|d| shared + d.purpose.len() + d.target.len()).sum()
 }
 
