@@ -26,6 +26,7 @@ Needs the PyPI packages helm-python-sdk and kubernetes-validate (and PyYAML).
 from __future__ import annotations
 
 import argparse
+import base64
 import copy
 import re
 import shutil
@@ -502,6 +503,17 @@ def check_release(label: str, merged: dict, docs: list[dict], uid: int, gid: int
             problems.append("CONSENTD_NO_MIGRATE is not \"true\" on the Deployment")
         if not dig(env, "CONSENTD_DATABASE_URL", "valueFrom", "secretKeyRef"):
             problems.append("CONSENTD_DATABASE_URL does not come from a Secret")
+        standbys = merged["database"].get("readUrls") or []
+        standbys_ref = dig(env, "CONSENTD_READ_DATABASE_URLS", "valueFrom", "secretKeyRef")
+        if standbys and not standbys_ref:
+            problems.append("database.readUrls are set but CONSENTD_READ_DATABASE_URLS does not come from a Secret")
+        if standbys_ref and not merged["database"].get("existingSecretReadUrlsKey"):
+            secret = rendered_names.get(("Secret", standbys_ref["name"]))
+            stored = base64.b64decode(dig(secret, "data", standbys_ref["key"], default="")).decode()
+            if stored.split(",") != standbys:
+                problems.append(f"the Secret's standby URLs {stored!r} are not database.readUrls")
+        if not standbys and "CONSENTD_READ_DATABASE_URLS" in env:
+            problems.append("CONSENTD_READ_DATABASE_URLS is set without database.readUrls")
         migrations = [j for j in jobs if {"pre-install", "pre-upgrade"} <= hook_events(j)]
         if len(migrations) != 1:
             problems.append(f"{len(migrations)} pre-install,pre-upgrade Jobs (want 1)")
@@ -801,6 +813,11 @@ def main() -> int:
                    lambda: render(chart, {"database": {"type": "postgresql"}}), "needs the database URL")
     expect_refused(out, "templates refuse both database.url and database.existingSecret",
                    lambda: render(chart, {"database": {"type": "postgresql", "url": "postgres://u:p@db/c", "existingSecret": "s"}}), "not both")
+    expect_refused(out, "templates refuse read standbys on sqlite",
+                   lambda: render(chart, {"database": {"type": "sqlite", "readUrls": ["postgres://u@standby/c"]}}), "postgresql")
+    expect_refused(out, "templates refuse both database.readUrls and database.existingSecretReadUrlsKey",
+                   lambda: render(chart, {"database": {"type": "postgresql", "existingSecret": "s", "readUrls": ["postgres://u@standby/c"],
+                                                       "existingSecretReadUrlsKey": "read-urls"}}), "not both")
     expect_refused(out, "templates refuse tls.enabled without tls.secretName",
                    lambda: render(chart, {"tls": {"enabled": True}}), "tls.secretName")
     expect_refused(out, "templates refuse an extraEnv that repeats a chart variable",

@@ -127,7 +127,7 @@ when the chart creates that account the Job gets its own hook copy
 
 {{/* Whether the chart renders its own Secret: "true" or "". */}}
 {{- define "consentd.createSecret" -}}
-{{- if or .Values.auth.keySecret (and (eq .Values.database.type "postgresql") .Values.database.url) -}}
+{{- if or .Values.auth.keySecret (and (eq .Values.database.type "postgresql") (or .Values.database.url .Values.database.readUrls)) -}}
 true
 {{- end -}}
 {{- end -}}
@@ -196,6 +196,15 @@ clearly.
 {{- else -}}
 {{- fail (printf "database.type must be sqlite or postgresql, not %q" .Values.database.type) -}}
 {{- end -}}
+{{- if and (or .Values.database.readUrls .Values.database.existingSecretReadUrlsKey) (ne .Values.database.type "postgresql") -}}
+{{- fail "database.readUrls (read standbys) need database.type=postgresql" -}}
+{{- end -}}
+{{- if and .Values.database.readUrls .Values.database.existingSecretReadUrlsKey -}}
+{{- fail "set either database.readUrls or database.existingSecretReadUrlsKey, not both" -}}
+{{- end -}}
+{{- if and .Values.database.existingSecretReadUrlsKey (not .Values.database.existingSecret) -}}
+{{- fail "database.existingSecretReadUrlsKey names a key of database.existingSecret: set database.existingSecret too" -}}
+{{- end -}}
 {{- if and .Values.auth.keySecret .Values.auth.existingSecret -}}
 {{- fail "set either auth.keySecret or auth.existingSecret, not both" -}}
 {{- end -}}
@@ -208,7 +217,7 @@ clearly.
 {{- if and .Values.autoscaling.enabled (not (or .Values.autoscaling.targetCPUUtilizationPercentage .Values.autoscaling.targetMemoryUtilizationPercentage)) -}}
 {{- fail "autoscaling.enabled=true needs autoscaling.targetCPUUtilizationPercentage or autoscaling.targetMemoryUtilizationPercentage" -}}
 {{- end -}}
-{{- $managed := list "CONSENTD_DATABASE_URL" "CONSENTD_KEY_SECRET" "CONSENTD_CONFIG" "CONSENTD_AUTH" "CONSENTD_NO_MIGRATE" "CONSENTD_LOG_FORMAT" "CONSENTD_SHUTDOWN_GRACE_MS" "CONSENTD_HEALTH_LISTEN" "CONSENTD_TLS_CERT" "CONSENTD_TLS_KEY" "CONSENTD_TLS_CLIENT_CA" "CONSENTD_GRPC_LISTEN" "CONSENTD_HTTP_LISTEN" "OTEL_EXPORTER_OTLP_ENDPOINT" "OTEL_SERVICE_NAME" "OTEL_RESOURCE_ATTRIBUTES" "CONSENTD_POD_NAME" "CONSENTD_POD_NAMESPACE" "CONSENTD_NODE_NAME" -}}
+{{- $managed := list "CONSENTD_DATABASE_URL" "CONSENTD_READ_DATABASE_URLS" "CONSENTD_KEY_SECRET" "CONSENTD_CONFIG" "CONSENTD_AUTH" "CONSENTD_NO_MIGRATE" "CONSENTD_LOG_FORMAT" "CONSENTD_SHUTDOWN_GRACE_MS" "CONSENTD_HEALTH_LISTEN" "CONSENTD_TLS_CERT" "CONSENTD_TLS_KEY" "CONSENTD_TLS_CLIENT_CA" "CONSENTD_GRPC_LISTEN" "CONSENTD_HTTP_LISTEN" "OTEL_EXPORTER_OTLP_ENDPOINT" "OTEL_SERVICE_NAME" "OTEL_RESOURCE_ATTRIBUTES" "CONSENTD_POD_NAME" "CONSENTD_POD_NAMESPACE" "CONSENTD_NODE_NAME" -}}
 {{- range .Values.extraEnv -}}
 {{- if has .name $managed -}}
 {{- fail (printf "extraEnv must not set %s: the chart sets it from its own values (see the chart's README)" .name) -}}
@@ -357,6 +366,23 @@ seccompProfile:
     secretKeyRef:
       {{- include "consentd.databaseSecretRef" . | nindent 6 }}
 {{- end }}
+{{- end -}}
+
+{{/* The CONSENTD_READ_DATABASE_URLS variable of the server, when standbys are set. */}}
+{{- define "consentd.readDatabaseUrlsEnv" -}}
+{{- if .Values.database.existingSecretReadUrlsKey -}}
+- name: CONSENTD_READ_DATABASE_URLS
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.database.existingSecret | quote }}
+      key: {{ .Values.database.existingSecretReadUrlsKey | quote }}
+{{- else if .Values.database.readUrls -}}
+- name: CONSENTD_READ_DATABASE_URLS
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "consentd.secretName" . | quote }}
+      key: read-database-urls
+{{- end -}}
 {{- end -}}
 
 {{/* Variables both containers (server and migration) get. */}}

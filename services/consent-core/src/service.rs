@@ -15,7 +15,7 @@ use crate::error::ConsentError;
 use crate::feed::{self, ChangeFilter, ChangePage, FeedFilter, FeedStart, Subscribe};
 use crate::model::{ConsentRecord, Revision, SubjectRef, TenantId};
 use crate::page;
-use crate::store::ConsentStore;
+use crate::store::{ConsentStore, CurrentCheck, SCAN_WINDOW};
 use crate::time::Timestamp;
 use crate::validate;
 
@@ -81,30 +81,10 @@ impl<S: ConsentStore> ConsentService<S> {
         mut cmd: CheckConsent,
     ) -> Result<CheckOutcome, ConsentError> {
         validate::check(&mut cmd)?;
-        let (revision, record) = match cmd.at {
-            // The current state: the store's fast path.
-            None => {
-                let current = self
-                    .store
-                    .current_check(tenant, &cmd.subject, &cmd.purpose, &cmd.target, cmd.min_revision)
-                    .await?;
-                (current.revision, current.record)
-            }
-            // A past moment: from the history. The head is read first, so
-            // the answer reflects at least this revision.
-            Some(at) => {
-                let revision = self.store.head_revision(tenant).await?;
-                let record = match self.resolve(tenant, &cmd.subject).await? {
-                    Some(subject_id) => {
-                        self.store
-                            .deciding_record(tenant, subject_id, &cmd.purpose, &cmd.target, Some(at))
-                            .await?
-                    }
-                    None => None,
-                };
-                (revision, record)
-            }
-        };
+        let CurrentCheck { revision, record } = self
+            .store
+            .check(tenant, &cmd.subject, &cmd.purpose, &cmd.target, cmd.at, cmd.min_revision)
+            .await?;
         if cmd.min_revision > revision {
             return Err(ConsentError::FailedPrecondition {
                 reason: "REVISION_NOT_REACHED",
@@ -143,8 +123,15 @@ impl<S: ConsentStore> ConsentService<S> {
                 Some(found) => resolved.subject_id = Some(found),
             }
         }
+        // Without a subject the read walks the log: a window bounds it.
+        let head = self.store.head_revision(tenant, 0).await?;
+        let up_to =
+            if resolved.subject_id.is_some() { head } else { head.min(after.saturating_add(SCAN_WINDOW)) };
+        if up_to <= after {
+            return Ok(empty);
+        }
         // One extra row tells whether another page follows.
-        let mut records = self.store.list(tenant, &resolved, after, limit + 1).await?;
+        let mut records = self.store.list(tenant, &resolved, after, up_to, limit + 1).await?;
         let mut keep = usize::try_from(limit).unwrap_or(usize::MAX).min(records.len());
         let mut bytes = 0;
         for (index, record) in records.iter().enumerate().take(keep) {
@@ -158,6 +145,8 @@ impl<S: ConsentStore> ConsentService<S> {
         records.truncate(keep);
         let next_page_token = match records.last() {
             Some(last) if more => page::encode(tenant, &cmd.filter, last.revision),
+            // The window ended before the log did: go on after it.
+            Some(_) | None if up_to < head => page::encode(tenant, &cmd.filter, up_to),
             Some(_) | None => String::new(),
         };
         Ok(QueryPage { records, next_page_token })
@@ -273,16 +262,19 @@ impl<S: ConsentStore> ConsentService<S> {
         mut cmd: Subscribe,
     ) -> Result<(FeedFilter, Revision), ConsentError> {
         validate::subscribe(&mut cmd)?;
-        let head = self.store.head_revision(tenant).await?;
         let (cursor, field) = match cmd.start {
-            FeedStart::Now => (head, "after_revision"),
-            FeedStart::Beginning => (0, "from_beginning"),
-            FeedStart::After(revision) => (revision, "after_revision"),
+            FeedStart::Now => (None, "after_revision"),
+            FeedStart::Beginning => (Some(0), "from_beginning"),
+            FeedStart::After(revision) => (Some(revision), "after_revision"),
             FeedStart::Token(token) => {
                 let database_id = self.store.database_id().await?;
-                (feed::resume_revision(&database_id, tenant, &token)?, "resume_token")
+                (Some(feed::resume_revision(&database_id, tenant, &token)?), "resume_token")
             }
         };
+        // Read where the cursor is reached, so a resume on a replica behind
+        // the one that handed out the token is not refused.
+        let head = self.store.head_revision(tenant, cursor.unwrap_or(0)).await?;
+        let cursor = cursor.unwrap_or(head);
         if cursor > head {
             return Err(ConsentError::FailedPrecondition {
                 reason: "REVISION_NOT_REACHED",
@@ -304,7 +296,7 @@ impl<S: ConsentStore> ConsentService<S> {
         after: Revision,
         limit: u64,
     ) -> Result<ChangePage, ConsentError> {
-        let head = self.store.head_revision(tenant).await?;
+        let head = self.store.head_revision(tenant, after).await?;
         if head <= after {
             return Ok(ChangePage { records: Vec::new(), cursor: after });
         }
@@ -322,10 +314,12 @@ impl<S: ConsentStore> ConsentService<S> {
             targets: filter.targets.clone(),
             sources: filter.sources.clone(),
         };
-        let records = self.store.changes(tenant, &change_filter, after, head, limit).await?;
+        // Without a subject the read walks the log: a window bounds it.
+        let up_to = if subject_id.is_some() { head } else { head.min(after.saturating_add(SCAN_WINDOW)) };
+        let records = self.store.changes(tenant, &change_filter, after, up_to, limit).await?;
         let cursor = match records.last() {
             Some(last) if records.len() as u64 >= limit => last.revision,
-            Some(_) | None => head,
+            Some(_) | None => up_to,
         };
         Ok(ChangePage { records, cursor })
     }

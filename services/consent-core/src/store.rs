@@ -13,6 +13,14 @@ use crate::feed::ChangeFilter;
 use crate::model::{ConsentRecord, Identity, Revision, SubjectRef, TenantId};
 use crate::time::Timestamp;
 
+/// Most revisions one query page or feed read examines when no index
+/// narrows it to a subject: a read filtered only by purpose, source, place
+/// or time walks the tenant's log, and a rare value would otherwise make one
+/// call scan all of it. The page ends at the window's end (with a token to
+/// go on), so every call costs at most this many rows, however large the
+/// log (AIP-158 allows a short, even empty, page with a next token).
+pub const SCAN_WINDOW: Revision = 10_000;
+
 /// When one key (subject, purpose, target) was first decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FirstCollected {
@@ -39,18 +47,22 @@ pub struct CurrentCheck {
 
 /// Durable storage of consent records.
 pub trait ConsentStore: Send + Sync + 'static {
-    /// Everything a check of the current state needs, in one step: the
-    /// revision the answer reflects and the deciding record of the subject
-    /// `subject` names, for `purpose` and `target`. A store may answer from a
-    /// cache it keeps consistent with every committed write; it should then
-    /// try to reflect at least `min_revision` (waiting briefly, or reading
-    /// the database), and the caller refuses an answer below it.
-    fn current_check(
+    /// Everything a check needs, in one step: the revision the answer
+    /// reflects and the deciding record of the subject `subject` names, for
+    /// `purpose` and `target`, from the current state (`at` is `None`) or from
+    /// the records collected up to `at`. The reads are made against one
+    /// consistent state: the revision is never ahead of what the record was
+    /// read from. A store may answer from a cache it keeps consistent with
+    /// every committed write, or from a replica of the database; it should
+    /// then try to reflect at least `min_revision` (waiting briefly, or
+    /// reading the primary), and the caller refuses an answer below it.
+    fn check(
         &self,
         tenant: &TenantId,
         subject: &SubjectRef,
         purpose: &str,
         target: &str,
+        at: Option<Timestamp>,
         min_revision: Revision,
     ) -> impl Future<Output = Result<CurrentCheck, ConsentError>> + Send;
 
@@ -69,18 +81,6 @@ pub trait ConsentStore: Send + Sync + 'static {
         tenant: &TenantId,
         identity: &Identity,
     ) -> impl Future<Output = Result<Option<Uuid>, ConsentError>> + Send;
-
-    /// The record that decides a check about `purpose` and `target` (see
-    /// [`crate::check`]): from the current state when `as_of` is `None`, else
-    /// from the records collected up to `as_of`.
-    fn deciding_record(
-        &self,
-        tenant: &TenantId,
-        subject_id: Uuid,
-        purpose: &str,
-        target: &str,
-        as_of: Option<Timestamp>,
-    ) -> impl Future<Output = Result<Option<ConsentRecord>, ConsentError>> + Send;
 
     /// The current record for exactly this subject, purpose and target.
     fn current_record(
@@ -117,18 +117,21 @@ pub trait ConsentStore: Send + Sync + 'static {
         id: Uuid,
     ) -> impl Future<Output = Result<Option<ConsentRecord>, ConsentError>> + Send;
 
-    /// Records matching `filter` with a revision above `after`, in revision
-    /// order, at most `limit`. `filter.identity` is resolved by the caller.
+    /// Records matching `filter` with a revision in `(after, up_to]`, in
+    /// revision order, at most `limit`. `filter.identity` is resolved by the
+    /// caller. Read from a state that holds every revision up to `up_to`.
     fn list(
         &self,
         tenant: &TenantId,
         filter: &RecordFilter,
         after: Revision,
+        up_to: Revision,
         limit: u64,
     ) -> impl Future<Output = Result<Vec<ConsentRecord>, ConsentError>> + Send;
 
     /// Records matching `filter` with a revision in `(after, up_to]`, in
-    /// revision order, at most `limit`: one read of the change feed.
+    /// revision order, at most `limit`: one read of the change feed. Read
+    /// from a state that holds every revision up to `up_to`.
     fn changes(
         &self,
         tenant: &TenantId,
@@ -147,9 +150,15 @@ pub trait ConsentStore: Send + Sync + 'static {
     /// told apart.
     fn database_id(&self) -> impl Future<Output = Result<String, ConsentError>> + Send;
 
-    /// The tenant's highest committed revision (0 before its first write).
-    fn head_revision(&self, tenant: &TenantId)
-    -> impl Future<Output = Result<Revision, ConsentError>> + Send;
+    /// The tenant's highest committed revision (0 before its first write),
+    /// as seen by a replica of the database that has reached `at_least` if
+    /// one can be had (else the primary's): lower than `at_least` only when
+    /// the tenant has not reached it.
+    fn head_revision(
+        &self,
+        tenant: &TenantId,
+        at_least: Revision,
+    ) -> impl Future<Output = Result<Revision, ConsentError>> + Send;
 
     /// Whether the store's own background tasks (a committer, a listener)
     /// still run: liveness, which never touches the database. The error
@@ -158,28 +167,4 @@ pub trait ConsentStore: Send + Sync + 'static {
 
     /// Whether the store answers and its schema is up to date.
     fn ready(&self) -> impl Future<Output = Result<(), ConsentError>> + Send;
-}
-
-/// A check of the current state read straight from the store's tables, in
-/// three reads (head, subject, deciding record): what a store without a
-/// cache answers [`ConsentStore::current_check`] with, and what a caching
-/// store reads through to. The head is read first, so the answer reflects
-/// at least that revision.
-pub async fn read_current_check<S: ConsentStore>(
-    store: &S,
-    tenant: &TenantId,
-    subject: &SubjectRef,
-    purpose: &str,
-    target: &str,
-) -> Result<CurrentCheck, ConsentError> {
-    let revision = store.head_revision(tenant).await?;
-    let subject_id = match subject {
-        SubjectRef::Id(id) => Some(*id),
-        SubjectRef::Identity(identity) => store.subject_of(tenant, identity).await?,
-    };
-    let record = match subject_id {
-        Some(subject_id) => store.deciding_record(tenant, subject_id, purpose, target, None).await?,
-        None => None,
-    };
-    Ok(CurrentCheck { revision, record })
 }

@@ -11,12 +11,15 @@ mod error;
 mod group_commit;
 mod notify;
 mod read;
+mod replicas;
+mod statements;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod vitals;
 mod webhooks;
 mod write;
 
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,6 +28,7 @@ use consent_core::{
     RecordFilter, Revision, SubjectRef, TenantId, Timestamp, WriteCommand, WriteOutcome,
 };
 use consent_migrations::{Migrator, MigratorTrait};
+use sea_orm::sqlx::postgres::PgConnectOptions;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement, TransactionTrait,
@@ -37,6 +41,9 @@ use crate::cache::CheckCache;
 use crate::error::db_error;
 use crate::group_commit::GroupCommitter;
 pub use crate::group_commit::MAX_BATCH;
+pub use crate::replicas::StandbyStatus;
+use crate::replicas::{Reads, Standby, StandbyPolicy};
+use crate::statements::Statements;
 pub use crate::vitals::Vitals;
 pub use crate::webhooks::{
     DeliveryAttempt, DeliveryOutcome, Lease, Progress, WebhookState, WebhookSubscription, event_id,
@@ -70,6 +77,18 @@ pub struct StoreOptions {
     /// database) and the listener reconnects. The staleness bound of a check
     /// without `min_revision`.
     pub notice_max_staleness: Duration,
+    /// PostgreSQL hot standbys that serve reads (checks the cache cannot
+    /// answer, queries, gets, feed reads).
+    pub read_database_urls: Vec<String>,
+    /// How far behind the primary a standby may be and still serve reads:
+    /// the staleness bound of a read without `min_revision`.
+    pub standby_max_lag: Duration,
+    /// How long a read that needs a revision (`min_revision`, a feed read)
+    /// waits for a standby to replay it before the primary answers.
+    pub standby_wait: Duration,
+    /// PostgreSQL: the longest one statement may run (`statement_timeout`),
+    /// so no call holds a connection and a core indefinitely.
+    pub statement_timeout: Duration,
 }
 
 impl StoreOptions {
@@ -83,6 +102,10 @@ impl StoreOptions {
             cache_max_bytes: 64 * 1024 * 1024,
             notice_heartbeat: Duration::from_secs(1),
             notice_max_staleness: Duration::from_secs(3),
+            read_database_urls: Vec::new(),
+            standby_max_lag: Duration::from_secs(1),
+            standby_wait: Duration::from_millis(50),
+            statement_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -100,10 +123,13 @@ pub struct PoolUsage {
 #[derive(Debug, Clone)]
 pub struct SqlStore {
     db: DatabaseConnection,
+    reads: Arc<Reads>,
     writer: GroupCommitter,
     database_id: Arc<OnceCell<String>>,
     cache: Option<CheckCache>,
     vitals: Vitals,
+    #[cfg(feature = "testing")]
+    statements: Statements,
 }
 
 /// Prepared statements kept per connection. On SQLite a batch's multi-row
@@ -126,21 +152,10 @@ impl SqlStore {
     /// SQLite runs in WAL mode with `synchronous=FULL`: a write is acknowledged
     /// only once it is on disk, and readers never block the writer.
     pub async fn connect(options: &StoreOptions) -> Result<Self, ConsentError> {
-        let mut connect = ConnectOptions::new(options.database_url.clone());
-        connect
-            .max_connections(options.max_connections)
-            .acquire_timeout(options.acquire_timeout)
-            .connect_timeout(options.acquire_timeout)
-            .sqlx_logging(false)
-            .map_sqlx_sqlite_opts(|sqlite| {
-                sqlite
-                    .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Full)
-                    .busy_timeout(Duration::from_secs(5))
-                    .statement_cache_capacity(STATEMENT_CACHE)
-            })
-            .map_sqlx_postgres_opts(|postgres| postgres.statement_cache_capacity(STATEMENT_CACHE));
-        let db = connect_with_retry(connect).await?;
+        let connect = connect_options(options, &options.database_url);
+        let mut db = connect_with_retry(connect).await?;
+        let statements = Statements::default();
+        statements.observe(&mut db, "primary");
         let (committed, _) = watch::channel(0);
         let committed = Arc::new(committed);
         let postgres = db.get_database_backend() == DbBackend::Postgres;
@@ -182,7 +197,35 @@ impl SqlStore {
                 &vitals,
             );
         }
-        Ok(Self { db, writer, database_id: Arc::default(), cache, vitals })
+        let reads = Arc::new(Reads::new(
+            db.clone(),
+            standbys(options, postgres, &statements).await?,
+            StandbyPolicy { max_lag: options.standby_max_lag, wait: options.standby_wait },
+        ));
+        replicas::monitor(&reads, &vitals);
+        Ok(Self {
+            db,
+            reads,
+            writer,
+            database_id: Arc::default(),
+            cache,
+            vitals,
+            #[cfg(feature = "testing")]
+            statements,
+        })
+    }
+
+    /// Every statement this store ran since the last call, in order, with
+    /// the database it ran on (`primary` or `standby`): tests check the plan
+    /// of each read the service issues, and where reads went.
+    #[cfg(feature = "testing")]
+    pub fn take_statements(&self) -> Vec<(&'static str, Statement)> {
+        self.statements.take()
+    }
+
+    /// The read standbys' state now (none on SQLite).
+    pub fn standbys(&self) -> Vec<StandbyStatus> {
+        self.reads.status()
     }
 
     /// The process's vital tasks: the store's committer and notice listener
@@ -221,10 +264,67 @@ impl SqlStore {
             txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"))
                 .await
                 .map_err(db_error)?;
+            // Building an index on a large table may take longer than any
+            // one call is allowed to.
+            txn.execute_unprepared("SET LOCAL statement_timeout = 0").await.map_err(db_error)?;
         }
         Migrator::up(&txn, None).await.map_err(db_error)?;
         txn.commit().await.map_err(db_error)
     }
+}
+
+/// How to open a pool on `url` (the primary or a standby).
+fn connect_options(options: &StoreOptions, url: &str) -> ConnectOptions {
+    let statement_timeout = options.statement_timeout.as_millis().max(1);
+    let mut connect = ConnectOptions::new(url.to_owned());
+    connect
+        .max_connections(options.max_connections)
+        .acquire_timeout(options.acquire_timeout)
+        .connect_timeout(options.acquire_timeout)
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|sqlite| {
+            sqlite
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .busy_timeout(Duration::from_secs(5))
+                .statement_cache_capacity(STATEMENT_CACHE)
+        })
+        .map_sqlx_postgres_opts(move |postgres| {
+            postgres
+                .statement_cache_capacity(STATEMENT_CACHE)
+                .options([("statement_timeout", statement_timeout)])
+        });
+    connect
+}
+
+/// The read standbys' pools, opened lazily: one that is down at start is
+/// simply not in use until it answers.
+async fn standbys(
+    options: &StoreOptions,
+    postgres: bool,
+    statements: &Statements,
+) -> Result<Vec<Standby>, ConsentError> {
+    if !options.read_database_urls.is_empty() && !postgres {
+        return Err(ConsentError::invalid("read_database_url", "read replicas need a PostgreSQL primary"));
+    }
+    let mut standbys = Vec::with_capacity(options.read_database_urls.len());
+    for url in &options.read_database_urls {
+        let parsed = PgConnectOptions::from_str(url)
+            .map_err(|_| ConsentError::invalid("read_database_url", "must be a postgres:// URL"))?;
+        // Logs name it without the credentials.
+        let name = format!(
+            "{}:{}/{}",
+            parsed.get_host(),
+            parsed.get_port(),
+            parsed.get_database().unwrap_or_default()
+        );
+        let mut connect = connect_options(options, url);
+        connect.connect_lazy(true);
+        let mut db = Database::connect(connect).await.map_err(db_error)?;
+        statements.observe(&mut db, "standby");
+        standbys.push(Standby::new(name, db));
+    }
+    Ok(standbys)
 }
 
 /// Says loudly when the PostgreSQL server does not flush its WAL to disk
@@ -303,7 +403,13 @@ impl SqlStore {
                 Some(known) => known,
                 None => {
                     let generation = cache.generation(tenant);
-                    let found = read::subject_of(&self.db, tenant, identity).await?;
+                    // Read where the cache's revision is reached: a fill
+                    // older than the invalidations already applied would
+                    // stay stale.
+                    let found = self
+                        .reads
+                        .read(tenant, revision, |db| read::subject_of(db, tenant, identity))
+                        .await?;
                     cache.remember_link(tenant, identity, found, generation);
                     found
                 }
@@ -317,11 +423,18 @@ impl SqlStore {
             None => {
                 let epoch = cache.epoch(tenant, subject_id);
                 let limit = cache::MAX_CACHED_RECORDS as u64 + 1;
-                let loaded = read::current_records(&self.db, tenant, subject_id, limit).await?;
+                let loaded = self
+                    .reads
+                    .read(tenant, revision, |db| read::current_records(db, tenant, subject_id, limit))
+                    .await?;
                 if loaded.len() > cache::MAX_CACHED_RECORDS {
                     // Too many to keep: this subject's checks read the tables.
-                    let record =
-                        read::deciding_record(&self.db, tenant, subject_id, purpose, target, None).await?;
+                    let record = self
+                        .reads
+                        .read(tenant, revision, |db| {
+                            read::deciding_record(db, tenant, subject_id, purpose, target, None)
+                        })
+                        .await?;
                     return Ok(Some(CurrentCheck { revision, record }));
                 }
                 let loaded: Arc<[ConsentRecord]> = loaded.into();
@@ -353,21 +466,27 @@ impl SqlStore {
 }
 
 impl ConsentStore for SqlStore {
-    async fn current_check(
+    async fn check(
         &self,
         tenant: &TenantId,
         subject: &SubjectRef,
         purpose: &str,
         target: &str,
+        at: Option<Timestamp>,
         min_revision: Revision,
     ) -> Result<CurrentCheck, ConsentError> {
-        if let Some(cache) = &self.cache
+        if at.is_none()
+            && let Some(cache) = &self.cache
             && let Some(answer) =
                 self.cached_check(cache, tenant, subject, purpose, target, min_revision).await?
         {
             return Ok(answer);
         }
-        consent_core::store::read_current_check(self, tenant, subject, purpose, target).await
+        // Head, subject and record from one database: the revision is then
+        // never ahead of what the record was read from.
+        self.reads
+            .read(tenant, min_revision, |db| read::check(db, tenant, subject, purpose, target, at))
+            .await
     }
 
     async fn write(&self, tenant: &TenantId, command: WriteCommand) -> Result<WriteOutcome, ConsentError> {
@@ -375,18 +494,7 @@ impl ConsentStore for SqlStore {
     }
 
     async fn subject_of(&self, tenant: &TenantId, identity: &Identity) -> Result<Option<Uuid>, ConsentError> {
-        read::subject_of(&self.db, tenant, identity).await
-    }
-
-    async fn deciding_record(
-        &self,
-        tenant: &TenantId,
-        subject_id: Uuid,
-        purpose: &str,
-        target: &str,
-        as_of: Option<Timestamp>,
-    ) -> Result<Option<ConsentRecord>, ConsentError> {
-        read::deciding_record(&self.db, tenant, subject_id, purpose, target, as_of).await
+        self.reads.read(tenant, 0, |db| read::subject_of(db, tenant, identity)).await
     }
 
     async fn current_record(
@@ -396,7 +504,7 @@ impl ConsentStore for SqlStore {
         purpose: &str,
         target: &str,
     ) -> Result<Option<ConsentRecord>, ConsentError> {
-        read::current_record(&self.db, tenant, subject_id, purpose, target).await
+        self.reads.read(tenant, 0, |db| read::current_record(db, tenant, subject_id, purpose, target)).await
     }
 
     async fn latest_for_target(
@@ -406,7 +514,8 @@ impl ConsentStore for SqlStore {
         target: &str,
         include_any_target: bool,
     ) -> Result<Option<ConsentRecord>, ConsentError> {
-        read::latest_for_target(&self.db, tenant, subject_id, target, include_any_target).await
+        // Updates build on it (with an expected revision): the primary's.
+        read::latest_for_target(self.reads.primary(), tenant, subject_id, target, include_any_target).await
     }
 
     async fn first_collected(
@@ -414,11 +523,11 @@ impl ConsentStore for SqlStore {
         tenant: &TenantId,
         subject_ids: &[Uuid],
     ) -> Result<Vec<FirstCollected>, ConsentError> {
-        read::first_collected(&self.db, tenant, subject_ids).await
+        self.reads.read(tenant, 0, |db| read::first_collected(db, tenant, subject_ids)).await
     }
 
     async fn record_by_id(&self, tenant: &TenantId, id: Uuid) -> Result<Option<ConsentRecord>, ConsentError> {
-        read::record_by_id(&self.db, tenant, id).await
+        self.reads.read(tenant, 0, |db| read::record_by_id(db, tenant, id)).await
     }
 
     async fn list(
@@ -426,9 +535,10 @@ impl ConsentStore for SqlStore {
         tenant: &TenantId,
         filter: &RecordFilter,
         after: Revision,
+        up_to: Revision,
         limit: u64,
     ) -> Result<Vec<ConsentRecord>, ConsentError> {
-        read::list(&self.db, tenant, filter, after, limit).await
+        self.reads.read(tenant, up_to, |db| read::list(db, tenant, filter, after, up_to, limit)).await
     }
 
     async fn changes(
@@ -439,7 +549,7 @@ impl ConsentStore for SqlStore {
         up_to: Revision,
         limit: u64,
     ) -> Result<Vec<ConsentRecord>, ConsentError> {
-        read::changes(&self.db, tenant, filter, after, up_to, limit).await
+        self.reads.read(tenant, up_to, |db| read::changes(db, tenant, filter, after, up_to, limit)).await
     }
 
     fn commits(&self) -> watch::Receiver<u64> {
@@ -450,8 +560,8 @@ impl ConsentStore for SqlStore {
         self.database_id.get_or_try_init(|| read::database_id(&self.db)).await.cloned()
     }
 
-    async fn head_revision(&self, tenant: &TenantId) -> Result<Revision, ConsentError> {
-        read::head_revision(&self.db, tenant).await
+    async fn head_revision(&self, tenant: &TenantId, at_least: Revision) -> Result<Revision, ConsentError> {
+        self.reads.head(tenant, at_least).await
     }
 
     fn alive(&self) -> Result<(), ConsentError> {

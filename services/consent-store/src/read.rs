@@ -2,8 +2,8 @@
 //! can make the same reads inside its transaction.
 
 use consent_core::{
-    ChangeFilter, ConsentError, ConsentRecord, FirstCollected, Identity, RecordFilter, Revision, TenantId,
-    Timestamp,
+    ChangeFilter, ConsentError, ConsentRecord, CurrentCheck, FirstCollected, Identity, RecordFilter,
+    Revision, SubjectRef, TenantId, Timestamp,
 };
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -164,6 +164,28 @@ pub(crate) async fn first_collected<C: ConnectionTrait>(
         .collect()
 }
 
+/// A whole check on one database: its head first, so the answer reflects at
+/// least that revision, then the subject and the deciding record.
+pub(crate) async fn check<C: ConnectionTrait>(
+    db: &C,
+    tenant: &TenantId,
+    subject: &SubjectRef,
+    purpose: &str,
+    target: &str,
+    at: Option<Timestamp>,
+) -> Result<CurrentCheck, ConsentError> {
+    let revision = head_revision(db, tenant).await?;
+    let subject_id = match subject {
+        SubjectRef::Id(id) => Some(*id),
+        SubjectRef::Identity(identity) => subject_of(db, tenant, identity).await?,
+    };
+    let record = match subject_id {
+        Some(subject_id) => deciding_record(db, tenant, subject_id, purpose, target, at).await?,
+        None => None,
+    };
+    Ok(CurrentCheck { revision, record })
+}
+
 /// The latest applicable record (DESIGN §3 check rule), read through indexes:
 /// from the current state (at most four rows apply), or from history up to
 /// `as_of`.
@@ -206,21 +228,18 @@ pub(crate) async fn deciding_record<C: ConnectionTrait>(
         .transpose()
 }
 
-/// Records matching `filter` above revision `after`, in revision order.
+/// Records matching `filter` in `(after, up_to]`, in revision order.
 pub(crate) async fn list<C: ConnectionTrait>(
     db: &C,
     tenant: &TenantId,
     filter: &RecordFilter,
     after: Revision,
+    up_to: Revision,
     limit: u64,
 ) -> Result<Vec<ConsentRecord>, ConsentError> {
     use consent_record::Column;
 
-    let mut condition =
-        Condition::all().add(Column::Tenant.eq(tenant.as_str())).add(Column::Revision.gt(after));
-    if let Some(subject_id) = filter.subject_id {
-        condition = condition.add(Column::SubjectId.eq(subject_id.to_string()));
-    }
+    let mut condition = within(tenant, filter.subject_id, after, up_to);
     if !filter.decisions.is_empty() {
         condition = condition.add(Column::Decision.is_in(filter.decisions.iter().map(|d| d.as_str())));
     }
@@ -247,7 +266,7 @@ pub(crate) async fn list<C: ConnectionTrait>(
     if !filter.history {
         condition = condition.add(is_current());
     }
-    in_revision_order(db, condition, limit).await
+    in_revision_order(db, condition, up_to, limit).await
 }
 
 /// One read of the change feed: matching records in `(after, up_to]`.
@@ -261,13 +280,7 @@ pub(crate) async fn changes<C: ConnectionTrait>(
 ) -> Result<Vec<ConsentRecord>, ConsentError> {
     use consent_record::Column;
 
-    let mut condition = Condition::all()
-        .add(Column::Tenant.eq(tenant.as_str()))
-        .add(Column::Revision.gt(after))
-        .add(Column::Revision.lte(up_to));
-    if let Some(subject_id) = filter.subject_id {
-        condition = condition.add(Column::SubjectId.eq(subject_id.to_string()));
-    }
+    let mut condition = within(tenant, filter.subject_id, after, up_to);
     // Records for all purposes or any target change the answer for every
     // purpose or target, so they match a purpose or target filter too.
     for (column, values) in [(Column::Purpose, &filter.purposes), (Column::Target, &filter.targets)] {
@@ -278,23 +291,45 @@ pub(crate) async fn changes<C: ConnectionTrait>(
     if !filter.sources.is_empty() {
         condition = condition.add(Column::Source.is_in(filter.sources.iter().map(String::as_str)));
     }
-    in_revision_order(db, condition, limit).await
+    in_revision_order(db, condition, up_to, limit).await
 }
 
-/// The first `limit` records matching `condition`, by revision: what query
-/// pages and feed reads both walk.
+/// The records of the tenant (of one subject, if given) in `(after,
+/// up_to]`.
+///
+/// A subject's records are read without the upper bound in SQL, and the few
+/// beyond it are dropped here: given both bounds of the revision and an
+/// order by it, SQLite (3.51) walks the (tenant, revision) index and filters
+/// every row of the window by subject, where (tenant, subject, revision)
+/// seeks straight to them. Reading past `up_to` is safe: revisions become
+/// visible in order, and the rows come in revision order, so every row up to
+/// `up_to` comes before the first one past it.
+fn within(tenant: &TenantId, subject_id: Option<Uuid>, after: Revision, up_to: Revision) -> Condition {
+    use consent_record::Column;
+
+    let condition = Condition::all().add(Column::Tenant.eq(tenant.as_str())).add(Column::Revision.gt(after));
+    match subject_id {
+        Some(subject_id) => condition.add(Column::SubjectId.eq(subject_id.to_string())),
+        None => condition.add(Column::Revision.lte(up_to)),
+    }
+}
+
+/// The first `limit` records matching `condition` up to `up_to`, by
+/// revision: what query pages and feed reads both walk.
 async fn in_revision_order<C: ConnectionTrait>(
     db: &C,
     condition: Condition,
+    up_to: Revision,
     limit: u64,
 ) -> Result<Vec<ConsentRecord>, ConsentError> {
-    let rows = consent_record::Entity::find()
+    let mut rows = consent_record::Entity::find()
         .filter(condition)
         .order_by_asc(consent_record::Column::Revision)
         .limit(limit)
         .all(db)
         .await
         .map_err(db_error)?;
+    rows.retain(|row| row.revision <= up_to);
     from_rows(rows)
 }
 

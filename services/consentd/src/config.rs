@@ -50,12 +50,28 @@ pub struct DatabaseArgs {
     pub database_url: Option<String>,
 }
 
+/// `--read-database-url`: PostgreSQL hot standbys that serve reads.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ReadDatabaseArgs {
+    /// A PostgreSQL hot standby of the database (streaming replication) that
+    /// serves reads; repeatable. In the environment, comma-separated
+    #[arg(
+        long = "read-database-url",
+        env = "CONSENTD_READ_DATABASE_URLS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub read_database_urls: Vec<String>,
+}
+
 /// Flags of `consentd serve`. Every flag is optional so that the file and the
 /// defaults can fill what flags and environment leave unset.
 #[derive(Debug, Clone, Default, Args)]
 pub struct ServeArgs {
     #[command(flatten)]
     pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub read_databases: ReadDatabaseArgs,
     /// gRPC listen address [default: 0.0.0.0:50051]
     #[arg(long, env = "CONSENTD_GRPC_LISTEN")]
     pub grpc_listen: Option<SocketAddr>,
@@ -147,6 +163,7 @@ pub struct KeySecretArgs {
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     database_url: Option<String>,
+    read_database_urls: Option<Vec<String>>,
     grpc_listen: Option<SocketAddr>,
     http_listen: Option<SocketAddr>,
     health_listen: Option<SocketAddr>,
@@ -244,6 +261,9 @@ struct FileStoreConfig {
     cache_max_mib: Option<u64>,
     notice_heartbeat_ms: Option<u64>,
     notice_max_staleness_ms: Option<u64>,
+    statement_timeout_ms: Option<u64>,
+    standby_max_lag_ms: Option<u64>,
+    standby_wait_ms: Option<u64>,
 }
 
 /// The effective configuration of `serve`.
@@ -417,6 +437,20 @@ impl Config {
         if let Some(ms) = file.store.notice_max_staleness_ms {
             store.notice_max_staleness = Duration::from_millis(ms);
         }
+        if let Some(ms) = file.store.statement_timeout_ms {
+            store.statement_timeout = Duration::from_millis(ms);
+        }
+        if let Some(ms) = file.store.standby_max_lag_ms {
+            store.standby_max_lag = Duration::from_millis(ms);
+        }
+        if let Some(ms) = file.store.standby_wait_ms {
+            store.standby_wait = Duration::from_millis(ms);
+        }
+        store.read_database_urls = if args.read_databases.read_database_urls.is_empty() {
+            file.read_database_urls.unwrap_or_default()
+        } else {
+            args.read_databases.read_database_urls.clone()
+        };
         let config = Self {
             store,
             grpc_listen: args
@@ -448,6 +482,15 @@ impl Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         validate_database_url(&self.store.database_url)?;
+        for url in &self.store.read_database_urls {
+            validate_read_database_url(&self.store.database_url, url)?;
+        }
+        if self.store.statement_timeout.is_zero() {
+            return Err(ConfigError::Invalid {
+                setting: "store.statement_timeout_ms",
+                message: "must be at least 1".to_owned(),
+            });
+        }
         validate_key_secret(self.key_secret.as_deref())?;
         if self.store.max_connections == 0 {
             return Err(ConfigError::Invalid {
@@ -551,6 +594,9 @@ impl Config {
         let webhooks = &self.webhooks;
         let file = FileConfig {
             database_url: Some(redact_url(&self.store.database_url)),
+            read_database_urls: Some(
+                self.store.read_database_urls.iter().map(|url| redact_url(url)).collect(),
+            ),
             grpc_listen: Some(self.grpc_listen),
             http_listen: Some(self.http_listen),
             health_listen: self.health_listen,
@@ -566,6 +612,9 @@ impl Config {
                 cache_max_mib: Some(self.store.cache_max_bytes / (1024 * 1024)),
                 notice_heartbeat_ms: Some(ms(self.store.notice_heartbeat)),
                 notice_max_staleness_ms: Some(ms(self.store.notice_max_staleness)),
+                statement_timeout_ms: Some(ms(self.store.statement_timeout)),
+                standby_max_lag_ms: Some(ms(self.store.standby_max_lag)),
+                standby_wait_ms: Some(ms(self.store.standby_wait)),
             },
             limits: FileLimitsConfig {
                 max_message_bytes: Some(limits.max_message_bytes),
@@ -777,6 +826,20 @@ pub fn validate_database_url(url: &str) -> Result<(), ConfigError> {
     }
 }
 
+/// Checks a read standby's URL: PostgreSQL, beside a PostgreSQL primary.
+fn validate_read_database_url(primary: &str, url: &str) -> Result<(), ConfigError> {
+    let invalid =
+        |message: &str| ConfigError::Invalid { setting: "read_database_url", message: message.to_owned() };
+    validate_database_url(url).map_err(|_| invalid("must be a postgres:// URL"))?;
+    if !url.starts_with("postgres") {
+        return Err(invalid("must be a postgres:// URL"));
+    }
+    if !primary.starts_with("postgres") {
+        return Err(invalid("read standbys need a PostgreSQL database_url"));
+    }
+    Ok(())
+}
+
 /// What [`redact_url`] puts where a password was, and `config print` where
 /// the key secret is; refused when read back as a setting.
 const REDACTED: &str = "<redacted>";
@@ -891,6 +954,37 @@ mod tests {
     }
 
     #[test]
+    fn read_standbys_come_from_flags_or_the_file_and_print_redacted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("consentd.toml");
+        std::fs::write(
+            &path,
+            "database_url = \"postgres://app@db/consent\"\nread_database_urls = [\"postgres://app:pw@standby-0/consent\"]\n\
+             [store]\nstandby_max_lag_ms = 2500\n",
+        )
+        .unwrap();
+        let args = ServeArgs { config: Some(path.clone()), ..ServeArgs::default() };
+        let config = Config::load(&args).unwrap();
+        assert_eq!(config.store.read_database_urls, ["postgres://app:pw@standby-0/consent"]);
+        assert_eq!(config.store.standby_max_lag, Duration::from_millis(2500));
+        let printed = config.to_toml();
+        assert!(printed.contains("standby-0") && !printed.contains(":pw@"), "{printed}");
+
+        let args = ServeArgs {
+            config: Some(path),
+            read_databases: ReadDatabaseArgs {
+                read_database_urls: vec![
+                    "postgres://app@standby-1/consent".into(),
+                    "postgres://app@standby-2/consent".into(),
+                ],
+            },
+            ..ServeArgs::default()
+        };
+        let config = Config::load(&args).unwrap();
+        assert_eq!(config.store.read_database_urls.len(), 2, "flags replace the file's list");
+    }
+
+    #[test]
     fn unknown_file_keys_and_bad_urls_are_rejected() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("consentd.toml");
@@ -908,6 +1002,10 @@ mod tests {
             "[store]\nmax_batch = 1000000\n",
             "[store]\nacquire_timeout_ms = 0\n",
             "[subscribe]\nbuffer = 0\n",
+            "[store]\nstatement_timeout_ms = 0\n",
+            // Standbys of a SQLite file, or not PostgreSQL.
+            "read_database_urls = [\"postgres://standby/consent\"]\n",
+            "database_url = \"postgres://db/consent\"\nread_database_urls = [\"sqlite://x.db\"]\n",
         ] {
             std::fs::write(&path, bad).unwrap();
             let args = ServeArgs { config: Some(path.clone()), ..ServeArgs::default() };

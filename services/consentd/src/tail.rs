@@ -167,7 +167,7 @@ impl Tails {
             return Ok(tail);
         }
         // It starts at the head: streams behind it read the log themselves.
-        let head = service.store().head_revision(tenant).await?;
+        let head = service.store().head_revision(tenant, 0).await?;
         let mut tails = self.lock();
         if let Some(tail) = tails.get(tenant).and_then(Weak::upgrade) {
             return Ok(tail);

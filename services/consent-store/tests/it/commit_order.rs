@@ -54,5 +54,5 @@ async fn a_late_committing_writer_is_never_skipped(store: TestStore) {
     let revisions: Vec<_> = after.records.iter().map(|r| r.revision).collect();
     assert_eq!(revisions, [1, 2, 3, 4, 5, 6]);
     assert_eq!(after.records[0].source, "slow");
-    assert_eq!(store.service.store().head_revision(&tenant).await.unwrap(), 6);
+    assert_eq!(store.service.store().head_revision(&tenant, 0).await.unwrap(), 6);
 }

@@ -124,7 +124,7 @@ async fn idempotent_retries_write_once(store: TestStore) {
     assert_eq!(first, again);
     cmd.decisions[0].decision = Decision::Denied;
     assert!(matches!(s.record(&tenant(), cmd).await, Err(ConsentError::InvalidArgument(_))));
-    assert_eq!(s.store().head_revision(&tenant()).await.unwrap(), 1);
+    assert_eq!(s.store().head_revision(&tenant(), 0).await.unwrap(), 1);
 }
 
 async fn updates_append_and_respect_expected_revision(store: TestStore) {

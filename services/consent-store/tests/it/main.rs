@@ -31,5 +31,8 @@ mod commit_order;
 mod conformance;
 mod group_commit;
 mod migrations;
+mod plans;
+mod standbys;
+mod statement_timeout;
 mod support;
 mod webhooks;

@@ -95,7 +95,7 @@ impl WebhookServiceApi for GrpcWebhookService {
         let request = request.into_inner();
         let id = subscription_id(&request.id, "id")?;
         if let Some(after) = request.after_revision {
-            let head = self.service.store().head_revision(&tenant).await.map_err(to_status)?;
+            let head = self.service.store().head_revision(&tenant, 0).await.map_err(to_status)?;
             if !(0..=head).contains(&after) {
                 return Err(to_status(ConsentError::invalid(
                     "after_revision",

@@ -24,6 +24,7 @@ mod liveness;
 mod outage;
 mod process;
 mod query;
+mod read_standbys;
 mod record;
 mod replicas;
 mod resets;

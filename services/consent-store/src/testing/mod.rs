@@ -5,6 +5,10 @@
 //! `postgres://postgres@127.0.0.1:5432`). A PostgreSQL test never skips
 //! itself: if the server is not there, the test fails.
 
+mod standby;
+
+pub use standby::ReplicatedPostgres;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};

@@ -1,0 +1,85 @@
+//! `consentd serve --read-database-url`: a real process reads from a real hot
+//! standby, keeps `min_revision` across it, and leaves it for the primary
+//! while its replay is paused (and says so in its log).
+
+use std::time::Duration;
+
+use consent_proto::v1 as pb;
+use consent_proto::v1::consent_service_client::ConsentServiceClient;
+use consent_store::testing::ReplicatedPostgres;
+
+use crate::process::ConsentdProcess;
+use crate::support::{by_identity, identity, record_request};
+
+async fn check(
+    client: &mut ConsentServiceClient<tonic::transport::Channel>,
+    min_revision: i64,
+) -> pb::CheckConsentResponse {
+    client
+        .check_consent(pb::CheckConsentRequest {
+            subject: by_identity(identity("user_id", "ann")),
+            purpose: "marketing".into(),
+            min_revision,
+            ..Default::default()
+        })
+        .await
+        .expect("check")
+        .into_inner()
+}
+
+async fn until_logged(process: &ConsentdProcess, message: &str) {
+    for _ in 0..300 {
+        if process.log().iter().any(|line| line.contains(message)) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("never logged {message:?}; the log:\n{}", process.log().join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_reads_from_a_standby_and_leaves_it_while_its_replay_is_paused() {
+    let cluster = ReplicatedPostgres::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = "[store]\ncache_max_mib = 0\nstandby_max_lag_ms = 400\n";
+    let (primary, standby) = (cluster.primary_url(), cluster.standby_url());
+    let env = [
+        ("CONSENTD_AUTH", "disabled"),
+        ("CONSENTD_DATABASE_URL", primary.as_str()),
+        ("CONSENTD_READ_DATABASE_URLS", standby.as_str()),
+    ];
+    let process = ConsentdProcess::start(dir.path(), config, &env).await;
+    let mut client = ConsentServiceClient::connect(process.url()).await.unwrap();
+
+    let granted = client
+        .record_consent(record_request(identity("user_id", "ann"), "marketing", "", pb::Decision::Granted))
+        .await
+        .unwrap()
+        .into_inner();
+    cluster.wait_for_replay();
+    until_logged(&process, "standby caught up; it serves reads").await;
+    let answer = check(&mut client, granted.revision).await;
+    assert_eq!(answer.status(), pb::ConsentStatus::Granted);
+
+    cluster.pause_replay();
+    let denied = client
+        .record_consent(record_request(identity("user_id", "ann"), "marketing", "", pb::Decision::Denied))
+        .await
+        .unwrap()
+        .into_inner();
+    let answer = check(&mut client, denied.revision).await;
+    assert_eq!(
+        answer.status(),
+        pb::ConsentStatus::Denied,
+        "min_revision was not kept across the paused standby"
+    );
+    until_logged(&process, "standby is behind or unreachable").await;
+    for _ in 0..10 {
+        assert_eq!(check(&mut client, 0).await.status(), pb::ConsentStatus::Denied);
+    }
+    cluster.resume_replay();
+    cluster.wait_for_replay();
+    for _ in 0..10 {
+        assert_eq!(check(&mut client, 0).await.status(), pb::ConsentStatus::Denied);
+    }
+}
