@@ -14,8 +14,10 @@
 mod baseline;
 mod hostile;
 mod load;
+mod overload;
 mod process;
 mod report;
+mod scale;
 mod soak;
 mod webhooks;
 mod workloads;
@@ -89,6 +91,15 @@ struct Args {
     /// Subscribe streams that never read in the hostile-memory run (0 skips it)
     #[arg(long, default_value_t = 64)]
     hostile_streams: usize,
+    /// Run the scale comparison instead of the closed-loop workloads: the
+    /// same reads and writes on a fresh database and on one loaded with this
+    /// many records, on each of --backends (e.g. 10000000)
+    #[arg(long)]
+    scale: Option<u64>,
+    /// Run the overload runs instead of the closed-loop workloads: each
+    /// workload's maximum, then twice it offered in an open loop
+    #[arg(long)]
+    overload: bool,
     /// Run only these closed-loop workloads (default: all)
     #[arg(long, value_enum, value_delimiter = ',')]
     only: Vec<Workload>,
@@ -152,10 +163,16 @@ async fn main() {
         eprintln!("consent-bench: --backends names no backend");
         std::process::exit(2);
     };
+    let mut report = Report::new(std::env::args().collect::<Vec<_>>().join(" "));
+    if args.scale.is_some() || args.overload {
+        special_runs(&args, &binary, window, &mut report).await;
+        report.write(&args.out);
+        print!("{}", report.markdown());
+        return;
+    }
     let selected = |workload: Workload| {
         !args.skip_closed_loop && (args.only.is_empty() || args.only.contains(&workload))
     };
-    let mut report = Report::new(std::env::args().collect::<Vec<_>>().join(" "));
 
     eprintln!("idle RSS …");
     report.idle_rss_mib = Some(workloads::idle_rss(&binary, primary.backend()).await);
@@ -258,4 +275,49 @@ async fn main() {
 
     report.write(&args.out);
     print!("{}", report.markdown());
+}
+
+/// The scale comparison and the overload runs, on each of `--backends`.
+async fn special_runs(args: &Args, binary: &std::path::Path, window: Window, report: &mut Report) {
+    for backend in &args.backends {
+        if let Some(records) = args.scale {
+            let scale = scale::scale(
+                binary,
+                backend.backend(),
+                backend.name(),
+                records,
+                args.connections,
+                window,
+                report,
+            )
+            .await;
+            report.scale.push(scale);
+        }
+        if args.overload {
+            // A read path on the database (the check cache off) and the
+            // write path: the two that a database bounds.
+            for (workload, cache) in [(Workload::CheckHit, false), (Workload::RecordUnique, true)] {
+                eprintln!("overload: {} on {} …", workload.name(), backend.name());
+                let run = overload::overload(
+                    binary,
+                    backend.backend(),
+                    backend.name(),
+                    workload,
+                    cache,
+                    args.connections,
+                    window,
+                )
+                .await;
+                eprintln!(
+                    "  goodput {:.0}/s of {:.0}/s offered; {} refused (p99 {:.2} ms); admitted p99 {:.2} ms",
+                    run.goodput_per_second,
+                    run.offered_per_second,
+                    run.refused,
+                    run.refused_ms.p99,
+                    run.admitted_ms.p99
+                );
+                report.overload.push(run);
+            }
+        }
+    }
 }

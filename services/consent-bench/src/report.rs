@@ -110,6 +110,8 @@ pub(crate) struct Report {
     pub(crate) fan_out: Option<FanOut>,
     pub(crate) webhook_fan_out: Option<crate::webhooks::WebhookFanOut>,
     pub(crate) hostile_memory: Option<crate::hostile::HostileMemory>,
+    pub(crate) scale: Vec<crate::scale::Scale>,
+    pub(crate) overload: Vec<crate::overload::Overload>,
     pub(crate) targets: Vec<Target>,
 }
 
@@ -144,6 +146,8 @@ impl Report {
             fan_out: None,
             webhook_fan_out: None,
             hostile_memory: None,
+            scale: Vec::new(),
+            overload: Vec::new(),
             targets: Vec::new(),
         }
     }
@@ -227,6 +231,8 @@ impl Report {
                 met: fan_out.peak_rss_mib <= 256.0,
             });
         }
+        targets.extend(self.scale_targets());
+        targets.extend(self.overload_targets());
         if let Some(idle) = self.idle_rss_mib {
             targets.push(Target {
                 name: "idle RSS".to_owned(),
@@ -236,6 +242,93 @@ impl Report {
             });
         }
         self.targets = targets;
+    }
+
+    /// Each workload at scale within 1.3 × of its fresh-database cost:
+    /// throughput, and server CPU per call.
+    fn scale_targets(&self) -> Vec<Target> {
+        let mut targets = Vec::new();
+        for scale in &self.scale {
+            let loaded = crate::scale::loaded_label(scale.records);
+            for fresh in self.runs.iter().filter(|run| {
+                run.system == crate::scale::FRESH && run.backend.as_deref() == Some(scale.backend.as_str())
+            }) {
+                let Some(big) = self.find(&fresh.workload, &loaded, Some(&scale.backend), fresh.concurrency)
+                else {
+                    continue;
+                };
+                let slower = fresh.throughput / big.throughput.max(1e-9);
+                let costlier =
+                    match (fresh.server_cpu_seconds_per_1000_calls, big.server_cpu_seconds_per_1000_calls) {
+                        (Some(fresh), Some(big)) if fresh > 0.0 => big / fresh,
+                        _ => f64::NAN,
+                    };
+                targets.push(Target {
+                    name: format!(
+                        "{}, c{}, {} at {} records vs fresh",
+                        fresh.workload, fresh.concurrency, scale.backend, scale.records
+                    ),
+                    goal: "≤ 1.3 × (throughput and CPU per call)".to_owned(),
+                    measured: format!(
+                        "{slower:.2} × slower ({:.0}/s vs {:.0}/s), {costlier:.2} × CPU per call",
+                        big.throughput, fresh.throughput
+                    ),
+                    met: slower <= 1.3 && (costlier.is_nan() || costlier <= 1.3),
+                });
+            }
+            let [fresh, big] = &scale.resume;
+            let slower = fresh.events_per_second / big.events_per_second.max(1e-9);
+            targets.push(Target {
+                name: format!("Subscribe resume from an old revision, {} at {} records vs fresh", scale.backend, scale.records),
+                goal: "≤ 1.3 ×".to_owned(),
+                measured: format!(
+                    "{slower:.2} × slower ({:.0} vs {:.0} events/s); one subject from the beginning {:.1} ms vs {:.1} ms",
+                    big.events_per_second, fresh.events_per_second, big.subject_ms, fresh.subject_ms
+                ),
+                met: slower <= 1.3,
+            });
+        }
+        targets
+    }
+
+    /// Under twice the maximum: goodput ≥ 0.9 × the maximum, refusals
+    /// answered within 5 ms at p99.
+    fn overload_targets(&self) -> Vec<Target> {
+        self.overload
+            .iter()
+            .flat_map(|run| {
+                let name = format!(
+                    "{}{}, {}: offered 2 × max",
+                    run.workload,
+                    if run.cache { "" } else { " (no cache)" },
+                    run.backend
+                );
+                let goodput = run.goodput_per_second / run.max_per_second.max(1e-9);
+                [
+                    Target {
+                        name: format!("{name}, goodput"),
+                        goal: "≥ 0.9 × max".to_owned(),
+                        measured: format!(
+                            "{goodput:.2} × ({:.0}/s of max {:.0}/s; admitted p50 {:.2} ms, p99 {:.2} ms)",
+                            run.goodput_per_second,
+                            run.max_per_second,
+                            run.admitted_ms.p50,
+                            run.admitted_ms.p99
+                        ),
+                        met: goodput >= 0.9,
+                    },
+                    Target {
+                        name: format!("{name}, refusals"),
+                        goal: "RESOURCE_EXHAUSTED, p99 ≤ 5 ms".to_owned(),
+                        measured: format!(
+                            "{} refused, p99 {:.2} ms; {} other failures",
+                            run.refused, run.refused_ms.p99, run.failed
+                        ),
+                        met: run.refused > 0 && run.refused_ms.p99 <= 5.0 && run.failed == 0,
+                    },
+                ]
+            })
+            .collect()
     }
 
     /// Writes `latest.json` and `latest.svg` into `dir`.
@@ -387,6 +480,53 @@ impl Report {
                     side.seconds
                 );
             }
+        }
+        for scale in &self.scale {
+            let [fresh, big] = &scale.resume;
+            let _ = writeln!(
+                out,
+                "\nScale, {}: {} records loaded in {:.0} s ({:.0} records/s) through the store's write path; \
+                 {:.2} GB on disk, {:.0} bytes per record. Subscribe after revision {} (fresh) / {} (loaded): \
+                 {} events in {:.2} s / {} in {:.2} s; one subject's stream from the beginning: first event after \
+                 {:.1} ms / {:.1} ms.",
+                scale.backend,
+                scale.records,
+                scale.load_seconds,
+                scale.records as f64 / scale.load_seconds.max(1e-9),
+                scale.disk_bytes as f64 / 1e9,
+                scale.disk_bytes_per_record,
+                fresh.after_revision,
+                big.after_revision,
+                fresh.events,
+                fresh.seconds,
+                big.events,
+                big.seconds,
+                fresh.subject_ms,
+                big.subject_ms
+            );
+        }
+        for run in &self.overload {
+            let _ = writeln!(
+                out,
+                "\nOverload, {}{} on {}: maximum {:.0}/s (closed loop, c64); offered {:.0}/s for {:.0} s: \
+                 goodput {:.0}/s, admitted p50 {:.2} ms p99 {:.2} ms max {:.2} ms; {} refused with \
+                 RESOURCE_EXHAUSTED, p50 {:.2} ms p99 {:.2} ms; {} other failures{}.",
+                run.workload,
+                if run.cache { "" } else { " (check cache off)" },
+                run.backend,
+                run.max_per_second,
+                run.offered_per_second,
+                run.seconds,
+                run.goodput_per_second,
+                run.admitted_ms.p50,
+                run.admitted_ms.p99,
+                run.admitted_ms.max,
+                run.refused,
+                run.refused_ms.p50,
+                run.refused_ms.p99,
+                run.failed,
+                run.first_failure.as_deref().map(|error| format!(" (first: {error})")).unwrap_or_default()
+            );
         }
         if let Some(idle) = self.idle_rss_mib {
             let _ = writeln!(out, "\nIdle RSS: {idle:.1} MiB.");

@@ -207,6 +207,9 @@ pub(crate) enum Workload {
     Mixed,
     /// QueryConsents: the first page of 100 current records.
     QueryPage,
+    /// QueryConsents: the whole history of one preloaded subject, by
+    /// identity ("what did this person consent to?").
+    QuerySubject,
 }
 
 impl Workload {
@@ -218,11 +221,12 @@ impl Workload {
             Self::RecordHot => "record-hot",
             Self::Mixed => "mixed",
             Self::QueryPage => "query-page",
+            Self::QuerySubject => "query-subject",
         }
     }
 
     pub(crate) const fn needs_preload(self) -> bool {
-        matches!(self, Self::CheckHit | Self::Mixed | Self::QueryPage)
+        matches!(self, Self::CheckHit | Self::Mixed | Self::QueryPage | Self::QuerySubject)
     }
 
     /// The call this workload sends, spread over `clients`.
@@ -275,6 +279,18 @@ impl Workload {
                         } else {
                             Err("short page".to_owned())
                         }
+                    }
+                    Self::QuerySubject => {
+                        let page = client
+                            .query_consents(pb::QueryConsentsRequest {
+                                identity: Some(identity(format!("s{}", rng.random_range(0..PRELOADED)))),
+                                history: true,
+                                page_size: 100,
+                                ..Default::default()
+                            })
+                            .await
+                            .map_err(failed)?;
+                        if page.get_ref().records.is_empty() { Err("no records".to_owned()) } else { Ok(()) }
                     }
                 }
             })

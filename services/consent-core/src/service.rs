@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::check;
 use crate::command::{
     CheckConsent, CheckOutcome, ConsentView, GetConsent, QueryConsents, QueryPage, RecordConsent,
-    UpdateConsent, UpdateLatest, WriteCommand, WriteOutcome,
+    RecordFilter, UpdateConsent, UpdateLatest, WriteCommand, WriteOutcome,
 };
 use crate::error::ConsentError;
 use crate::feed::{self, ChangeFilter, ChangePage, FeedFilter, FeedStart, Subscribe};
@@ -123,15 +123,20 @@ impl<S: ConsentStore> ConsentService<S> {
                 Some(found) => resolved.subject_id = Some(found),
             }
         }
-        // Without a subject the read walks the log: a window bounds it.
+        // A filter no index serves makes the read walk the log, skipping
+        // what does not match: a window bounds the walk.
         let head = self.store.head_revision(tenant, 0).await?;
-        let up_to =
-            if resolved.subject_id.is_some() { head } else { head.min(after.saturating_add(SCAN_WINDOW)) };
+        let up_to = if resolved.subject_id.is_none() && narrows(&resolved) {
+            head.min(after.saturating_add(SCAN_WINDOW))
+        } else {
+            head
+        };
         if up_to <= after {
             return Ok(empty);
         }
         // One extra row tells whether another page follows.
-        let mut records = self.store.list(tenant, &resolved, after, up_to, limit + 1).await?;
+        let listed = self.store.list(tenant, &resolved, after, up_to, limit + 1).await?;
+        let mut records = listed.records;
         let mut keep = usize::try_from(limit).unwrap_or(usize::MAX).min(records.len());
         let mut bytes = 0;
         for (index, record) in records.iter().enumerate().take(keep) {
@@ -145,8 +150,9 @@ impl<S: ConsentStore> ConsentService<S> {
         records.truncate(keep);
         let next_page_token = match records.last() {
             Some(last) if more => page::encode(tenant, &cmd.filter, last.revision),
-            // The window ended before the log did: go on after it.
-            Some(_) | None if up_to < head => page::encode(tenant, &cmd.filter, up_to),
+            // The read stopped before the log did (its window, or as many
+            // rows as one call examines): go on after what it examined.
+            Some(_) | None if listed.examined < head => page::encode(tenant, &cmd.filter, listed.examined),
             Some(_) | None => String::new(),
         };
         Ok(QueryPage { records, next_page_token })
@@ -314,8 +320,13 @@ impl<S: ConsentStore> ConsentService<S> {
             targets: filter.targets.clone(),
             sources: filter.sources.clone(),
         };
-        // Without a subject the read walks the log: a window bounds it.
-        let up_to = if subject_id.is_some() { head } else { head.min(after.saturating_add(SCAN_WINDOW)) };
+        // A filter no index serves makes the read walk the log, skipping
+        // what does not match: a window bounds the walk.
+        let narrowed = !(change_filter.purposes.is_empty()
+            && change_filter.targets.is_empty()
+            && change_filter.sources.is_empty());
+        let up_to =
+            if subject_id.is_none() && narrowed { head.min(after.saturating_add(SCAN_WINDOW)) } else { head };
         let records = self.store.changes(tenant, &change_filter, after, up_to, limit).await?;
         let cursor = match records.last() {
             Some(last) if records.len() as u64 >= limit => last.revision,
@@ -346,4 +357,20 @@ impl<S: ConsentStore> ConsentService<S> {
             SubjectRef::Identity(identity) => self.store.subject_of(tenant, identity).await,
         }
     }
+}
+
+/// Whether `filter` can leave out records of the log it walks (beyond the
+/// subject, which has an index of its own): such a read is windowed.
+fn narrows(filter: &RecordFilter) -> bool {
+    !(filter.purpose.is_empty()
+        && filter.target.is_empty()
+        && filter.source.is_empty()
+        && filter.ip.is_empty()
+        && filter.user_agent.is_empty()
+        && filter.country.is_empty()
+        && filter.region.is_empty()
+        && filter.city.is_empty()
+        && filter.decisions.is_empty()
+        && filter.collected_after.is_none()
+        && filter.collected_before.is_none())
 }

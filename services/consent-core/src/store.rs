@@ -21,6 +21,16 @@ use crate::time::Timestamp;
 /// log (AIP-158 allows a short, even empty, page with a next token).
 pub const SCAN_WINDOW: Revision = 10_000;
 
+/// One read of [`ConsentStore::list`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    /// The matching records, in revision order.
+    pub records: Vec<ConsentRecord>,
+    /// Every match with a revision up to this one is in `records` (or
+    /// `records` holds `limit` of them): the next read goes on after it.
+    pub examined: Revision,
+}
+
 /// When one key (subject, purpose, target) was first decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FirstCollected {
@@ -118,8 +128,10 @@ pub trait ConsentStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<ConsentRecord>, ConsentError>> + Send;
 
     /// Records matching `filter` with a revision in `(after, up_to]`, in
-    /// revision order, at most `limit`. `filter.identity` is resolved by the
-    /// caller. Read from a state that holds every revision up to `up_to`.
+    /// revision order, at most `limit`, and how far it looked: a store may
+    /// stop before `up_to` with fewer than `limit` records when it examined
+    /// as many rows as it will in one call. `filter.identity` is resolved by
+    /// the caller. Read from a state that holds every revision up to `up_to`.
     fn list(
         &self,
         tenant: &TenantId,
@@ -127,7 +139,7 @@ pub trait ConsentStore: Send + Sync + 'static {
         after: Revision,
         up_to: Revision,
         limit: u64,
-    ) -> impl Future<Output = Result<Vec<ConsentRecord>, ConsentError>> + Send;
+    ) -> impl Future<Output = Result<Listed, ConsentError>> + Send;
 
     /// Records matching `filter` with a revision in `(after, up_to]`, in
     /// revision order, at most `limit`: one read of the change feed. Read

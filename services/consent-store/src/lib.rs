@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use consent_core::{
-    ChangeFilter, ConsentError, ConsentRecord, ConsentStore, CurrentCheck, FirstCollected, Identity,
+    ChangeFilter, ConsentError, ConsentRecord, ConsentStore, CurrentCheck, FirstCollected, Identity, Listed,
     RecordFilter, Revision, SubjectRef, TenantId, Timestamp, WriteCommand, WriteOutcome,
 };
 use consent_migrations::{Migrator, MigratorTrait};
@@ -537,7 +537,7 @@ impl ConsentStore for SqlStore {
         after: Revision,
         up_to: Revision,
         limit: u64,
-    ) -> Result<Vec<ConsentRecord>, ConsentError> {
+    ) -> Result<Listed, ConsentError> {
         self.reads.read(tenant, up_to, |db| read::list(db, tenant, filter, after, up_to, limit)).await
     }
 

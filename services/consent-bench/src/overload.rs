@@ -1,0 +1,131 @@
+//! The overload run: a workload's maximum measured in a closed loop, then an
+//! open loop offering twice that for the window. What is admitted must keep
+//! the throughput (goodput) near the maximum with bounded latency; what is
+//! refused must be refused quickly (`RESOURCE_EXHAUSTED`).
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use consent_store::testing::Backend;
+use serde::Serialize;
+use tokio::time::Instant;
+
+use crate::load::{Latency, Window, closed_loop, histogram};
+use crate::workloads::{self, Deployment, Workload};
+
+/// What one overload run saw.
+#[derive(Debug, Serialize)]
+pub(crate) struct Overload {
+    pub(crate) workload: String,
+    pub(crate) backend: String,
+    pub(crate) cache: bool,
+    /// The closed loop's throughput at concurrency 64.
+    pub(crate) max_per_second: f64,
+    pub(crate) offered_per_second: f64,
+    pub(crate) seconds: f64,
+    /// Successful calls per second under the offered load.
+    pub(crate) goodput_per_second: f64,
+    pub(crate) refused: u64,
+    pub(crate) failed: u64,
+    pub(crate) first_failure: Option<String>,
+    pub(crate) admitted_ms: Latency,
+    pub(crate) refused_ms: Latency,
+}
+
+/// Measures the maximum of `workload`, then offers twice it.
+pub(crate) async fn overload(
+    binary: &Path,
+    backend: Backend,
+    backend_name: &str,
+    workload: Workload,
+    cache: bool,
+    connections: usize,
+    window: Window,
+) -> Overload {
+    let deployment = Deployment::start_with(binary, backend, cache).await;
+    let clients = deployment.clients(connections).await;
+    if workload.needs_preload() {
+        workloads::preload(&clients).await;
+    }
+    let call = workload.call(clients);
+    let max = closed_loop(64, window, Some(deployment.server.stats()), Arc::clone(&call)).await.throughput();
+    let offered = 2.0 * max;
+    eprintln!("  {}: maximum {max:.0}/s; offering {offered:.0}/s …", workload.name());
+
+    let admitted = Arc::new(Mutex::new(histogram()));
+    let refused = Arc::new(Mutex::new(histogram()));
+    let failures = Arc::new(Mutex::new((0u64, None::<String>)));
+    let started = Instant::now();
+    let total = window.warmup + window.measured;
+    let mut tasks = tokio::task::JoinSet::new();
+    // Calls are sent on a schedule, each in its own task: a slow or refused
+    // call never holds back the next (an open loop).
+    let mut sent = 0u64;
+    let mut ticks = tokio::time::interval(Duration::from_millis(1));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    while started.elapsed() < total {
+        ticks.tick().await;
+        let due = (started.elapsed().as_secs_f64() * offered) as u64;
+        while sent < due {
+            let (call, admitted, refused, failures) =
+                (Arc::clone(&call), Arc::clone(&admitted), Arc::clone(&refused), Arc::clone(&failures));
+            let worker = usize::try_from(sent % 64).unwrap_or(0);
+            tasks.spawn(async move {
+                let at = Instant::now();
+                let outcome = call(worker, sent).await;
+                let micros = u64::try_from(at.elapsed().as_micros()).unwrap_or(u64::MAX).max(1);
+                // Counted when it completes within the measured window:
+                // goodput is what the server finished in that time.
+                let finished = started.elapsed();
+                if finished < window.warmup || finished > total {
+                    return (false, false);
+                }
+                match outcome {
+                    Ok(()) => {
+                        admitted
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .saturating_record(micros);
+                        (true, false)
+                    }
+                    Err(error) if error.starts_with("ResourceExhausted") => {
+                        refused
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .saturating_record(micros);
+                        (false, true)
+                    }
+                    Err(error) => {
+                        let mut failures = failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                        failures.0 += 1;
+                        failures.1.get_or_insert(error);
+                        (false, false)
+                    }
+                }
+            });
+            sent += 1;
+        }
+        // Reap finished calls as we go, so the set stays small.
+        while tasks.try_join_next().is_some() {}
+    }
+    while tasks.join_next().await.is_some() {}
+    let seconds = window.measured.as_secs_f64();
+    let admitted = admitted.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+    let refused = refused.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+    let (failed, first_failure) = failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+    Overload {
+        workload: workload.name().to_owned(),
+        backend: backend_name.to_owned(),
+        cache,
+        max_per_second: max,
+        offered_per_second: offered,
+        seconds,
+        goodput_per_second: admitted.len() as f64 / seconds,
+        refused: refused.len(),
+        failed,
+        first_failure,
+        admitted_ms: Latency::of(&admitted),
+        refused_ms: Latency::of(&refused),
+    }
+}
