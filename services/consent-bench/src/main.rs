@@ -19,6 +19,7 @@ mod process;
 mod report;
 mod scale;
 mod soak;
+mod vendor_http;
 mod webhooks;
 mod workloads;
 
@@ -100,6 +101,11 @@ struct Args {
     /// workload's maximum, then twice it offered in an open loop
     #[arg(long)]
     overload: bool,
+    /// Run the vendor-route comparison instead of the closed-loop workloads:
+    /// Intempt's consent POST over HTTP/1.1 beside RecordConsent over gRPC,
+    /// one decision a call, at concurrency 32, on the first of --backends
+    #[arg(long)]
+    vendor: bool,
     /// Run only these closed-loop workloads (default: all)
     #[arg(long, value_enum, value_delimiter = ',')]
     only: Vec<Workload>,
@@ -164,7 +170,7 @@ async fn main() {
         std::process::exit(2);
     };
     let mut report = Report::new(std::env::args().collect::<Vec<_>>().join(" "));
-    if args.scale.is_some() || args.overload {
+    if args.scale.is_some() || args.overload || args.vendor {
         special_runs(&args, &binary, window, &mut report).await;
         report.write(&args.out);
         print!("{}", report.markdown());
@@ -277,8 +283,13 @@ async fn main() {
     print!("{}", report.markdown());
 }
 
-/// The scale comparison and the overload runs, on each of `--backends`.
+/// The vendor comparison, the scale comparison and the overload runs.
 async fn special_runs(args: &Args, binary: &std::path::Path, window: Window, report: &mut Report) {
+    if args.vendor
+        && let Some(backend) = args.backends.first()
+    {
+        vendor_runs(binary, *backend, args.connections, window, report).await;
+    }
     for backend in &args.backends {
         if let Some(records) = args.scale {
             let scale = scale::scale(
@@ -320,4 +331,44 @@ async fn special_runs(args: &Args, binary: &std::path::Path, window: Window, rep
             }
         }
     }
+}
+
+/// Intempt's consent POST over HTTP beside RecordConsent over gRPC, each on a
+/// fresh deployment, one decision a call, at the same concurrency.
+async fn vendor_runs(
+    binary: &std::path::Path,
+    backend: BackendArg,
+    connections: usize,
+    window: Window,
+    report: &mut Report,
+) {
+    const CONCURRENCY: usize = 32;
+    eprintln!("Intempt record over HTTP at concurrency {CONCURRENCY} on {} …", backend.name());
+    let deployment = Deployment::start(binary, backend.backend()).await;
+    let http = deployment.server.http.expect("consentd reports its HTTP address");
+    let call = vendor_http::intempt_record(http, deployment.key(), CONCURRENCY);
+    let measured = closed_loop(CONCURRENCY, window, Some(deployment.server.stats()), call).await;
+    let stats = deployment.server.stats();
+    report.push(Run::new(
+        "intempt-record (HTTP)",
+        "consentd",
+        Some(backend.name()),
+        CONCURRENCY,
+        &measured,
+        stats,
+    ));
+    drop(deployment);
+    eprintln!("record-unique over gRPC at concurrency {CONCURRENCY} on {} …", backend.name());
+    let deployment = Deployment::start(binary, backend.backend()).await;
+    let measured =
+        workloads::run(&deployment, Workload::RecordUnique, CONCURRENCY, connections, window).await;
+    let stats = deployment.server.stats();
+    report.push(Run::new(
+        Workload::RecordUnique.name(),
+        "consentd",
+        Some(backend.name()),
+        CONCURRENCY,
+        &measured,
+        stats,
+    ));
 }

@@ -31,6 +31,10 @@ pub(crate) struct Overload {
     pub(crate) first_failure: Option<String>,
     pub(crate) admitted_ms: Latency,
     pub(crate) refused_ms: Latency,
+    /// CPU seconds per second of the open loop: the server's, and the load
+    /// generator's (which shares the machine's cores with it).
+    pub(crate) server_cpu_per_second: f64,
+    pub(crate) generator_cpu_per_second: f64,
 }
 
 /// Measures the maximum of `workload`, then offers twice it.
@@ -43,7 +47,13 @@ pub(crate) async fn overload(
     connections: usize,
     window: Window,
 ) -> Overload {
-    let deployment = Deployment::start_with(binary, backend, cache).await;
+    // The server's own admission limits, as deployed; only the key's rate
+    // limit is raised (one key sends everything).
+    let config = format!(
+        "[limits]\nrate_per_key = 100000000\nburst_per_key = 100000000\n{}",
+        if cache { "" } else { "\n[store]\ncache_max_mib = 0\n" }
+    );
+    let deployment = Deployment::start_with_config(binary, backend, &config).await;
     let clients = deployment.clients(connections).await;
     if workload.needs_preload() {
         workloads::preload(&clients).await;
@@ -56,6 +66,8 @@ pub(crate) async fn overload(
     let admitted = Arc::new(Mutex::new(histogram()));
     let refused = Arc::new(Mutex::new(histogram()));
     let failures = Arc::new(Mutex::new((0u64, None::<String>)));
+    let (server, generator) = (deployment.server.stats(), crate::process::ProcStats::own());
+    let cpu_before = (server.cpu_seconds(), generator.cpu_seconds());
     let started = Instant::now();
     let total = window.warmup + window.measured;
     let mut tasks = tokio::task::JoinSet::new();
@@ -110,6 +122,9 @@ pub(crate) async fn overload(
         while tasks.try_join_next().is_some() {}
     }
     while tasks.join_next().await.is_some() {}
+    let elapsed = started.elapsed().as_secs_f64();
+    let server_cpu_per_second = (server.cpu_seconds() - cpu_before.0) / elapsed;
+    let generator_cpu_per_second = (generator.cpu_seconds() - cpu_before.1) / elapsed;
     let seconds = window.measured.as_secs_f64();
     let admitted = admitted.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
     let refused = refused.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
@@ -127,5 +142,7 @@ pub(crate) async fn overload(
         first_failure,
         admitted_ms: Latency::of(&admitted),
         refused_ms: Latency::of(&refused),
+        server_cpu_per_second,
+        generator_cpu_per_second,
     }
 }

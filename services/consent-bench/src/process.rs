@@ -139,6 +139,11 @@ pub(crate) struct ProcStats {
 }
 
 impl ProcStats {
+    /// This process: the load generator.
+    pub(crate) fn own() -> Self {
+        Self { pid: std::process::id() }
+    }
+
     /// CPU seconds (user + system, all threads) the process has used so far.
     pub(crate) fn cpu_seconds(self) -> f64 {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).unwrap_or_default();

@@ -231,6 +231,12 @@ impl Report {
                 met: fan_out.peak_rss_mib <= 256.0,
             });
         }
+        targets.extend(ratio(
+            "Intempt record over HTTP, c32, vs RecordConsent over gRPC, c32",
+            0.8,
+            self.find("intempt-record (HTTP)", "consentd", None, 32),
+            self.find("record-unique", "consentd", None, 32),
+        ));
         targets.extend(self.scale_targets());
         targets.extend(self.overload_targets());
         if let Some(idle) = self.idle_rss_mib {
@@ -510,7 +516,8 @@ impl Report {
                 out,
                 "\nOverload, {}{} on {}: maximum {:.0}/s (closed loop, c64); offered {:.0}/s for {:.0} s: \
                  goodput {:.0}/s, admitted p50 {:.2} ms p99 {:.2} ms max {:.2} ms; {} refused with \
-                 RESOURCE_EXHAUSTED, p50 {:.2} ms p99 {:.2} ms; {} other failures{}.",
+                 RESOURCE_EXHAUSTED, p50 {:.2} ms p99 {:.2} ms; {} other failures{}. CPU: server {:.2} cores, \
+                 load generator {:.2} cores.",
                 run.workload,
                 if run.cache { "" } else { " (check cache off)" },
                 run.backend,
@@ -525,7 +532,9 @@ impl Report {
                 run.refused_ms.p50,
                 run.refused_ms.p99,
                 run.failed,
-                run.first_failure.as_deref().map(|error| format!(" (first: {error})")).unwrap_or_default()
+                run.first_failure.as_deref().map(|error| format!(" (first: {error})")).unwrap_or_default(),
+                run.server_cpu_per_second,
+                run.generator_cpu_per_second
             );
         }
         if let Some(idle) = self.idle_rss_mib {

@@ -76,10 +76,16 @@ impl Deployment {
     /// With `extra` appended to the configuration file (tables the common
     /// part does not have).
     pub(crate) async fn start_configured(binary: &Path, backend: Backend, extra: &str) -> Self {
+        Self::start_with_config(binary, backend, &format!("{CONFIG}{extra}")).await
+    }
+
+    /// With exactly `config` as its configuration file.
+    pub(crate) async fn start_with_config(binary: &Path, backend: Backend, config: &str) -> Self {
+        let text = config;
         let database = TestDatabase::new(backend).await;
         let dir = tempfile::tempdir().expect("temporary directory");
         let config = dir.path().join("consentd.toml");
-        std::fs::write(&config, format!("{CONFIG}{extra}")).expect("config written");
+        std::fs::write(&config, text).expect("config written");
         let admin = |args: &[&str]| {
             let output = std::process::Command::new(binary)
                 .args(args)
@@ -96,6 +102,8 @@ impl Deployment {
         };
         admin(&["migrate"]);
         let key = admin(&["keys", "create", "--tenant", "bench", "--scope", "admin"]);
+        let account = crate::vendor_http::INTEMPT_ACCOUNT;
+        admin(&["tenants", "bind", "--tenant", "bench", "--vendor", "intempt", "--external-id", account]);
         let server = Server::consentd(binary, &database.url, KEY_SECRET, &config, dir.path());
         let bearer = Bearer(format!("Bearer {key}").parse().expect("ascii key"));
         Self { server, bearer, _database: database, _dir: dir }
@@ -104,6 +112,11 @@ impl Deployment {
     /// The database's URL.
     pub(crate) fn database_url(&self) -> &str {
         &self._database.url
+    }
+
+    /// The deployment's API key.
+    pub(crate) fn key(&self) -> &str {
+        self.bearer().trim_start_matches("Bearer ")
     }
 
     /// The `authorization` header value of the deployment's key.

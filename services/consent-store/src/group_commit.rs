@@ -288,21 +288,10 @@ async fn finish(prepared: Prepared, cache: Option<CheckCache>, committed: Arc<wa
 type Answers = Vec<Result<WriteOutcome, ConsentError>>;
 
 /// Opens a batch's transaction. On PostgreSQL its commit waits at least for
-/// the WAL flush, whatever the role's, database's or server's default says: a
-/// write acknowledged under `synchronous_commit = off` (or `local` with
-/// synchronous standbys) can vanish in a crash or a failover. A stronger
-/// setting (`remote_write`, `remote_apply`) is kept.
+/// the WAL flush: every connection raised `synchronous_commit` when it was
+/// opened (`DURABLE_COMMITS` in lib.rs).
 async fn begin_durable(db: &DatabaseConnection) -> Result<DatabaseTransaction, ConsentError> {
-    let txn = db.begin().await.map_err(db_error)?;
-    if txn.get_database_backend() == DbBackend::Postgres {
-        txn.execute_unprepared(
-            "SELECT set_config('synchronous_commit', 'on', true) \
-             WHERE current_setting('synchronous_commit') IN ('off', 'local')",
-        )
-        .await
-        .map_err(db_error)?;
-    }
-    Ok(txn)
+    db.begin().await.map_err(db_error)
 }
 
 /// The common case, fast: every write of the batch in one transaction with

@@ -215,9 +215,17 @@ impl SqlStore {
         })
     }
 
-    /// Every statement this store ran since the last call, in order, with
-    /// the database it ran on (`primary` or `standby`): tests check the plan
-    /// of each read the service issues, and where reads went.
+    /// Keeps every statement this store runs from now on, for
+    /// [`SqlStore::take_statements`].
+    #[cfg(feature = "testing")]
+    pub fn record_statements(&self) {
+        self.statements.record();
+    }
+
+    /// Every statement this store ran since recording began or the last
+    /// call, in order, with the database it ran on (`primary` or
+    /// `standby`): tests check the plan of each read the service issues, and
+    /// where reads went.
     #[cfg(feature = "testing")]
     pub fn take_statements(&self) -> Vec<(&'static str, Statement)> {
         self.statements.take()
@@ -293,9 +301,25 @@ fn connect_options(options: &StoreOptions, url: &str) -> ConnectOptions {
             postgres
                 .statement_cache_capacity(STATEMENT_CACHE)
                 .options([("statement_timeout", statement_timeout)])
+        })
+        .map_sqlx_postgres_pool_opts(|pool| {
+            pool.after_connect(|connection, _| {
+                Box::pin(async move {
+                    sea_orm::sqlx::Executor::execute(connection, DURABLE_COMMITS).await.map(drop)
+                })
+            })
         });
     connect
 }
+
+/// Run on every new PostgreSQL connection: its commits wait at least for
+/// the WAL flush, whatever the role's, database's or server's default says.
+/// A write acknowledged under `synchronous_commit = off` (or `local` with
+/// synchronous standbys) can vanish in a crash or a failover. A stronger
+/// setting (`remote_write`, `remote_apply`) is kept. Once per connection
+/// rather than once per write transaction: a round trip less per batch.
+const DURABLE_COMMITS: &str = "SELECT set_config('synchronous_commit', 'on', false) \
+     WHERE current_setting('synchronous_commit') IN ('off', 'local')";
 
 /// The read standbys' pools, opened lazily: one that is down at start is
 /// simply not in use until it answers.

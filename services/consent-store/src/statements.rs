@@ -3,6 +3,8 @@
 //! can see every statement issued, to check the plan of each.
 
 #[cfg(feature = "testing")]
+use std::sync::atomic::{AtomicBool, Ordering};
+#[cfg(feature = "testing")]
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,6 +20,10 @@ const SLOW: Duration = Duration::from_millis(500);
 pub(crate) struct Statements {
     #[cfg(feature = "testing")]
     issued: Arc<Mutex<Vec<(&'static str, Statement)>>>,
+    /// Off until a test asks: a store built with the testing feature (the
+    /// benchmark's loader) would otherwise keep every statement it ran.
+    #[cfg(feature = "testing")]
+    recording: Arc<AtomicBool>,
 }
 
 impl Statements {
@@ -25,7 +31,7 @@ impl Statements {
     /// handle keeps its own observer.
     pub(crate) fn observe(&self, db: &mut DatabaseConnection, database: &'static str) {
         #[cfg(feature = "testing")]
-        let issued = Arc::clone(&self.issued);
+        let (issued, recording) = (Arc::clone(&self.issued), Arc::clone(&self.recording));
         db.set_metric_callback(move |info| {
             if info.elapsed >= SLOW {
                 tracing::warn!(
@@ -37,15 +43,24 @@ impl Statements {
                 );
             }
             #[cfg(feature = "testing")]
-            issued
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .push((database, info.statement.clone()));
+            if recording.load(Ordering::Relaxed) {
+                issued
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push((database, info.statement.clone()));
+            }
         });
     }
 
-    /// Every statement run so far, in order, with the database it ran on
-    /// (`primary` or `standby`), and forgets them.
+    /// Starts keeping the statements run from now on.
+    #[cfg(feature = "testing")]
+    pub(crate) fn record(&self) {
+        self.recording.store(true, Ordering::Relaxed);
+    }
+
+    /// Every statement run since recording began or the last call, in
+    /// order, with the database it ran on (`primary` or `standby`), and
+    /// forgets them.
     #[cfg(feature = "testing")]
     pub(crate) fn take(&self) -> Vec<(&'static str, Statement)> {
         std::mem::take(&mut *self.issued.lock().unwrap_or_else(std::sync::PoisonError::into_inner))

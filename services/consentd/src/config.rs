@@ -334,7 +334,8 @@ pub struct ServerLimits {
     pub max_response_bytes: usize,
     /// Per-key rate, burst, calls in flight and the deadline cap.
     pub calls: Limits,
-    /// Calls one connection may have in flight.
+    /// Calls one connection may have in flight; more are refused at once
+    /// with RESOURCE_EXHAUSTED. Below `max_concurrent_streams`.
     pub concurrency_per_connection: usize,
     /// HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS (tonic leaves it unlimited).
     pub max_concurrent_streams: u32,
@@ -363,7 +364,7 @@ impl Default for ServerLimits {
             max_message_bytes: 1024 * 1024,
             max_response_bytes: 4_000_000,
             calls: Limits::default(),
-            concurrency_per_connection: 256,
+            concurrency_per_connection: 128,
             max_concurrent_streams: 256,
             keepalive_interval: Duration::from_secs(30),
             keepalive_timeout: Duration::from_secs(10),
@@ -496,6 +497,16 @@ impl Config {
             return Err(ConfigError::Invalid {
                 setting: "store.max_connections",
                 message: "must be at least 1".to_owned(),
+            });
+        }
+        if self.limits.concurrency_per_connection >= self.limits.max_concurrent_streams as usize {
+            return Err(ConfigError::Invalid {
+                setting: "limits.concurrency_per_connection",
+                message: format!(
+                    "must be below limits.max_concurrent_streams ({}): else clients queue for streams \
+                     instead of being refused",
+                    self.limits.max_concurrent_streams
+                ),
             });
         }
         for (setting, value) in [

@@ -240,8 +240,10 @@ async fn serve_call(
         }
         Access::Account => None,
     };
+    // At capacity: refused at once, as gRPC refuses (RESOURCE_EXHAUSTED),
+    // with the vendor's own 429.
     let Ok(_permit) = Arc::clone(&gateway.budget.in_flight).try_acquire_owned() else {
-        return Err(Failure::Unavailable);
+        return Err(Failure::TooManyRequests);
     };
     if !body.is_empty() {
         let json = headers

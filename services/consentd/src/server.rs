@@ -252,8 +252,16 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
     if let Some(tls) = &tls {
         builder = builder.tls_config(tls.grpc().timeout(crate::tls::HANDSHAKE_TIMEOUT))?;
     }
+    // A connection with as many calls running as it may have gets the next
+    // one refused at once (RESOURCE_EXHAUSTED; tower's LoadShed in front of
+    // its ConcurrencyLimit) instead of queued: a queue there grows without
+    // bound under overload, and its calls wait seconds only to be refused
+    // or to time out. The limit is below the streams a client may open, so
+    // the refusal comes from here and not from a client queueing for a
+    // stream.
     let grpc = builder
         .concurrency_limit_per_connection(limits.concurrency_per_connection)
+        .load_shed(true)
         .max_concurrent_streams(limits.max_concurrent_streams)
         .http2_keepalive_interval(Some(limits.keepalive_interval))
         .http2_keepalive_timeout(Some(limits.keepalive_timeout))

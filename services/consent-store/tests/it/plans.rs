@@ -145,7 +145,7 @@ async fn every_read_uses_an_index_of_its_shape(store: TestStore) {
     };
     let mut issued = Vec::new();
     for service in [&store.service, &uncached] {
-        service.store().take_statements();
+        service.store().record_statements();
         read_everything(service).await;
         issued.extend(service.store().take_statements().into_iter().map(|(_, statement)| statement));
     }
@@ -201,7 +201,7 @@ fn judge(backend: Backend, sql: &str, plan: &[String]) -> Option<&'static str> {
     let state_by_subject = reads_state && sql.contains("\"consent_state\".\"subject_id\" =");
     let by_id = sql.contains("\"consent_records\".\"id\" =") || sql.contains("\"consent_records\".\"id\" IN");
     // The index each kind of read must use, by the name each engine shows.
-    let (records_by_subject, state_by_key, records_log, state_log) = match backend {
+    let (records_by_id, records_by_subject, state_by_key, records_log, state_log) = match backend {
         Backend::Sqlite => {
             // "SCAN t" is a full scan of a table or of an index.
             if plan.iter().any(|line| {
@@ -212,6 +212,7 @@ fn judge(backend: Backend, sql: &str, plan: &[String]) -> Option<&'static str> {
                 return Some("a table is scanned");
             }
             (
+                "sqlite_autoindex_consent_records_1 (id=?)",
                 "consent_records_by_subject_revision (tenant=? AND subject_id=?",
                 "sqlite_autoindex_consent_state_1 (tenant=? AND subject_id=?",
                 "consent_records_by_revision (tenant=? AND revision>? AND revision<?)",
@@ -226,6 +227,7 @@ fn judge(backend: Backend, sql: &str, plan: &[String]) -> Option<&'static str> {
                 return Some("a table is scanned");
             }
             (
+                "consent_records_pkey",
                 "consent_records_by_subject_revision",
                 "consent_state_pkey",
                 "consent_records_by_revision",
@@ -233,6 +235,9 @@ fn judge(backend: Backend, sql: &str, plan: &[String]) -> Option<&'static str> {
             )
         }
     };
+    if by_id && !text.contains(records_by_id) {
+        return Some("a read of records by id does not probe the primary key");
+    }
     if by_subject && !text.contains(records_by_subject) {
         return Some("a read of one subject's records does not seek on (tenant, subject)");
     }

@@ -24,6 +24,7 @@ async fn store_on(cluster: &ReplicatedPostgres) -> ConsentService<SqlStore> {
     options.standby_wait = Duration::from_millis(50);
     let store = SqlStore::connect(&options).await.expect("connect");
     store.migrate().await.expect("migrate");
+    store.record_statements();
     ConsentService::new(store)
 }
 

@@ -191,3 +191,96 @@ async fn an_http_client_that_never_finishes_its_headers_is_disconnected() {
     assert!(closed.is_ok(), "the server kept a connection with unfinished headers open");
     assert_eq!(crate::health::http_get(http, "/healthz").await.0, 200, "others are still served");
 }
+
+/// Overload is refused at once, never queued: with a connection's calls all
+/// running (writes held by a lock another process took), the next calls on
+/// it are refused with RESOURCE_EXHAUSTED rather than waiting for a slot;
+/// and a vendor route over the server's in-flight cap gets the vendor's 429.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_beyond_capacity_are_refused_at_once_not_queued() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+
+    let server = TestServer::start_with(|config| {
+        config.limits.concurrency_per_connection = 2;
+        config.limits.calls.max_in_flight = 4;
+        config.limits.calls.max_deadline = Duration::from_secs(20);
+    })
+    .await;
+    let other = sea_orm::Database::connect(server.database_url()).await.unwrap();
+    let lock = other.begin().await.unwrap();
+    lock.execute_unprepared("INSERT INTO store_meta (key, value) VALUES ('held', 'by the test')")
+        .await
+        .unwrap();
+
+    // One connection, twelve writes at once: two run (and wait on the lock),
+    // the others are refused without waiting for them.
+    let client = server.client().await;
+    let calls: Vec<_> = (0..12)
+        .map(|n| {
+            let mut client = client.clone();
+            tokio::spawn(async move {
+                let request = record_request(
+                    identity("user_id", &format!("u{n}")),
+                    "marketing",
+                    "",
+                    pb::Decision::Granted,
+                );
+                client.record_consent(request).await.map(drop)
+            })
+        })
+        .collect();
+    // The ten refusals arrive while the two admitted writes still wait.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while calls.iter().filter(|call| call.is_finished()).count() < 10 {
+        assert!(tokio::time::Instant::now() < deadline, "calls beyond the connection's limit were queued");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        calls.iter().filter(|call| call.is_finished()).count(),
+        10,
+        "the admitted writes finished under the lock"
+    );
+
+    // A second connection fills the server's in-flight cap of four, and the
+    // vendor route is refused in the vendor's shape.
+    let second = server.client().await;
+    let held: Vec<_> = (0..2)
+        .map(|n| {
+            let mut client = second.clone();
+            tokio::spawn(async move {
+                let request = record_request(
+                    identity("user_id", &format!("v{n}")),
+                    "marketing",
+                    "",
+                    pb::Decision::Granted,
+                );
+                client.record_consent(request).await.map(drop)
+            })
+        })
+        .collect();
+    // Nothing holds those two back from starting: give them a moment.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let response = crate::http_client::send(
+        server.running().http_addr,
+        "POST",
+        "/demo-organization/projects/demo-project/consents/data",
+        &[("content-type", "application/json")],
+        &crate::http_client::fixture("intempt", "consent-accept-analytics-desktop.json"),
+    )
+    .await;
+    assert_eq!(response.status, 429, "{response:?}");
+
+    lock.rollback().await.unwrap();
+    // Refused: exactly the ten beyond the connection's limit. (The admitted
+    // ones waited on the lock; they end as the store decides.)
+    let mut refused = 0;
+    for call in calls {
+        if call.await.unwrap().is_err_and(|status| status.code() == Code::ResourceExhausted) {
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, 10);
+    for call in held {
+        let _ = call.await.unwrap();
+    }
+}
