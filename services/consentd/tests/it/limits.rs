@@ -215,20 +215,7 @@ async fn calls_beyond_capacity_are_refused_at_once_not_queued() {
     // One connection, twelve writes at once: two run (and wait on the lock),
     // the others are refused without waiting for them.
     let client = server.client().await;
-    let calls: Vec<_> = (0..12)
-        .map(|n| {
-            let mut client = client.clone();
-            tokio::spawn(async move {
-                let request = record_request(
-                    identity("user_id", &format!("u{n}")),
-                    "marketing",
-                    "",
-                    pb::Decision::Granted,
-                );
-                client.record_consent(request).await.map(drop)
-            })
-        })
-        .collect();
+    let calls = spawn_writes(&client, "u", 12);
     // The ten refusals arrive while the two admitted writes still wait.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while calls.iter().filter(|call| call.is_finished()).count() < 10 {
@@ -244,20 +231,7 @@ async fn calls_beyond_capacity_are_refused_at_once_not_queued() {
     // A second connection fills the server's in-flight cap of four, and the
     // vendor route is refused in the vendor's shape.
     let second = server.client().await;
-    let held: Vec<_> = (0..2)
-        .map(|n| {
-            let mut client = second.clone();
-            tokio::spawn(async move {
-                let request = record_request(
-                    identity("user_id", &format!("v{n}")),
-                    "marketing",
-                    "",
-                    pb::Decision::Granted,
-                );
-                client.record_consent(request).await.map(drop)
-            })
-        })
-        .collect();
+    let held = spawn_writes(&second, "v", 2);
     // Nothing holds those two back from starting: give them a moment.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let response = crate::http_client::send(
@@ -283,4 +257,24 @@ async fn calls_beyond_capacity_are_refused_at_once_not_queued() {
     for call in held {
         let _ = call.await.unwrap();
     }
+}
+
+/// `count` writes on `client`'s connection, each of its own user, all at
+/// once.
+fn spawn_writes(
+    client: &crate::support::Client,
+    prefix: &str,
+    count: usize,
+) -> Vec<tokio::task::JoinHandle<Result<(), tonic::Status>>> {
+    (0..count)
+        .map(|n| {
+            let mut client = client.clone();
+            let user = format!("{prefix}{n}");
+            tokio::spawn(async move {
+                let request =
+                    record_request(identity("user_id", &user), "marketing", "", pb::Decision::Granted);
+                client.record_consent(request).await.map(drop)
+            })
+        })
+        .collect()
 }
