@@ -1,5 +1,5 @@
 # One entry point for developers; the README's two commands stay the truth.
-.PHONY: run test lint fmt ci bench soak helm-check fuzz fuzz-smoke
+.PHONY: run test lint fmt ci bench bench-scale bench-overload bench-vendor soak helm-check fuzz fuzz-smoke
 
 run:        ## run the service on embedded SQLite (./consentd.db)
 	cargo run -p consentd -- serve
@@ -25,6 +25,15 @@ ci:         ## exactly what CI runs
 
 bench:      ## every workload and both baselines; writes docs/benchmarks/latest.{json,svg} (docs/benchmarks.md)
 	cargo run --release -p consent-bench
+
+bench-scale: ## the same workloads on a fresh database and on 10M records, both backends (about 40 minutes, 12 GB of disk)
+	cargo run --release -p consent-bench -- --scale 10000000 --out docs/benchmarks/scale
+
+bench-overload: ## each workload's maximum, then twice it in an open loop, both backends
+	cargo run --release -p consent-bench -- --overload --out docs/benchmarks/overload
+
+bench-vendor: ## Intempt's POST over HTTP beside RecordConsent over gRPC at c32 (SQLite)
+	cargo run --release -p consent-bench -- --vendor --backends sqlite --out docs/benchmarks/vendor
 
 # Fuzzing (fuzz/README.md): cargo-fuzz on the stable toolchain through
 # RUSTC_BOOTSTRAP; install it with `cargo install cargo-fuzz --locked`. Each

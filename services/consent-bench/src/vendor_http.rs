@@ -31,11 +31,16 @@ pub(crate) fn intempt_record(http: std::net::SocketAddr, key: &str, connections:
         let (client, uri) = (client.clone(), Arc::clone(&uri));
         let user = next.fetch_add(1, Ordering::Relaxed);
         Box::pin(async move {
+            // The documented example's fields (adapters/intempt/tests/fixtures).
             let body = serde_json::json!({
                 "action": "accept",
+                "timestamp": 1_769_518_152_000_u64,
+                "validUntil": 1_801_054_152_000_u64,
                 "source": "desktop",
                 "category": "marketing",
-                "userId": format!("h{user}"),
+                "sourceId": 0,
+                "userId": format!("h{user}@example.com"),
+                "email": format!("h{user}@example.com"),
                 "message": "consent-bench",
             })
             .to_string();
