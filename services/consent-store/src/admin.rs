@@ -2,6 +2,9 @@
 //! tenants` and the authentication layer read and write. Not part of the
 //! consent API, so not on the `ConsentStore` trait.
 
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
 use consent_core::{ConsentError, TenantId, Timestamp};
 use sea_orm::sea_query::{OnConflict, Query};
 use sea_orm::{ActiveValue, ConnectionTrait, EntityTrait, IntoActiveModel, QueryOrder};
@@ -37,6 +40,31 @@ impl From<api_key::Model> for StoredKey {
             created_at: Timestamp::from_micros(row.created_at),
             revoked_at: row.revoked_at.map(Timestamp::from_micros),
         }
+    }
+}
+
+/// The bindings a store has found, by (vendor, external id).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct KnownBindings {
+    known: Arc<RwLock<HashMap<(String, String), TenantId>>>,
+}
+
+/// Bindings remembered at most; past it the memory starts over (each is one
+/// read to find again).
+const MAX_KNOWN_BINDINGS: usize = 65_536;
+
+impl KnownBindings {
+    fn get(&self, vendor: &str, external_id: &str) -> Option<TenantId> {
+        let known = self.known.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        known.get(&(vendor.to_owned(), external_id.to_owned())).cloned()
+    }
+
+    fn remember(&self, vendor: &str, external_id: &str, tenant: &TenantId) {
+        let mut known = self.known.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if known.len() >= MAX_KNOWN_BINDINGS {
+            known.clear();
+        }
+        known.insert((vendor.to_owned(), external_id.to_owned()), tenant.clone());
     }
 }
 
@@ -125,17 +153,28 @@ impl SqlStore {
         Ok(())
     }
 
-    /// The tenant `external_id` of `vendor` is bound to.
+    /// The tenant `external_id` of `vendor` is bound to. A binding never
+    /// changes once made (rebinding is refused, and nothing unbinds), so one
+    /// found is remembered: a vendor route no longer reads the database for it
+    /// on every request. An id not bound yet is asked again each time, so a
+    /// new binding works at once.
     pub async fn bound_tenant(
         &self,
         vendor: &str,
         external_id: &str,
     ) -> Result<Option<TenantId>, ConsentError> {
-        Ok(tenant_binding::Entity::find_by_id((vendor.to_owned(), external_id.to_owned()))
+        if let Some(tenant) = self.bindings.get(vendor, external_id) {
+            return Ok(Some(tenant));
+        }
+        let found = tenant_binding::Entity::find_by_id((vendor.to_owned(), external_id.to_owned()))
             .one(self.connection())
             .await
             .map_err(db_error)?
-            .map(|row| TenantId::new(row.tenant)))
+            .map(|row| TenantId::new(row.tenant));
+        if let Some(tenant) = &found {
+            self.bindings.remember(vendor, external_id, tenant);
+        }
+        Ok(found)
     }
 
     /// A named fact about this database, created from `initial` on first use

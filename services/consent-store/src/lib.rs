@@ -36,6 +36,7 @@ use sea_orm::{
 use tokio::sync::{OnceCell, watch};
 use uuid::Uuid;
 
+use crate::admin::KnownBindings;
 pub use crate::admin::StoredKey;
 use crate::cache::CheckCache;
 use crate::error::db_error;
@@ -128,6 +129,7 @@ pub struct SqlStore {
     database_id: Arc<OnceCell<String>>,
     cache: Option<CheckCache>,
     vitals: Vitals,
+    bindings: KnownBindings,
     #[cfg(feature = "testing")]
     statements: Statements,
 }
@@ -210,6 +212,7 @@ impl SqlStore {
             database_id: Arc::default(),
             cache,
             vitals,
+            bindings: KnownBindings::default(),
             #[cfg(feature = "testing")]
             statements,
         })

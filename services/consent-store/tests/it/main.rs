@@ -25,6 +25,7 @@ macro_rules! on_every_backend {
     };
 }
 
+mod bindings;
 mod changes;
 mod check_rule;
 mod commit_order;
