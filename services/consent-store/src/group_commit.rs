@@ -287,13 +287,6 @@ async fn finish(prepared: Prepared, cache: Option<CheckCache>, committed: Arc<wa
 
 type Answers = Vec<Result<WriteOutcome, ConsentError>>;
 
-/// Opens a batch's transaction. On PostgreSQL its commit waits at least for
-/// the WAL flush: every connection raised `synchronous_commit` when it was
-/// opened (`DURABLE_COMMITS` in lib.rs).
-async fn begin_durable(db: &DatabaseConnection) -> Result<DatabaseTransaction, ConsentError> {
-    db.begin().await.map_err(db_error)
-}
-
 /// The common case, fast: every write of the batch in one transaction with
 /// no savepoints, each tenant's revisions taken from its head in one step.
 /// `None` (rolled back) when a write failed or replayed an idempotency key:
@@ -303,7 +296,9 @@ async fn apply_together(
     db: &DatabaseConnection,
     batch: &[Job],
 ) -> Result<Option<(DatabaseTransaction, Answers)>, ConsentError> {
-    let txn = begin_durable(db).await?;
+    // Durable on PostgreSQL whatever its defaults: every connection raised
+    // `synchronous_commit` when it opened (`DURABLE_COMMITS` in lib.rs).
+    let txn = db.begin().await.map_err(db_error)?;
     let now = Timestamp::now();
     let mut answers = Vec::with_capacity(batch.len());
     // The batch is sorted by tenant: one group per tenant.
@@ -347,7 +342,9 @@ async fn apply_one_by_one(
     db: &DatabaseConnection,
     batch: &[Job],
 ) -> Result<(DatabaseTransaction, Answers), ConsentError> {
-    let txn = begin_durable(db).await?;
+    // Durable on PostgreSQL whatever its defaults: every connection raised
+    // `synchronous_commit` when it opened (`DURABLE_COMMITS` in lib.rs).
+    let txn = db.begin().await.map_err(db_error)?;
     let mut answers = Vec::with_capacity(batch.len());
     for job in batch {
         answers.push(apply_in_savepoint(&txn, job).await?);

@@ -542,7 +542,7 @@ impl ConsentStore for SqlStore {
         include_any_target: bool,
     ) -> Result<Option<ConsentRecord>, ConsentError> {
         // Updates build on it (with an expected revision): the primary's.
-        read::latest_for_target(self.reads.primary(), tenant, subject_id, target, include_any_target).await
+        read::latest_for_target(&self.db, tenant, subject_id, target, include_any_target).await
     }
 
     async fn first_collected(

@@ -340,22 +340,17 @@ async fn current_in<C: ConnectionTrait>(
             .await
             .map_err(db_error)?,
     };
-    let examined = reached(rows.iter().map(|(_, revision)| *revision), up_to, limit);
+    let examined = reached(rows.len(), rows.last().map(|(_, revision)| *revision), up_to, limit);
     rows.retain(|(_, revision)| *revision <= up_to);
     Ok((rows.into_iter().map(|(id, _)| id).collect(), examined))
 }
 
 /// How far a read of at most `limit` rows in revision order, asked for up
-/// to `up_to`, has looked: all the way when it came back short or passed
-/// `up_to`, else to its last row.
-fn reached(
-    revisions: impl DoubleEndedIterator<Item = Revision> + ExactSizeIterator,
-    up_to: Revision,
-    limit: u64,
-) -> Revision {
-    let full = revisions.len() as u64 >= limit;
-    match revisions.last() {
-        Some(last) if full && last <= up_to => last,
+/// to `up_to`, has looked: all the way when it came back short (`count`
+/// below `limit`) or passed `up_to`, else to its `last` row.
+fn reached(count: usize, last: Option<Revision>, up_to: Revision, limit: u64) -> Revision {
+    match last {
+        Some(last) if count as u64 >= limit && last <= up_to => last,
         Some(_) | None => up_to,
     }
 }
@@ -420,7 +415,7 @@ async fn in_revision_order<C: ConnectionTrait>(
         .all(db)
         .await
         .map_err(db_error)?;
-    let examined = reached(rows.iter().map(|row| row.revision), up_to, limit);
+    let examined = reached(rows.len(), rows.last().map(|row| row.revision), up_to, limit);
     rows.retain(|row| row.revision <= up_to);
     Ok(Listed { records: from_rows(rows)?, examined })
 }

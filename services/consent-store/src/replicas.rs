@@ -83,11 +83,6 @@ impl Reads {
         Self { primary, standbys: standbys.into(), next: AtomicUsize::new(0), policy }
     }
 
-    /// The primary: for writes and for reads that must be current.
-    pub(crate) fn primary(&self) -> &DatabaseConnection {
-        &self.primary
-    }
-
     /// Runs `read` on a fresh standby whose head for `tenant` has reached
     /// `at_least` (waiting at most the policy's wait), else on the primary.
     /// A read that fails on a standby is run again on the primary.

@@ -193,6 +193,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
     };
     let store_handle = store.clone();
     register_pool_usage(store.clone());
+    register_standbys(store.clone());
     let gateway_authenticator = authenticator.clone();
     let webhooks = Webhooks::new(store.clone(), &config.webhooks, config.key_secret.clone());
     let deliverer = Deliverer::new(
@@ -340,6 +341,39 @@ fn register_pool_usage(store: SqlStore) {
                 u64::from(usage.open.saturating_sub(usage.idle)),
                 &[opentelemetry::KeyValue::new("state", "used")],
             );
+        })
+        .build();
+}
+
+/// Reports each read standby (`consentd.store.standby.in_use`, 1 or 0, and
+/// `consentd.store.standby.lag`, seconds, while known) by `standby` (its
+/// host, port and database) at each metrics collection.
+fn register_standbys(store: SqlStore) {
+    let meter = crate::telemetry::meter();
+    let in_use = store.clone();
+    meter
+        .u64_observable_gauge("consentd.store.standby.in_use")
+        .with_description("Whether a read standby serves reads (1) or is left for the primary (0)")
+        .with_callback(move |observer| {
+            for standby in in_use.standbys() {
+                observer.observe(
+                    u64::from(standby.in_use),
+                    &[opentelemetry::KeyValue::new("standby", standby.name)],
+                );
+            }
+        })
+        .build();
+    meter
+        .f64_observable_gauge("consentd.store.standby.lag")
+        .with_unit("s")
+        .with_description("How far behind the primary a read standby was last proven to be")
+        .with_callback(move |observer| {
+            for standby in store.standbys() {
+                if let Some(lag) = standby.lag {
+                    observer
+                        .observe(lag.as_secs_f64(), &[opentelemetry::KeyValue::new("standby", standby.name)]);
+                }
+            }
         })
         .build();
 }

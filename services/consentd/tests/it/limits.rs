@@ -85,14 +85,7 @@ async fn a_call_past_the_deadline_cap_is_deadline_exceeded_and_health_still_answ
     let mut health = tonic_health::pb::health_client::HealthClient::new(server.channel().await);
     health.check(tonic_health::pb::HealthCheckRequest { service: String::new() }).await.unwrap();
     // The vendor routes have the same cap, answered in the vendor's shape.
-    let response = crate::http_client::send(
-        server.running().http_addr,
-        "POST",
-        "/demo-organization/projects/demo-project/consents/data",
-        &[("content-type", "application/json")],
-        &crate::http_client::fixture("intempt", "consent-accept-analytics-desktop.json"),
-    )
-    .await;
+    let response = intempt_record(&server).await;
     assert_eq!(response.status, 503, "{response:?}");
     assert!(response.json()["error"].is_string());
 
@@ -234,14 +227,7 @@ async fn calls_beyond_capacity_are_refused_at_once_not_queued() {
     let held = spawn_writes(&second, "v", 2);
     // Nothing holds those two back from starting: give them a moment.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let response = crate::http_client::send(
-        server.running().http_addr,
-        "POST",
-        "/demo-organization/projects/demo-project/consents/data",
-        &[("content-type", "application/json")],
-        &crate::http_client::fixture("intempt", "consent-accept-analytics-desktop.json"),
-    )
-    .await;
+    let response = intempt_record(&server).await;
     assert_eq!(response.status, 429, "{response:?}");
 
     lock.rollback().await.unwrap();
@@ -277,4 +263,16 @@ fn spawn_writes(
             })
         })
         .collect()
+}
+
+/// Intempt's documented consent POST, on the vendor route.
+async fn intempt_record(server: &TestServer) -> crate::http_client::HttpResponse {
+    crate::http_client::send(
+        server.running().http_addr,
+        "POST",
+        "/demo-organization/projects/demo-project/consents/data",
+        &[("content-type", "application/json")],
+        &crate::http_client::fixture("intempt", "consent-accept-analytics-desktop.json"),
+    )
+    .await
 }

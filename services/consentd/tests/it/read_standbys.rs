@@ -27,6 +27,20 @@ async fn check(
         .into_inner()
 }
 
+/// The `consentd_store_standby_in_use` value `/metrics` reports for the
+/// one standby.
+async fn standby_in_use(process: &ConsentdProcess) -> String {
+    let (code, body) = crate::health::http_get(process.http_addr, "/metrics").await;
+    assert_eq!(code, 200, "{body}");
+    body.lines()
+        .find(|line| {
+            line.starts_with("consentd_store_standby_in_use{") && line.contains("standby=\"127.0.0.1:")
+        })
+        .and_then(|line| line.rsplit(' ').next())
+        .unwrap_or_else(|| panic!("no standby gauge in /metrics:\n{body}"))
+        .to_owned()
+}
+
 async fn until_logged(process: &ConsentdProcess, message: &str) {
     for _ in 0..300 {
         if process.log().iter().any(|line| line.contains(message)) {
@@ -58,6 +72,9 @@ async fn serve_reads_from_a_standby_and_leaves_it_while_its_replay_is_paused() {
         .into_inner();
     cluster.wait_for_replay();
     until_logged(&process, "standby caught up; it serves reads").await;
+    assert_eq!(standby_in_use(&process).await, "1");
+    let (_, metrics) = crate::health::http_get(process.http_addr, "/metrics").await;
+    assert!(metrics.lines().any(|line| line.starts_with("consentd_store_standby_lag_seconds{")), "{metrics}");
     let answer = check(&mut client, granted.revision).await;
     assert_eq!(answer.status(), pb::ConsentStatus::Granted);
 
@@ -74,6 +91,7 @@ async fn serve_reads_from_a_standby_and_leaves_it_while_its_replay_is_paused() {
         "min_revision was not kept across the paused standby"
     );
     until_logged(&process, "standby is behind or unreachable").await;
+    assert_eq!(standby_in_use(&process).await, "0");
     for _ in 0..10 {
         assert_eq!(check(&mut client, 0).await.status(), pb::ConsentStatus::Denied);
     }
