@@ -27,10 +27,6 @@ use tonic::{Request, Response, Status};
 
 use crate::load::{Latency, Measured, Window, histogram};
 
-/// The environment variable that hands the canned response (hex) to the
-/// bare server process.
-pub(crate) const RESPONSE_ENV: &str = "CONSENT_BENCH_RESPONSE";
-
 /// A tonic service that does no work.
 #[derive(Debug)]
 struct Bare {
@@ -90,7 +86,7 @@ impl ConsentService for Bare {
 
 /// The bare server process: binds loopback, prints its address, serves.
 pub(crate) async fn serve_bare_grpc() {
-    let encoded = std::env::var(RESPONSE_ENV).expect("the canned response is given");
+    let encoded = std::env::var(crate::process::RESPONSE_ENV).expect("the canned response is given");
     let response = pb::CheckConsentResponse::decode(hex::decode(encoded).expect("hex").as_slice())
         .expect("an encoded CheckConsentResponse");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("loopback port");
@@ -226,7 +222,12 @@ impl Pool {
 /// Inserts batches of `batch` writes back to back on one connection (as
 /// consentd's single group committer does) for the window. `calls` counts
 /// writes; latencies are per batch.
-pub(crate) async fn bare_insert(backend: Backend, batch: usize, window: Window) -> Measured {
+/// On PostgreSQL, what the server did for it too.
+pub(crate) async fn bare_insert(
+    backend: Backend,
+    batch: usize,
+    window: Window,
+) -> (Measured, Option<crate::pg_activity::Activity>) {
     let database = TestDatabase::new(backend).await;
     let store = SqlStore::connect(&StoreOptions::new(database.url.clone())).await.expect("store connects");
     store.migrate().await.expect("migrations apply");
@@ -246,6 +247,7 @@ pub(crate) async fn bare_insert(backend: Backend, batch: usize, window: Window) 
             PgPoolOptions::new().max_connections(1).connect(&database.url).await.expect("connects"),
         ),
     };
+    let statistics = crate::pg_activity::before(&database.url).await;
     let started = Instant::now();
     let measure_from = started + window.warmup;
     let stop_at = measure_from + window.measured;
@@ -271,12 +273,19 @@ pub(crate) async fn bare_insert(backend: Backend, batch: usize, window: Window) 
             }
         }
     }
-    Measured {
+    let measured = Measured {
         calls: writes,
+        // Every row written, the warm-up's too.
+        sent: u64::try_from(revision).unwrap_or(0),
         errors,
         first_error,
         seconds: (Instant::now() - measure_from).as_secs_f64(),
         latency: Latency::of(&latencies),
         server_cpu: None,
-    }
+    };
+    let activity = match statistics {
+        Some(statistics) => Some(statistics.after("record-unique", "bare insert", measured.sent).await),
+        None => None,
+    };
+    (measured, activity)
 }

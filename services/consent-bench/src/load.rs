@@ -50,6 +50,8 @@ impl Latency {
 #[derive(Debug)]
 pub(crate) struct Measured {
     pub(crate) calls: u64,
+    /// Calls sent, the warm-up's included: what the server did in all.
+    pub(crate) sent: u64,
     pub(crate) errors: u64,
     pub(crate) first_error: Option<String>,
     pub(crate) seconds: f64,
@@ -111,14 +113,16 @@ pub(crate) async fn closed_loop(
                         }
                     }
                 }
-                (latencies, errors, first_error)
+                (latencies, errors, first_error, n)
             })
         })
         .collect();
     let mut latencies = histogram();
-    let (mut errors, mut first_error) = (0u64, None);
+    let (mut errors, mut first_error, mut sent) = (0u64, None, 0u64);
     for worker in workers {
-        let (worker_latencies, worker_errors, worker_error) = worker.await.expect("worker finishes");
+        let (worker_latencies, worker_errors, worker_error, worker_sent) =
+            worker.await.expect("worker finishes");
+        sent += worker_sent;
         latencies.add(&worker_latencies).expect("same bounds");
         errors += worker_errors;
         first_error = first_error.or(worker_error);
@@ -130,6 +134,7 @@ pub(crate) async fn closed_loop(
     };
     Measured {
         calls: latencies.len(),
+        sent,
         errors,
         first_error,
         // Calls answered after stop_at still count: the window is measured

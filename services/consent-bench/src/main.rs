@@ -15,6 +15,7 @@ mod baseline;
 mod hostile;
 mod load;
 mod overload;
+mod pg_activity;
 mod process;
 mod report;
 mod scale;
@@ -126,6 +127,12 @@ struct Args {
     /// SIGKILLs per backend in the soak
     #[arg(long, default_value_t = 20)]
     kills: usize,
+    /// Run consentd on these CPUs only (a `taskset` CPU list, such as `0`).
+    /// With the harness itself started on the others (`taskset -c 1
+    /// consent-bench …`), the load generator no longer shares a core with
+    /// the server it measures
+    #[arg(long)]
+    server_cpus: Option<String>,
     /// Internal: serve the bare tonic baseline in this process
     #[arg(long, hide = true)]
     bare_grpc: bool,
@@ -157,6 +164,9 @@ async fn main() {
     let window =
         Window { warmup: Duration::from_secs(args.warmup), measured: Duration::from_secs(args.seconds) };
     let binary = process::consentd_binary(args.consentd.clone());
+    if let Some(cpus) = &args.server_cpus {
+        process::run_servers_on(cpus);
+    }
     if args.soak {
         for backend in &args.backends {
             eprintln!("fault soak on {} …", backend.name());
@@ -207,7 +217,18 @@ async fn main() {
         for backend in backends {
             eprintln!("{} at concurrency {concurrency} on {} …", workload.name(), backend.name());
             let deployment = Deployment::start(&binary, backend.backend()).await;
+            let statistics = if matches!(workload, Workload::RecordUnique) && concurrency == WRITE_CONCURRENCY
+            {
+                pg_activity::before(deployment.database_url()).await
+            } else {
+                None
+            };
             let measured = workloads::run(&deployment, workload, concurrency, args.connections, window).await;
+            if let Some(statistics) = statistics {
+                report
+                    .database_activity
+                    .push(statistics.after(workload.name(), "consentd", measured.sent).await);
+            }
             let stats = deployment.server.stats();
             report.push(Run::new(
                 workload.name(),
@@ -232,7 +253,9 @@ async fn main() {
     if selected(Workload::RecordUnique) {
         for backend in &args.backends {
             eprintln!("bare insert baseline on {} …", backend.name());
-            let measured = baseline::bare_insert(backend.backend(), WRITE_CONCURRENCY, window).await;
+            let (measured, activity) =
+                baseline::bare_insert(backend.backend(), WRITE_CONCURRENCY, window).await;
+            report.database_activity.extend(activity);
             report.push(Run::baseline(
                 "record-unique",
                 "bare insert",

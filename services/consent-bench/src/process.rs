@@ -4,8 +4,20 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{OnceLock, mpsc};
 use std::time::Duration;
+
+/// The environment variable that hands the canned response (hex) to the
+/// bare server process.
+pub(crate) const RESPONSE_ENV: &str = "CONSENT_BENCH_RESPONSE";
+
+/// The CPUs consentd runs on, when the run was given some.
+static SERVER_CPUS: OnceLock<String> = OnceLock::new();
+
+/// Starts every consentd of this run under `taskset -c cpus`.
+pub(crate) fn run_servers_on(cpus: &str) {
+    SERVER_CPUS.set(cpus.to_owned()).expect("set once, at start");
+}
 
 /// A server child process and the addresses it announced.
 #[derive(Debug)]
@@ -44,7 +56,16 @@ impl Server {
     /// Starts `consentd serve` in `dir` with `env` (JSON logs, warnings
     /// shown) and waits for its "consentd is serving" line.
     pub(crate) fn consentd_with(binary: &Path, dir: &Path, env: &[(&str, &str)]) -> Self {
-        let mut command = Command::new(binary);
+        // taskset executes the binary in its own process: the child's pid
+        // (and so its CPU and memory figures) stays consentd's.
+        let mut command = match SERVER_CPUS.get() {
+            Some(cpus) => {
+                let mut taskset = Command::new("taskset");
+                taskset.args(["-c", cpus]).arg(binary);
+                taskset
+            }
+            None => Command::new(binary),
+        };
         command
             .arg("serve")
             .current_dir(dir)
@@ -69,7 +90,7 @@ impl Server {
     /// `CheckConsentResponse`).
     pub(crate) fn bare_grpc(response: &[u8]) -> Self {
         let mut command = Command::new(std::env::current_exe().expect("own executable"));
-        command.arg("--bare-grpc").env(crate::baseline::RESPONSE_ENV, hex::encode(response));
+        command.arg("--bare-grpc").env(RESPONSE_ENV, hex::encode(response));
         Self::spawn(command, |line| {
             line.strip_prefix("bare-grpc serving on ").map(|addr| (addr.to_owned(), None))
         })
@@ -142,6 +163,11 @@ impl ProcStats {
     /// This process: the load generator.
     pub(crate) fn own() -> Self {
         Self { pid: std::process::id() }
+    }
+
+    /// Another process on this machine.
+    pub(crate) fn of(pid: u32) -> Self {
+        Self { pid }
     }
 
     /// CPU seconds (user + system, all threads) the process has used so far.

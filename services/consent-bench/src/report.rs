@@ -112,6 +112,8 @@ pub(crate) struct Report {
     pub(crate) hostile_memory: Option<crate::hostile::HostileMemory>,
     pub(crate) scale: Vec<crate::scale::Scale>,
     pub(crate) overload: Vec<crate::overload::Overload>,
+    /// What PostgreSQL did during the write runs: where a write's time goes.
+    pub(crate) database_activity: Vec<crate::pg_activity::Activity>,
     pub(crate) targets: Vec<Target>,
 }
 
@@ -147,6 +149,7 @@ impl Report {
             webhook_fan_out: None,
             hostile_memory: None,
             scale: Vec::new(),
+            database_activity: Vec::new(),
             overload: Vec::new(),
             targets: Vec::new(),
         }
@@ -509,6 +512,24 @@ impl Report {
                 big.seconds,
                 fresh.subject_ms,
                 big.subject_ms
+            );
+        }
+        for activity in &self.database_activity {
+            let _ = writeln!(
+                out,
+                "\nPostgreSQL per {} call ({}, shared_buffers {:.0} MiB): {:.3} ms of PostgreSQL CPU, {:.3} ms of \
+                 load generator CPU; {:.1} blocks read, {:.1} hit; {:.0} WAL bytes, {:.2} full-page images; \
+                 {:.2} buffers written by backends.",
+                activity.workload,
+                activity.system,
+                activity.shared_buffers_mib,
+                activity.postgres_cpu_ms_per_call,
+                activity.generator_cpu_ms_per_call,
+                activity.blocks_read_per_call,
+                activity.blocks_hit_per_call,
+                activity.wal_bytes_per_call,
+                activity.full_page_images_per_call,
+                activity.buffers_written_by_backends_per_call
             );
         }
         for run in &self.overload {

@@ -134,6 +134,11 @@ async fn measure(
     workloads::preload(&clients).await;
     for (workload, concurrency) in RUNS {
         eprintln!("  {} at concurrency {concurrency} ({system}) …", workload.name());
+        let statistics = if matches!(workload, Workload::RecordUnique) {
+            crate::pg_activity::before(deployment.database_url()).await
+        } else {
+            None
+        };
         let measured = crate::load::closed_loop(
             concurrency,
             window,
@@ -141,6 +146,9 @@ async fn measure(
             workload.call(clients.clone()),
         )
         .await;
+        if let Some(statistics) = statistics {
+            report.database_activity.push(statistics.after(workload.name(), system, measured.sent).await);
+        }
         report.push(Run::new(
             workload.name(),
             system,

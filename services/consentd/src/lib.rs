@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod connection;
 pub mod feed;
 pub mod gateway;
 pub mod grpc;

@@ -19,6 +19,7 @@ use tonic_health::server::HealthReporter;
 
 use crate::auth::{AuthLayer, Authenticator, Budget, KeyError, Scope};
 use crate::config::{AuthMode, Config};
+use crate::connection::GrpcConnection;
 use crate::feed::Feeds;
 use crate::gateway::{self, Gateway};
 use crate::grpc::{GrpcConsentService, GrpcWebhookService};
@@ -254,15 +255,13 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
         builder = builder.tls_config(tls.grpc().timeout(crate::tls::HANDSHAKE_TIMEOUT))?;
     }
     // A connection with as many calls running as it may have gets the next
-    // one refused at once (RESOURCE_EXHAUSTED; tower's LoadShed in front of
-    // its ConcurrencyLimit) instead of queued: a queue there grows without
-    // bound under overload, and its calls wait seconds only to be refused
-    // or to time out. The limit is below the streams a client may open, so
-    // the refusal comes from here and not from a client queueing for a
-    // stream.
+    // one refused at once (RESOURCE_EXHAUSTED, by the AuthLayer from the
+    // connection's slots, see `connection.rs`) instead of queued: a queue
+    // there grows without bound under overload, and its calls wait seconds
+    // only to be refused or to time out. The limit is below the streams a
+    // client may open, so the refusal comes from here and not from a client
+    // queueing for a stream.
     let grpc = builder
-        .concurrency_limit_per_connection(limits.concurrency_per_connection)
-        .load_shed(true)
         .max_concurrent_streams(limits.max_concurrent_streams)
         .http2_keepalive_interval(Some(limits.keepalive_interval))
         .http2_keepalive_timeout(Some(limits.keepalive_timeout))
@@ -276,7 +275,10 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
         .add_service(reflection)
         .add_service(consent_api)
         .add_service(webhook_api)
-        .serve_with_incoming_shutdown(grpc_incoming(grpc_listener), signalled(stopped.clone()));
+        .serve_with_incoming_shutdown(
+            grpc_incoming(grpc_listener, limits.concurrency_per_connection),
+            signalled(stopped.clone()),
+        );
     tasks.spawn(async move { grpc.await.map_err(ServerError::from) });
     // A vital task: its death makes liveness fail. The server waits for its
     // end at shutdown (it hands its leases back).
@@ -396,8 +398,14 @@ async fn bootstrap_key(store: &SqlStore, authenticator: &Authenticator) -> Resul
 /// pieces (headers, message, trailers), and with Nagle's algorithm on, the
 /// later pieces wait for the client's delayed ACK — about 40 ms a call on
 /// Linux. (tonic sets it only on listeners it binds itself.)
-fn grpc_incoming(listener: TcpListener) -> TcpIncoming {
-    TcpIncoming::from(listener).with_nodelay(Some(true))
+/// Each connection gets `concurrency` call slots of its own.
+fn grpc_incoming(
+    listener: TcpListener,
+    concurrency: usize,
+) -> impl tokio_stream::Stream<Item = Result<GrpcConnection, std::io::Error>> {
+    tokio_stream::StreamExt::map(TcpIncoming::from(listener).with_nodelay(Some(true)), move |accepted| {
+        accepted.map(|tcp| GrpcConnection::new(tcp, concurrency))
+    })
 }
 
 /// An HTTP listener whose connections have TCP_NODELAY (see
@@ -507,10 +515,10 @@ mod tests {
     async fn accepted_connections_have_tcp_nodelay() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let mut incoming = grpc_incoming(listener);
+        let mut incoming = std::pin::pin!(grpc_incoming(listener, 1));
         let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
         let accepted = incoming.next().await.unwrap().unwrap();
-        assert!(accepted.nodelay().unwrap(), "gRPC connection without TCP_NODELAY");
+        assert!(accepted.tcp().nodelay().unwrap(), "gRPC connection without TCP_NODELAY");
 
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

@@ -1,15 +1,20 @@
 //! The tower layer in front of the consent API, in this order:
 //!
 //! 1. health and reflection pass untouched (Kubernetes probes carry no key);
-//! 2. while the server shuts down, new calls are refused with UNAVAILABLE
+//! 2. a call beyond its connection's slots is refused with
+//!    RESOURCE_EXHAUSTED (`connection.rs`), at once rather than queued;
+//! 3. while the server shuts down, new calls are refused with UNAVAILABLE
 //!    (clients retry on another replica; calls in flight finish);
-//! 3. authenticate the bearer key → [`Principal`] (UNAUTHENTICATED), so
+//! 4. authenticate the bearer key → [`Principal`] (UNAUTHENTICATED), so
 //!    nothing below spends work on strangers;
-//! 4. the key's rate limit (RESOURCE_EXHAUSTED with a RetryInfo delay);
-//! 5. load shedding: a cap on calls in flight on this server
+//! 5. the key's rate limit (RESOURCE_EXHAUSTED with a RetryInfo delay);
+//! 6. load shedding: a cap on calls in flight on this server
 //!    (RESOURCE_EXHAUSTED at once rather than queueing);
-//! 6. the deadline cap: the call ends with DEADLINE_EXCEEDED after the
+//! 7. the deadline cap: the call ends with DEADLINE_EXCEEDED after the
 //!    smaller of the client's `grpc-timeout` and the server's cap.
+//!
+//! Every refusal is answered once the client has finished sending the
+//! refused request ([`refuse`]).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -20,11 +25,13 @@ use std::time::Duration;
 use tonic::Status;
 use tonic::body::Body;
 use tonic::codegen::http;
-use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
+use tonic::codegen::{Body as _, Bytes};
+use tonic::transport::server::TlsConnectInfo;
 use tonic_types::{ErrorDetails, StatusExt};
 use tower::{Layer, Service};
 
 use super::{Authenticator, Budget, Principal};
+use crate::connection::ConnectionInfo;
 
 /// Limits the layer enforces.
 #[derive(Debug, Clone)]
@@ -115,10 +122,18 @@ where
             if is_public(request.uri().path()) {
                 return inner.call(request).await;
             }
-            if shared.budget.draining() {
-                return Ok(
-                    Status::unavailable("the server is shutting down; retry on another replica").into_http()
+            // Held until the response is ready (a stream's first message).
+            let connection = connection_info(&request);
+            let slot = connection.map(ConnectionInfo::admit);
+            if let Some(None) = slot {
+                let status = Status::resource_exhausted(
+                    "this connection has as many calls running as it may; retry with backoff",
                 );
+                return Ok(refuse(request, status).await);
+            }
+            if shared.budget.draining() {
+                let status = Status::unavailable("the server is shutting down; retry on another replica");
+                return Ok(refuse(request, status).await);
             }
             let principal = match &shared.authenticator {
                 None => Principal::anonymous(),
@@ -127,7 +142,7 @@ where
                     let client = peer_ip(&request).map(|ip| ip.to_string()).unwrap_or_default();
                     match authenticator.authenticate(bearer, &client).await {
                         Ok(principal) => principal,
-                        Err(status) => return Ok(status.into_http()),
+                        Err(status) => return Ok(refuse(request, status).await),
                     }
                 }
             };
@@ -141,12 +156,11 @@ where
                     "rate limit exceeded for this key; retry after the RetryInfo delay",
                     ErrorDetails::with_retry_info(Some(wait)),
                 );
-                return Ok(status.into_http());
+                return Ok(refuse(request, status).await);
             }
             let Ok(_permit) = Arc::clone(&shared.budget.in_flight).try_acquire_owned() else {
-                return Ok(
-                    Status::resource_exhausted("the server is at capacity; retry with backoff").into_http()
-                );
+                let status = Status::resource_exhausted("the server is at capacity; retry with backoff");
+                return Ok(refuse(request, status).await);
             };
             request.extensions_mut().insert(principal);
             let deadline = client_deadline(&request)
@@ -159,13 +173,52 @@ where
     }
 }
 
-/// The client's address, as the listener saw it (plain TCP or TLS).
-fn peer_ip(request: &http::Request<Body>) -> Option<std::net::IpAddr> {
+/// The longest a refusal waits for the rest of the refused request.
+const REFUSAL_DRAIN: Duration = Duration::from_secs(1);
+
+/// The most a refusal reads of the refused request (the largest message a
+/// client may send by default).
+const REFUSAL_DRAIN_BYTES: usize = 4 * 1024 * 1024;
+
+/// Answers `request` with `status` once the client has finished sending it
+/// (bounded by [`REFUSAL_DRAIN`] and [`REFUSAL_DRAIN_BYTES`]).
+///
+/// Answering before the request's last frame arrived leaves the stream half
+/// open, and HTTP/2 resets it. h2 keeps only the latest few of the streams
+/// it reset; the client's request frame that arrives after the stream is
+/// forgotten is answered with a reset of h2's own, and those count against
+/// `[limits] max_error_resets` for the connection's whole life. Under
+/// overload a well-behaved client refused a few thousand times would be
+/// sent away with GOAWAY, and the calls it had running on the connection
+/// would fail with it.
+async fn refuse(request: http::Request<Body>, status: Status) -> http::Response<Body> {
+    let mut body = request.into_body();
+    let drained = async {
+        let mut read = 0;
+        while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+            let Ok(frame) = frame else { return };
+            read += frame.data_ref().map_or(0, Bytes::len);
+            if read > REFUSAL_DRAIN_BYTES {
+                return;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(REFUSAL_DRAIN, drained).await;
+    status.into_http()
+}
+
+/// The connection a call arrived on (plain TCP or TLS); none for calls
+/// served without a listener of ours (tests that call the service).
+fn connection_info(request: &http::Request<Body>) -> Option<&ConnectionInfo> {
     let extensions = request.extensions();
-    let tcp = extensions
-        .get::<TcpConnectInfo>()
-        .or_else(|| extensions.get::<TlsConnectInfo<TcpConnectInfo>>().map(TlsConnectInfo::get_ref))?;
-    tcp.remote_addr().map(|addr| addr.ip().to_canonical())
+    extensions
+        .get::<ConnectionInfo>()
+        .or_else(|| extensions.get::<TlsConnectInfo<ConnectionInfo>>().map(TlsConnectInfo::get_ref))
+}
+
+/// The client's address, as the listener saw it.
+fn peer_ip(request: &http::Request<Body>) -> Option<std::net::IpAddr> {
+    connection_info(request)?.remote.map(|addr| addr.ip().to_canonical())
 }
 
 /// The `grpc-timeout` the client sent (`<digits><unit>`).
