@@ -18,6 +18,7 @@ mod overload;
 mod pg_activity;
 mod process;
 mod report;
+mod run;
 mod scale;
 mod soak;
 mod vendor_http;

@@ -25,7 +25,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::load::Window;
-use crate::report::{Report, Run};
+use crate::run::{Results, Run};
 use crate::workloads::{self, Client, Deployment, Workload};
 
 /// The workloads compared, with their concurrency; record-unique last (it
@@ -84,7 +84,7 @@ fn millions(records: u64) -> String {
     }
 }
 
-/// Runs the comparison on `backend` and adds it to `report`.
+/// Runs the comparison on `backend`, handing each run to `results`.
 pub(crate) async fn scale(
     binary: &Path,
     backend: Backend,
@@ -92,11 +92,11 @@ pub(crate) async fn scale(
     records: u64,
     connections: usize,
     window: Window,
-    report: &mut Report,
+    results: &mut impl Results,
 ) -> Scale {
     eprintln!("scale on {backend_name}: fresh database …");
     let fresh = Deployment::start_with(binary, backend, false).await;
-    let fresh_resume = measure(&fresh, FRESH, backend_name, connections, window, report).await;
+    let fresh_resume = measure(&fresh, FRESH, backend_name, connections, window, results).await;
     drop(fresh);
 
     eprintln!("scale on {backend_name}: loading {records} records …");
@@ -110,7 +110,7 @@ pub(crate) async fn scale(
         disk_bytes as f64 / 1e9
     );
     let label = loaded_label(records);
-    let loaded_resume = measure(&loaded, &label, backend_name, connections, window, report).await;
+    let loaded_resume = measure(&loaded, &label, backend_name, connections, window, results).await;
     Scale {
         backend: backend_name.to_owned(),
         records,
@@ -128,7 +128,7 @@ async fn measure(
     backend: &str,
     connections: usize,
     window: Window,
-    report: &mut Report,
+    results: &mut impl Results,
 ) -> Resume {
     let clients = deployment.clients(connections).await;
     workloads::preload(&clients).await;
@@ -147,9 +147,9 @@ async fn measure(
         )
         .await;
         if let Some(statistics) = statistics {
-            report.database_activity.push(statistics.after(workload.name(), system, measured.sent).await);
+            results.database_activity(statistics.after(workload.name(), system, measured.sent).await);
         }
-        report.push(Run::new(
+        results.run(Run::new(
             workload.name(),
             system,
             Some(backend),

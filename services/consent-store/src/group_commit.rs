@@ -15,15 +15,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use consent_core::{ConsentError, RecordConsent, Revision, TenantId, Timestamp, WriteCommand, WriteOutcome};
-use uuid::Uuid;
+use consent_core::{ConsentError, RecordConsent, TenantId, Timestamp, WriteCommand, WriteOutcome};
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, TransactionTrait};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::cache::CheckCache;
 use crate::error::db_error;
-use crate::notify;
+use crate::notify::{self, TenantChanges};
 use crate::vitals::Vitals;
 use crate::write::{
     Applied, advance_head, apply, apply_at, is_plain_record, record_together, revisions_needed,
@@ -180,14 +179,6 @@ fn rethrow(ended: Result<(), tokio::task::JoinError>) {
     {
         std::panic::resume_unwind(err.into_panic());
     }
-}
-
-/// What one tenant's writes in a batch changed: the subjects touched and the
-/// tenant's head after them.
-#[derive(Debug, Default)]
-pub(crate) struct TenantChanges {
-    pub(crate) subjects: Vec<Uuid>,
-    pub(crate) head: Revision,
 }
 
 fn changes_of<'a>(

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use consent_core::{ConsentError, TenantId};
+use consent_core::{ConsentError, Revision, TenantId};
 use sea_orm::sqlx::PgPool;
 use sea_orm::sqlx::postgres::PgListener;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
@@ -28,8 +28,15 @@ use uuid::Uuid;
 
 use crate::cache::CheckCache;
 use crate::error::db_error;
-use crate::group_commit::TenantChanges;
 use crate::vitals::Vitals;
+
+/// What one tenant's writes in a batch changed: the subjects touched and the
+/// tenant's head after them (what a commit notice carries).
+#[derive(Debug, Default)]
+pub(crate) struct TenantChanges {
+    pub(crate) subjects: Vec<Uuid>,
+    pub(crate) head: Revision,
+}
 
 const CHANNEL: &str = "consentd_commits";
 

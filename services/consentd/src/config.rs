@@ -11,6 +11,7 @@ use consent_store::StoreOptions;
 
 use crate::auth::Limits;
 use crate::feed::FeedSettings;
+use crate::telemetry::LogFormat;
 use crate::tls::TlsFiles;
 use crate::webhooks::WebhookSettings;
 use serde::{Deserialize, Serialize};
@@ -29,16 +30,6 @@ pub enum AuthMode {
     Required,
     /// Every call acts for tenant `default` (local development only).
     Disabled,
-}
-
-/// Log output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    /// Human-readable, for a terminal.
-    Pretty,
-    /// One JSON object per line, for containers.
-    Json,
 }
 
 /// `--database-url`, shared by every command that opens the store.
@@ -362,7 +353,7 @@ impl Default for ServerLimits {
     fn default() -> Self {
         Self {
             max_message_bytes: 1024 * 1024,
-            max_response_bytes: 4_000_000,
+            max_response_bytes: crate::grpc::DEFAULT_MAX_RESPONSE_BYTES,
             calls: Limits::default(),
             concurrency_per_connection: 128,
             max_concurrent_streams: 256,

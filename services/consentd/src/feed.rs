@@ -4,9 +4,10 @@
 //! client, so writers never wait for readers.
 //!
 //! A stream that cannot keep up (its buffer stays full for the send timeout)
-//! is ended with RESOURCE_EXHAUSTED; a server shutdown ends streams with
-//! UNAVAILABLE. Either way the status carries the last revision the client was
-//! given, which is where it resumes, missing nothing.
+//! is ended as too slow; a server shutdown ends streams too. Either way the
+//! end carries the last revision the client was given, which is where it
+//! resumes, missing nothing. The feed speaks in domain terms ([`FeedItem`],
+//! [`FeedEnded`]); `grpc::subscribe` turns them into messages and statuses.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -18,18 +19,78 @@ use std::time::Duration;
 use consent_core::{
     ConsentError, ConsentRecord, ConsentService, ConsentStore, FeedFilter, Revision, Subscribe, TenantId,
 };
-use consent_proto::v1 as pb;
-use prost::Message as _;
 use tokio::sync::mpsc::error::SendTimeoutError;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tokio_stream::Stream;
-use tonic::{Code, Status};
-use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::auth::{Authenticator, Principal};
-use crate::grpc::{ERROR_DOMAIN, record_pb, to_status};
 use crate::tail::{Follower, Page, Reading, Tails};
+
+/// What a stream delivers.
+#[derive(Debug, Clone)]
+pub enum FeedItem {
+    /// A record entered the log.
+    Event {
+        /// The record, its revision and kind included (boxed: it is large
+        /// beside a heartbeat).
+        record: Box<ConsentRecord>,
+        /// Where to resume to read what follows it.
+        resume_token: String,
+    },
+    /// Nothing the stream takes up to `revision`: sent after a quiet
+    /// heartbeat interval, so a client can move its resume point on.
+    Heartbeat {
+        /// The log has been read up to here.
+        revision: Revision,
+        /// Where to resume to read what follows.
+        resume_token: String,
+    },
+}
+
+impl FeedItem {
+    /// The revision a client has seen once it has this item.
+    pub fn revision(&self) -> Revision {
+        match self {
+            Self::Event { record, .. } => record.revision,
+            Self::Heartbeat { revision, .. } => *revision,
+        }
+    }
+
+    /// About what the item weighs in a stream's buffer (and, as its text
+    /// dominates, on the wire).
+    fn approximate_bytes(&self) -> usize {
+        match self {
+            Self::Event { record, resume_token } => record.approximate_bytes() + resume_token.len(),
+            Self::Heartbeat { resume_token, .. } => resume_token.len() + 16,
+        }
+    }
+}
+
+/// How a stream ended, and where its client resumes.
+#[derive(Debug)]
+pub struct FeedEnded {
+    /// Why.
+    pub reason: FeedEnd,
+    /// The last revision handed to the client (the start cursor before any).
+    pub last_revision: Revision,
+    /// The resume token of `last_revision`.
+    pub resume_token: String,
+}
+
+/// Why the feed ended a stream.
+#[derive(Debug)]
+pub enum FeedEnd {
+    /// The client did not keep up: its buffer stayed full for the send
+    /// timeout.
+    TooSlow,
+    /// The server is shutting down.
+    ShuttingDown,
+    /// The stream's key was revoked.
+    Revoked,
+    /// Reading the log failed.
+    Failed(ConsentError),
+}
 
 /// Tuning of the change feed.
 #[derive(Debug, Clone)]
@@ -115,15 +176,6 @@ impl Drop for TenantPlace {
     }
 }
 
-/// Why a producer ended a stream.
-#[derive(Debug)]
-enum End {
-    TooSlow,
-    ShuttingDown,
-    Revoked,
-    Failed(ConsentError),
-}
-
 impl<S: ConsentStore + Clone> Feeds<S> {
     /// Feeds over `service`; `shutdown` turning true ends every stream, and
     /// a stream whose key `authenticator` no longer accepts ends too.
@@ -159,26 +211,26 @@ impl<S: ConsentStore + Clone> Feeds<S> {
     }
 
     /// Validates the subscription and starts its producer.
-    pub async fn open(&self, principal: Principal, cmd: Subscribe) -> Result<FeedStream, Status> {
+    pub async fn open(&self, principal: Principal, cmd: Subscribe) -> Result<FeedStream, ConsentError> {
         let tenant = principal.tenant.clone();
         let permit = Arc::clone(&self.streams).try_acquire_owned().map_err(|_| {
-            Status::resource_exhausted(format!(
+            ConsentError::ResourceExhausted(format!(
                 "this server already serves its maximum of {} subscriptions",
                 self.settings.max_streams
             ))
         })?;
         let place = self.take_tenant_place(&tenant)?;
-        let (filter, cursor) = self.service.open_feed(&tenant, cmd).await.map_err(to_status)?;
-        let database_id = self.service.store().database_id().await.map_err(to_status)?;
-        let follower = self.follower(&tenant, filter).await.map_err(to_status)?;
-        let (messages, receiver) = mpsc::channel(self.settings.buffer.max(1));
+        let (filter, cursor) = self.service.open_feed(&tenant, cmd).await?;
+        let database_id = self.service.store().database_id().await?;
+        let follower = self.follower(&tenant, filter).await?;
+        let (items, receiver) = mpsc::channel(self.settings.buffer.max(1));
         let (end_sender, end) = oneshot::channel();
         let producer = Producer {
             settings: self.settings.clone(),
             tenant: tenant.clone(),
             database_id: database_id.clone(),
             cursor,
-            messages,
+            items,
             shutdown: self.shutdown.clone(),
             follower,
             key: principal.key_id.zip(self.authenticator.clone()),
@@ -222,11 +274,11 @@ impl<S: ConsentStore + Clone> Feeds<S> {
         Ok(Follower::new(self.service.clone(), tenant.clone(), filter, tail, self.settings.page_size))
     }
 
-    fn take_tenant_place(&self, tenant: &TenantId) -> Result<TenantPlace, Status> {
+    fn take_tenant_place(&self, tenant: &TenantId) -> Result<TenantPlace, ConsentError> {
         let mut counts = self.per_tenant.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let count = counts.entry(tenant.clone()).or_default();
         if *count >= self.settings.max_streams_per_tenant {
-            return Err(Status::resource_exhausted(format!(
+            return Err(ConsentError::ResourceExhausted(format!(
                 "this tenant already has its maximum of {} subscriptions",
                 self.settings.max_streams_per_tenant
             )));
@@ -242,7 +294,7 @@ struct Producer<S> {
     database_id: String,
     /// Every revision up to here has been read.
     cursor: Revision,
-    messages: mpsc::Sender<Buffered>,
+    items: mpsc::Sender<Buffered>,
     shutdown: watch::Receiver<bool>,
     /// What the stream's buffer may still take, in bytes.
     budget: Budget,
@@ -254,12 +306,12 @@ struct Producer<S> {
 
 impl<S: ConsentStore + Clone> Producer<S> {
     /// Runs until the client goes away (`None`) or the stream must end.
-    async fn run(mut self) -> Option<End> {
+    async fn run(mut self) -> Option<FeedEnd> {
         let mut next_heartbeat = Instant::now() + self.settings.heartbeat_interval;
         let mut recheck = tokio::time::interval(KEY_RECHECK);
         loop {
             if *self.shutdown.borrow() {
-                return Some(End::ShuttingDown);
+                return Some(FeedEnd::ShuttingDown);
             }
             if let Some(end) = self.key_revoked().await {
                 return Some(end);
@@ -269,7 +321,7 @@ impl<S: ConsentStore + Clone> Producer<S> {
             self.follower.seen();
             let Page { records, cursor, full } = match self.follower.read(self.cursor).await {
                 Ok(page) => page,
-                Err(err) => return Some(End::Failed(err)),
+                Err(err) => return Some(FeedEnd::Failed(err)),
             };
             for record in records {
                 if let Err(end) = self.send(self.event(record)).await {
@@ -294,15 +346,15 @@ impl<S: ConsentStore + Clone> Producer<S> {
                 let recheck_due = tokio::select! {
                     changed = self.follower.advanced() => {
                         if changed.is_err() {
-                            return Some(End::ShuttingDown);
+                            return Some(FeedEnd::ShuttingDown);
                         }
                         false
                     }
                     () = tokio::time::sleep_until(poll_at) => false,
                     () = tokio::time::sleep_until(next_heartbeat) => false,
                     _ = recheck.tick(), if self.key.is_some() => true,
-                    _ = self.shutdown.wait_for(|stop| *stop) => return Some(End::ShuttingDown),
-                    () = self.messages.closed() => return None,
+                    _ = self.shutdown.wait_for(|stop| *stop) => return Some(FeedEnd::ShuttingDown),
+                    () = self.items.closed() => return None,
                 };
                 if !recheck_due {
                     break;
@@ -316,58 +368,42 @@ impl<S: ConsentStore + Clone> Producer<S> {
 
     /// Whether the stream must end because its key was revoked (or, resumably,
     /// because the store cannot say).
-    async fn key_revoked(&self) -> Option<End> {
+    async fn key_revoked(&self) -> Option<FeedEnd> {
         let (key_id, authenticator) = self.key.as_ref()?;
         match authenticator.still_valid(key_id).await {
             Ok(true) => None,
-            Ok(false) => Some(End::Revoked),
-            Err(status) => Some(End::Failed(ConsentError::Unavailable(status.message().to_owned()))),
+            Ok(false) => Some(FeedEnd::Revoked),
+            Err(err) => Some(FeedEnd::Failed(ConsentError::Unavailable(err.to_string()))),
         }
     }
 
-    /// Buffers one message, once the stream's and the server's byte budgets
+    /// Buffers one item, once the stream's and the server's byte budgets
     /// have room for it; `Err` ends the stream (`Err(None)`: the client
-    /// left). A buffer that stays full — in messages or in bytes — for the
+    /// left). A buffer that stays full — in items or in bytes — for the
     /// send timeout ends the stream as too slow.
-    async fn send(&self, message: pb::SubscribeResponse) -> Result<(), Option<End>> {
+    async fn send(&self, item: FeedItem) -> Result<(), Option<FeedEnd>> {
         let deadline = Instant::now() + self.settings.send_timeout;
-        let charge = match tokio::time::timeout_at(deadline, self.budget.charge(message.encoded_len())).await
-        {
-            Ok(Some(charge)) => charge,
-            Ok(None) => return Err(None),
-            Err(_) => return Err(Some(End::TooSlow)),
-        };
+        let charge =
+            match tokio::time::timeout_at(deadline, self.budget.charge(item.approximate_bytes())).await {
+                Ok(Some(charge)) => charge,
+                Ok(None) => return Err(None),
+                Err(_) => return Err(Some(FeedEnd::TooSlow)),
+            };
         let left = deadline.saturating_duration_since(Instant::now());
-        match self.messages.send_timeout(Buffered { message, _charge: charge }, left).await {
+        match self.items.send_timeout(Buffered { item, _charge: charge }, left).await {
             Ok(()) => Ok(()),
-            Err(SendTimeoutError::Timeout(_)) => Err(Some(End::TooSlow)),
+            Err(SendTimeoutError::Timeout(_)) => Err(Some(FeedEnd::TooSlow)),
             Err(SendTimeoutError::Closed(_)) => Err(None),
         }
     }
 
-    fn event(&self, record: ConsentRecord) -> pb::SubscribeResponse {
-        let revision = record.revision;
-        let kind = match record.kind {
-            consent_core::EventKind::Recorded => pb::EventKind::Recorded,
-            consent_core::EventKind::Updated => pb::EventKind::Updated,
-        };
-        pb::SubscribeResponse {
-            payload: Some(pb::subscribe_response::Payload::Event(pb::ConsentEvent {
-                kind: kind.into(),
-                revision,
-                record: Some(record_pb(record)),
-                resume_token: self.token(revision),
-            })),
-        }
+    fn event(&self, record: ConsentRecord) -> FeedItem {
+        let resume_token = self.token(record.revision);
+        FeedItem::Event { record: Box::new(record), resume_token }
     }
 
-    fn heartbeat(&self) -> pb::SubscribeResponse {
-        pb::SubscribeResponse {
-            payload: Some(pb::subscribe_response::Payload::Heartbeat(pb::Heartbeat {
-                revision: self.cursor,
-                resume_token: self.token(self.cursor),
-            })),
-        }
+    fn heartbeat(&self) -> FeedItem {
+        FeedItem::Heartbeat { revision: self.cursor, resume_token: self.token(self.cursor) }
     }
 
     fn token(&self, revision: Revision) -> String {
@@ -375,11 +411,11 @@ impl<S: ConsentStore + Clone> Producer<S> {
     }
 }
 
-/// A message in a stream's buffer, holding its bytes of the budgets until
-/// tonic takes it.
+/// An item in a stream's buffer, holding its bytes of the budgets until
+/// the stream's reader takes it.
 #[derive(Debug)]
 struct Buffered {
-    message: pb::SubscribeResponse,
+    item: FeedItem,
     _charge: Charge,
 }
 
@@ -428,13 +464,13 @@ impl Budget {
     }
 }
 
-/// The stream handed to tonic: buffered messages, or the end status as soon as
-/// the producer ends the stream (buffered messages are then dropped, so a
+/// A stream's items as they are taken from its buffer, then its end as
+/// soon as the producer ends it (buffered items are then dropped, so a
 /// client that stopped reading learns of the end without draining them).
 #[derive(Debug)]
 pub struct FeedStream {
     receiver: mpsc::Receiver<Buffered>,
-    end: oneshot::Receiver<End>,
+    end: oneshot::Receiver<FeedEnd>,
     /// The last revision handed to the client (the start cursor before any).
     last_revision: Revision,
     database_id: String,
@@ -445,43 +481,21 @@ pub struct FeedStream {
 }
 
 impl FeedStream {
-    fn end_status(&self, end: End) -> Status {
-        let (code, reason, message) = match end {
-            End::TooSlow => (
-                Code::ResourceExhausted,
-                "SUBSCRIBER_TOO_SLOW",
-                "the subscriber did not keep up; resume after last_revision".to_owned(),
+    fn ended(&self, reason: FeedEnd) -> FeedEnded {
+        FeedEnded {
+            reason,
+            last_revision: self.last_revision,
+            resume_token: consent_core::feed::resume_token(
+                &self.database_id,
+                &self.tenant,
+                self.last_revision,
             ),
-            End::ShuttingDown => (
-                Code::Unavailable,
-                "SERVER_SHUTTING_DOWN",
-                "the server is shutting down; resume after last_revision".to_owned(),
-            ),
-            End::Revoked => {
-                (Code::Unauthenticated, "KEY_REVOKED", "the API key of this stream was revoked".to_owned())
-            }
-            End::Failed(err) => {
-                let status = to_status(err);
-                (status.code(), "FEED_FAILED", status.message().to_owned())
-            }
-        };
-        let metadata = HashMap::from([
-            ("last_revision".to_owned(), self.last_revision.to_string()),
-            (
-                "resume_token".to_owned(),
-                consent_core::feed::resume_token(&self.database_id, &self.tenant, self.last_revision),
-            ),
-        ]);
-        Status::with_error_details(
-            code,
-            message,
-            ErrorDetails::with_error_info(reason, ERROR_DOMAIN, metadata),
-        )
+        }
     }
 }
 
 impl Stream for FeedStream {
-    type Item = Result<pb::SubscribeResponse, Status>;
+    type Item = Result<FeedItem, FeedEnded>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         if self.done {
@@ -489,17 +503,13 @@ impl Stream for FeedStream {
         }
         if let Poll::Ready(end) = Pin::new(&mut self.end).poll(cx) {
             self.done = true;
-            return Poll::Ready(end.ok().map(|end| Err(self.end_status(end))));
+            return Poll::Ready(end.ok().map(|end| Err(self.ended(end))));
         }
         match self.receiver.poll_recv(cx) {
-            // The message leaves the budgets as tonic takes it.
-            Poll::Ready(Some(Buffered { message, .. })) => {
-                self.last_revision = match &message.payload {
-                    Some(pb::subscribe_response::Payload::Event(event)) => event.revision,
-                    Some(pb::subscribe_response::Payload::Heartbeat(beat)) => beat.revision,
-                    None => self.last_revision,
-                };
-                Poll::Ready(Some(Ok(message)))
+            // The item leaves the budgets as it is taken.
+            Poll::Ready(Some(Buffered { item, .. })) => {
+                self.last_revision = item.revision();
+                Poll::Ready(Some(Ok(item)))
             }
             // The producer drops the channel just before it sends its end
             // reason (or drops the end sender when the client left): wait
@@ -507,7 +517,7 @@ impl Stream for FeedStream {
             Poll::Ready(None) => match Pin::new(&mut self.end).poll(cx) {
                 Poll::Ready(end) => {
                     self.done = true;
-                    Poll::Ready(end.ok().map(|end| Err(self.end_status(end))))
+                    Poll::Ready(end.ok().map(|end| Err(self.ended(end))))
                 }
                 Poll::Pending => Poll::Pending,
             },

@@ -30,7 +30,7 @@ use sha2::{Digest, Sha256};
 use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
-use crate::auth::{Authenticator, Budget, Principal, Scope};
+use crate::auth::{AuthError, Authenticator, Budget, Principal, Scope};
 use crate::http::PeerAddr;
 use crate::webhooks::Webhooks;
 
@@ -420,17 +420,11 @@ async fn authenticate(
         }
     });
     let key = key.filter(|k| !k.is_empty()).ok_or(Failure::Unauthorized)?;
-    authenticator.authenticate(Some(&format!("Bearer {key}")), client_ip).await.map_err(|status| {
-        let code = status.code();
+    authenticator.authenticate_key(&key, client_ip).await.map_err(|err| match err {
+        AuthError::Unauthenticated => Failure::Unauthorized,
+        AuthError::TooManyLookups { .. } => Failure::TooManyRequests,
         // A store outage is not a bad credential: vendors' SDKs treat 401 as final.
-        if code == tonic::Code::Unavailable {
-            Failure::Unavailable
-        } else if code == tonic::Code::ResourceExhausted {
-            // Too many key lookups from this address.
-            Failure::TooManyRequests
-        } else {
-            Failure::Unauthorized
-        }
+        AuthError::Unavailable | AuthError::Internal => Failure::Unavailable,
     })
 }
 

@@ -18,8 +18,15 @@ use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 
-use crate::config::ServerLimits;
-use crate::server::ServerError;
+/// What every connection to an HTTP port is held to (from `[limits]`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ConnectionLimits {
+    /// How long a client may take to send its request headers.
+    pub(crate) header_timeout: Duration,
+    /// Streams the server may reset for a client's protocol errors on one
+    /// HTTP/2 connection before it sends GOAWAY.
+    pub(crate) max_error_resets: usize,
+}
 
 /// Serves `app` on `listener` (plain TCP or TLS) until `shutdown`, then lets
 /// open connections finish for up to `drain`. A client must send its request
@@ -29,15 +36,15 @@ use crate::server::ServerError;
 pub(crate) fn serve<L>(
     listener: L,
     app: Router,
-    limits: &ServerLimits,
+    limits: ConnectionLimits,
     drain: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> impl Future<Output = Result<(), ServerError>> + Send + 'static
+) -> impl Future<Output = ()> + Send + 'static
 where
     L: axum::serve::Listener<Addr = std::net::SocketAddr>,
 {
     let mut builder = Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.http_header_timeout);
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_timeout);
     builder.http2().timer(TokioTimer::new()).max_local_error_reset_streams(limits.max_error_resets);
     async move { serve_with(listener, app, builder, drain, shutdown).await }
 }
@@ -48,8 +55,7 @@ async fn serve_with<L>(
     builder: Builder<TokioExecutor>,
     drain: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), ServerError>
-where
+) where
     L: axum::serve::Listener<Addr = std::net::SocketAddr>,
 {
     let graceful = GracefulShutdown::new();
@@ -72,7 +78,6 @@ where
     if tokio::time::timeout(drain, graceful.shutdown()).await.is_err() {
         tracing::warn!("http connections still open after the drain period");
     }
-    Ok(())
 }
 
 /// The client's socket address, for handlers (plain TCP and TLS alike).

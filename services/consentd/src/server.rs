@@ -287,18 +287,23 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
         let _ = relay.await;
         Ok(())
     });
+    let http_limits = http::ConnectionLimits {
+        header_timeout: limits.http_header_timeout,
+        max_error_resets: limits.max_error_resets,
+    };
     let mut health_addr = None;
     if let Some(addr) = config.health_listen {
         let listener = bind(addr).await?;
         health_addr = Some(local_addr(&listener, addr)?);
         let app = http::health_routes(service.clone(), Arc::clone(&draining));
-        tasks.spawn(http::serve(
+        let serving = http::serve(
             unbuffered(listener),
             app,
-            limits,
+            http_limits,
             config.shutdown_grace,
             signalled(stopped.clone()),
-        ));
+        );
+        spawn_http(&mut tasks, serving);
     }
     let vendor_gateway = Gateway {
         service: service.clone(),
@@ -317,10 +322,11 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
         Some(tls) => {
             let acceptor = tls.http().map_err(ServerError::Tls)?;
             let listener = TlsListener::new(http_listener, acceptor).map_err(ServerError::Http)?;
-            tasks.spawn(http::serve(listener, app, limits, grace, signalled(stopped)));
+            spawn_http(&mut tasks, http::serve(listener, app, http_limits, grace, signalled(stopped)));
         }
         None => {
-            tasks.spawn(http::serve(unbuffered(http_listener), app, limits, grace, signalled(stopped)));
+            let serving = http::serve(unbuffered(http_listener), app, http_limits, grace, signalled(stopped));
+            spawn_http(&mut tasks, serving);
         }
     }
 
@@ -398,6 +404,17 @@ async fn bootstrap_key(store: &SqlStore, authenticator: &Authenticator) -> Resul
 /// pieces (headers, message, trailers), and with Nagle's algorithm on, the
 /// later pieces wait for the client's delayed ACK — about 40 ms a call on
 /// Linux. (tonic sets it only on listeners it binds itself.)
+/// Runs an HTTP port among the server's tasks (it ends only at shutdown).
+fn spawn_http(
+    tasks: &mut JoinSet<Result<(), ServerError>>,
+    serving: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    tasks.spawn(async move {
+        serving.await;
+        Ok(())
+    });
+}
+
 /// Each connection gets `concurrency` call slots of its own.
 fn grpc_incoming(
     listener: TcpListener,

@@ -12,8 +12,6 @@ use consent_core::{TenantId, Timestamp};
 use consent_store::{SqlStore, StoredKey};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use tonic::Status;
-use tonic_types::StatusExt as _;
 
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::Counter;
@@ -53,6 +51,43 @@ pub enum KeyError {
     /// The system random source failed.
     #[error("no randomness: {0}")]
     Random(String),
+}
+
+/// Why a caller is not let in. Each transport answers it in its own shape
+/// (a gRPC status; the vendor's error on vendor routes).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// No key, or one that is malformed, unknown, revoked or wrong.
+    #[error("a valid API key is required (authorization: Bearer <key>)")]
+    Unauthenticated,
+    /// Too many key lookups from the caller's address; retry after the delay.
+    #[error("too many API key lookups from this address; retry after the RetryInfo delay")]
+    TooManyLookups {
+        /// When the address may look a key up again.
+        retry_after: Duration,
+    },
+    /// The key store cannot answer now (not the caller's fault).
+    #[error("the key store cannot be reached; retry with backoff")]
+    Unavailable,
+    /// A fault of the server's own; the detail is logged.
+    #[error("internal error")]
+    Internal,
+}
+
+impl From<consent_core::ConsentError> for AuthError {
+    fn from(err: consent_core::ConsentError) -> Self {
+        use consent_core::ConsentError as E;
+        match err {
+            E::Unavailable(detail) | E::Aborted(detail) | E::ResourceExhausted(detail) => {
+                tracing::warn!(%detail, "key lookup failed");
+                Self::Unavailable
+            }
+            E::InvalidArgument(_) | E::NotFound(_) | E::FailedPrecondition { .. } | E::Internal(_) => {
+                tracing::error!(error = %err, "key lookup failed");
+                Self::Internal
+            }
+        }
+    }
 }
 
 type Cached = (Instant, Option<StoredKey>);
@@ -165,20 +200,25 @@ impl Authenticator {
     /// The principal of an `authorization: Bearer <key>` header value, sent
     /// from `client` (its address as text; empty when unknown), which pays
     /// for a lookup the key caches cannot answer.
-    pub async fn authenticate(&self, bearer: Option<&str>, client: &str) -> Result<Principal, Status> {
-        let invalid = || Status::unauthenticated("a valid API key is required (authorization: Bearer <key>)");
+    pub async fn authenticate(&self, bearer: Option<&str>, client: &str) -> Result<Principal, AuthError> {
         // The scheme is case-insensitive (RFC 7235).
         let token = bearer
             .filter(|value| value.get(..7).is_some_and(|scheme| scheme.eq_ignore_ascii_case("bearer ")))
             .map(|value| value[7..].trim())
-            .ok_or_else(invalid)?;
-        let (id, secret) = token.split_once('.').ok_or_else(invalid)?;
+            .ok_or(AuthError::Unauthenticated)?;
+        self.authenticate_key(token, client).await
+    }
+
+    /// The principal of a key (`<prefix>.<secret>`) however the caller sent
+    /// it (a bearer header, a vendor's query parameter or basic pair).
+    pub async fn authenticate_key(&self, token: &str, client: &str) -> Result<Principal, AuthError> {
+        let (id, secret) = token.split_once('.').ok_or(AuthError::Unauthenticated)?;
         if !well_formed(id, secret) {
-            return Err(invalid());
+            return Err(AuthError::Unauthenticated);
         }
-        let key = self.charged_lookup(id, client).await?.ok_or_else(invalid)?;
+        let key = self.charged_lookup(id, client).await?.ok_or(AuthError::Unauthenticated)?;
         if key.revoked_at.is_some() || !self.verify(secret, &key.hash) {
-            return Err(invalid());
+            return Err(AuthError::Unauthenticated);
         }
         Ok(Principal {
             tenant: key.tenant,
@@ -189,13 +229,13 @@ impl Authenticator {
 
     /// Whether the key is still unrevoked (for long-lived streams); an error
     /// when the store cannot say.
-    pub async fn still_valid(&self, key_id: &str) -> Result<bool, Status> {
+    pub async fn still_valid(&self, key_id: &str) -> Result<bool, AuthError> {
         Ok(matches!(self.lookup(key_id).await?, Some(key) if key.revoked_at.is_none()))
     }
 
     /// The key `id` for a caller at `client`: from the caches if they know,
     /// else looked up at the address's expense (given back if it exists).
-    async fn charged_lookup(&self, id: &str, client: &str) -> Result<Option<StoredKey>, Status> {
+    async fn charged_lookup(&self, id: &str, client: &str) -> Result<Option<StoredKey>, AuthError> {
         if let Some(known) = self.cached(id)? {
             return Ok(known);
         }
@@ -203,11 +243,7 @@ impl Authenticator {
             return Ok(None);
         }
         if let Err(wait) = self.lookups_per_address.take(client) {
-            return Err(Status::with_error_details(
-                tonic::Code::ResourceExhausted,
-                "too many API key lookups from this address; retry after the RetryInfo delay",
-                tonic_types::ErrorDetails::with_retry_info(Some(wait)),
-            ));
+            return Err(AuthError::TooManyLookups { retry_after: wait });
         }
         let key = self.fetch(id).await?;
         if key.is_some() {
@@ -217,7 +253,7 @@ impl Authenticator {
     }
 
     /// The key `id` for the server's own re-checks (streams): never charged.
-    async fn lookup(&self, id: &str) -> Result<Option<StoredKey>, Status> {
+    async fn lookup(&self, id: &str) -> Result<Option<StoredKey>, AuthError> {
         match self.cached(id)? {
             Some(known) => Ok(known),
             None => self.fetch(id).await,
@@ -225,21 +261,21 @@ impl Authenticator {
     }
 
     /// What the key cache knows of `id`, if it is fresh.
-    fn cached(&self, id: &str) -> Result<Option<Option<StoredKey>>, Status> {
-        let cache = self.cache.lock().map_err(|_| Status::internal("key cache poisoned"))?;
+    fn cached(&self, id: &str) -> Result<Option<Option<StoredKey>>, AuthError> {
+        let cache = self.cache.lock().map_err(|_| poisoned())?;
         Ok(cache.get(id).filter(|(at, _)| at.elapsed() < KEY_CACHE_TTL).map(|(_, key)| key.clone()))
     }
 
     /// Reads the key from the store and caches what it found.
-    async fn fetch(&self, id: &str) -> Result<Option<StoredKey>, Status> {
-        let key = self.store.key(id).await.map_err(crate::grpc::to_status)?;
+    async fn fetch(&self, id: &str) -> Result<Option<StoredKey>, AuthError> {
+        let key = self.store.key(id).await?;
         let outcome = if key.is_some() { "found" } else { "unknown" };
         self.lookups.add(1, &[KeyValue::new("outcome", outcome)]);
         match &key {
             // Only keys that exist go in this cache, so it is bounded by the
             // keys issued; unknown ids go in the bounded one.
             Some(_) => {
-                let mut cache = self.cache.lock().map_err(|_| Status::internal("key cache poisoned"))?;
+                let mut cache = self.cache.lock().map_err(|_| poisoned())?;
                 cache.insert(id.to_owned(), (Instant::now(), key.clone()));
             }
             None => self.unknown.insert(id.to_owned(), Instant::now()),
@@ -265,6 +301,12 @@ impl Authenticator {
         mac.update(secret.as_bytes());
         mac.verify_slice(&stored).is_ok()
     }
+}
+
+/// A thread panicked while holding the key cache.
+fn poisoned() -> AuthError {
+    tracing::error!("key cache poisoned");
+    AuthError::Internal
 }
 
 fn random_bytes(n: usize) -> Result<Vec<u8>, KeyError> {

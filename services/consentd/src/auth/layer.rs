@@ -30,7 +30,7 @@ use tonic::transport::server::TlsConnectInfo;
 use tonic_types::{ErrorDetails, StatusExt};
 use tower::{Layer, Service};
 
-use super::{Authenticator, Budget, Principal};
+use super::{AuthError, Authenticator, Budget, Principal};
 use crate::connection::ConnectionInfo;
 
 /// Limits the layer enforces.
@@ -142,7 +142,7 @@ where
                     let client = peer_ip(&request).map(|ip| ip.to_string()).unwrap_or_default();
                     match authenticator.authenticate(bearer, &client).await {
                         Ok(principal) => principal,
-                        Err(status) => return Ok(refuse(request, status).await),
+                        Err(err) => return Ok(refuse(request, auth_status(&err)).await),
                     }
                 }
             };
@@ -170,6 +170,20 @@ where
                 Err(_) => Ok(Status::deadline_exceeded("the call exceeded its deadline").into_http()),
             }
         })
+    }
+}
+
+/// A refused credential as a gRPC status.
+fn auth_status(err: &AuthError) -> Status {
+    match err {
+        AuthError::Unauthenticated => Status::unauthenticated(err.to_string()),
+        AuthError::TooManyLookups { retry_after } => Status::with_error_details(
+            tonic::Code::ResourceExhausted,
+            err.to_string(),
+            ErrorDetails::with_retry_info(Some(*retry_after)),
+        ),
+        AuthError::Unavailable => Status::unavailable(err.to_string()),
+        AuthError::Internal => Status::internal(err.to_string()),
     }
 }
 

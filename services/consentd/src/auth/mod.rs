@@ -10,7 +10,7 @@ mod rate;
 use consent_core::TenantId;
 use tonic::{Request, Status};
 
-pub use keys::{Authenticator, KeyError, LookupBudget, NewKey, server_secret};
+pub use keys::{AuthError, Authenticator, KeyError, LookupBudget, NewKey, server_secret};
 pub use layer::{AuthLayer, Limits};
 pub use rate::RateLimiter;
 

@@ -3,6 +3,7 @@
 
 mod convert;
 mod status;
+mod subscribe;
 mod webhooks;
 
 use consent_core::{ConsentService, ConsentStore};
@@ -11,11 +12,16 @@ use consent_proto::v1::consent_service_server::ConsentService as ConsentServiceA
 use tonic::{Request, Response, Status};
 
 use crate::auth::{Scope, authorize};
-use crate::feed::{FeedStream, Feeds};
+use crate::feed::Feeds;
 
-pub(crate) use convert::record as record_pb;
-pub(crate) use status::{ERROR_DOMAIN, to_status};
+use status::to_status;
+pub use subscribe::SubscribeStream;
 pub use webhooks::GrpcWebhookService;
+
+/// About the most a page of records weighs unless configured
+/// (`[limits] max_response_bytes`): clients accept 4 MiB messages by
+/// default.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 4_000_000;
 
 /// Implements `consent.v1.ConsentService` over a [`ConsentService`].
 #[derive(Debug, Clone)]
@@ -30,7 +36,7 @@ pub struct GrpcConsentService<S> {
 impl<S> GrpcConsentService<S> {
     /// Serves `service`, and its change feed through `feeds`, over gRPC.
     pub fn new(service: ConsentService<S>, feeds: Feeds<S>) -> Self {
-        Self { service, feeds, max_response_bytes: crate::config::ServerLimits::default().max_response_bytes }
+        Self { service, feeds, max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES }
     }
 
     /// With pages of records ending before they weigh `max_bytes`.
@@ -98,7 +104,7 @@ impl<S: ConsentStore + Clone> ConsentServiceApi for GrpcConsentService<S> {
         Ok(Response::new(pb::GetConsentResponse { record: Some(convert::record(record)) }))
     }
 
-    type SubscribeStream = FeedStream;
+    type SubscribeStream = SubscribeStream;
 
     #[tracing::instrument(skip_all)]
     async fn subscribe(
@@ -107,7 +113,7 @@ impl<S: ConsentStore + Clone> ConsentServiceApi for GrpcConsentService<S> {
     ) -> Result<Response<Self::SubscribeStream>, Status> {
         let principal = authorize(&request, Scope::Subscribe)?;
         let cmd = convert::subscribe_request(request.into_inner()).map_err(to_status)?;
-        let stream = self.feeds.open(principal, cmd).await?;
-        Ok(Response::new(stream))
+        let feed = self.feeds.open(principal, cmd).await.map_err(to_status)?;
+        Ok(Response::new(SubscribeStream::new(feed)))
     }
 }
