@@ -95,7 +95,7 @@ impl MigrationTrait for Migration {
     #[allow(elided_lifetimes_in_paths)]
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         // The head row is locked by every write of its tenant until commit, so
-        // revisions are assigned in commit order (DESIGN §5).
+        // revisions are assigned in commit order (docs/semantics.md#revisions).
         manager
             .create_table(
                 Table::create()

@@ -24,7 +24,7 @@
 //! |---|---|
 //! | `ConsentGiven` `All` / `Partial` / `None` (any case) | decision GRANTED / LIMITED / DENIED; read back from the check status, where EXPIRED and UNKNOWN are `None` |
 //! | `CustomUserId` | identity `custom_user_id`; a record without one is an anonymous visitor: identity `anonymous_id` = the request's fresh id |
-//! | `ClientId` (a UUID) | the subject id (deterministic per `CustomUserId`, DESIGN §3) |
+//! | `ClientId` (a UUID) | the subject id (deterministic per `CustomUserId`, docs/semantics.md#subjects-and-identities) |
 //! | `ConsentType` (absent: all purposes) | purpose |
 //! | `Reference` (absent: any target); the IntegrationId on route 6 | target |
 //! | `URI` (absent: the `Origin` header) | evidence URI |

@@ -1,4 +1,4 @@
-//! The check rule (DESIGN §3): among the current records that apply to a
+//! The check rule (docs/semantics.md#the-check-rule): among the current records that apply to a
 //! purpose and target, the latest by `collected_at` (ties: by revision)
 //! decides; an expired decider answers `Expired`, never an older grant.
 

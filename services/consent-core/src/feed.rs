@@ -37,7 +37,7 @@ pub struct ChangeFilter {
 }
 
 impl ChangeFilter {
-    /// Whether `record` is an event this filter delivers (DESIGN §5: a purpose
+    /// Whether `record` is an event this filter delivers (docs/semantics.md#the-change-feed: a purpose
     /// or target filter also matches records for all purposes or any target,
     /// because they change the answer for that purpose too). The reference the
     /// store's query must agree with.

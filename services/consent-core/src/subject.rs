@@ -32,7 +32,7 @@ mod tests {
 
     #[test]
     fn subject_id_matches_the_documented_formula() {
-        // Recomputed by hand from the formula in DESIGN §3, so a refactor of the
+        // Recomputed by hand from the formula in docs/semantics.md#subjects-and-identities, so a refactor of the
         // helpers cannot silently change ids already handed out.
         let tenant_ns = Uuid::new_v5(&Uuid::NAMESPACE_URL, b"consentd:tenant:default");
         let expected = Uuid::new_v5(&tenant_ns, b"email:a@example.com");

@@ -198,7 +198,7 @@ pub(crate) async fn check<C: ConnectionTrait>(
     Ok(CurrentCheck { revision, record })
 }
 
-/// The latest applicable record (DESIGN §3 check rule), read through indexes:
+/// The latest applicable record (docs/semantics.md#the-check-rule), read through indexes:
 /// from the current state (at most four rows apply), or from history up to
 /// `as_of`.
 pub(crate) async fn deciding_record<C: ConnectionTrait>(

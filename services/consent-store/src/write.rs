@@ -208,7 +208,7 @@ pub(crate) async fn record_together<C: ConnectionTrait>(
     for cmd in cmds {
         // The subject of the first already-known identity (known before this
         // write, or linked by an earlier write of the batch); else a new
-        // subject whose id derives from the first identity (DESIGN §3).
+        // subject whose id derives from the first identity (docs/semantics.md#subjects-and-identities).
         let subject_id = cmd
             .identities
             .iter()

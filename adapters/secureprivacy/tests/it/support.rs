@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 /// The person of the fixtures.
 pub(crate) const CUSTOM_USER_ID: &str = "jane.doe@example.com";
-/// Their ClientId in tenant `default`: UUIDv5 of `custom_user_id:<CUSTOM_USER_ID>` (DESIGN §3).
+/// Their ClientId in tenant `default`: UUIDv5 of `custom_user_id:<CUSTOM_USER_ID>` (docs/semantics.md#subjects-and-identities).
 pub(crate) const CLIENT_ID: &str = "eeeef9fc-2711-5531-ab1a-6e44153cdafc";
 /// The fixtures' consent target.
 pub(crate) const REFERENCE: &str = "test-drive-booking";

@@ -1,4 +1,4 @@
-//! The consent semantics of DESIGN §3, as every backend must implement them.
+//! The consent semantics of docs/semantics.md, as every backend must implement them.
 
 use consent_core::{
     CheckConsent, ConsentError, ConsentStatus, ConsentStore, Decision, GetConsent, Identity, QueryConsents,

@@ -1,4 +1,4 @@
-//! CheckConsent: the check rule of DESIGN §3 through the public API.
+//! CheckConsent: the check rule of docs/semantics.md#the-check-rule through the public API.
 
 use consent_proto::v1 as pb;
 

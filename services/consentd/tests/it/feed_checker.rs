@@ -48,7 +48,7 @@ impl Filter {
         }
     }
 
-    /// DESIGN §5, restated: wildcard records match purpose and target filters.
+    /// docs/semantics.md#the-change-feed, restated: wildcard records match purpose and target filters.
     pub(crate) fn matches(&self, record: &pb::ConsentRecord) -> bool {
         let listed = |list: &[String], value: &str| {
             list.is_empty() || value.is_empty() || list.iter().any(|v| v == value)
