@@ -18,6 +18,7 @@ use serde::Serialize;
 
 use consent_core::ConsentError;
 
+use crate::dialect::Dialect;
 use crate::entity::{consent_record, consent_state, identity};
 use crate::error::db_error;
 
@@ -36,7 +37,7 @@ pub(crate) async fn write<C: ConnectionTrait>(
     records: &[consent_record::Model],
     states: &[consent_state::Model],
 ) -> Result<(), ConsentError> {
-    if db.get_database_backend() == DbBackend::Postgres {
+    if Dialect::of(db).rows_as_json() {
         return write_postgres(db, links, records, states).await;
     }
     insert_sqlite::<_, identity::Entity>(db, links).await?;

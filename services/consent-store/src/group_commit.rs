@@ -17,10 +17,11 @@ use std::time::Duration;
 
 use consent_core::{ConsentError, RecordConsent, TenantId, Timestamp, WriteCommand, WriteOutcome};
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, TransactionTrait};
+use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::cache::CheckCache;
+use crate::dialect::Dialect;
 use crate::error::db_error;
 use crate::notify::{self, TenantChanges};
 use crate::vitals::Vitals;
@@ -125,7 +126,7 @@ async fn run(
     // still holds, so each tenant's batches commit in order; commits (and
     // answers) stay one at a time, in batch order. SQLite has one writer: a
     // batch at a time.
-    let pipelined = db.get_database_backend() == DbBackend::Postgres;
+    let pipelined = Dialect::of(&db).pipelines_commits();
     let mut batch = Vec::with_capacity(max_batch);
     let mut committing: Option<tokio::task::JoinHandle<()>> = None;
     loop {
@@ -229,10 +230,11 @@ async fn prepare(db: &DatabaseConnection, mut batch: Vec<Job>) -> Result<Prepare
     let changes = changes_of(
         batch.iter().zip(&answers).filter_map(|(job, answer)| answer.as_ref().ok().map(|o| (&job.tenant, o))),
     );
-    let postgres = txn.get_database_backend() == DbBackend::Postgres;
     // Other replicas' subscribers wake on these, and their caches drop what
     // changed; they are delivered at commit, in commit order.
-    if postgres && let Err(err) = notify::send(&txn, &changes).await {
+    if Dialect::of(&txn).shared()
+        && let Err(err) = notify::send(&txn, &changes).await
+    {
         return Err((batch, err));
     }
     Ok(Prepared { txn, batch, answers, changes })
@@ -242,11 +244,11 @@ async fn prepare(db: &DatabaseConnection, mut batch: Vec<Job>) -> Result<Prepare
 /// the change feed.
 async fn finish(prepared: Prepared, cache: Option<CheckCache>, committed: Arc<watch::Sender<u64>>) {
     let Prepared { txn, batch, answers, changes } = prepared;
-    let postgres = txn.get_database_backend() == DbBackend::Postgres;
+    let shared = Dialect::of(&txn).shared();
     // SQLite: seeding a tenant's cached revision waits until this commit's
     // invalidations are done (see cache.rs).
     let gate = match &cache {
-        Some(cache) if !postgres => Some(cache.commit_gate().lock().await),
+        Some(cache) if !shared => Some(cache.commit_gate().lock().await),
         _ => None,
     };
     fail::fail_point!("store::commit");
@@ -265,7 +267,7 @@ async fn finish(prepared: Prepared, cache: Option<CheckCache>, committed: Arc<wa
         // sees every commit, so the applied revision advances here; on
         // PostgreSQL it advances with the notices, in commit order.
         for (tenant, changed) in &changes {
-            cache.committed(tenant, changed.subjects.iter().copied(), (!postgres).then_some(changed.head));
+            cache.committed(tenant, changed.subjects.iter().copied(), (!shared).then_some(changed.head));
         }
     }
     drop(gate);

@@ -6,6 +6,7 @@ mod admin;
 mod bulk;
 mod cache;
 mod convert;
+mod dialect;
 mod entity;
 mod error;
 mod group_commit;
@@ -39,6 +40,7 @@ use uuid::Uuid;
 use crate::admin::KnownBindings;
 pub use crate::admin::StoredKey;
 use crate::cache::CheckCache;
+use crate::dialect::Dialect;
 use crate::error::db_error;
 use crate::group_commit::GroupCommitter;
 pub use crate::group_commit::MAX_BATCH;
@@ -160,15 +162,15 @@ impl SqlStore {
         statements.observe(&mut db, "primary");
         let (committed, _) = watch::channel(0);
         let committed = Arc::new(committed);
-        let postgres = db.get_database_backend() == DbBackend::Postgres;
-        if postgres {
+        let shared = Dialect::of(&db).shared();
+        if shared {
             warn_if_not_durable(&db).await;
         }
         // On SQLite this process's committer sees every commit: the cache is
         // complete from the start. On PostgreSQL it waits for the listener.
-        let max_staleness = postgres.then_some(options.notice_max_staleness);
+        let max_staleness = shared.then_some(options.notice_max_staleness);
         let cache = (options.cache_max_bytes > 0)
-            .then(|| CheckCache::new(options.cache_max_bytes, !postgres, max_staleness));
+            .then(|| CheckCache::new(options.cache_max_bytes, !shared, max_staleness));
         let vitals = Vitals::default();
         let writer = GroupCommitter::start(
             db.clone(),
@@ -180,7 +182,7 @@ impl SqlStore {
         );
         // Started after the committer holds a receiver: the listener stops
         // once nobody does.
-        if postgres {
+        if shared {
             // Only a cache needs the channel proven alive: subscribers fall
             // back to their poll timers.
             let liveness = cache.as_ref().map(|cache| {
@@ -201,7 +203,7 @@ impl SqlStore {
         }
         let reads = Arc::new(Reads::new(
             db.clone(),
-            standbys(options, postgres, &statements).await?,
+            standbys(options, shared, &statements).await?,
             StandbyPolicy { max_lag: options.standby_max_lag, wait: options.standby_wait },
         ));
         replicas::monitor(&reads, &vitals);
@@ -252,17 +254,7 @@ impl SqlStore {
     /// The connection pool's size now and how many of its connections are
     /// idle, for the pool-usage metric.
     pub fn pool_usage(&self) -> PoolUsage {
-        let backend = self.db.get_database_backend();
-        let (open, idle) = if backend == DbBackend::Postgres {
-            let pool = self.db.get_postgres_connection_pool();
-            (pool.size(), pool.num_idle())
-        } else if backend == DbBackend::Sqlite {
-            let pool = self.db.get_sqlite_connection_pool();
-            (pool.size(), pool.num_idle())
-        } else {
-            // No other backend is built in.
-            (0, 0)
-        };
+        let (open, idle) = Dialect::of(&self.db).pool_usage(&self.db);
         PoolUsage { open, idle: u32::try_from(idle).unwrap_or(u32::MAX) }
     }
 
@@ -271,7 +263,7 @@ impl SqlStore {
     /// migrate one after the other: the later ones find nothing pending.
     pub async fn migrate(&self) -> Result<(), ConsentError> {
         let txn = self.db.begin().await.map_err(db_error)?;
-        if self.db.get_database_backend() == DbBackend::Postgres {
+        if Dialect::of(&self.db).needs_explicit_locks() {
             txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"))
                 .await
                 .map_err(db_error)?;
@@ -328,10 +320,10 @@ const DURABLE_COMMITS: &str = "SELECT set_config('synchronous_commit', 'on', fal
 /// simply not in use until it answers.
 async fn standbys(
     options: &StoreOptions,
-    postgres: bool,
+    shared: bool,
     statements: &Statements,
 ) -> Result<Vec<Standby>, ConsentError> {
-    if !options.read_database_urls.is_empty() && !postgres {
+    if !options.read_database_urls.is_empty() && !shared {
         return Err(ConsentError::invalid("read_database_url", "read replicas need a PostgreSQL primary"));
     }
     let mut standbys = Vec::with_capacity(options.read_database_urls.len());
@@ -478,7 +470,7 @@ impl SqlStore {
     /// committer's gate on SQLite, a notice round trip on PostgreSQL.
     async fn seed(&self, cache: &CheckCache, tenant: &TenantId) -> Result<Option<Revision>, ConsentError> {
         let resets = cache.resets();
-        let head = if self.db.get_database_backend() == DbBackend::Postgres {
+        let head = if Dialect::of(&self.db).shared() {
             let head = read::head_revision(&self.db, tenant).await?;
             if !notify::barrier(&self.db, cache, SEED_WAIT).await? {
                 return Ok(None);

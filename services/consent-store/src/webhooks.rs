@@ -17,6 +17,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::SqlStore;
+use crate::dialect::Dialect;
 use crate::entity::{webhook_delivery, webhook_subscription};
 use crate::error::db_error;
 
@@ -236,7 +237,7 @@ impl SqlStore {
         max_per_tenant: u64,
     ) -> Result<WebhookSubscription, ConsentError> {
         let txn = self.connection().begin().await.map_err(db_error)?;
-        if txn.get_database_backend() == DbBackend::Postgres {
+        if Dialect::of(&txn).needs_explicit_locks() {
             txn.execute_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
                 "SELECT pg_advisory_xact_lock($1, hashtext($2))",

@@ -18,6 +18,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::convert::{from_rows, identities_from_json, identities_to_json, to_row};
+use crate::dialect::Dialect;
 use crate::entity::{consent_record, consent_state, idempotency_key, identity, tenant_head};
 use crate::error::db_error;
 use crate::{bulk, read};
@@ -355,7 +356,7 @@ async fn linked_subjects<C: ConnectionTrait>(
     let mut wanted: Vec<&Identity> = identities.to_vec();
     wanted.sort_unstable();
     wanted.dedup();
-    let rows = if db.get_database_backend() == DbBackend::Postgres {
+    let rows = if Dialect::of(db).rows_as_json() {
         linked_rows_postgres(db, tenant, &wanted).await?
     } else {
         linked_rows_by_namespace(db, tenant, &wanted).await?
