@@ -1,6 +1,11 @@
 //! The check rule (docs/semantics.md#the-check-rule): among the current records that apply to a
 //! purpose and target, the latest by `collected_at` (ties: by revision)
 //! decides; an expired decider answers `Expired`, never an older grant.
+//!
+//! Every rule a check can use is here, as the reference implementation.
+//! The store answers from indexes with SQL that mirrors these functions
+//! (`consent-store/src/rule.rs`); property tests hold each mirror to them on
+//! both backends.
 
 use std::cmp::Ordering;
 
@@ -12,6 +17,14 @@ use crate::time::Timestamp;
 pub fn applies_to(record: &ConsentRecord, purpose: &str, target: &str) -> bool {
     (record.purpose == purpose || record.purpose.is_empty())
         && (record.target == target || record.target.is_empty())
+}
+
+/// Whether `record` applies to a question about `target` whatever the
+/// purpose (whether a subject consented to a vendor or integration at all,
+/// as Secure Privacy asks): its target is that target, or, with
+/// `include_any_target`, any target.
+pub fn applies_to_target(record: &ConsentRecord, target: &str, include_any_target: bool) -> bool {
+    record.target == target || (include_any_target && record.target.is_empty())
 }
 
 /// Orders records by recency of the decision: `collected_at`, then revision.
@@ -36,6 +49,20 @@ pub fn deciding_current<'a>(
     target: &str,
 ) -> Option<&'a ConsentRecord> {
     current.into_iter().filter(|record| applies_to(record, purpose, target)).max_by(|a, b| recency(a, b))
+}
+
+/// The deciding record among a subject's records (its current ones or its
+/// whole history: the latest is the same) for a question about `target`
+/// whatever the purpose: the latest that applies to the target.
+pub fn deciding_for_target<'a>(
+    records: impl IntoIterator<Item = &'a ConsentRecord>,
+    target: &str,
+    include_any_target: bool,
+) -> Option<&'a ConsentRecord> {
+    records
+        .into_iter()
+        .filter(|record| applies_to_target(record, target, include_any_target))
+        .max_by(|a, b| recency(a, b))
 }
 
 /// The deciding record among `records` (any history of one subject) for a

@@ -12,7 +12,7 @@
 
 use std::sync::LazyLock;
 
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Query};
+use sea_orm::sea_query::{OnConflict, Query};
 use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, IdenStatic, IntoActiveModel, Iterable, Statement};
 use serde::Serialize;
 
@@ -21,6 +21,7 @@ use consent_core::ConsentError;
 use crate::dialect::Dialect;
 use crate::entity::{consent_record, consent_state, identity};
 use crate::error::db_error;
+use crate::rule;
 
 /// Rows per statement: on SQLite well under its limit on bound parameters
 /// (27 per record row); on PostgreSQL it bounds the JSON parameters.
@@ -59,10 +60,11 @@ async fn write_postgres<C: ConnectionTrait>(
         format!(
             "WITH linked AS ({}), logged AS ({}) {} ON CONFLICT (tenant, subject_id, purpose, target) \
              DO UPDATE SET record_id = excluded.record_id, revision = excluded.revision, \
-             collected_at = excluded.collected_at WHERE consent_state.collected_at <= excluded.collected_at",
+             collected_at = excluded.collected_at WHERE {}",
             insert_from_json::<identity::Entity>("$1"),
             insert_from_json::<consent_record::Entity>("$2"),
             insert_from_json::<consent_state::Entity>("$3"),
+            rule::STATE_REPLACED_WHEN,
         )
     });
     let statements = [links.len(), records.len(), states.len()]
@@ -149,10 +151,7 @@ async fn upsert_state_sqlite<C: ConnectionTrait>(
         upsert.on_conflict(
             OnConflict::columns([Column::Tenant, Column::SubjectId, Column::Purpose, Column::Target])
                 .update_columns([Column::RecordId, Column::Revision, Column::CollectedAt])
-                .action_and_where(
-                    Expr::col((consent_state::Entity, Column::CollectedAt))
-                        .lte(Expr::col((Alias::new("excluded"), Column::CollectedAt))),
-                )
+                .action_and_where(rule::state_replaced_when())
                 .to_owned(),
         );
         db.execute(&upsert).await.map_err(db_error)?;

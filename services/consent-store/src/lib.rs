@@ -13,6 +13,7 @@ mod group_commit;
 mod notify;
 mod read;
 mod replicas;
+mod rule;
 mod statements;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -451,7 +452,7 @@ impl SqlStore {
                     let record = self
                         .reads
                         .read(tenant, revision, |db| {
-                            read::deciding_record(db, tenant, subject_id, purpose, target, None)
+                            rule::deciding_record(db, tenant, subject_id, purpose, target, None)
                         })
                         .await?;
                     return Ok(Some(CurrentCheck { revision, record }));
@@ -534,7 +535,7 @@ impl ConsentStore for SqlStore {
         include_any_target: bool,
     ) -> Result<Option<ConsentRecord>, ConsentError> {
         // Updates build on it (with an expected revision): the primary's.
-        read::latest_for_target(&self.db, tenant, subject_id, target, include_any_target).await
+        rule::latest_for_target(&self.db, tenant, subject_id, target, include_any_target).await
     }
 
     async fn first_collected(

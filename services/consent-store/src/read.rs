@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::convert::{from_row, from_rows};
 use crate::entity::{consent_record, consent_state, identity, tenant_head};
 use crate::error::db_error;
+use crate::rule;
 
 pub(crate) async fn subject_of<C: ConnectionTrait>(
     db: &C,
@@ -110,33 +111,11 @@ async fn records_by_id<C: ConnectionTrait>(
     Ok(rows)
 }
 
-async fn record_row<C: ConnectionTrait>(db: &C, id: String) -> Result<Option<ConsentRecord>, ConsentError> {
-    consent_record::Entity::find_by_id(id).one(db).await.map_err(db_error)?.map(from_row).transpose()
-}
-
-/// The latest current record of a subject for a target (and, with
-/// `include_any_target`, the any-target records), whatever its purpose.
-pub(crate) async fn latest_for_target<C: ConnectionTrait>(
+pub(crate) async fn record_row<C: ConnectionTrait>(
     db: &C,
-    tenant: &TenantId,
-    subject_id: Uuid,
-    target: &str,
-    include_any_target: bool,
+    id: String,
 ) -> Result<Option<ConsentRecord>, ConsentError> {
-    let targets = if include_any_target { vec![target, ""] } else { vec![target] };
-    let latest = consent_state::Entity::find()
-        .filter(consent_state::Column::Tenant.eq(tenant.as_str()))
-        .filter(consent_state::Column::SubjectId.eq(subject_id.to_string()))
-        .filter(consent_state::Column::Target.is_in(targets))
-        .order_by_desc(consent_state::Column::CollectedAt)
-        .order_by_desc(consent_state::Column::Revision)
-        .one(db)
-        .await
-        .map_err(db_error)?;
-    match latest {
-        Some(state) => record_row(db, state.record_id).await,
-        None => Ok(None),
-    }
+    consent_record::Entity::find_by_id(id).one(db).await.map_err(db_error)?.map(from_row).transpose()
 }
 
 /// For every key of these subjects, its earliest `collected_at`: one grouped
@@ -192,52 +171,10 @@ pub(crate) async fn check<C: ConnectionTrait>(
         SubjectRef::Identity(identity) => subject_of(db, tenant, identity).await?,
     };
     let record = match subject_id {
-        Some(subject_id) => deciding_record(db, tenant, subject_id, purpose, target, at).await?,
+        Some(subject_id) => rule::deciding_record(db, tenant, subject_id, purpose, target, at).await?,
         None => None,
     };
     Ok(CurrentCheck { revision, record })
-}
-
-/// The latest applicable record (docs/semantics.md#the-check-rule), read through indexes:
-/// from the current state (at most four rows apply), or from history up to
-/// `as_of`.
-pub(crate) async fn deciding_record<C: ConnectionTrait>(
-    db: &C,
-    tenant: &TenantId,
-    subject_id: Uuid,
-    purpose: &str,
-    target: &str,
-    as_of: Option<Timestamp>,
-) -> Result<Option<ConsentRecord>, ConsentError> {
-    let Some(at) = as_of else {
-        let deciding = consent_state::Entity::find()
-            .filter(consent_state::Column::Tenant.eq(tenant.as_str()))
-            .filter(consent_state::Column::SubjectId.eq(subject_id.to_string()))
-            .filter(consent_state::Column::Purpose.is_in([purpose, ""]))
-            .filter(consent_state::Column::Target.is_in([target, ""]))
-            .order_by_desc(consent_state::Column::CollectedAt)
-            .order_by_desc(consent_state::Column::Revision)
-            .one(db)
-            .await
-            .map_err(db_error)?;
-        return match deciding {
-            Some(state) => record_row(db, state.record_id).await,
-            None => Ok(None),
-        };
-    };
-    consent_record::Entity::find()
-        .filter(consent_record::Column::Tenant.eq(tenant.as_str()))
-        .filter(consent_record::Column::SubjectId.eq(subject_id.to_string()))
-        .filter(consent_record::Column::Purpose.is_in([purpose, ""]))
-        .filter(consent_record::Column::Target.is_in([target, ""]))
-        .filter(consent_record::Column::CollectedAt.lte(at.as_micros()))
-        .order_by_desc(consent_record::Column::CollectedAt)
-        .order_by_desc(consent_record::Column::Revision)
-        .one(db)
-        .await
-        .map_err(db_error)?
-        .map(from_row)
-        .transpose()
 }
 
 /// Records matching `filter` in `(after, up_to]`, in revision order, and

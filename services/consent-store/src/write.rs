@@ -455,7 +455,7 @@ fn state_changes(records: &[ConsentRecord]) -> Vec<consent_state::Model> {
         let key =
             (record.tenant.as_str(), record.subject_id, record.purpose.as_str(), record.target.as_str());
         let entry = latest.entry(key).or_insert(record);
-        if (record.collected_at, record.revision) >= (entry.collected_at, entry.revision) {
+        if consent_core::check::recency(record, entry).is_ge() {
             *entry = record;
         }
     }

@@ -1,7 +1,10 @@
-//! The store's indexed check answers exactly what the reference rule in
-//! `consent_core::check` computes from the full history, for random histories.
+//! The store's indexed check, and its read of the latest record for a
+//! target (whatever the purpose), answer exactly what the reference rules in
+//! `consent_core::check` compute from the full history, for random
+//! histories, on both backends: every SQL mirror in `rule.rs` against its
+//! rule.
 
-use consent_core::check::{deciding_record, status_of};
+use consent_core::check::{deciding_for_target, deciding_record, status_of};
 use consent_core::{CheckConsent, ConsentRecord, Decision, SubjectRef, TenantId, Timestamp};
 use consent_store::testing::Backend;
 use proptest::prelude::*;
@@ -94,6 +97,21 @@ fn agrees_with_the_reference_rule(backend: Backend, writes: &[Write]) {
                     );
                     assert_eq!(outcome.status, status_of(expected, at_time));
                 }
+            }
+        }
+        for target in TARGETS {
+            for include_any_target in [false, true] {
+                let latest = store
+                    .service
+                    .latest(&tenant, &SubjectRef::Id(subject), target, include_any_target)
+                    .await
+                    .unwrap();
+                let expected = deciding_for_target(&history, target, include_any_target);
+                assert_eq!(
+                    latest.as_ref().map(|view| view.record.id),
+                    expected.map(|r| r.id),
+                    "latest for {target:?}, any target too: {include_any_target}"
+                );
             }
         }
     });

@@ -1,0 +1,94 @@
+//! The SQL that mirrors the rules of `consent_core::check` (the reference:
+//! docs/semantics.md#the-check-rule). Each function here answers from
+//! indexes what its counterpart there computes from a subject's records;
+//! `tests/it/check_rule.rs` compares them on random histories, on both
+//! backends. Change a rule there, and its mirror here, together.
+
+use consent_core::{ConsentError, ConsentRecord, TenantId, Timestamp};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, SimpleExpr};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use uuid::Uuid;
+
+use crate::convert::from_row;
+use crate::entity::{consent_record, consent_state};
+use crate::error::db_error;
+use crate::read;
+
+/// When an upserted current-state row replaces the one there
+/// ([`consent_core::check::recency`]: a later `collected_at`, or the same with the new
+/// row's higher revision): the `WHERE` of the upsert's `DO UPDATE`.
+pub(crate) const STATE_REPLACED_WHEN: &str = "consent_state.collected_at <= excluded.collected_at";
+
+/// [`STATE_REPLACED_WHEN`] as an expression, for statements built by
+/// sea-query.
+pub(crate) fn state_replaced_when() -> SimpleExpr {
+    Expr::col((consent_state::Entity, consent_state::Column::CollectedAt))
+        .lte(Expr::col((Alias::new("excluded"), consent_state::Column::CollectedAt)))
+}
+
+/// [`consent_core::check::deciding_record`], read through indexes:
+/// from the current state (at most four rows apply), or from history up to
+/// `as_of`.
+pub(crate) async fn deciding_record<C: ConnectionTrait>(
+    db: &C,
+    tenant: &TenantId,
+    subject_id: Uuid,
+    purpose: &str,
+    target: &str,
+    as_of: Option<Timestamp>,
+) -> Result<Option<ConsentRecord>, ConsentError> {
+    let Some(at) = as_of else {
+        let deciding = consent_state::Entity::find()
+            .filter(consent_state::Column::Tenant.eq(tenant.as_str()))
+            .filter(consent_state::Column::SubjectId.eq(subject_id.to_string()))
+            .filter(consent_state::Column::Purpose.is_in([purpose, ""]))
+            .filter(consent_state::Column::Target.is_in([target, ""]))
+            .order_by_desc(consent_state::Column::CollectedAt)
+            .order_by_desc(consent_state::Column::Revision)
+            .one(db)
+            .await
+            .map_err(db_error)?;
+        return match deciding {
+            Some(state) => read::record_row(db, state.record_id).await,
+            None => Ok(None),
+        };
+    };
+    consent_record::Entity::find()
+        .filter(consent_record::Column::Tenant.eq(tenant.as_str()))
+        .filter(consent_record::Column::SubjectId.eq(subject_id.to_string()))
+        .filter(consent_record::Column::Purpose.is_in([purpose, ""]))
+        .filter(consent_record::Column::Target.is_in([target, ""]))
+        .filter(consent_record::Column::CollectedAt.lte(at.as_micros()))
+        .order_by_desc(consent_record::Column::CollectedAt)
+        .order_by_desc(consent_record::Column::Revision)
+        .one(db)
+        .await
+        .map_err(db_error)?
+        .map(from_row)
+        .transpose()
+}
+
+/// [`consent_core::check::deciding_for_target`] among the current records, read through
+/// the current state's (tenant, subject) key.
+pub(crate) async fn latest_for_target<C: ConnectionTrait>(
+    db: &C,
+    tenant: &TenantId,
+    subject_id: Uuid,
+    target: &str,
+    include_any_target: bool,
+) -> Result<Option<ConsentRecord>, ConsentError> {
+    let targets = if include_any_target { vec![target, ""] } else { vec![target] };
+    let latest = consent_state::Entity::find()
+        .filter(consent_state::Column::Tenant.eq(tenant.as_str()))
+        .filter(consent_state::Column::SubjectId.eq(subject_id.to_string()))
+        .filter(consent_state::Column::Target.is_in(targets))
+        .order_by_desc(consent_state::Column::CollectedAt)
+        .order_by_desc(consent_state::Column::Revision)
+        .one(db)
+        .await
+        .map_err(db_error)?;
+    match latest {
+        Some(state) => read::record_row(db, state.record_id).await,
+        None => Ok(None),
+    }
+}
