@@ -224,6 +224,8 @@ struct FileLimitsConfig {
     max_pending_resets: Option<usize>,
     max_error_resets: Option<usize>,
     http_header_timeout_ms: Option<u64>,
+    http_body_timeout_ms: Option<u64>,
+    max_http_connections: Option<usize>,
     key_lookups_per_address: Option<u32>,
     key_lookup_burst_per_address: Option<u32>,
 }
@@ -344,6 +346,12 @@ pub struct ServerLimits {
     /// How long an HTTP client may take to send its request headers (the
     /// slow-header defence; also closes idle keep-alive connections).
     pub http_header_timeout: Duration,
+    /// How long an HTTP client may take to send a request's body once its
+    /// headers arrived (the slow-body defence).
+    pub http_body_timeout: Duration,
+    /// Connections one HTTP listener holds open at once; further clients
+    /// wait in the kernel's accept queue until one closes.
+    pub max_http_connections: usize,
     /// API key lookups (database round trips) one client address may make;
     /// lookups of keys that exist are given back.
     pub key_lookups: crate::auth::LookupBudget,
@@ -362,6 +370,8 @@ impl Default for ServerLimits {
             max_pending_resets: 20,
             max_error_resets: 1024,
             http_header_timeout: Duration::from_secs(10),
+            http_body_timeout: Duration::from_secs(10),
+            max_http_connections: 10_000,
             key_lookups: crate::auth::LookupBudget::default(),
         }
     }
@@ -520,6 +530,8 @@ impl Config {
             ("limits.key_lookup_burst_per_address", self.limits.key_lookups.burst as usize),
             ("limits.max_deadline_ms", millis(self.limits.calls.max_deadline)),
             ("limits.http_header_timeout_ms", millis(self.limits.http_header_timeout)),
+            ("limits.http_body_timeout_ms", millis(self.limits.http_body_timeout)),
+            ("limits.max_http_connections", self.limits.max_http_connections),
             ("subscribe.heartbeat_interval_ms", millis(self.feed.heartbeat_interval)),
             ("subscribe.poll_interval_ms", millis(self.feed.poll_interval)),
             ("shutdown_grace_ms", millis(self.shutdown_grace)),
@@ -632,6 +644,8 @@ impl Config {
                 max_pending_resets: Some(limits.max_pending_resets),
                 max_error_resets: Some(limits.max_error_resets),
                 http_header_timeout_ms: Some(ms(limits.http_header_timeout)),
+                http_body_timeout_ms: Some(ms(limits.http_body_timeout)),
+                max_http_connections: Some(limits.max_http_connections),
                 key_lookups_per_address: Some(limits.key_lookups.rate),
                 key_lookup_burst_per_address: Some(limits.key_lookups.burst),
             },
@@ -772,6 +786,10 @@ fn server_limits(file: &FileLimitsConfig) -> ServerLimits {
         http_header_timeout: file
             .http_header_timeout_ms
             .map_or(defaults.http_header_timeout, Duration::from_millis),
+        http_body_timeout: file
+            .http_body_timeout_ms
+            .map_or(defaults.http_body_timeout, Duration::from_millis),
+        max_http_connections: file.max_http_connections.unwrap_or(defaults.max_http_connections),
         key_lookups: crate::auth::LookupBudget {
             rate: file.key_lookups_per_address.unwrap_or(defaults.key_lookups.rate),
             burst: file.key_lookup_burst_per_address.unwrap_or(defaults.key_lookups.burst),

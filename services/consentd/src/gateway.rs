@@ -184,9 +184,14 @@ async fn handle(
     let _ = span.set_parent(crate::telemetry::parent_context(headers));
     let started = std::time::Instant::now();
     let query: Vec<(String, String)> = query.as_deref().map(form_urlencoded_pairs).unwrap_or_default();
-    let result = serve_call(&gateway, adapter, route, peer, params, &query, headers, &body)
-        .instrument(span.clone())
-        .await;
+    // The same deadline as a gRPC call's cap: a call stuck behind a lock or
+    // a slow store is answered (503, retry later) rather than held.
+    let deadline = gateway.budget.max_deadline;
+    let call = serve_call(&gateway, adapter, route, peer, params, &query, headers, &body);
+    let result = tokio::time::timeout(deadline, call).instrument(span.clone()).await.unwrap_or_else(|_| {
+        tracing::warn!(?deadline, "vendor request exceeded its deadline");
+        Err(Failure::Unavailable)
+    });
     let _entered = span.enter();
     let reply = match result {
         Ok(reply) => reply,

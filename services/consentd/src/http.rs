@@ -17,6 +17,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use tokio::sync::Semaphore;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 
 /// What every connection to an HTTP port is held to (from `[limits]`).
 #[derive(Debug, Clone, Copy)]
@@ -26,13 +28,20 @@ pub(crate) struct ConnectionLimits {
     /// Streams the server may reset for a client's protocol errors on one
     /// HTTP/2 connection before it sends GOAWAY.
     pub(crate) max_error_resets: usize,
+    /// How long a client may take to send a request's body.
+    pub(crate) body_timeout: Duration,
+    /// Connections the listener holds open at once.
+    pub(crate) max_connections: usize,
 }
 
 /// Serves `app` on `listener` (plain TCP or TLS) until `shutdown`, then lets
 /// open connections finish for up to `drain`. A client must send its request
-/// headers within the header timeout (slow-header attacks), an HTTP/2
-/// connection that makes the server reset too many streams is closed, and
-/// handlers see the peer address.
+/// headers within the header timeout and its body within the body timeout
+/// (slow-header and slow-body attacks: a body that stops arriving fails the
+/// handler's read of it), an HTTP/2 connection that makes the server reset
+/// too many streams is closed, the listener holds at most
+/// `max_connections` connections (the next clients wait to be accepted),
+/// and handlers see the peer address.
 pub(crate) fn serve<L>(
     listener: L,
     app: Router,
@@ -46,13 +55,16 @@ where
     let mut builder = Builder::new(TokioExecutor::new());
     builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_timeout);
     builder.http2().timer(TokioTimer::new()).max_local_error_reset_streams(limits.max_error_resets);
-    async move { serve_with(listener, app, builder, drain, shutdown).await }
+    let app = app.layer(RequestBodyTimeoutLayer::new(limits.body_timeout));
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    async move { serve_with(listener, app, builder, slots, drain, shutdown).await }
 }
 
 async fn serve_with<L>(
     mut listener: L,
     app: Router,
     builder: Builder<TokioExecutor>,
+    slots: Arc<Semaphore>,
     drain: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) where
@@ -61,6 +73,15 @@ async fn serve_with<L>(
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
+        // A slot first, then the next connection: at the limit, clients wait
+        // in the kernel's accept queue rather than in this process.
+        let slot = tokio::select! {
+            slot = Arc::clone(&slots).acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
         tokio::select! {
             (io, peer) = listener.accept() => {
                 let service = TowerToHyperService::new(app.clone().layer(Extension(ConnectInfo(PeerAddr(peer)))));
@@ -70,6 +91,7 @@ async fn serve_with<L>(
                     if let Err(err) = connection.await {
                         tracing::debug!(%peer, error = %err, "http connection ended with an error");
                     }
+                    drop(slot);
                 });
             }
             () = &mut shutdown => break,

@@ -290,6 +290,8 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
     let http_limits = http::ConnectionLimits {
         header_timeout: limits.http_header_timeout,
         max_error_resets: limits.max_error_resets,
+        body_timeout: limits.http_body_timeout,
+        max_connections: limits.max_http_connections,
     };
     let mut health_addr = None;
     if let Some(addr) = config.health_listen {

@@ -276,3 +276,88 @@ async fn intempt_record(server: &TestServer) -> crate::http_client::HttpResponse
     )
     .await
 }
+
+/// A call the store does not finish is ended at the deadline cap on both
+/// ports, each in its own shape: DEADLINE_EXCEEDED over gRPC, the vendor's
+/// 503 on a vendor route (before, a vendor call had no deadline and waited
+/// as long as the store did). Another session holds the records table on
+/// PostgreSQL, whose statement timeout is set far beyond the test's patience.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_the_store_does_not_finish_ends_at_the_deadline_on_both_ports() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+
+    let database = consent_store::testing::TestDatabase::postgres().await;
+    let server = TestServer::start_with(|config| {
+        config.store = consent_store::StoreOptions::new(database.url.clone());
+        config.store.statement_timeout = Duration::from_secs(300);
+        config.limits.calls.max_deadline = Duration::from_millis(500);
+    })
+    .await;
+    let other = sea_orm::Database::connect(database.url.as_str()).await.unwrap();
+    let holder = other.begin().await.unwrap();
+    holder.execute_unprepared("LOCK TABLE consent_records IN ACCESS EXCLUSIVE MODE").await.unwrap();
+    let guard = Duration::from_secs(30);
+
+    let mut client = server.client().await;
+    let outcome = tokio::time::timeout(guard, client.record_consent(small_request()))
+        .await
+        .expect("the gRPC call was held past its deadline");
+    assert_eq!(outcome.unwrap_err().code(), Code::DeadlineExceeded);
+
+    let response = tokio::time::timeout(guard, intempt_record(&server))
+        .await
+        .expect("the vendor call was held past its deadline");
+    assert_eq!(response.status, 503, "{response:?}");
+    // Intempt's error shape.
+    assert!(response.json()["message"].is_string(), "{response:?}");
+    holder.rollback().await.unwrap();
+}
+
+/// A vendor request whose body stops arriving is answered, in the vendor's
+/// shape naming the body, once the body timeout passes: it does not hold its
+/// connection and handler for as long as the client likes (the slow-body
+/// attack; the header timeout covers only the headers).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_stops_arriving_is_answered_at_the_body_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let server =
+        TestServer::start_with(|config| config.limits.http_body_timeout = Duration::from_millis(300)).await;
+    let mut stream = tokio::net::TcpStream::connect(server.running().http_addr).await.unwrap();
+    let head = "POST /demo-organization/projects/demo-project/consents/data HTTP/1.1\r\nHost: consentd.test\r\n\
+                content-type: application/json\r\ncontent-length: 100\r\n\r\n{\"consents\":";
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut answer))
+        .await
+        .expect("the server waited for the rest of the body")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("body"), "{answer}");
+
+    // Everyone else is still served.
+    assert_eq!(intempt_record(&server).await.status, 200);
+}
+
+/// An HTTP listener holds at most `max_http_connections` connections: the
+/// next client is accepted only when one of them closes, and is then served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_listener_holds_at_most_its_connection_limit() {
+    let server = TestServer::start_with(|config| config.limits.max_http_connections = 2).await;
+    let addr = server.running().http_addr;
+    let first = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let second = tokio::net::TcpStream::connect(addr).await.unwrap();
+    // The kernel completes the third handshake; consentd does not take the
+    // connection while two are open.
+    let third = tokio::spawn(crate::health::http_get(addr, "/healthz"));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!third.is_finished(), "a third connection was served while two were open");
+    drop(first);
+    let (status, _) = tokio::time::timeout(Duration::from_secs(30), third)
+        .await
+        .expect("the waiting client was never served")
+        .unwrap();
+    assert_eq!(status, 200);
+    drop(second);
+}
