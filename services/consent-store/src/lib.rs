@@ -505,7 +505,7 @@ impl ConsentStore for SqlStore {
         // Head, subject and record from one database: the revision is then
         // never ahead of what the record was read from.
         self.reads
-            .read(tenant, min_revision, |db| read::check(db, tenant, subject, purpose, target, at))
+            .read(tenant, min_revision, |db| rule::check(db, tenant, subject, purpose, target, at))
             .await
     }
 

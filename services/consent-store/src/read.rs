@@ -2,8 +2,8 @@
 //! can make the same reads inside its transaction.
 
 use consent_core::{
-    ChangeFilter, ConsentError, ConsentRecord, CurrentCheck, FirstCollected, Identity, Listed, RecordFilter,
-    Revision, SubjectRef, TenantId, Timestamp,
+    ChangeFilter, ConsentError, ConsentRecord, FirstCollected, Identity, Listed, RecordFilter, Revision,
+    TenantId, Timestamp,
 };
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
@@ -11,7 +11,6 @@ use uuid::Uuid;
 use crate::convert::{from_row, from_rows};
 use crate::entity::{consent_record, consent_state, identity, tenant_head};
 use crate::error::db_error;
-use crate::rule;
 
 pub(crate) async fn subject_of<C: ConnectionTrait>(
     db: &C,
@@ -153,28 +152,6 @@ pub(crate) async fn first_collected<C: ConnectionTrait>(
             Ok(FirstCollected { subject_id, purpose, target, at: Timestamp::from_micros(first) })
         })
         .collect()
-}
-
-/// A whole check on one database: its head first, so the answer reflects at
-/// least that revision, then the subject and the deciding record.
-pub(crate) async fn check<C: ConnectionTrait>(
-    db: &C,
-    tenant: &TenantId,
-    subject: &SubjectRef,
-    purpose: &str,
-    target: &str,
-    at: Option<Timestamp>,
-) -> Result<CurrentCheck, ConsentError> {
-    let revision = head_revision(db, tenant).await?;
-    let subject_id = match subject {
-        SubjectRef::Id(id) => Some(*id),
-        SubjectRef::Identity(identity) => subject_of(db, tenant, identity).await?,
-    };
-    let record = match subject_id {
-        Some(subject_id) => rule::deciding_record(db, tenant, subject_id, purpose, target, at).await?,
-        None => None,
-    };
-    Ok(CurrentCheck { revision, record })
 }
 
 /// Records matching `filter` in `(after, up_to]`, in revision order, and

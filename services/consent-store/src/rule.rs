@@ -4,7 +4,7 @@
 //! `tests/it/check_rule.rs` compares them on random histories, on both
 //! backends. Change a rule there, and its mirror here, together.
 
-use consent_core::{ConsentError, ConsentRecord, TenantId, Timestamp};
+use consent_core::{ConsentError, ConsentRecord, CurrentCheck, SubjectRef, TenantId, Timestamp};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, SimpleExpr};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
@@ -91,4 +91,26 @@ pub(crate) async fn latest_for_target<C: ConnectionTrait>(
         Some(state) => read::record_row(db, state.record_id).await,
         None => Ok(None),
     }
+}
+
+/// A whole check on one database: its head first, so the answer reflects at
+/// least that revision, then the subject and the deciding record.
+pub(crate) async fn check<C: ConnectionTrait>(
+    db: &C,
+    tenant: &TenantId,
+    subject: &SubjectRef,
+    purpose: &str,
+    target: &str,
+    at: Option<Timestamp>,
+) -> Result<CurrentCheck, ConsentError> {
+    let revision = read::head_revision(db, tenant).await?;
+    let subject_id = match subject {
+        SubjectRef::Id(id) => Some(*id),
+        SubjectRef::Identity(identity) => read::subject_of(db, tenant, identity).await?,
+    };
+    let record = match subject_id {
+        Some(subject_id) => deciding_record(db, tenant, subject_id, purpose, target, at).await?,
+        None => None,
+    };
+    Ok(CurrentCheck { revision, record })
 }
