@@ -8,6 +8,7 @@ pub mod feed;
 pub mod gateway;
 pub mod grpc;
 mod http;
+mod readiness;
 pub mod server;
 mod tail;
 pub mod telemetry;

@@ -24,14 +24,12 @@ use crate::feed::Feeds;
 use crate::gateway::{self, Gateway};
 use crate::grpc::{GrpcConsentService, GrpcWebhookService};
 use crate::http;
+use crate::readiness::{CONSENT_SERVICE_NAME, report_readiness, watch_readiness};
 use crate::telemetry::TelemetryLayer;
 use crate::tls::{TlsListener, TlsMaterial};
 use crate::webhooks::Webhooks;
 use crate::webhooks::deliver::Deliverer;
 use crate::webhooks::relay::Relay;
-
-/// The name health checks use for the consent API.
-const CONSENT_SERVICE_NAME: &str = "consent.v1.ConsentService";
 
 /// A failure to start or run the server.
 #[derive(Debug, thiserror::Error)]
@@ -222,14 +220,18 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
     let draining = Arc::clone(&budget.draining);
     let first = report_readiness(&service, &health, None, &budget.draining).await;
     let mut tasks = JoinSet::new();
-    tasks.spawn(watch_readiness(
+    let watching = watch_readiness(
         service.clone(),
         health.clone(),
         first,
         config.health_interval,
         Arc::clone(&budget.draining),
         stopped.clone(),
-    ));
+    );
+    tasks.spawn(async move {
+        watching.await;
+        Ok(())
+    });
     let limits = &config.limits;
     // One budget per key and one capacity per server, for gRPC and vendor routes
     // alike (`budget`, made above, also carries the draining flag).
@@ -451,75 +453,6 @@ fn local_addr(listener: &TcpListener, addr: SocketAddr) -> Result<SocketAddr, Se
 async fn signalled(mut stopped: watch::Receiver<bool>) {
     // An error means the sender is gone: shut down as well.
     let _ = stopped.wait_for(|stop| *stop).await;
-}
-
-/// Keeps the gRPC health statuses in line with the process and the store
-/// (see [`Statuses`]). The first statuses are set before the listeners
-/// accept, so a probe never sees an unknown service.
-async fn watch_readiness<S: consent_core::ConsentStore>(
-    service: ConsentService<S>,
-    mut health: HealthReporter,
-    first: Statuses,
-    interval: Duration,
-    draining: Arc<AtomicBool>,
-    mut stopped: watch::Receiver<bool>,
-) -> Result<(), ServerError> {
-    let mut last = first;
-    loop {
-        tokio::select! {
-            () = tokio::time::sleep(interval) => {}
-            _ = stopped.wait_for(|stop| *stop) => break,
-        }
-        last = report_readiness(&service, &health, Some(last), &draining).await;
-    }
-    // NOT_SERVING, then no status at all: forgetting a service ends its
-    // Watch streams (after they saw NOT_SERVING), which the graceful stop
-    // would otherwise wait for until the grace period ran out.
-    for name in ["", CONSENT_SERVICE_NAME] {
-        health.set_service_status(name, ServingStatus::NotServing).await;
-        health.clear_service_status(name).await;
-    }
-    Ok(())
-}
-
-/// The statuses health reports: `""` is the server's liveness (its vital
-/// tasks run and it is not shutting down; a database outage does not touch
-/// it, so a liveness probe never restarts a pod for one), and the consent
-/// service's is readiness (alive, and the store answers and is migrated).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Statuses {
-    server: ServingStatus,
-    consent: ServingStatus,
-}
-
-/// Checks the process and the store and publishes what changed.
-async fn report_readiness<S: consent_core::ConsentStore>(
-    service: &ConsentService<S>,
-    health: &HealthReporter,
-    last: Option<Statuses>,
-    draining: &AtomicBool,
-) -> Statuses {
-    let serving = |up: bool| if up { ServingStatus::Serving } else { ServingStatus::NotServing };
-    let draining = draining.load(Ordering::Acquire);
-    let alive = service.alive();
-    let ready = match &alive {
-        Ok(()) if !draining => match service.ready().await {
-            Ok(()) => true,
-            Err(err) => {
-                tracing::warn!(error = %err, "store not ready");
-                false
-            }
-        },
-        Ok(()) | Err(_) => false,
-    };
-    let statuses = Statuses { server: serving(alive.is_ok() && !draining), consent: serving(ready) };
-    if last.map(|last| last.server) != Some(statuses.server) {
-        health.set_service_status("", statuses.server).await;
-    }
-    if last.map(|last| last.consent) != Some(statuses.consent) {
-        health.set_service_status(CONSENT_SERVICE_NAME, statuses.consent).await;
-    }
-    statuses
 }
 
 #[cfg(test)]
