@@ -27,6 +27,10 @@ use tokio_stream::Stream;
 use crate::auth::{Authenticator, Principal};
 use crate::tail::{Follower, Page, Reading, Tails};
 
+mod budget;
+
+use budget::{Budget, ByteBudget, Charge};
+
 /// What a stream delivers.
 #[derive(Debug, Clone)]
 pub enum FeedItem {
@@ -417,51 +421,6 @@ impl<S: ConsentStore + Clone> Producer<S> {
 struct Buffered {
     item: FeedItem,
     _charge: Charge,
-}
-
-/// Bytes that buffered messages may hold: what is left, and the size (the
-/// most one message may take).
-#[derive(Debug, Clone)]
-struct ByteBudget {
-    left: Arc<Semaphore>,
-    size: u32,
-}
-
-impl ByteBudget {
-    fn new(bytes: usize) -> Self {
-        let size = u32::try_from(bytes.max(1)).unwrap_or(u32::MAX);
-        Self { left: Arc::new(Semaphore::new(size as usize)), size }
-    }
-
-    /// Takes `bytes` (all of it, for a message larger than the whole
-    /// budget), waiting for room; `None` once the budget is closed.
-    async fn take(&self, bytes: usize) -> Option<OwnedSemaphorePermit> {
-        let bytes = u32::try_from(bytes).unwrap_or(u32::MAX).clamp(1, self.size);
-        Arc::clone(&self.left).acquire_many_owned(bytes).await.ok()
-    }
-}
-
-/// A stream's byte budget, and the server's, shared by all its streams.
-#[derive(Debug)]
-struct Budget {
-    own: ByteBudget,
-    shared: ByteBudget,
-}
-
-/// Bytes taken from both budgets, given back on drop.
-#[derive(Debug)]
-struct Charge {
-    _own: OwnedSemaphorePermit,
-    _shared: OwnedSemaphorePermit,
-}
-
-impl Budget {
-    /// Takes `bytes` from both budgets, waiting for room.
-    async fn charge(&self, bytes: usize) -> Option<Charge> {
-        let own = self.own.take(bytes).await?;
-        let shared = self.shared.take(bytes).await?;
-        Some(Charge { _own: own, _shared: shared })
-    }
 }
 
 /// A stream's items as they are taken from its buffer, then its end as
