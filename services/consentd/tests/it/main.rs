@@ -26,6 +26,7 @@ mod process;
 mod query;
 mod read_standbys;
 mod record;
+mod refusals;
 mod replicas;
 mod resets;
 mod restart;
