@@ -45,6 +45,15 @@ impl Dialect {
         self == Self::Postgres
     }
 
+    /// Whether every statement runs under a time limit
+    /// (`[store] statement_timeout_ms`, set on each PostgreSQL connection),
+    /// which work that may legitimately take long (migrations building
+    /// indexes) lifts for its own transaction. SQLite has no statement
+    /// timeout: a call is bounded by the rows it may examine.
+    pub(crate) fn limits_statement_time(self) -> bool {
+        self == Self::Postgres
+    }
+
     /// Whether a batch's rows go to the server as JSON in one statement of
     /// fixed text (`jsonb_populate_recordset`, `jsonb_to_recordset`): one
     /// prepared statement whatever the batch size. SQLite takes `VALUES`

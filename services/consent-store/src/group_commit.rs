@@ -290,7 +290,7 @@ async fn apply_together(
     batch: &[Job],
 ) -> Result<Option<(DatabaseTransaction, Answers)>, ConsentError> {
     // Durable on PostgreSQL whatever its defaults: every connection raised
-    // `synchronous_commit` when it opened (`DURABLE_COMMITS` in lib.rs).
+    // `synchronous_commit` when it opened (`DURABLE_COMMITS` in connect.rs).
     let txn = db.begin().await.map_err(db_error)?;
     let now = Timestamp::now();
     let mut answers = Vec::with_capacity(batch.len());
@@ -336,7 +336,7 @@ async fn apply_one_by_one(
     batch: &[Job],
 ) -> Result<(DatabaseTransaction, Answers), ConsentError> {
     // Durable on PostgreSQL whatever its defaults: every connection raised
-    // `synchronous_commit` when it opened (`DURABLE_COMMITS` in lib.rs).
+    // `synchronous_commit` when it opened (`DURABLE_COMMITS` in connect.rs).
     let txn = db.begin().await.map_err(db_error)?;
     let mut answers = Vec::with_capacity(batch.len());
     for job in batch {

@@ -255,10 +255,13 @@ impl SqlStore {
     /// migrate one after the other: the later ones find nothing pending.
     pub async fn migrate(&self) -> Result<(), ConsentError> {
         let txn = self.db.begin().await.map_err(db_error)?;
-        if Dialect::of(&self.db).needs_explicit_locks() {
+        let dialect = Dialect::of(&self.db);
+        if dialect.needs_explicit_locks() {
             txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"))
                 .await
                 .map_err(db_error)?;
+        }
+        if dialect.limits_statement_time() {
             // Building an index on a large table may take longer than any
             // one call is allowed to.
             txn.execute_unprepared("SET LOCAL statement_timeout = 0").await.map_err(db_error)?;

@@ -228,10 +228,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
         Arc::clone(&budget.draining),
         stopped.clone(),
     );
-    tasks.spawn(async move {
-        watching.await;
-        Ok(())
-    });
+    spawn_until_shutdown(&mut tasks, watching);
     let limits = &config.limits;
     // One budget per key and one capacity per server, for gRPC and vendor routes
     // alike (`budget`, made above, also carries the draining flag).
@@ -307,7 +304,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
             config.shutdown_grace,
             signalled(stopped.clone()),
         );
-        spawn_http(&mut tasks, serving);
+        spawn_until_shutdown(&mut tasks, serving);
     }
     let vendor_gateway = Gateway {
         service: service.clone(),
@@ -326,11 +323,14 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
         Some(tls) => {
             let acceptor = tls.http().map_err(ServerError::Tls)?;
             let listener = TlsListener::new(http_listener, acceptor).map_err(ServerError::Http)?;
-            spawn_http(&mut tasks, http::serve(listener, app, http_limits, grace, signalled(stopped)));
+            spawn_until_shutdown(
+                &mut tasks,
+                http::serve(listener, app, http_limits, grace, signalled(stopped)),
+            );
         }
         None => {
             let serving = http::serve(unbuffered(http_listener), app, http_limits, grace, signalled(stopped));
-            spawn_http(&mut tasks, serving);
+            spawn_until_shutdown(&mut tasks, serving);
         }
     }
 
@@ -408,8 +408,9 @@ async fn bootstrap_key(store: &SqlStore, authenticator: &Authenticator) -> Resul
 /// pieces (headers, message, trailers), and with Nagle's algorithm on, the
 /// later pieces wait for the client's delayed ACK — about 40 ms a call on
 /// Linux. (tonic sets it only on listeners it binds itself.)
-/// Runs an HTTP port among the server's tasks (it ends only at shutdown).
-fn spawn_http(
+/// Runs a task that cannot fail (an HTTP port, the readiness watch) among
+/// the server's tasks: it ends only at shutdown.
+fn spawn_until_shutdown(
     tasks: &mut JoinSet<Result<(), ServerError>>,
     serving: impl std::future::Future<Output = ()> + Send + 'static,
 ) {

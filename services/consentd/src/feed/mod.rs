@@ -103,7 +103,8 @@ pub struct FeedSettings {
     pub heartbeat_interval: Duration,
     /// Messages buffered per stream.
     pub buffer: usize,
-    /// Bytes buffered per stream (encoded messages), at most.
+    /// Bytes buffered per stream, at most (each item counted at about what
+    /// its record holds, which its encoding does not exceed by much).
     pub buffer_bytes: usize,
     /// Bytes buffered by all streams of this server together, at most.
     pub total_buffer_bytes: usize,
