@@ -3,10 +3,10 @@
 //! (`[limits] concurrency_per_connection`).
 //!
 //! tonic puts a connection's [`ConnectionInfo`] into every request's
-//! extensions, so the admission layer (`auth::layer`) can refuse a call
+//! extensions, so the request pipeline (`pipeline::steps::Admit`) can refuse a call
 //! beyond the connection's limit itself. tonic's own per-connection limit
 //! answers before the request has been read, which leaves the stream for
-//! HTTP/2 to reset: see `auth::layer::refuse`.
+//! HTTP/2 to reset: see `pipeline::refusal::drained`.
 
 use std::io;
 use std::net::SocketAddr;
@@ -16,7 +16,7 @@ use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 use tonic::transport::server::Connected;
 
 /// An accepted TCP connection to the gRPC port.
@@ -48,10 +48,10 @@ pub struct ConnectionInfo {
 }
 
 impl ConnectionInfo {
-    /// A slot for one call, held until the call's response is ready; `None`
-    /// when the connection has as many calls running as it may.
-    pub fn admit(&self) -> Option<OwnedSemaphorePermit> {
-        Arc::clone(&self.slots).try_acquire_owned().ok()
+    /// The connection's call slots: the request pipeline holds one per call
+    /// until the call's response is ready.
+    pub fn slots(&self) -> &Arc<Semaphore> {
+        &self.slots
     }
 }
 

@@ -8,6 +8,9 @@ pub mod feed;
 pub mod gateway;
 pub mod grpc;
 mod http;
+#[cfg(test)]
+mod parity;
+pub mod pipeline;
 mod readiness;
 pub mod server;
 mod tail;

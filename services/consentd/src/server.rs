@@ -16,14 +16,16 @@ use tokio::task::JoinSet;
 use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
+use tower::Layer as _;
 
-use crate::auth::{AuthLayer, Authenticator, Budget, KeyError, Scope};
+use crate::auth::{Authenticator, KeyError, Scope};
 use crate::config::{AuthMode, Config};
 use crate::connection::GrpcConnection;
 use crate::feed::Feeds;
 use crate::gateway::{self, Gateway};
-use crate::grpc::{GrpcConsentService, GrpcWebhookService};
+use crate::grpc::{Admitted, GrpcConsentService, GrpcTransport, GrpcWebhookService};
 use crate::http;
+use crate::pipeline::{Admission, Gate, request_ids};
 use crate::readiness::{CONSENT_SERVICE_NAME, report_readiness, watch_readiness};
 use crate::telemetry::TelemetryLayer;
 use crate::tls::{TlsListener, TlsMaterial};
@@ -193,7 +195,6 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
     let store_handle = store.clone();
     register_pool_usage(store.clone());
     register_standbys(store.clone());
-    let gateway_authenticator = authenticator.clone();
     let webhooks = Webhooks::new(store.clone(), &config.webhooks, config.key_secret.clone());
     let deliverer = Deliverer::new(
         std::sync::Arc::clone(webhooks.policy()),
@@ -216,29 +217,34 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
 
-    let budget = Budget::new(&config.limits.calls);
-    let draining = Arc::clone(&budget.draining);
-    let first = report_readiness(&service, &health, None, &budget.draining).await;
+    // One budget per key and one capacity per server, for gRPC and vendor
+    // routes alike; the gate also carries the draining flag.
+    let gate = Gate::new(&config.limits.calls, authenticator);
+    let draining = Arc::clone(gate.draining_flag());
+    let first = report_readiness(&service, &health, None, &draining).await;
     let mut tasks = JoinSet::new();
     let watching = watch_readiness(
         service.clone(),
         health.clone(),
         first,
         config.health_interval,
-        Arc::clone(&budget.draining),
+        Arc::clone(&draining),
         stopped.clone(),
     );
     spawn_until_shutdown(&mut tasks, watching);
     let limits = &config.limits;
-    // One budget per key and one capacity per server, for gRPC and vendor routes
-    // alike (`budget`, made above, also carries the draining flag).
+    let admission = Admission::new(GrpcTransport, gate.clone());
     let consent_api = ConsentServiceServer::new(
         GrpcConsentService::new(service.clone(), feeds.clone())
             .with_max_response_bytes(limits.max_response_bytes),
     )
     .max_decoding_message_size(limits.max_message_bytes);
+    let consent_api =
+        Admitted::<_, ConsentServiceServer<GrpcConsentService<SqlStore>>>::new(admission.layer(consent_api));
     let webhook_api = WebhookServiceServer::new(GrpcWebhookService::new(service.clone()))
         .max_decoding_message_size(limits.max_message_bytes);
+    let webhook_api =
+        Admitted::<_, WebhookServiceServer<GrpcWebhookService>>::new(admission.layer(webhook_api));
     let relay = Relay::new(
         service.clone(),
         feeds.clone(),
@@ -254,7 +260,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
         builder = builder.tls_config(tls.grpc().timeout(crate::tls::HANDSHAKE_TIMEOUT))?;
     }
     // A connection with as many calls running as it may have gets the next
-    // one refused at once (RESOURCE_EXHAUSTED, by the AuthLayer from the
+    // one refused at once (RESOURCE_EXHAUSTED, by the request pipeline from the
     // connection's slots, see `connection.rs`) instead of queued: a queue
     // there grows without bound under overload, and its calls wait seconds
     // only to be refused or to time out. The limit is below the streams a
@@ -267,9 +273,11 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
         .http2_max_pending_accept_reset_streams(Some(limits.max_pending_resets))
         // tonic's default (None) switches h2's bound off.
         .http2_max_local_error_reset_streams(Some(limits.max_error_resets))
-        // Outermost: every call is traced and measured, refused ones too.
+        // Outermost: every call has a request id, and is traced and
+        // measured, refused ones too. Probes and reflection are outside the
+        // pipeline (no key, never shed); the consent services behind it.
+        .layer(request_ids())
         .layer(TelemetryLayer)
-        .layer(AuthLayer::new(authenticator, budget.clone()))
         .add_service(health_service)
         .add_service(reflection)
         .add_service(consent_api)
@@ -309,15 +317,15 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
     let vendor_gateway = Gateway {
         service: service.clone(),
         store: store_handle,
-        authenticator: gateway_authenticator,
-        budget,
+        gate,
         trusted_proxies: Arc::new(config.gateway.trusted_proxies.clone()),
         max_response_bytes: limits.max_response_bytes,
         webhooks,
     };
     let app = http::health_routes(service, Arc::clone(&draining))
         .merge(gateway::routes(vendor_gateway, &config.gateway.adapters))
-        .layer(axum::extract::DefaultBodyLimit::max(config.gateway.max_body_bytes));
+        .layer(axum::extract::DefaultBodyLimit::max(config.gateway.max_body_bytes))
+        .layer(request_ids());
     let grace = config.shutdown_grace;
     match &tls {
         Some(tls) => {

@@ -16,7 +16,7 @@ use sha2::Sha256;
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::Counter;
 
-use super::{Principal, RateLimiter, Scope};
+use super::{KeyRate, Principal, Scope};
 
 /// How long a looked-up key is trusted before it is read again: revocation
 /// takes effect within this (plus a stream's re-check interval).
@@ -101,14 +101,14 @@ pub struct Authenticator {
     /// Ids recently looked up and found to be no key's.
     unknown: Arc<quick_cache::sync::Cache<String, Instant>>,
     /// Key lookups each client address may make (a database round trip each),
-    /// spent before the lookup and given back when the key exists: strangers
-    /// trying ids cannot turn requests into database load.
-    lookups_per_address: Arc<RateLimiter>,
+    /// spent before the lookup: strangers trying ids cannot turn requests
+    /// into database load.
+    lookups_per_address: Arc<KeyRate>,
     lookups: Counter<u64>,
 }
 
 /// How many key lookups one client address may make: `rate` a second on
-/// average, `burst` at once. Lookups of keys that exist are given back.
+/// average, `burst` at once.
 #[derive(Debug, Clone, Copy)]
 pub struct LookupBudget {
     /// Lookups per second per address.
@@ -165,7 +165,7 @@ impl Authenticator {
             secret: Arc::new(secret),
             cache: Arc::default(),
             unknown: Arc::new(quick_cache::sync::Cache::new(UNKNOWN_KEY_CAPACITY)),
-            lookups_per_address: Arc::new(RateLimiter::new(budget.rate, budget.burst)),
+            lookups_per_address: Arc::new(KeyRate::new(budget.rate, budget.burst)),
             lookups: crate::telemetry::meter()
                 .u64_counter("consentd.auth.key_lookups")
                 .with_unit("{lookup}")
@@ -176,7 +176,7 @@ impl Authenticator {
 
     /// The same, with `budget` for each client address's key lookups.
     pub fn with_lookup_budget(mut self, budget: LookupBudget) -> Self {
-        self.lookups_per_address = Arc::new(RateLimiter::new(budget.rate, budget.burst));
+        self.lookups_per_address = Arc::new(KeyRate::new(budget.rate, budget.burst));
         self
     }
 
@@ -195,18 +195,6 @@ impl Authenticator {
         };
         self.store.insert_key(&stored).await?;
         Ok(NewKey { key: format!("{id}.{secret}"), id })
-    }
-
-    /// The principal of an `authorization: Bearer <key>` header value, sent
-    /// from `client` (its address as text; empty when unknown), which pays
-    /// for a lookup the key caches cannot answer.
-    pub async fn authenticate(&self, bearer: Option<&str>, client: &str) -> Result<Principal, AuthError> {
-        // The scheme is case-insensitive (RFC 7235).
-        let token = bearer
-            .filter(|value| value.get(..7).is_some_and(|scheme| scheme.eq_ignore_ascii_case("bearer ")))
-            .map(|value| value[7..].trim())
-            .ok_or(AuthError::Unauthenticated)?;
-        self.authenticate_key(token, client).await
     }
 
     /// The principal of a key (`<prefix>.<secret>`) however the caller sent
@@ -234,7 +222,7 @@ impl Authenticator {
     }
 
     /// The key `id` for a caller at `client`: from the caches if they know,
-    /// else looked up at the address's expense (given back if it exists).
+    /// else looked up at the address's expense.
     async fn charged_lookup(&self, id: &str, client: &str) -> Result<Option<StoredKey>, AuthError> {
         if let Some(known) = self.cached(id)? {
             return Ok(known);
@@ -242,14 +230,13 @@ impl Authenticator {
         if self.unknown.get(id).is_some_and(|at| at.elapsed() < UNKNOWN_KEY_TTL) {
             return Ok(None);
         }
+        // Every lookup is paid for, found or not: a key that exists is
+        // looked up once per cache lifetime, so honest clients spend next
+        // to nothing of their address's budget.
         if let Err(wait) = self.lookups_per_address.take(client) {
             return Err(AuthError::TooManyLookups { retry_after: wait });
         }
-        let key = self.fetch(id).await?;
-        if key.is_some() {
-            self.lookups_per_address.give_back(client);
-        }
-        Ok(key)
+        self.fetch(id).await
     }
 
     /// The key `id` for the server's own re-checks (streams): never charged.

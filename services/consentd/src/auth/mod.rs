@@ -1,50 +1,16 @@
-//! Who is calling: API keys, scopes, and the tower layer that turns a bearer
-//! key into a [`Principal`] for the handlers.
+//! Who is calling: API keys, scopes, and the [`Principal`] the request
+//! pipeline (`crate::pipeline`) establishes for the handlers.
 //!
 //! The tenant always comes from the key, never from the request body.
 
 mod keys;
-mod layer;
 mod rate;
 
 use consent_core::TenantId;
 use tonic::{Request, Status};
 
 pub use keys::{AuthError, Authenticator, KeyError, LookupBudget, NewKey, server_secret};
-pub use layer::{AuthLayer, Limits};
-pub use rate::RateLimiter;
-
-/// What one server lets all its callers spend, shared by the gRPC layer and
-/// the vendor routes so a key has one budget and the server one capacity.
-#[derive(Debug, Clone)]
-pub struct Budget {
-    /// Per-key token buckets.
-    pub rate: std::sync::Arc<RateLimiter>,
-    /// Calls in flight on this server.
-    pub in_flight: std::sync::Arc<tokio::sync::Semaphore>,
-    /// The longest a call may run.
-    pub max_deadline: std::time::Duration,
-    /// Set once shutdown began: new calls are refused (UNAVAILABLE / 503),
-    /// so clients retry on another replica while in-flight calls finish.
-    pub draining: std::sync::Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl Budget {
-    /// Whether shutdown began and new calls are refused.
-    pub fn draining(&self) -> bool {
-        self.draining.load(std::sync::atomic::Ordering::Acquire)
-    }
-
-    /// A budget from the configured limits.
-    pub fn new(limits: &Limits) -> Self {
-        Self {
-            rate: std::sync::Arc::new(RateLimiter::new(limits.rate_per_key, limits.burst_per_key)),
-            in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(limits.max_in_flight)),
-            max_deadline: limits.max_deadline,
-            draining: std::sync::Arc::default(),
-        }
-    }
-}
+pub use rate::KeyRate;
 
 /// What a key may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

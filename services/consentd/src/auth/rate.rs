@@ -1,63 +1,41 @@
-//! Per-key token buckets: each key may make `rate` calls per second on
-//! average, with bursts up to `burst`.
+//! Rate budgets by key (API keys, client addresses, vendor accounts): each
+//! key may spend `rate` calls per second on average, with bursts up to
+//! `burst` (GCRA, from governor).
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::num::NonZeroU32;
+use std::time::Duration;
 
+use governor::clock::{Clock as _, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota};
+
+/// Budgets by key.
 #[derive(Debug)]
-struct Bucket {
-    tokens: f64,
-    refilled: Instant,
+pub struct KeyRate {
+    limiter: DefaultKeyedRateLimiter<String>,
+    clock: DefaultClock,
 }
 
-/// Token buckets by key id.
-#[derive(Debug)]
-pub struct RateLimiter {
-    rate: f64,
-    burst: f64,
-    buckets: Mutex<HashMap<String, Bucket>>,
-}
+/// Keys remembered before idle ones are forgotten: an idle key's budget is
+/// full again, so forgetting it changes nothing.
+const REMEMBERED_KEYS: usize = 100_000;
 
-impl RateLimiter {
-    /// Buckets refilling at `rate_per_second`, holding at most `burst`.
+impl KeyRate {
+    /// Budgets refilling at `rate_per_second`, holding at most `burst`.
     pub fn new(rate_per_second: u32, burst: u32) -> Self {
-        Self {
-            rate: f64::from(rate_per_second.max(1)),
-            burst: f64::from(burst.max(1)),
-            buckets: Mutex::default(),
-        }
+        let quota = Quota::per_second(NonZeroU32::new(rate_per_second).unwrap_or(NonZeroU32::MIN))
+            .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN));
+        Self { limiter: DefaultKeyedRateLimiter::keyed(quota), clock: DefaultClock::default() }
     }
 
-    /// Takes a token for `key`; `Err(wait)` says how long until one is free.
-    pub(crate) fn take(&self, key: &str) -> Result<(), Duration> {
-        let now = Instant::now();
-        let mut buckets = self.buckets.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        // Idle keys' buckets are full again: forgetting them loses nothing.
-        if buckets.len() > 100_000 {
-            buckets.retain(|_, b| now.duration_since(b.refilled).as_secs_f64() * self.rate < self.burst);
+    /// Spends one call of `key`'s budget; `Err(wait)` says how long until
+    /// one is there.
+    pub fn take(&self, key: &str) -> Result<(), Duration> {
+        if self.limiter.len() > REMEMBERED_KEYS {
+            self.limiter.retain_recent();
         }
-        let bucket = buckets.entry(key.to_owned()).or_insert(Bucket { tokens: self.burst, refilled: now });
-        bucket.tokens =
-            (bucket.tokens + now.duration_since(bucket.refilled).as_secs_f64() * self.rate).min(self.burst);
-        bucket.refilled = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(Duration::from_secs_f64((1.0 - bucket.tokens) / self.rate))
-        }
-    }
-}
-
-impl RateLimiter {
-    /// Gives back a token taken for `key` (the call it paid for turned out
-    /// to cost nothing), up to the burst.
-    pub(crate) fn give_back(&self, key: &str) {
-        let mut buckets = self.buckets.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(bucket) = buckets.get_mut(key) {
-            bucket.tokens = (bucket.tokens + 1.0).min(self.burst);
-        }
+        self.limiter
+            .check_key(&key.to_owned())
+            .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
     }
 }
 
@@ -67,12 +45,12 @@ mod tests {
 
     #[test]
     fn a_burst_is_allowed_then_calls_wait() {
-        let limiter = RateLimiter::new(1, 3);
+        let rate = KeyRate::new(1, 3);
         for _ in 0..3 {
-            assert!(limiter.take("k").is_ok());
+            assert!(rate.take("k").is_ok());
         }
-        let wait = limiter.take("k").unwrap_err();
-        assert!(wait > Duration::ZERO && wait <= Duration::from_secs(1));
-        assert!(limiter.take("other").is_ok(), "keys have their own buckets");
+        let wait = rate.take("k").unwrap_err();
+        assert!(wait > Duration::ZERO && wait <= Duration::from_secs(1), "{wait:?}");
+        assert!(rate.take("other").is_ok(), "keys have their own budgets");
     }
 }

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use super::urls::{REDACTED, redact_url};
 use super::{AuthMode, Config, ConfigError, GatewaySettings, ServerLimits};
-use crate::auth::Limits;
 use crate::feed::FeedSettings;
+use crate::pipeline::Limits;
 use crate::telemetry::LogFormat;
 use crate::webhooks::WebhookSettings;
 

@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use consent_store::StoreOptions;
 
-use crate::auth::Limits;
 use crate::feed::FeedSettings;
+use crate::pipeline::Limits;
 use crate::telemetry::LogFormat;
 use crate::tls::TlsFiles;
 use crate::webhooks::WebhookSettings;

@@ -4,6 +4,7 @@
 mod convert;
 mod status;
 mod subscribe;
+mod transport;
 mod webhooks;
 
 use consent_core::{ConsentService, ConsentStore};
@@ -16,6 +17,7 @@ use crate::feed::Feeds;
 
 use status::to_status;
 pub use subscribe::SubscribeStream;
+pub use transport::{Admitted, GrpcTransport};
 pub use webhooks::GrpcWebhookService;
 
 /// About the most a page of records weighs unless configured

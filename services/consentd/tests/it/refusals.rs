@@ -99,3 +99,25 @@ async fn a_key_over_its_rate_is_refused_on_both_ports() {
     }
     panic!("the vendor route was never refused for the key's rate");
 }
+
+/// Request ids are outside the pipeline: refusals carry them too.
+#[tokio::test]
+async fn both_ports_echo_a_request_id_and_make_one_when_missing_or_unusable() {
+    let server = TestServer::start_with(|config| config.auth = AuthMode::Required).await;
+    let mut client = server.client().await;
+    let mut request = tonic::Request::new(write());
+    request.metadata_mut().insert("x-request-id", "trace-1.a:b_c".parse().unwrap());
+    let refused = client.record_consent(request).await.unwrap_err();
+    assert_eq!(refused.code(), Code::Unauthenticated);
+    assert_eq!(refused.metadata().get("x-request-id").unwrap(), "trace-1.a:b_c");
+    let mut request = tonic::Request::new(write());
+    request.metadata_mut().insert("x-request-id", "has spaces".parse().unwrap());
+    let refused = client.record_consent(request).await.unwrap_err();
+    let made = refused.metadata().get("x-request-id").unwrap().to_str().unwrap();
+    assert!(uuid::Uuid::parse_str(made).is_ok(), "{made}");
+
+    let refused = intempt_write(&server, None).await;
+    assert_vendor_error(&refused, 401);
+    let made = refused.header("x-request-id").expect("a refusal has a request id too");
+    assert!(uuid::Uuid::parse_str(made).is_ok(), "{made}");
+}

@@ -1,0 +1,175 @@
+//! The HTTP gateway: every enabled vendor adapter's routes, mounted
+//! generically, each behind the request pipeline (`crate::pipeline`: the
+//! credential where the adapter says the vendor's clients put it → key →
+//! tenant, the key's rate limit, the in-flight cap, the deadline), then
+//! ([`call`]): decode; the scope the decoded operation needs; the named
+//! vendor account checked against the tenant's bindings; the operation
+//! (records applied all or none); the adapter's response. Keyless routes
+//! (Secure Privacy's integration routes) decode first and take the tenant
+//! the named account is bound to. Every failure is answered in the
+//! vendor's own error shape.
+
+mod call;
+mod observe;
+mod transport;
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, RawPathParamsRejection};
+use axum::extract::{ConnectInfo, RawPathParams, RawQuery, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get, patch, post};
+use axum::{Extension, Router};
+use consent_adapter::{Failure, Method, VendorAdapter};
+use consent_core::ConsentService;
+use consent_store::SqlStore;
+use tower::ServiceBuilder;
+
+use crate::auth::Principal;
+use crate::http::PeerAddr;
+use crate::pipeline::{Admission, Gate};
+use crate::webhooks::Webhooks;
+use observe::ObserveLayer;
+pub(crate) use transport::VendorTransport;
+
+/// Every adapter this build knows: adding a vendor is a crate and one line.
+pub fn registry() -> Vec<Arc<dyn VendorAdapter>> {
+    vec![
+        Arc::new(consent_adapter_adobe::Adobe),
+        Arc::new(consent_adapter_intempt::Intempt),
+        Arc::new(consent_adapter_jentis::Jentis),
+        Arc::new(consent_adapter_secureprivacy::SecurePrivacy),
+    ]
+}
+
+/// The names of every adapter this build knows.
+pub fn known_adapters() -> Vec<&'static str> {
+    registry().iter().map(|adapter| adapter.name()).collect()
+}
+
+/// What every gateway call shares.
+#[derive(Debug, Clone)]
+pub(crate) struct Gateway {
+    pub(crate) service: ConsentService<SqlStore>,
+    pub(crate) store: SqlStore,
+    /// The request pipeline's shared state (with gRPC): the authenticator
+    /// (`None`: authentication disabled; calls act for tenant `default` and
+    /// bindings are not checked), rate budgets, capacity and deadline.
+    pub(crate) gate: Gate,
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub(crate) trusted_proxies: Arc<Vec<IpAddr>>,
+    /// Webhook subscriptions, for vendors that create them.
+    pub(crate) webhooks: Webhooks,
+    /// About the most a listed page of records may weigh.
+    pub(crate) max_response_bytes: usize,
+}
+
+/// The routes of the `enabled` adapters, each behind its own pipeline.
+pub(crate) fn routes(gateway: Gateway, enabled: &[String]) -> Router {
+    let mut by_path: BTreeMap<&'static str, MethodRouter<Gateway>> = BTreeMap::new();
+    for adapter in registry().into_iter().filter(|a| enabled.iter().any(|name| name == a.name())) {
+        for (index, route) in adapter.routes().iter().enumerate() {
+            let handler_adapter = Arc::clone(&adapter);
+            let handler = move |state: State<Gateway>,
+                                peer: ConnectInfo<PeerAddr>,
+                                principal: Option<Extension<Principal>>,
+                                params: Result<RawPathParams, RawPathParamsRejection>,
+                                query: RawQuery,
+                                headers: HeaderMap,
+                                body: Result<Bytes, BytesRejection>| {
+                let adapter = Arc::clone(&handler_adapter);
+                async move {
+                    // Extraction failures are answered in the vendor's shape too.
+                    let (params, body) = match (params, body) {
+                        (Ok(params), Ok(body)) => (params, body),
+                        (Err(_), _) => {
+                            let failure = Failure::bad("path", "is not valid UTF-8");
+                            return failure_response(adapter.as_ref(), &failure);
+                        }
+                        (_, Err(rejection)) => {
+                            let failure = Failure::bad("body", format!("cannot be read: {rejection}"));
+                            return failure_response(adapter.as_ref(), &failure);
+                        }
+                    };
+                    let request = call::Parts {
+                        route: index,
+                        peer: peer.0.0,
+                        principal: principal.map(|Extension(principal)| principal),
+                        params: &params,
+                        query: query.0,
+                        headers: &headers,
+                        body,
+                    };
+                    call::handle(&state.0, adapter.as_ref(), request).await
+                }
+            };
+            let method = match route.method {
+                Method::Get => get(handler),
+                Method::Post => post(handler),
+                Method::Patch => patch(handler),
+            };
+            let transport = VendorTransport {
+                adapter: Arc::clone(&adapter),
+                route: index,
+                trusted_proxies: Arc::clone(&gateway.trusted_proxies),
+            };
+            let observe = ObserveLayer {
+                vendor: adapter.name(),
+                method: method_name(route.method),
+                template: route.path,
+            };
+            let method = method.layer(
+                ServiceBuilder::new().layer(observe).layer(Admission::new(transport, gateway.gate.clone())),
+            );
+            let merged = match by_path.remove(route.path) {
+                Some(existing) => existing.merge(method),
+                None => method,
+            };
+            by_path.insert(route.path, merged);
+        }
+    }
+    let mut router = Router::new();
+    for (path, methods) in by_path {
+        router = router.route(path, methods);
+    }
+    router.with_state(gateway)
+}
+
+const fn method_name(method: Method) -> &'static str {
+    match method {
+        Method::Get => "GET",
+        Method::Post => "POST",
+        Method::Patch => "PATCH",
+    }
+}
+
+/// A failure in the adapter's shape, outside the request pipeline.
+pub(super) fn failure_response(adapter: &dyn VendorAdapter, failure: &Failure) -> Response {
+    http_response(adapter.encode_failure(failure))
+}
+
+/// An adapter's response as HTTP: status, JSON body and extra headers.
+pub(super) fn http_response(reply: consent_adapter::Response) -> Response {
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = match reply.body {
+        Some(json) => (status, axum::Json(json)).into_response(),
+        None => status.into_response(),
+    };
+    for (name, value) in reply.headers {
+        if let (Ok(name), Ok(value)) =
+            (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(&value))
+        {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
+}
+
+/// `application/x-www-form-urlencoded` pairs of a query string.
+fn form_urlencoded_pairs(query: &str) -> Vec<(String, String)> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(query).unwrap_or_default()
+}

@@ -1,0 +1,205 @@
+//! Why a request is refused before its handler, what a transport reads off
+//! a request for the pipeline, and the outermost layer, which turns a
+//! refusal into the transport's own answer.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http_body::Body;
+use hyper::body::Bytes;
+use tokio::sync::Semaphore;
+use tower::{Layer, Service, ServiceExt as _};
+
+use crate::auth::AuthError;
+
+/// Why the pipeline refused a request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The connection has as many calls running as it may.
+    #[error("this connection has as many calls running as it may; retry with backoff")]
+    ConnectionFull,
+    /// Shutdown began.
+    #[error("the server is shutting down; retry on another replica")]
+    Draining,
+    /// The credential was refused, or could not be checked.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// The key (or the client address of a keyless route) spent its budget.
+    #[error("rate limit exceeded for this key; retry after {retry_after:?}")]
+    RateLimited {
+        /// When a call would be admitted again.
+        retry_after: Duration,
+    },
+    /// The server has as many calls in flight as it may.
+    #[error("the server is at capacity; retry with backoff")]
+    Overloaded,
+    /// The call ran past its deadline.
+    #[error("the call exceeded its deadline")]
+    DeadlineExceeded,
+}
+
+impl From<std::convert::Infallible> for Refusal {
+    fn from(never: std::convert::Infallible) -> Self {
+        match never {}
+    }
+}
+
+/// What a request presents to prove who sends it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// A key (`<id>.<secret>`), wherever the transport found it; `None`
+    /// when the request carries none.
+    Key(Option<String>),
+    /// None needed before the body is read: the vendor account the body
+    /// names is the credential. The client address pays `budget` instead of
+    /// a key.
+    Keyless {
+        /// The rate budget the request spends.
+        budget: String,
+    },
+}
+
+/// What the transport read off a request, for the layers below. (A request
+/// that somehow lacks one presents no credential: the pipeline fails
+/// closed.)
+#[derive(Debug, Clone)]
+pub struct Arrival {
+    /// Its credential.
+    pub credential: Credential,
+    /// The client's address (as text; empty when unknown), which pays for
+    /// key lookups the caches cannot answer.
+    pub client: String,
+    /// The deadline the client asked for, if its protocol has one.
+    pub deadline: Option<Duration>,
+    /// The call slots of the connection the request came on, where the
+    /// transport limits calls per connection.
+    pub connection_slots: Option<Arc<Semaphore>>,
+}
+
+impl Default for Arrival {
+    fn default() -> Self {
+        Self {
+            credential: Credential::Key(None),
+            client: String::new(),
+            deadline: None,
+            connection_slots: None,
+        }
+    }
+}
+
+/// How a transport reads requests and answers refusals.
+pub trait Transport: Clone + Send + Sync + 'static {
+    /// The body of the transport's responses.
+    type ResponseBody;
+
+    /// What `request` presents.
+    fn arrival<B>(&self, request: &http::Request<B>) -> Arrival;
+
+    /// `refusal` in the transport's shape.
+    fn render(&self, refusal: &Refusal) -> http::Response<Self::ResponseBody>;
+}
+
+/// The outermost layer of the pipeline: records the [`Arrival`] for the
+/// layers below and renders what they refuse.
+#[derive(Debug, Clone)]
+pub struct RenderLayer<T> {
+    transport: T,
+}
+
+impl<T> RenderLayer<T> {
+    pub(super) fn new(transport: T) -> Self {
+        Self { transport }
+    }
+}
+
+impl<T: Clone, S> Layer<S> for RenderLayer<T> {
+    type Service = Render<T, S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Render { transport: self.transport.clone(), inner }
+    }
+}
+
+/// See [`RenderLayer`].
+#[derive(Debug, Clone)]
+pub struct Render<T, S> {
+    transport: T,
+    inner: S,
+}
+
+impl<T, S, B> Service<http::Request<B>> for Render<T, S>
+where
+    T: Transport,
+    S: Service<http::Request<B>, Response = http::Response<T::ResponseBody>, Error = Refusal>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send,
+    B: Send + 'static,
+{
+    type Response = http::Response<T::ResponseBody>;
+    type Error = std::convert::Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        // Readiness is the business of the layers below, once the request
+        // has passed the steps before them.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+        let transport = self.transport.clone();
+        let inner = self.inner.clone();
+        let arrival = transport.arrival(&request);
+        request.extensions_mut().insert(arrival);
+        Box::pin(async move {
+            match inner.oneshot(request).await {
+                Ok(response) => Ok(response),
+                Err(refusal) => {
+                    tracing::debug!(%refusal, "call refused");
+                    Ok(transport.render(&refusal))
+                }
+            }
+        })
+    }
+}
+
+/// The longest a refusal waits for the rest of the refused request.
+const DRAIN_TIME: Duration = Duration::from_secs(1);
+
+/// The most a refusal reads of the refused request (the largest message a
+/// gRPC client may send by default).
+const DRAIN_BYTES: usize = 4 * 1024 * 1024;
+
+/// `refusal`, once the client has finished sending `request` (bounded by
+/// [`DRAIN_TIME`] and [`DRAIN_BYTES`]).
+///
+/// Answering before the request's last frame arrived leaves an HTTP/2
+/// stream half open, and HTTP/2 resets it. h2 keeps only the latest few of
+/// the streams it reset; the client's request frame that arrives after the
+/// stream is forgotten is answered with a reset of h2's own, and those
+/// count against `[limits] max_error_resets` for the connection's whole
+/// life. Under overload a well-behaved client refused a few thousand times
+/// would be sent away with GOAWAY, and the calls it had running on the
+/// connection would fail with it.
+pub(super) async fn drained<B>(request: http::Request<B>, refusal: Refusal) -> Refusal
+where
+    B: Body<Data = Bytes> + Unpin,
+{
+    let mut body = request.into_body();
+    let drain = async {
+        let mut read = 0;
+        while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+            let Ok(frame) = frame else { return };
+            read += frame.data_ref().map_or(0, Bytes::len);
+            if read > DRAIN_BYTES {
+                return;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_TIME, drain).await;
+    refusal
+}
