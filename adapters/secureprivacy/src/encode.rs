@@ -9,13 +9,14 @@ use consent_core::{ConsentRecord, ConsentStatus, ConsentView, EventKind, RecordF
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::decode::{CUSTOM_USER_NAMESPACE, METADATA_MEMBER, wrap_page_token};
+use crate::decode::{CUSTOM_USER_NAMESPACE, METADATA_MEMBER};
 use crate::error::vendor_field;
 use crate::model::{
     CheckResponse, ConsentGiven, ConsentResponse, Fingerprint, IntegrationConsentResponse,
     IntegrationRecordResponse, ListItem, NotificationBody, ProblemDetails, RecordRequest, RecordResponse,
     SubscribeResponse, ValidationProblemDetails,
 };
+use crate::page_token;
 use crate::route;
 
 /// The status of every success, as documented.
@@ -118,7 +119,7 @@ fn list(views: &[ConsentView], next_page_token: &str, filter: &RecordFilter) -> 
     if !next_page_token.is_empty() {
         response
             .headers
-            .push((NEXT_PAGE_TOKEN_HEADER, wrap_page_token(next_page_token, filter.collected_after)));
+            .push((NEXT_PAGE_TOKEN_HEADER, page_token::wrap(next_page_token, filter.collected_after)));
     }
     response
 }
