@@ -11,10 +11,18 @@ use consent_core::{Decision, Evidence, Identity, PurposeDecision, RecordConsent,
 use serde_json::{Map, Value};
 
 use crate::error::{self, WORDING};
-use crate::model::{
-    ACTION, Action, CATEGORY, IDENTITY_FIELDS, KNOWN_FIELDS, MESSAGE, SOURCE, TIMESTAMP, UNLIMITED,
-    VALID_UNTIL,
-};
+use crate::field::{ACTION, CATEGORY, EMAIL, MESSAGE, PROFILE_ID, SOURCE, TIMESTAMP, USER_ID, VALID_UNTIL};
+use crate::model::{Action, ConsentBody};
+
+/// The fields with a meaning of their own; every other field the client sends
+/// (`sourceId`, `reason`, `deviceInfo`, …) is kept as evidence metadata.
+pub(crate) const KNOWN_FIELDS: [&str; 9] =
+    [ACTION, TIMESTAMP, VALID_UNTIL, SOURCE, CATEGORY, USER_ID, EMAIL, PROFILE_ID, MESSAGE];
+
+/// The identity fields, with the consentd namespace each maps to, in the
+/// order identities are listed (the first names a new subject).
+pub(crate) const IDENTITY_FIELDS: [(&str, &str); 3] =
+    [(USER_ID, "user_id"), (EMAIL, "email"), (PROFILE_ID, "profile_id")];
 
 /// Epoch values below this are seconds, not milliseconds: Intempt documents
 /// milliseconds but its server SDKs send seconds. 10^11 ms is 1973-03-03 and
@@ -88,7 +96,7 @@ fn action(body: &Object<'_>) -> Result<Decision, Failure> {
 }
 
 fn valid_until(value: &Value) -> Result<Option<Timestamp>, Failure> {
-    if value.as_str().is_some_and(|text| text.trim().eq_ignore_ascii_case(UNLIMITED)) {
+    if value.as_str().is_some_and(|text| text.trim().eq_ignore_ascii_case(ConsentBody::UNLIMITED)) {
         return Ok(None);
     }
     epoch(value).map(Some).map_err(|detail| {

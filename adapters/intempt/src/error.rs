@@ -9,7 +9,7 @@ use consent_adapter::Failure;
 use consent_adapter::fields::{Wording, not_json_message};
 use serde_json::Value;
 
-use crate::model::{EMAIL, PROFILE_ID, USER_ID};
+use crate::field::{EMAIL, PROFILE_ID, USER_ID};
 
 /// The pseudo-field for problems with the body as a whole.
 pub(crate) const BODY: &str = consent_adapter::fields::BODY;

@@ -23,10 +23,11 @@ use serde_json::{Map, Value};
 
 use crate::dates::DateBound;
 use crate::error::{WORDING, invalid};
-use crate::model::{MAX_METADATA_CHARS, field};
+use crate::field;
 use crate::page_token;
 use crate::read::{
-    Fields, client_id, consent_given, custom_user_id, flag, integration_id, optional, page_size, webhook_url,
+    Fields, MAX_METADATA_CHARS, client_id, consent_given, custom_user_id, flag, integration_id, optional,
+    page_size, webhook_url,
 };
 use crate::route;
 

@@ -5,7 +5,7 @@
 use consent_adapter::Failure;
 use consent_adapter::fields::Wording;
 
-use crate::model::field;
+use crate::field;
 
 /// How the shared field reader words Secure Privacy's failures.
 pub(crate) static WORDING: SecurePrivacyWording = SecurePrivacyWording;

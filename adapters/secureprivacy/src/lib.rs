@@ -48,6 +48,7 @@ mod dates;
 mod decode;
 mod encode;
 mod error;
+pub mod field;
 pub mod model;
 mod page_token;
 mod read;

@@ -5,9 +5,29 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use consent_adapter::Failure;
 use consent_core::Timestamp;
+use serde::{Deserialize, Serialize};
 
 use crate::error::invalid;
-use crate::model::{PageToken, field};
+use crate::field;
+
+/// The list's page token, before base64url: the core token and the lower
+/// time bound the page was read with. The core token is bound to its exact
+/// filter, and the default window ("the last week") moves with the clock,
+/// so the next page must reuse the bound of the first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct PageToken {
+    /// The format version, [`PageToken::VERSION`].
+    pub(crate) v: u8,
+    /// `collected_after` in microseconds since the epoch, if any.
+    pub(crate) f: Option<i64>,
+    /// The core page token.
+    pub(crate) t: String,
+}
+
+impl PageToken {
+    /// The only version issued.
+    pub(crate) const VERSION: u8 = 1;
+}
 
 /// The list's `PageToken` → the wrapper [`crate::encode`] issued.
 pub(crate) fn unwrap(text: &str) -> Result<PageToken, Failure> {

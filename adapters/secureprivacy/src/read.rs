@@ -11,7 +11,15 @@ use uuid::Uuid;
 
 use crate::decode::CUSTOM_USER_NAMESPACE;
 use crate::error::{invalid, missing};
-use crate::model::{ConsentGiven, MAX_INTEGRATION_ID_CHARS, MAX_WEBHOOK_URL_CHARS, field};
+use crate::field;
+use crate::model::ConsentGiven;
+
+/// `Metadata` may hold at most this many characters, as documented.
+pub(crate) const MAX_METADATA_CHARS: usize = 200;
+/// An `IntegrationId` may hold at most this many characters.
+pub(crate) const MAX_INTEGRATION_ID_CHARS: usize = 128;
+/// A `WebhookUrl` may hold at most this many characters.
+pub(crate) const MAX_WEBHOOK_URL_CHARS: usize = 2048;
 
 /// The fields of one request: query parameters (GET routes) over the JSON
 /// body's members, names matched case-insensitively.
@@ -74,7 +82,7 @@ impl<'a> Fields<'a> {
 /// `ConsentGiven`, required: `All`, `Partial` or `None`.
 pub(crate) fn consent_given(fields: &Fields<'_>) -> Result<Decision, Failure> {
     let text = fields.text(field::CONSENT_GIVEN)?.ok_or_else(|| missing(field::CONSENT_GIVEN))?;
-    ConsentGiven::parse(text).map(ConsentGiven::decision).ok_or_else(|| {
+    ConsentGiven::parse(text).map(decision).ok_or_else(|| {
         invalid(field::CONSENT_GIVEN, format!("must be All, Partial or None, got {}", shown(text)))
     })
 }
@@ -190,5 +198,14 @@ pub(crate) fn shown(text: &str) -> String {
     } else {
         let head: String = text.chars().take(MAX).collect();
         format!("{head:?}…")
+    }
+}
+
+/// `ConsentGiven` → consentd's decision.
+pub(crate) const fn decision(given: ConsentGiven) -> Decision {
+    match given {
+        ConsentGiven::All => Decision::Granted,
+        ConsentGiven::Partial => Decision::Limited,
+        ConsentGiven::None => Decision::Denied,
     }
 }
