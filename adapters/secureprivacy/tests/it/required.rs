@@ -5,7 +5,7 @@ use consent_adapter::{Failure, VendorAdapter};
 use consent_adapter_secureprivacy::{SecurePrivacy, route};
 use serde_json::{Value, json};
 
-use crate::support::{CLIENT_ID, Call, INTEGRATION_ID, bad_field, fixture_json};
+use crate::support::{CLIENT_ID, Call, INTEGRATION_ID, bad_field, fixture_json, suite};
 
 /// A documented request with one member replaced (`None`: removed).
 fn with(fixture: &str, name: &str, value: Option<Value>) -> Value {
@@ -257,4 +257,9 @@ fn a_metadata_with_control_characters_is_still_text() {
     let decoded = record("Metadata", Some(json!("line one\nline two\u{7}"))).decode().expect("decodes");
     let evidence = &decoded.records()[0].evidence;
     assert_eq!(evidence.metadata_json, r#"{"Metadata":"line one\nline two\u0007"}"#);
+}
+
+#[test]
+fn conformance_required_fields_are_named() {
+    suite().required_fields_are_named();
 }
