@@ -25,7 +25,7 @@ pub fn not_json_message(error: &serde_json::Error) -> String {
 /// How a vendor words the problems the reader finds. `missing` and
 /// `empty_body` have no common wording (each vendor's clients read their
 /// own); the rest default to consentd's plain wording.
-pub trait Wording: Sync {
+pub trait Wording: Sync + std::fmt::Debug {
     /// The field at `path` is absent or `null`.
     fn missing(&self, path: &str) -> Failure;
 
@@ -55,16 +55,10 @@ pub trait Wording: Sync {
 }
 
 /// A request body that is a JSON object, owned; [`Body::root`] reads it.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct Body {
     map: Map<String, Value>,
     wording: &'static dyn Wording,
-}
-
-impl std::fmt::Debug for Body {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Body").field("map", &self.map).finish_non_exhaustive()
-    }
 }
 
 impl Body {
@@ -100,17 +94,11 @@ impl Body {
 
 /// A JSON object inside a body, and the path it was found at (empty for the
 /// body itself).
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct Object<'a> {
     path: String,
     map: &'a Map<String, Value>,
     wording: &'a dyn Wording,
-}
-
-impl std::fmt::Debug for Object<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Object").field("path", &self.path).field("map", &self.map).finish_non_exhaustive()
-    }
 }
 
 impl<'a> Object<'a> {
@@ -223,17 +211,11 @@ impl<'a> Object<'a> {
 }
 
 /// A JSON array inside a body, and its path.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct Array<'a> {
     path: String,
     items: &'a [Value],
     wording: &'a dyn Wording,
-}
-
-impl std::fmt::Debug for Array<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Array").field("path", &self.path).field("items", &self.items).finish_non_exhaustive()
-    }
 }
 
 impl<'a> Array<'a> {
@@ -269,17 +251,11 @@ impl<'a> Array<'a> {
 }
 
 /// One item of an [`Array`] and its path.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct Item<'a> {
     path: String,
     value: &'a Value,
     wording: &'a dyn Wording,
-}
-
-impl std::fmt::Debug for Item<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Item").field("path", &self.path).field("value", &self.value).finish_non_exhaustive()
-    }
 }
 
 impl<'a> Item<'a> {
@@ -318,6 +294,7 @@ mod tests {
 
     /// A vendor that words everything its own way, to show each problem
     /// goes through the wording.
+    #[derive(Debug)]
     struct Terse;
 
     impl Wording for Terse {

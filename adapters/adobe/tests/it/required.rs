@@ -5,10 +5,10 @@ use consent_adapter::VendorAdapter;
 use consent_adapter_adobe::Adobe;
 use serde_json::{Value, json};
 
-use crate::support::{Call, bad_field, decode_json, suite};
+use crate::support::{CONSENT_REQUEST, Call, bad_field, decode_json, suite};
 
 fn documented() -> Value {
-    serde_json::from_slice(include_bytes!("../fixtures/consent-request.json")).expect("json")
+    serde_json::from_slice(CONSENT_REQUEST).expect("json")
 }
 
 type Mutation = fn(&mut Value);

@@ -10,6 +10,7 @@ use crate::{
     Credential, Decoded, Failure, Method, Notification, Outcome, Request, Response, Route, VendorAdapter,
 };
 
+#[derive(Debug)]
 struct ToyWording;
 
 impl Wording for ToyWording {
@@ -32,7 +33,7 @@ struct Toy {
     lenient: bool,
     /// Success is 201, not the documented 200.
     undocumented_status: bool,
-    /// A user id of `boom` panics.
+    /// A `note` that is not a string panics.
     fragile: bool,
 }
 
@@ -59,7 +60,8 @@ impl VendorAdapter for Toy {
             Err(_) if self.lenient => "",
             other => other?,
         };
-        assert!(!(self.fragile && id == "boom"), "a fragile decoder");
+        let note = body.root().get("note").cloned();
+        assert!(!(self.fragile && note.is_some_and(|note| !note.is_string())), "a fragile decoder");
         let record = RecordConsent {
             identities: vec![Identity::new("toy", id)],
             decisions: vec![PurposeDecision {
@@ -81,15 +83,10 @@ impl VendorAdapter for Toy {
     }
 
     fn encode_failure(&self, failure: &Failure) -> Response {
-        let message = match failure {
-            Failure::BadRequest { field, message } => format!("{field} {message}"),
-            other @ (Failure::Unauthorized
-            | Failure::Forbidden
-            | Failure::NotFound(_)
-            | Failure::Conflict(_)
-            | Failure::TooManyRequests
-            | Failure::Unavailable
-            | Failure::Internal) => format!("{other:?}"),
+        let message = if let Failure::BadRequest { field, message } = failure {
+            format!("{field} {message}")
+        } else {
+            format!("{failure:?}")
         };
         Response::json(failure.status(), json!({ "error": message }))
     }
