@@ -2,13 +2,13 @@
 
 use std::collections::HashSet;
 
+use consent_adapter::fields::{Body, Object};
 use consent_adapter::{Decoded, Failure, Request};
 use consent_core::validate::{MAX_IDENTITY_VALUE_LEN, MAX_NAMESPACE_LEN};
 use consent_core::{Decision, Evidence, Identity, PurposeDecision, RecordConsent};
-use serde_json::{Map, Value};
 
 use crate::ORG_HEADER;
-use crate::error::{entity_field, invalid, required};
+use crate::error::WORDING;
 use crate::model::{ConsentRequest, Entity};
 
 /// The purpose `optOutOfSale` decides.
@@ -68,99 +68,65 @@ fn same_person_key(namespace: &str, value: &str) -> String {
 /// The body → Adobe's request, every field checked, the first problem (in
 /// document order) reported with its path.
 pub(crate) fn parse(bytes: &[u8]) -> Result<ConsentRequest, Failure> {
-    if bytes.trim_ascii().is_empty() {
-        return Err(required("body"));
-    }
-    let value: Value =
-        serde_json::from_slice(bytes).map_err(|err| invalid("body", format!("is not valid JSON: {err}")))?;
-    let Value::Object(object) = value else {
-        return Err(invalid("body", "must be a JSON object"));
-    };
-    let opt_out_of_sale = match present(&object, "optOutOfSale") {
-        None => return Err(required("optOutOfSale")),
-        Some(Value::Bool(flag)) => *flag,
-        Some(_) => return Err(invalid("optOutOfSale", "must be a boolean")),
-    };
-    let list = match present(&object, "entities") {
-        None => return Err(required("entities")),
-        Some(Value::Array(list)) => list,
-        Some(_) => return Err(invalid("entities", "must be an array")),
-    };
+    let body = Body::parse(bytes, &WORDING)?;
+    let root = body.root();
+    let opt_out_of_sale = root.required_bool("optOutOfSale")?;
+    let list = root.required_array("entities")?;
     if list.is_empty() {
-        return Err(invalid("entities", "must contain at least one entity"));
+        return Err(list.invalid("must contain at least one entity"));
     }
     let mut entities = Vec::with_capacity(list.len());
     let mut total = 0_usize;
-    for (index, item) in list.iter().enumerate() {
-        let entity = entity(index, item)?;
+    for item in list.iter() {
+        let entity = entity(&item.as_object()?)?;
         total += entity.values.len();
         if total > MAX_VALUES_PER_REQUEST {
-            return Err(invalid(
-                "entities",
-                format!("must name at most {MAX_VALUES_PER_REQUEST} values in total"),
-            ));
+            return Err(list.invalid(format!("must name at most {MAX_VALUES_PER_REQUEST} values in total")));
         }
         entities.push(entity);
     }
     Ok(ConsentRequest { opt_out_of_sale, entities })
 }
 
-fn entity(index: usize, item: &Value) -> Result<Entity, Failure> {
-    let Value::Object(object) = item else {
-        return Err(invalid(&format!("entities[{index}]"), "must be an object"));
-    };
-    let field = entity_field(index, "nameSpace");
-    let name_space = match present(object, "nameSpace").or_else(|| present(object, "namespace")) {
-        None => return Err(required(&field)),
-        Some(Value::String(text)) => text,
-        Some(_) => return Err(invalid(&field, "must be a string")),
-    };
+fn entity(object: &Object<'_>) -> Result<Entity, Failure> {
+    // Adobe's prose spells it `namespace`, its example `nameSpace`: both are
+    // read, and a problem is named by the example's spelling.
+    let key = "nameSpace";
+    let value = object.get(key).or_else(|| object.get("namespace")).ok_or_else(|| object.missing(key))?;
+    let name_space = value.as_str().ok_or_else(|| object.wrong_type(key, "a string", value))?;
     if name_space.is_empty() {
-        return Err(invalid(&field, "must not be empty"));
+        return Err(object.invalid(key, "must not be empty"));
     }
     let namespace = name_space.to_ascii_lowercase();
     if !is_namespace(&namespace) {
-        return Err(invalid(
-            &field,
+        return Err(object.invalid(
+            key,
             format!(
                 "must be 1 to {MAX_NAMESPACE_LEN} letters, digits, '_', '-' or '.', starting with a letter"
             ),
         ));
     }
-    let field = entity_field(index, "values");
-    let list = match present(object, "values") {
-        None => return Err(required(&field)),
-        Some(Value::Array(list)) => list,
-        Some(_) => return Err(invalid(&field, "must be an array")),
-    };
+    let list = object.required_array("values")?;
     if list.is_empty() {
-        return Err(invalid(&field, "must contain at least one value"));
+        return Err(list.invalid("must contain at least one value"));
     }
     let mut values = Vec::with_capacity(list.len());
-    for (position, item) in list.iter().enumerate() {
-        let field = format!("{field}[{position}]");
-        let Value::String(text) = item else {
-            return Err(invalid(&field, "must be a string"));
-        };
+    for item in list.iter() {
+        let text = item.as_str()?;
         if text.trim().is_empty() {
-            return Err(invalid(&field, "must not be empty"));
+            return Err(item.invalid("must not be empty"));
         }
         // Measured as consentd stores it (emails are lower-cased, which can
         // lengthen a few characters).
         if same_person_key(&namespace, text).chars().count() > MAX_IDENTITY_VALUE_LEN {
-            return Err(invalid(&field, format!("must be at most {MAX_IDENTITY_VALUE_LEN} characters")));
+            return Err(item.invalid(format!("must be at most {MAX_IDENTITY_VALUE_LEN} characters")));
         }
         if text.chars().any(char::is_control) {
-            return Err(invalid(&field, "must not contain control characters"));
+            return Err(item.invalid("must not contain control characters"));
         }
-        values.push(text.clone());
+        values.push(text.to_owned());
     }
-    Ok(Entity { name_space: name_space.clone(), values })
-}
-
-/// The field `name`, treating `null` as absent.
-fn present<'a>(object: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    object.get(name).filter(|value| !value.is_null())
+    Ok(Entity { name_space: name_space.to_owned(), values })
 }
 
 /// consentd's namespace rule: lower-case `[a-z][a-z0-9_.-]*`, bounded.

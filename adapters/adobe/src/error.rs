@@ -1,18 +1,28 @@
-//! Failures named by the fields of Adobe's request body.
+//! Failures named by the fields of Adobe's request body, worded as
+//! `<field> <problem>` reads (`entities[0].nameSpace is required`).
 
 use consent_adapter::Failure;
+use consent_adapter::fields::{BODY, Wording};
+use serde_json::Value;
 
-/// `field` is absent (or `null`).
-pub(crate) fn required(field: &str) -> Failure {
-    Failure::bad(field, "is required")
-}
+/// How the shared field reader words Adobe's failures.
+pub(crate) static WORDING: AdobeWording = AdobeWording;
 
-/// `field` is present but not what Adobe's format allows.
-pub(crate) fn invalid(field: &str, message: impl Into<String>) -> Failure {
-    Failure::bad(field, message)
-}
+/// Adobe's wording: `is required`, and a wrong type as what the field must
+/// be (Adobe's messages do not say what came instead).
+#[derive(Debug)]
+pub(crate) struct AdobeWording;
 
-/// The path of entity `index`'s `name`: `entities[1].values`.
-pub(crate) fn entity_field(index: usize, name: &str) -> String {
-    format!("entities[{index}].{name}")
+impl Wording for AdobeWording {
+    fn missing(&self, path: &str) -> Failure {
+        Failure::bad(path, "is required")
+    }
+
+    fn empty_body(&self) -> Failure {
+        self.missing(BODY)
+    }
+
+    fn wrong_type(&self, path: &str, expected: &str, _got: &Value) -> Failure {
+        Failure::bad(path, format!("must be {expected}"))
+    }
 }

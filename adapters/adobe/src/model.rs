@@ -1,6 +1,9 @@
-//! Adobe's wire types: the `/consent` request body and the gateway's error
-//! body. Unknown fields are accepted and ignored, as Adobe's schema does not
-//! forbid them.
+//! The wire types: Adobe's request and response bodies as its documentation
+//! names them, as serde types, and nothing else (decoding and mapping live in
+//! `decode.rs`, responses in `encode.rs`).
+//!
+//! Here: the `/consent` request body and the gateway's error body. Unknown
+//! fields are accepted and ignored, as Adobe's schema does not forbid them.
 
 use serde::{Deserialize, Serialize};
 

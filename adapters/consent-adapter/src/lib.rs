@@ -10,6 +10,10 @@
 //! account against the tenant's bindings, performs the decoded operation
 //! (records are applied atomically), and answers with the adapter's encoding.
 
+#[cfg(feature = "conformance")]
+pub mod conformance;
+pub mod fields;
+
 use consent_core::{
     ConsentError, ConsentRecord, ConsentView, Evidence, FeedFilter, QueryConsents, RecordConsent,
     RecordFilter, SubjectRef, Timestamp, UpdateLatest,

@@ -5,15 +5,24 @@
 //! Checks run in the schema's order (`action`, `timestamp`, `validUntil`,
 //! `source`, then the optional fields) and the first problem is reported.
 
+use consent_adapter::fields::{Body, Object};
 use consent_adapter::{Decoded, Failure, Request};
 use consent_core::{Decision, Evidence, Identity, PurposeDecision, RecordConsent, Timestamp};
 use serde_json::{Map, Value};
 
-use crate::error;
-use crate::model::{
-    ACTION, Action, CATEGORY, IDENTITY_FIELDS, KNOWN_FIELDS, MESSAGE, SOURCE, TIMESTAMP, UNLIMITED,
-    VALID_UNTIL,
-};
+use crate::error::{self, WORDING};
+use crate::field::{ACTION, CATEGORY, EMAIL, MESSAGE, PROFILE_ID, SOURCE, TIMESTAMP, USER_ID, VALID_UNTIL};
+use crate::model::{Action, ConsentBody};
+
+/// The fields with a meaning of their own; every other field the client sends
+/// (`sourceId`, `reason`, `deviceInfo`, …) is kept as evidence metadata.
+pub(crate) const KNOWN_FIELDS: [&str; 9] =
+    [ACTION, TIMESTAMP, VALID_UNTIL, SOURCE, CATEGORY, USER_ID, EMAIL, PROFILE_ID, MESSAGE];
+
+/// The identity fields, with the consentd namespace each maps to, in the
+/// order identities are listed (the first names a new subject).
+pub(crate) const IDENTITY_FIELDS: [(&str, &str); 3] =
+    [(USER_ID, "user_id"), (EMAIL, "email"), (PROFILE_ID, "profile_id")];
 
 /// Epoch values below this are seconds, not milliseconds: Intempt documents
 /// milliseconds but its server SDKs send seconds. 10^11 ms is 1973-03-03 and
@@ -36,18 +45,20 @@ pub(crate) const PROJECT_NAME: &str = "projectName";
 /// Decodes a request to either route; `vendor` is the adapter's name.
 pub(crate) fn decode(request: &Request<'_>, vendor: &str) -> Result<Decoded, Failure> {
     let account = account(request)?;
-    let body = object(request.body)?;
+    let body = Body::parse(request.body, &WORDING)?;
+    let body = body.root();
 
     let decision = action(&body)?;
-    let collected_at = required(&body, TIMESTAMP)
+    let collected_at = body
+        .required(TIMESTAMP)
         .and_then(|value| epoch(value).map_err(|detail| error::invalid_required(TIMESTAMP, detail)))?;
-    let expires_at = valid_until(required(&body, VALID_UNTIL)?)?;
-    let source = source(required(&body, SOURCE)?)?;
+    let expires_at = valid_until(body.required(VALID_UNTIL)?)?;
+    let source = source(body.required(SOURCE)?)?;
     let purpose = optional_text(&body, CATEGORY)?.unwrap_or_default();
     let identities = identities(&body)?;
     let message = optional_text(&body, MESSAGE)?.unwrap_or_default();
 
-    let mut evidence = Evidence { message, metadata_json: metadata(&body), ..Evidence::default() };
+    let mut evidence = Evidence { message, metadata_json: metadata(body.map()), ..Evidence::default() };
     request.evidence.fill(&mut evidence, vendor);
 
     let record = RecordConsent {
@@ -75,28 +86,8 @@ fn account(request: &Request<'_>) -> Result<String, Failure> {
     Ok(format!("{}/{}", param(ORG_NAME)?, param(PROJECT_NAME)?))
 }
 
-fn object(body: &[u8]) -> Result<Map<String, Value>, Failure> {
-    // Some HTTP clients on Windows prefix a UTF-8 byte order mark.
-    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
-    if body.trim_ascii().is_empty() {
-        return Err(error::body("is empty"));
-    }
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) | Value::Array(_)) => {
-            Err(error::body("must be a JSON object"))
-        }
-        Err(err) => Err(error::body(&format!("is not valid JSON: {err}"))),
-    }
-}
-
-/// A required field; `null` counts as missing.
-fn required<'a>(body: &'a Map<String, Value>, field: &str) -> Result<&'a Value, Failure> {
-    body.get(field).filter(|value| !value.is_null()).ok_or_else(|| error::missing(field))
-}
-
-fn action(body: &Map<String, Value>) -> Result<Decision, Failure> {
-    let value = required(body, ACTION)?;
+fn action(body: &Object<'_>) -> Result<Decision, Failure> {
+    let value = body.required(ACTION)?;
     match value.as_str().and_then(Action::from_name) {
         Some(Action::Accept) => Ok(Decision::Granted),
         Some(Action::Reject) => Ok(Decision::Denied),
@@ -105,7 +96,7 @@ fn action(body: &Map<String, Value>) -> Result<Decision, Failure> {
 }
 
 fn valid_until(value: &Value) -> Result<Option<Timestamp>, Failure> {
-    if value.as_str().is_some_and(|text| text.trim().eq_ignore_ascii_case(UNLIMITED)) {
+    if value.as_str().is_some_and(|text| text.trim().eq_ignore_ascii_case(ConsentBody::UNLIMITED)) {
         return Ok(None);
     }
     epoch(value).map(Some).map_err(|detail| {
@@ -127,19 +118,12 @@ fn source(value: &Value) -> Result<String, Failure> {
 }
 
 /// An optional string field; absent, `null` and `""` are all "not given".
-fn optional_text(body: &Map<String, Value>, field: &str) -> Result<Option<String>, Failure> {
-    match body.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) if text.is_empty() => Ok(None),
-        Some(Value::String(text)) => Ok(Some(text.clone())),
-        Some(Value::Bool(_) | Value::Number(_) | Value::Array(_) | Value::Object(_)) => {
-            Err(error::invalid(field, "must be a string"))
-        }
-    }
+fn optional_text(body: &Object<'_>, field: &str) -> Result<Option<String>, Failure> {
+    Ok(body.optional_str(field)?.filter(|text| !text.is_empty()).map(str::to_owned))
 }
 
 /// `userId`, `email`, `profileId`, in that order; at least one is needed.
-fn identities(body: &Map<String, Value>) -> Result<Vec<Identity>, Failure> {
+fn identities(body: &Object<'_>) -> Result<Vec<Identity>, Failure> {
     let mut identities = Vec::with_capacity(IDENTITY_FIELDS.len());
     for (field, namespace) in IDENTITY_FIELDS {
         if let Some(value) = optional_text(body, field)? {

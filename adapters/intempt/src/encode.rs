@@ -5,8 +5,9 @@ use consent_adapter::{Failure, Response};
 use consent_core::{ConsentRecord, Decision, Timestamp};
 use serde_json::{Map, Value};
 
+use crate::decode::{IDENTITY_FIELDS, KNOWN_FIELDS};
 use crate::error;
-use crate::model::{Action, ConsentBody, IDENTITY_FIELDS, KNOWN_FIELDS, UNLIMITED};
+use crate::model::{Action, ConsentBody};
 
 /// `200 {}`: what Intempt answers when it has taken the consent.
 pub(crate) fn success() -> Response {
@@ -64,7 +65,9 @@ pub(crate) fn event(record: &ConsentRecord) -> Value {
         timestamp: record.collected_at.as_micros().div_euclid(1_000).to_string(),
         // Rounded up, so a sub-millisecond expiry never moves before the
         // decision it follows.
-        valid_until: record.expires_at.map_or_else(|| UNLIMITED.to_owned(), |at| ceil_millis(at).to_string()),
+        valid_until: record
+            .expires_at
+            .map_or_else(|| ConsentBody::UNLIMITED.to_owned(), |at| ceil_millis(at).to_string()),
         source: record.source.clone(),
         category: non_empty(&record.purpose),
         user_id: identity(user_id_ns),

@@ -6,11 +6,45 @@
 //! messages built here verbatim.
 
 use consent_adapter::Failure;
+use consent_adapter::fields::{Wording, not_json_message};
+use serde_json::Value;
 
-use crate::model::{EMAIL, PROFILE_ID, USER_ID};
+use crate::field::{EMAIL, PROFILE_ID, USER_ID};
 
 /// The pseudo-field for problems with the body as a whole.
-pub(crate) const BODY: &str = "body";
+pub(crate) const BODY: &str = consent_adapter::fields::BODY;
+
+/// How the shared field reader words Intempt's failures.
+pub(crate) static WORDING: IntemptWording = IntemptWording;
+
+/// Intempt's wording: a field quoted by name in every message, the body
+/// called `Request body`.
+#[derive(Debug)]
+pub(crate) struct IntemptWording;
+
+impl Wording for IntemptWording {
+    fn missing(&self, path: &str) -> Failure {
+        missing(path)
+    }
+
+    fn empty_body(&self) -> Failure {
+        body("is empty")
+    }
+
+    /// Only optional fields are read through the reader's typed accessors;
+    /// a required field's type is checked where its meaning is.
+    fn wrong_type(&self, path: &str, expected: &str, _got: &Value) -> Failure {
+        invalid(path, &format!("must be {expected}"))
+    }
+
+    fn not_json(&self, error: &serde_json::Error) -> Failure {
+        body(&not_json_message(error))
+    }
+
+    fn not_object(&self, _got: &Value) -> Failure {
+        body("must be a JSON object")
+    }
+}
 
 /// A required field is absent (or `null`): Intempt's own wording.
 pub(crate) fn missing(field: &str) -> Failure {

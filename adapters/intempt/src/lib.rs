@@ -31,7 +31,8 @@
 mod decode;
 mod encode;
 mod error;
-mod model;
+mod field;
+pub mod model;
 
 use consent_adapter::{
     Credential, Decoded, Failure, Method, Notification, Outcome, Request, Response, Route, VendorAdapter,

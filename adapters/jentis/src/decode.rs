@@ -1,13 +1,14 @@
 //! `POST /jentis` body → one [`RecordConsent`].
 //!
-//! The body is parsed into a `serde_json::Value` and walked by hand, in the
-//! schema's order, so that the first problem found is reported with the
+//! The body is read with consent-adapter's field reader and walked by hand,
+//! in the schema's order, so that the first problem found is reported with the
 //! vendor's dotted field path (`data.identifier.consent.id`). The walk
 //! builds the normalised [`ConsentSubmission`], which [`record`] maps into
 //! consentd's command.
 
 use std::collections::BTreeMap;
 
+use consent_adapter::fields::{Body, Object};
 use consent_adapter::{Failure, Request};
 use consent_core::validate::{
     MAX_DECISIONS, MAX_IDENTITY_VALUE_LEN, MAX_LONG_TEXT_LEN, MAX_METADATA_BYTES, MAX_SOURCE_LEN,
@@ -17,7 +18,7 @@ use consent_core::{Decision, Evidence, Identity, PurposeDecision, RecordConsent,
 use serde_json::{Map, Value};
 use uuid::{Uuid, Variant, Version};
 
-use crate::error::{invalid, missing};
+use crate::error::{WORDING, invalid};
 use crate::model::{
     Configuration, ConsentIdentifier, ConsentState, ConsentSubmission, Data, Identifier, System,
     UserIdentifier, VendorConsent, integer_text,
@@ -28,21 +29,14 @@ pub(crate) const USER_NAMESPACE: &str = "jentis_user_id";
 
 /// The request body → the submission it states, or the first problem.
 pub(crate) fn submission(body: &[u8]) -> Result<ConsentSubmission, Failure> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(invalid("body", "request body is empty"));
-    }
-    let root: Value =
-        serde_json::from_slice(body).map_err(|err| invalid("body", format!("is not valid JSON: {err}")))?;
-    let Value::Object(root) = &root else {
-        return Err(Failure::wrong_type("body", "a JSON object", &root));
-    };
-    let root = Obj { path: String::new(), map: root };
-    let version = root.text_or_integer("version")?;
-    let system = system(&root.object("system")?)?;
-    let configuration = configuration(&root.object("configuration")?)?;
-    let data = root.object("data")?;
-    let identifier = identifier(&data.object("identifier")?)?;
-    let consent = consent(&data.object("consent")?)?;
+    let body = Body::parse(body, &WORDING)?;
+    let root = body.root();
+    let version = text_or_integer(&root, "version")?;
+    let system = system(&root.required_object("system")?)?;
+    let configuration = configuration(&root.required_object("configuration")?)?;
+    let data = root.required_object("data")?;
+    let identifier = identifier(&data.required_object("identifier")?)?;
+    let consent = consent(&data.required_object("consent")?)?;
     Ok(ConsentSubmission { version, system, configuration, data: Data { identifier, consent } })
 }
 
@@ -111,14 +105,14 @@ pub(crate) fn is_uuid_v4(text: &str) -> bool {
         })
 }
 
-fn system(obj: &Obj<'_>) -> Result<System, Failure> {
-    let kind = obj.text("type")?;
+fn system(obj: &Object<'_>) -> Result<System, Failure> {
+    let kind = obj.required_str("type")?;
     limited(&obj.path_of("type"), kind, MAX_SOURCE_LEN)?;
-    let timestamp = obj.integer("timestamp")?;
-    let navigator_user_agent = obj.text("navigator-userAgent")?;
+    let timestamp = obj.required_i64("timestamp")?;
+    let navigator_user_agent = obj.required_str("navigator-userAgent")?;
     limited(&obj.path_of("navigator-userAgent"), navigator_user_agent, MAX_LONG_TEXT_LEN)?;
-    let initiator = obj.text("initiator")?;
-    let href = obj.optional_text("href")?;
+    let initiator = obj.required_str("initiator")?;
+    let href = obj.optional_str("href")?;
     if let Some(href) = href {
         limited(&obj.path_of("href"), href, MAX_LONG_TEXT_LEN)?;
     }
@@ -129,14 +123,14 @@ fn system(obj: &Obj<'_>) -> Result<System, Failure> {
         initiator: initiator.to_owned(),
         href: href.map(str::to_owned),
         // Not mapped: kept when they are strings, never a reason to reject.
-        request_type: obj.lenient_text("requestType"),
-        domain: obj.lenient_text("domain"),
+        request_type: obj.lenient_str("requestType").map(str::to_owned),
+        domain: obj.lenient_str("domain").map(str::to_owned),
     })
 }
 
-fn configuration(obj: &Obj<'_>) -> Result<Configuration, Failure> {
+fn configuration(obj: &Object<'_>) -> Result<Configuration, Failure> {
     let account_part = |key: &str| -> Result<String, Failure> {
-        let value = obj.text(key)?;
+        let value = obj.required_str(key)?;
         let path = obj.path_of(key);
         if value.is_empty() {
             return Err(invalid(&path, "must not be empty"));
@@ -154,35 +148,38 @@ fn configuration(obj: &Obj<'_>) -> Result<Configuration, Failure> {
     Ok(Configuration {
         container,
         environment,
-        version: obj.lenient_text("version"),
-        debugcode: obj.lenient_text("debugcode"),
+        version: obj.lenient_str("version").map(str::to_owned),
+        debugcode: obj.lenient_str("debugcode").map(str::to_owned),
     })
 }
 
-fn identifier(obj: &Obj<'_>) -> Result<Identifier, Failure> {
-    let user = obj.object("user")?;
-    let id = user.text_or_integer("id")?;
+fn identifier(obj: &Object<'_>) -> Result<Identifier, Failure> {
+    let user = obj.required_object("user")?;
+    let id = text_or_integer(&user, "id")?;
     let id_path = user.path_of("id");
     if id.is_empty() {
         return Err(invalid(&id_path, "must not be empty"));
     }
     limited(&id_path, &id, MAX_IDENTITY_VALUE_LEN)?;
-    let user = UserIdentifier { id, action: user.lenient_text("action") };
+    let user = UserIdentifier { id, action: user.lenient_str("action").map(str::to_owned) };
 
-    let consent = obj.object("consent")?;
-    let consent_id = consent.text("id")?;
+    let consent = obj.required_object("consent")?;
+    let consent_id = consent.required_str("id")?;
     if !is_uuid_v4(consent_id) {
         return Err(invalid(
             &consent.path_of("id"),
             format!("must be a UUIDv4 (xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx), got {consent_id:?}"),
         ));
     }
-    let consent = ConsentIdentifier { id: consent_id.to_owned(), action: consent.lenient_text("action") };
+    let consent = ConsentIdentifier {
+        id: consent_id.to_owned(),
+        action: consent.lenient_str("action").map(str::to_owned),
+    };
     Ok(Identifier { user, consent })
 }
 
-fn consent(obj: &Obj<'_>) -> Result<ConsentState, Failure> {
-    let lastupdate = obj.integer("lastupdate")?;
+fn consent(obj: &Object<'_>) -> Result<ConsentState, Failure> {
+    let lastupdate = obj.required_i64("lastupdate")?;
     let lastupdate_path = obj.path_of("lastupdate");
     if lastupdate < 0 {
         return Err(invalid(&lastupdate_path, "must not be before 1970-01-01T00:00:00Z"));
@@ -191,21 +188,21 @@ fn consent(obj: &Obj<'_>) -> Result<ConsentState, Failure> {
         return Err(invalid(&lastupdate_path, "is out of range"));
     }
 
-    let data = obj.object("data")?;
-    if metadata_json(data.map).len() > MAX_METADATA_BYTES {
-        return Err(invalid(&data.path, format!("must be at most {MAX_METADATA_BYTES} bytes as JSON")));
+    let data = obj.required_object("data")?;
+    if metadata_json(data.map()).len() > MAX_METADATA_BYTES {
+        return Err(invalid(data.path(), format!("must be at most {MAX_METADATA_BYTES} bytes as JSON")));
     }
-    let data = data.map.clone();
+    let data = data.map().clone();
 
-    let vendors = obj.object("vendors")?;
-    if vendors.map.is_empty() {
-        return Err(invalid(&vendors.path, "must name at least one vendor"));
+    let vendors = obj.required_object("vendors")?;
+    if vendors.map().is_empty() {
+        return Err(invalid(vendors.path(), "must name at least one vendor"));
     }
-    if vendors.map.len() > MAX_DECISIONS {
-        return Err(invalid(&vendors.path, format!("must name at most {MAX_DECISIONS} vendors")));
+    if vendors.map().len() > MAX_DECISIONS {
+        return Err(invalid(vendors.path(), format!("must name at most {MAX_DECISIONS} vendors")));
     }
     let vendors = statuses(&vendors, true)?;
-    let vendors_changed = statuses(&obj.object("vendorsChanged")?, false)?;
+    let vendors_changed = statuses(&obj.required_object("vendorsChanged")?, false)?;
 
     Ok(ConsentState {
         lastupdate,
@@ -213,8 +210,8 @@ fn consent(obj: &Obj<'_>) -> Result<ConsentState, Failure> {
         // `send` and `userconsent` are in the schema's required list but are
         // untyped, undescribed and absent from JENTIS' own example request:
         // accepted in any form, required in none.
-        send: obj.map.get("send").filter(|value| !value.is_null()).cloned(),
-        userconsent: obj.map.get("userconsent").filter(|value| !value.is_null()).cloned(),
+        send: obj.get("send").cloned(),
+        userconsent: obj.get("userconsent").cloned(),
         vendors,
         vendors_changed,
     })
@@ -222,14 +219,14 @@ fn consent(obj: &Obj<'_>) -> Result<ConsentState, Failure> {
 
 /// A vendor-id → status object. Vendor ids that become record targets
 /// (`as_targets`) are checked against the target limits too.
-fn statuses(obj: &Obj<'_>, as_targets: bool) -> Result<BTreeMap<String, VendorConsent>, Failure> {
+fn statuses(obj: &Object<'_>, as_targets: bool) -> Result<BTreeMap<String, VendorConsent>, Failure> {
     let mut statuses = BTreeMap::new();
-    for (vendor_id, value) in obj.map {
+    for (vendor_id, value) in obj.map() {
         let path = obj.path_of(vendor_id);
         if as_targets {
             // An empty target would mean "any target": not what a vendor id says.
             if vendor_id.is_empty() {
-                return Err(invalid(&obj.path, "vendor ids must not be empty"));
+                return Err(invalid(obj.path(), "vendor ids must not be empty"));
             }
             limited(&path, vendor_id, MAX_TARGET_LEN)?;
         }
@@ -265,76 +262,14 @@ fn plain(path: &str, value: &str) -> Result<(), Failure> {
     Ok(())
 }
 
-/// A JSON object and its dotted path (empty for the body).
-struct Obj<'a> {
-    path: String,
-    map: &'a Map<String, Value>,
-}
-
-impl<'a> Obj<'a> {
-    fn path_of(&self, key: &str) -> String {
-        if self.path.is_empty() { key.to_owned() } else { format!("{}.{key}", self.path) }
-    }
-
-    /// A required field; `null` counts as missing.
-    fn required(&self, key: &str) -> Result<&'a Value, Failure> {
-        match self.map.get(key) {
-            None | Some(Value::Null) => Err(missing(&self.path_of(key))),
-            Some(value) => Ok(value),
-        }
-    }
-
-    fn object(&self, key: &str) -> Result<Obj<'a>, Failure> {
-        let value = self.required(key)?;
-        let path = self.path_of(key);
-        match value.as_object() {
-            Some(map) => Ok(Obj { path, map }),
-            None => Err(Failure::wrong_type(&path, "an object", value)),
-        }
-    }
-
-    fn text(&self, key: &str) -> Result<&'a str, Failure> {
-        let value = self.required(key)?;
-        value.as_str().ok_or_else(|| Failure::wrong_type(&self.path_of(key), "a string", value))
-    }
-
-    /// A string, or an integer taken as its decimal digits (JENTIS' own
-    /// example sends `version` and the user id as numbers).
-    fn text_or_integer(&self, key: &str) -> Result<String, Failure> {
-        let value = self.required(key)?;
-        let text = match value {
-            Value::String(text) => Some(text.clone()),
-            Value::Number(number) => integer_text(number),
-            Value::Null | Value::Bool(_) | Value::Array(_) | Value::Object(_) => None,
-        };
-        text.ok_or_else(|| Failure::wrong_type(&self.path_of(key), "a string or an integer", value))
-    }
-
-    /// An integer (epoch milliseconds); a fraction or a string is refused.
-    fn integer(&self, key: &str) -> Result<i64, Failure> {
-        let value = self.required(key)?;
-        let path = self.path_of(key);
-        match value.as_i64() {
-            Some(integer) => Ok(integer),
-            None if value.is_u64() => Err(invalid(&path, "is out of range")),
-            None => Err(Failure::wrong_type(&path, "an integer", value)),
-        }
-    }
-
-    /// An optional string; absent and `null` are `None`.
-    fn optional_text(&self, key: &str) -> Result<Option<&'a str>, Failure> {
-        match self.map.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(value) => value
-                .as_str()
-                .map(Some)
-                .ok_or_else(|| Failure::wrong_type(&self.path_of(key), "a string", value)),
-        }
-    }
-
-    /// An optional string the adapter does not map: kept when it is one,
-    /// ignored otherwise.
-    fn lenient_text(&self, key: &str) -> Option<String> {
-        self.map.get(key).and_then(Value::as_str).map(str::to_owned)
-    }
+/// A string, or an integer taken as its decimal digits (JENTIS' own
+/// example sends `version` and the user id as numbers).
+fn text_or_integer(obj: &Object<'_>, key: &str) -> Result<String, Failure> {
+    let value = obj.required(key)?;
+    let text = match value {
+        Value::String(text) => Some(text.clone()),
+        Value::Number(number) => integer_text(number),
+        Value::Null | Value::Bool(_) | Value::Array(_) | Value::Object(_) => None,
+    };
+    text.ok_or_else(|| obj.wrong_type(key, "a string or an integer", value))
 }

@@ -2,10 +2,24 @@
 //! consentd's own field paths (from core validation) back to them.
 
 use consent_adapter::Failure;
+use consent_adapter::fields::{BODY, Wording};
 
-/// A required field is absent (or `null`).
-pub(crate) fn missing(field: &str) -> Failure {
-    Failure::bad(field, "required field is missing")
+/// How the shared field reader words JENTIS' failures.
+pub(crate) static WORDING: JentisWording = JentisWording;
+
+/// JENTIS' wording: the error body names the field on its own, so the
+/// message says only what is wrong with it.
+#[derive(Debug)]
+pub(crate) struct JentisWording;
+
+impl Wording for JentisWording {
+    fn missing(&self, path: &str) -> Failure {
+        Failure::bad(path, "required field is missing")
+    }
+
+    fn empty_body(&self) -> Failure {
+        invalid(BODY, "request body is empty")
+    }
 }
 
 /// A field has the right type but an unusable value.

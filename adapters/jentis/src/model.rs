@@ -1,14 +1,17 @@
-//! The JENTIS wire types: the `ConsentSubmission` body of `POST /` as JENTIS
-//! publishes it (OpenAPI 3.0.1, "JENTIS Custom API"), field for field.
+//! The wire types: JENTIS' request and response bodies as its documentation
+//! names them, as serde types, and nothing else (decoding and mapping live in
+//! `decode.rs`, responses in `encode.rs`).
 //!
-//! These types are the normalised shape: what [`crate::Jentis`] decodes a
-//! request into and what `encode_event` serialises. Unknown fields are
-//! ignored, never rejected (the schema does not forbid them). The decoder
-//! does not use their `Deserialize` implementations: it walks the JSON itself
-//! so that every problem names the vendor's dotted field path, which serde's
-//! errors do not. The `Deserialize` implementations are as lenient as the
-//! decoder where JENTIS' own documented example departs from its schema
-//! (`version` and `data.identifier.user.id` sent as numbers).
+//! Here: the `ConsentSubmission` body of `POST /` as JENTIS publishes it
+//! (OpenAPI 3.0.1, "JENTIS Custom API"), field for field. These types are
+//! the normalised shape: what [`crate::Jentis`] decodes a request into and
+//! what `encode_event` serialises. Unknown fields are ignored, never rejected
+//! (the schema does not forbid them). The decoder does not use their
+//! `Deserialize` implementations: it walks the JSON with consent-adapter's
+//! field reader so that every problem names the vendor's dotted field path,
+//! which serde's errors do not. The `Deserialize` implementations are as
+//! lenient as the decoder where JENTIS' own documented example departs from
+//! its schema (`version` and `data.identifier.user.id` sent as numbers).
 
 use std::collections::BTreeMap;
 

@@ -5,17 +5,18 @@
 use std::collections::BTreeMap;
 
 use consent_adapter::{Failure, Notification, Outcome, Response};
-use consent_core::{ConsentRecord, ConsentStatus, ConsentView, EventKind, RecordFilter};
+use consent_core::{ConsentRecord, ConsentStatus, ConsentView, Decision, EventKind, RecordFilter};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::decode::{CUSTOM_USER_NAMESPACE, METADATA_MEMBER, wrap_page_token};
+use crate::decode::{CUSTOM_USER_NAMESPACE, METADATA_MEMBER};
 use crate::error::vendor_field;
 use crate::model::{
     CheckResponse, ConsentGiven, ConsentResponse, Fingerprint, IntegrationConsentResponse,
     IntegrationRecordResponse, ListItem, NotificationBody, ProblemDetails, RecordRequest, RecordResponse,
     SubscribeResponse, ValidationProblemDetails,
 };
+use crate::page_token;
 use crate::route;
 
 /// The status of every success, as documented.
@@ -39,7 +40,7 @@ pub(crate) fn encode(route: usize, outcome: &Outcome) -> Response {
         // A check answers for an unknown consent too: none was given.
         route::CHECK => latest(outcome).map(|view| {
             let status = view.map_or(ConsentStatus::Unknown, |view| view.status);
-            ok(&CheckResponse { consent_given: ConsentGiven::from_status(status) })
+            ok(&CheckResponse { consent_given: consent_given_now(status) })
         }),
         route::GET => latest(outcome).map(|view| view.map_or_else(not_found, |view| ok(&consent(view)))),
         route::LIST => {
@@ -61,7 +62,7 @@ pub(crate) fn encode(route: usize, outcome: &Outcome) -> Response {
                 ok(&IntegrationConsentResponse {
                     client_id: view.record.subject_id.to_string(),
                     reference: view.record.target.clone(),
-                    consent_given: ConsentGiven::from_status(view.status),
+                    consent_given: consent_given_now(view.status),
                     created: view.first_collected_at.to_rfc3339(),
                     metadata: metadata_text(&view.record.evidence.metadata_json),
                 })
@@ -118,7 +119,7 @@ fn list(views: &[ConsentView], next_page_token: &str, filter: &RecordFilter) -> 
     if !next_page_token.is_empty() {
         response
             .headers
-            .push((NEXT_PAGE_TOKEN_HEADER, wrap_page_token(next_page_token, filter.collected_after)));
+            .push((NEXT_PAGE_TOKEN_HEADER, page_token::wrap(next_page_token, filter.collected_after)));
     }
     response
 }
@@ -131,7 +132,7 @@ pub(crate) fn consent(view: &ConsentView) -> ConsentResponse {
         created: view.first_collected_at.to_rfc3339(),
         last_updated: record.collected_at.to_rfc3339(),
         uri: record.evidence.uri.clone(),
-        consent_given: ConsentGiven::from_status(view.status),
+        consent_given: consent_given_now(view.status),
         consent_type: record.purpose.clone(),
         metadata: metadata_text(&record.evidence.metadata_json),
         reference: record.target.clone(),
@@ -148,7 +149,7 @@ fn list_item(view: &ConsentView) -> ListItem {
         created: view.first_collected_at.to_rfc3339(),
         last_updated: record.collected_at.to_rfc3339(),
         // The decision recorded, as the `ConsentGiven` filter selects it.
-        consent_given: ConsentGiven::given(record.decision),
+        consent_given: given(record.decision),
         uri: evidence.uri.clone(),
         consent_type: record.purpose.clone(),
         metadata: metadata_text(&evidence.metadata_json),
@@ -254,7 +255,7 @@ fn problem(status: u16, section: &str, title: &str, detail: &str) -> serde_json:
 pub(crate) fn event(record: &ConsentRecord) -> Value {
     let given = |text: &str| (!text.is_empty()).then(|| text.to_owned());
     let request = RecordRequest {
-        consent_given: ConsentGiven::from_decision(record.decision),
+        consent_given: consent_given(record.decision),
         custom_user_id: given(&custom_user_id(record)),
         uri: given(&record.evidence.uri),
         metadata: given(&metadata_text(&record.evidence.metadata_json)),
@@ -280,4 +281,28 @@ pub(crate) fn notification(notification: &Notification<'_>) -> Value {
         consent: consent(notification.view),
     };
     serde_json::to_value(body).unwrap_or(Value::Null)
+}
+
+/// The `ConsentGiven` that records `decision`.
+const fn consent_given(decision: Decision) -> ConsentGiven {
+    match decision {
+        Decision::Granted => ConsentGiven::All,
+        Decision::Limited => ConsentGiven::Partial,
+        Decision::Denied => ConsentGiven::None,
+    }
+}
+
+/// The `ConsentGiven` a check answers: an expired consent, or none at all,
+/// is no consent.
+const fn consent_given_now(status: ConsentStatus) -> ConsentGiven {
+    match status {
+        ConsentStatus::Granted => ConsentGiven::All,
+        ConsentStatus::Limited => ConsentGiven::Partial,
+        ConsentStatus::Denied | ConsentStatus::Expired | ConsentStatus::Unknown => ConsentGiven::None,
+    }
+}
+
+/// The list's boolean `ConsentGiven`: whether the decision gave any consent.
+const fn given(decision: Decision) -> bool {
+    matches!(decision, Decision::Granted | Decision::Limited)
 }

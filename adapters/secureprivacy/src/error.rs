@@ -3,8 +3,27 @@
 //! gateway) back to them.
 
 use consent_adapter::Failure;
+use consent_adapter::fields::Wording;
 
-use crate::model::field;
+use crate::field;
+
+/// How the shared field reader words Secure Privacy's failures.
+pub(crate) static WORDING: SecurePrivacyWording = SecurePrivacyWording;
+
+/// ASP.NET's wording of a missing field; the rest is consentd's plain
+/// wording, which the validation problem lists under the field's name.
+#[derive(Debug)]
+pub(crate) struct SecurePrivacyWording;
+
+impl Wording for SecurePrivacyWording {
+    fn missing(&self, path: &str) -> Failure {
+        missing(path)
+    }
+
+    fn empty_body(&self) -> Failure {
+        invalid(field::BODY, "a non-empty request body is required")
+    }
+}
 
 /// A required field is absent, `null` or empty: ASP.NET's wording.
 pub(crate) fn missing(name: &str) -> Failure {

@@ -44,10 +44,14 @@
 //! details: a bad request is a validation problem whose `errors` names the
 //! vendor field (consentd's own field paths are translated back).
 
+mod dates;
 mod decode;
 mod encode;
 mod error;
+pub mod field;
 pub mod model;
+mod page_token;
+mod read;
 
 use consent_adapter::{
     Credential, Decoded, Failure, Method, Notification, Outcome, Request, Response, Route, VendorAdapter,

@@ -1,8 +1,10 @@
-//! The Secure Privacy wire types: the bodies Universal Consent documents,
-//! field for field, with the vendor's PascalCase names (`URI`, `IP` as
-//! spelled there).
+//! The wire types: Secure Privacy's request and response bodies as its
+//! documentation names them, as serde types, and nothing else (decoding and
+//! mapping live in `decode.rs` and `read.rs`, responses in `encode.rs`, the
+//! field names in `field.rs`).
 //!
-//! Requests are not deserialised through these types: Secure Privacy is a
+//! Here: the bodies Universal Consent documents, field for field, with the
+//! vendor's PascalCase names (`URI`, `IP` as spelled there). Requests are not deserialised through these types: Secure Privacy is a
 //! .NET service whose model binding matches names case-insensitively and
 //! takes GET fields from the query string too, so the decoder walks the
 //! JSON (and the query) itself and names the vendor's field in every
@@ -11,60 +13,7 @@
 
 use std::collections::BTreeMap;
 
-use consent_core::{ConsentStatus, Decision};
 use serde::{Deserialize, Serialize};
-
-/// The vendor's field names, as documented. The decoder matches them
-/// case-insensitively; failures name them in this spelling.
-pub mod field {
-    /// `ConsentGiven`: `All` / `Partial` / `None` (a boolean in the list filter).
-    pub const CONSENT_GIVEN: &str = "ConsentGiven";
-    /// `CustomUserId`: the client's own id for the person.
-    pub const CUSTOM_USER_ID: &str = "CustomUserId";
-    /// `ClientId`: Secure Privacy's id for the person, consentd's subject id.
-    pub const CLIENT_ID: &str = "ClientId";
-    /// `URI`: where the consent was given.
-    pub const URI: &str = "URI";
-    /// `Metadata`: the consent object as text, at most 200 characters.
-    pub const METADATA: &str = "Metadata";
-    /// `Reference`: the consent target.
-    pub const REFERENCE: &str = "Reference";
-    /// `ConsentType`: the customer-defined type of consent (the purpose).
-    pub const CONSENT_TYPE: &str = "ConsentType";
-    /// `IntegrationId`: the integration that records without a key.
-    pub const INTEGRATION_ID: &str = "IntegrationId";
-    /// `WebhookUrl`: where a subscription's notifications go.
-    pub const WEBHOOK_URL: &str = "WebhookUrl";
-    /// `FromDate`: the list's inclusive lower bound.
-    pub const FROM_DATE: &str = "FromDate";
-    /// `ToDate`: the list's inclusive upper bound.
-    pub const TO_DATE: &str = "ToDate";
-    /// `IP`: the list's IP filter.
-    pub const IP: &str = "IP";
-    /// `UserAgent`: the list's user-agent filter.
-    pub const USER_AGENT: &str = "UserAgent";
-    /// `City`: the list's city filter.
-    pub const CITY: &str = "City";
-    /// `State`: the list's state (region) filter.
-    pub const STATE: &str = "State";
-    /// `Country`: the list's country filter.
-    pub const COUNTRY: &str = "Country";
-    /// `PageSize`: consentd's paging extension to the list.
-    pub const PAGE_SIZE: &str = "PageSize";
-    /// `PageToken`: consentd's paging extension to the list.
-    pub const PAGE_TOKEN: &str = "PageToken";
-    /// The request body as a whole.
-    pub const BODY: &str = "body";
-    /// The `User-Agent` header, which becomes the records' evidence.
-    pub const USER_AGENT_HEADER: &str = "User-Agent";
-}
-
-/// `Metadata` may hold at most this many characters, as documented.
-pub const MAX_METADATA_CHARS: usize = 200;
-/// An `IntegrationId` may hold at most this many characters.
-pub const MAX_INTEGRATION_ID_CHARS: usize = 128;
-/// A `WebhookUrl` may hold at most this many characters.
-pub const MAX_WEBHOOK_URL_CHARS: usize = 2048;
 
 /// `ConsentGiven` as the record, update, check and get bodies carry it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -93,40 +42,6 @@ impl ConsentGiven {
             Self::Partial => "Partial",
             Self::None => "None",
         }
-    }
-
-    /// consentd's decision.
-    pub const fn decision(self) -> Decision {
-        match self {
-            Self::All => Decision::Granted,
-            Self::Partial => Decision::Limited,
-            Self::None => Decision::Denied,
-        }
-    }
-
-    /// The value that records `decision`.
-    pub const fn from_decision(decision: Decision) -> Self {
-        match decision {
-            Decision::Granted => Self::All,
-            Decision::Limited => Self::Partial,
-            Decision::Denied => Self::None,
-        }
-    }
-
-    /// The value a check answers: an expired consent, or none at all, is
-    /// no consent.
-    pub const fn from_status(status: ConsentStatus) -> Self {
-        match status {
-            ConsentStatus::Granted => Self::All,
-            ConsentStatus::Limited => Self::Partial,
-            ConsentStatus::Denied | ConsentStatus::Expired | ConsentStatus::Unknown => Self::None,
-        }
-    }
-
-    /// The list's boolean `ConsentGiven`: whether the decision gave any
-    /// consent.
-    pub const fn given(decision: Decision) -> bool {
-        matches!(decision, Decision::Granted | Decision::Limited)
     }
 }
 
@@ -334,23 +249,4 @@ pub struct ValidationProblemDetails {
     pub status: u16,
     /// The problems, by the vendor's field name.
     pub errors: BTreeMap<String, Vec<String>>,
-}
-
-/// The list's page token, before base64url: the core token and the lower
-/// time bound the page was read with. The core token is bound to its exact
-/// filter, and the default window ("the last week") moves with the clock,
-/// so the next page must reuse the bound of the first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PageToken {
-    /// The format version, [`PageToken::VERSION`].
-    pub v: u8,
-    /// `collected_after` in microseconds since the epoch, if any.
-    pub f: Option<i64>,
-    /// The core page token.
-    pub t: String,
-}
-
-impl PageToken {
-    /// The only version issued.
-    pub const VERSION: u8 = 1;
 }

@@ -1,8 +1,11 @@
-//! The Adobe adapter, from the outside: Adobe's documented example, every
-//! required field, the responses, and properties of the decoder.
+//! The Adobe adapter, from the outside, in the file set every adapter has:
+//! the documented example (fixtures), the mapping beyond it, every required
+//! field, the responses, and properties of the decoder; each of the
+//! conformance suite's checks runs in the file of its kind.
 
 mod fixtures;
+mod mapping;
 mod properties;
-mod required_fields;
+mod required;
 mod responses;
 mod support;

@@ -10,8 +10,7 @@ use consent_core::{Decision, Evidence, Identity, Timestamp, validate};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-use crate::responses::record;
-use crate::support::{Call, bad_field, decode_json, expected_evidence, person};
+use crate::support::{Call, bad_field, decode_json, expected_evidence, person, record, suite};
 
 /// Any JSON, biased towards the names Adobe's body uses.
 fn any_json() -> impl Strategy<Value = Value> {
@@ -164,4 +163,9 @@ proptest! {
         prop_assert_eq!(&original.target, "");
         prop_assert_eq!(&original.source, "api");
     }
+}
+
+#[test]
+fn conformance_properties() {
+    suite().properties();
 }

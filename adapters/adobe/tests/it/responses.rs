@@ -2,27 +2,10 @@
 
 use consent_adapter::{Failure, Outcome, Response, VendorAdapter};
 use consent_adapter_adobe::Adobe;
-use consent_core::{ConsentRecord, Decision, EventKind, Evidence, Identity, TenantId, Timestamp};
+use consent_core::{Decision, Identity};
 use serde_json::json;
 
-pub(crate) fn record(identities: Vec<Identity>, decision: Decision) -> ConsentRecord {
-    ConsentRecord {
-        id: Default::default(),
-        tenant: TenantId::new("acme"),
-        subject_id: Default::default(),
-        identities,
-        purpose: "sale_sharing".into(),
-        target: String::new(),
-        decision,
-        collected_at: Timestamp::from_micros(1_700_000_000_000_000),
-        expires_at: None,
-        recorded_at: Timestamp::from_micros(1_700_000_000_000_001),
-        source: "api".into(),
-        evidence: Evidence::default(),
-        revision: 7,
-        kind: EventKind::Recorded,
-    }
-}
+use crate::support::{record, suite};
 
 #[test]
 fn success_is_202_with_no_payload() {
@@ -66,4 +49,9 @@ fn events_are_adobe_requests_for_the_first_identity() {
     );
     let limited = record(vec![Identity::new("ecid", "443636")], Decision::Limited);
     assert_eq!(Adobe.encode_event(&limited)["optOutOfSale"], false);
+}
+
+#[test]
+fn conformance_responses_are_documented() {
+    suite().responses_are_documented();
 }

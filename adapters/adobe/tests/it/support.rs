@@ -1,11 +1,49 @@
 //! Requests as Adobe's clients send them.
 
+use consent_adapter::conformance::{Example, Suite};
 use consent_adapter::{Decoded, Failure, Request, RequestEvidence, VendorAdapter};
 use consent_adapter_adobe::Adobe;
-use consent_core::{Decision, Evidence, Identity, PurposeDecision, RecordConsent};
+use consent_core::{
+    ConsentRecord, Decision, EventKind, Evidence, Identity, PurposeDecision, RecordConsent, TenantId,
+    Timestamp,
+};
+use serde_json::json;
 
 /// The organization id of the examples, in Adobe's `<hex>@AdobeOrg` form.
 pub(crate) const ORG_ID: &str = "5A3E1C2B5E8D4F7A0A495C12@AdobeOrg";
+
+/// Adobe's documented request.
+pub(crate) const CONSENT_REQUEST: &[u8] = include_bytes!("../fixtures/consent-request.json");
+
+/// The headers of Adobe's curl example.
+const HEADERS: [(&str, &str); 5] = [
+    ("authorization", "Bearer eyJhbGciOiJSUzI1NiJ9.token"),
+    ("content-type", "application/json"),
+    ("x-api-key", "acme-privacy-client"),
+    ("x-gw-ims-org-id", ORG_ID),
+    ("user-agent", "curl/8.5.0"),
+];
+
+/// The conformance suite over Adobe's documented example: every field of
+/// the body is required; success is 202 without a payload; every failure is
+/// the gateway's `{"error_code", "message"}` (Adobe documents none for this
+/// endpoint: the shape is the one `lib.rs` states).
+pub(crate) fn suite() -> Suite<'static> {
+    let example = HEADERS
+        .iter()
+        .fold(Example::new("consent-request.json", 0, CONSENT_REQUEST), |example, (name, value)| {
+            example.header(name, value)
+        })
+        .requires("optOutOfSale")
+        .requires("entities")
+        .requires("entities[0].nameSpace")
+        .requires("entities[0].values")
+        .requires("entities[1].nameSpace")
+        .requires("entities[1].values")
+        .answers(202, None);
+    let error = json!({ "error_code": "400", "message": "entities[0].nameSpace is required" });
+    Suite::new(&Adobe, vec![example], error.clone(), error)
+}
 
 /// What the HTTP layer saw.
 pub(crate) fn http_evidence() -> RequestEvidence {
@@ -31,16 +69,9 @@ impl Call {
     /// `POST /data/core/privacy/consent` with the headers of Adobe's curl
     /// example.
     pub(crate) fn adobe(body: impl Into<Vec<u8>>) -> Self {
-        let headers = [
-            ("authorization", "Bearer eyJhbGciOiJSUzI1NiJ9.token"),
-            ("content-type", "application/json"),
-            ("x-api-key", "acme-privacy-client"),
-            ("x-gw-ims-org-id", ORG_ID),
-            ("user-agent", "curl/8.5.0"),
-        ];
         Self {
             route: 0,
-            headers: headers.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+            headers: HEADERS.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
             body: body.into(),
             evidence: http_evidence(),
         }
@@ -108,5 +139,25 @@ pub(crate) fn bad_field(result: Result<Decoded, Failure>) -> String {
     match result {
         Err(Failure::BadRequest { field, .. }) => field,
         other => panic!("expected a bad request, got {other:?}"),
+    }
+}
+
+/// A stored record of `identities`' decision.
+pub(crate) fn record(identities: Vec<Identity>, decision: Decision) -> ConsentRecord {
+    ConsentRecord {
+        id: Default::default(),
+        tenant: TenantId::new("acme"),
+        subject_id: Default::default(),
+        identities,
+        purpose: "sale_sharing".into(),
+        target: String::new(),
+        decision,
+        collected_at: Timestamp::from_micros(1_700_000_000_000_000),
+        expires_at: None,
+        recorded_at: Timestamp::from_micros(1_700_000_000_000_001),
+        source: "api".into(),
+        evidence: Evidence::default(),
+        revision: 7,
+        kind: EventKind::Recorded,
     }
 }

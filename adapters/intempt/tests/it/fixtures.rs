@@ -10,8 +10,8 @@ use consent_core::{Decision, Evidence, Identity, PurposeDecision, RecordConsent}
 use serde_json::json;
 
 use crate::support::{
-    ACCOUNT, NOW_MS, ORG, PROJECT, YEAR_LATER_MS, decode, decode_parts, fixture, http_evidence, ms, pairs,
-    single, stored,
+    ACCOUNT, FIXTURES, NOW_MS, ORG, PROJECT, YEAR_LATER_MS, decode, decode_parts, fixture, http_evidence, ms,
+    pairs, single, stored, suite,
 };
 
 fn evidence(message: &str, metadata_json: &str) -> Evidence {
@@ -167,13 +167,14 @@ fn each_fixture_is_re_encoded_as_the_body_intempt_documents() {
 
 #[test]
 fn re_encoded_fixtures_decode_to_the_same_records() {
-    for name in [
-        "consent-accept-analytics-desktop.json",
-        "consent-reject-marketing-mobile.json",
-        "consent-page-request-example.json",
-    ] {
+    for name in FIXTURES {
         let first = single(decode(&fixture(name)).unwrap());
         let body = serde_json::to_vec(&Intempt.encode_event(&stored(&first))).unwrap();
         assert_eq!(single(decode(&body).unwrap()), first, "{name}");
     }
+}
+
+#[test]
+fn conformance_documented_examples_decode() {
+    suite().examples_decode();
 }

@@ -6,7 +6,7 @@ use consent_core::validate;
 use consent_core::{ConsentError, Decision, Evidence, Identity, Timestamp};
 use serde_json::{Value, json};
 
-use crate::support::{NOW_MS, ORG, PROJECT, decode, decode_parts, ms, pairs, single, stored};
+use crate::support::{FIXTURES, NOW_MS, ORG, PROJECT, decode, decode_parts, ms, pairs, single, stored};
 
 fn body(value: &Value) -> Vec<u8> {
     serde_json::to_vec(value).unwrap()
@@ -192,11 +192,7 @@ fn http_evidence_fills_the_record() {
 #[test]
 fn decoded_fixtures_pass_consentd_validation() {
     let now = ms(NOW_MS + 1_000);
-    for name in [
-        "consent-accept-analytics-desktop.json",
-        "consent-reject-marketing-mobile.json",
-        "consent-page-request-example.json",
-    ] {
+    for name in FIXTURES {
         let decoded: Decoded = decode(&crate::support::fixture(name)).unwrap();
         for mut record in decoded.records().to_vec() {
             assert_eq!(validate::record(&mut record, now), Ok::<(), ConsentError>(()), "{name}");

@@ -5,7 +5,7 @@ use consent_adapter::{Failure, RequestEvidence, VendorAdapter};
 use consent_adapter_intempt::Intempt;
 use serde_json::{Value, json};
 
-use crate::support::{NOW_MS, ORG, PROJECT, bad_field, decode, decode_parts, pairs};
+use crate::support::{NOW_MS, ORG, PROJECT, bad_field, decode, decode_parts, pairs, suite};
 
 fn valid() -> Value {
     json!({
@@ -158,4 +158,9 @@ fn missing_path_parameters_are_named() {
         let result = decode_parts(0, &params, &[], &[], &body, &RequestEvidence::default());
         assert_eq!(bad_field(result), field);
     }
+}
+
+#[test]
+fn conformance_required_fields_are_named() {
+    suite().required_fields_are_named();
 }

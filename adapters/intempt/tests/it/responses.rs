@@ -5,7 +5,7 @@ use consent_adapter_intempt::Intempt;
 use consent_core::ConsentError;
 use serde_json::json;
 
-use crate::support::{decode, fixture, fixture_json, single, stored};
+use crate::support::{decode, fixture, fixture_json, single, stored, suite};
 
 #[test]
 fn success_is_200_with_an_empty_object() {
@@ -67,4 +67,9 @@ fn consentd_validation_errors_name_intempts_fields() {
         assert_eq!(response.status, 400);
         assert_eq!(response.body, Some(json!({"error": "Invalid request", "message": message})));
     }
+}
+
+#[test]
+fn conformance_responses_are_documented() {
+    suite().responses_are_documented();
 }

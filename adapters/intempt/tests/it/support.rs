@@ -1,5 +1,6 @@
 //! Requests as Intempt's clients send them.
 
+use consent_adapter::conformance::{Example, Location, Suite};
 use consent_adapter::{Decoded, Failure, Request, RequestEvidence, VendorAdapter};
 use consent_adapter_intempt::Intempt;
 use consent_core::{ConsentRecord, EventKind, RecordConsent, TenantId, Timestamp};
@@ -42,6 +43,44 @@ pub(crate) fn fixture(name: &str) -> Vec<u8> {
 /// A fixture parsed as JSON.
 pub(crate) fn fixture_json(name: &str) -> serde_json::Value {
     serde_json::from_slice(&fixture(name)).unwrap_or_else(|err| panic!("{name}: {err}"))
+}
+
+/// Intempt's documented request examples.
+pub(crate) const FIXTURES: [&str; 3] = [
+    "consent-accept-analytics-desktop.json",
+    "consent-reject-marketing-mobile.json",
+    "consent-page-request-example.json",
+];
+
+/// The conformance suite over Intempt's documented examples, sent as the
+/// browser snippet (route 0) and as the server SDKs (route 1): the path's
+/// organization and project and the body's `action`, `timestamp`,
+/// `validUntil` and `source` are required; success is `200 {}`; every
+/// failure has the shape of Intempt's documented 400.
+pub(crate) fn suite() -> Suite<'static> {
+    let mut examples = Vec::new();
+    for name in FIXTURES {
+        for (route, credential) in [(0, "apiKey"), (1, "authorization")] {
+            let example = Example::new(name, route, fixture(name))
+                .path("orgName", ORG)
+                .path("projectName", PROJECT)
+                .header("content-type", "application/json");
+            let example = if credential == "apiKey" {
+                example.query("apiKey", "identifier.secret")
+            } else {
+                example.header("authorization", "Basic aWRlbnRpZmllcjpzZWNyZXQ=")
+            };
+            let example = ["action", "timestamp", "validUntil", "source"]
+                .into_iter()
+                .fold(example, Example::requires)
+                .requires_at(Location::Path("orgName".to_owned()), "orgName")
+                .requires_at(Location::Path("projectName".to_owned()), "projectName")
+                .answers(200, Some(fixture_json("response-200.json")));
+            examples.push(example);
+        }
+    }
+    let error = fixture_json("response-400.json");
+    Suite::new(&Intempt, examples, error.clone(), error)
 }
 
 /// A request to either route with the given parts.

@@ -11,7 +11,7 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 use uuid::{Builder, Uuid};
 
-use crate::support::{decode, decode_with, example, set};
+use crate::support::{decode, decode_with, example, set, suite};
 
 /// Any JSON value, nested a few levels.
 fn json_value() -> impl Strategy<Value = Value> {
@@ -234,75 +234,6 @@ proptest! {
 }
 
 #[test]
-fn an_any_target_record_has_no_vendor_to_submit() {
-    let record = ConsentRecord {
-        id: Uuid::from_u128(1),
-        tenant: TenantId::new("acme"),
-        subject_id: Uuid::from_u128(2),
-        identities: vec![Identity::new("jentis_user_id", "42")],
-        purpose: String::new(),
-        target: String::new(),
-        decision: Decision::Granted,
-        collected_at: Timestamp::from_micros(1_720_611_159_546_000),
-        expires_at: None,
-        recorded_at: Timestamp::from_micros(1_720_611_160_000_000),
-        source: "web".to_owned(),
-        evidence: Evidence::default(),
-        revision: 1,
-        kind: EventKind::Recorded,
-    };
-    let event = Jentis.encode_event(&record);
-    assert_eq!(event["data"]["consent"]["vendors"], json!({}));
-    let failure = decode(event.to_string().as_bytes()).expect_err("nothing to record");
-    assert_eq!(failure, Failure::bad("data.consent.vendors", "must name at least one vendor"));
-}
-
-#[test]
-fn encode_event_matches_the_documented_shape() {
-    let record = ConsentRecord {
-        id: Uuid::from_u128(1),
-        tenant: TenantId::new("ckion-demo"),
-        subject_id: Uuid::from_u128(2),
-        identities: vec![Identity::new("jentis_user_id", "71737164545877150000000")],
-        purpose: String::new(),
-        target: "ga4".to_owned(),
-        decision: Decision::Limited,
-        collected_at: Timestamp::from_micros(1_720_611_159_546_000),
-        expires_at: None,
-        recorded_at: Timestamp::from_micros(1_655_704_922_774_123),
-        source: "http-api".to_owned(),
-        evidence: Evidence {
-            user_agent: "Mozilla/5.0".to_owned(),
-            uri: "https://stage-test.jtm-demo.com/?".to_owned(),
-            consent_id: "d40cfeb0-9526-43d7-96d3-02d5ae65df67".to_owned(),
-            metadata_json: r#"{"cmp":"custom"}"#.to_owned(),
-            ..Evidence::default()
-        },
-        revision: 1,
-        kind: EventKind::Recorded,
-    };
-    let expected = json!({
-        "version": "3",
-        "system": {
-            "type": "http-api",
-            "timestamp": 1_655_704_922_774_i64,
-            "navigator-userAgent": "Mozilla/5.0",
-            "initiator": "consentd",
-            "href": "https://stage-test.jtm-demo.com/?",
-        },
-        "configuration": { "container": "ckion-demo", "environment": "live" },
-        "data": {
-            "identifier": {
-                "user": { "id": "71737164545877150000000", "action": "new" },
-                "consent": { "id": "d40cfeb0-9526-43d7-96d3-02d5ae65df67", "action": "new" },
-            },
-            "consent": {
-                "lastupdate": 1_720_611_159_546_i64,
-                "data": { "cmp": "custom" },
-                "vendors": { "ga4": "ncm" },
-                "vendorsChanged": { "ga4": "ncm" },
-            },
-        },
-    });
-    assert_eq!(Jentis.encode_event(&record), expected);
+fn conformance_properties() {
+    suite().properties();
 }

@@ -1,11 +1,15 @@
 //! Every required field, missing or malformed, is a bad request naming the
-//! field's dotted path; the JENTIS error body names it too.
+//! field's dotted path; the JENTIS error body names it too. Every field the
+//! published schema requires is enforced, except the two the schema leaves
+//! untyped and JENTIS' own example omits.
 
 use consent_adapter::{Failure, VendorAdapter};
 use consent_adapter_jentis::Jentis;
 use serde_json::{Value, json};
 
-use crate::support::{bad_field, decode, decode_json, example_with};
+use crate::support::{
+    NOT_ENFORCED, bad_field, decode, decode_json, example, example_with, required_paths, schema, suite,
+};
 
 /// Each required field and wrong values for it.
 fn table() -> Vec<(&'static str, Vec<Value>)> {
@@ -123,4 +127,24 @@ fn a_bad_request_is_answered_in_the_jentis_error_shape() {
         assert_eq!(body["message"], message.as_str());
         assert_eq!(body.as_object().map(serde_json::Map::len), Some(3));
     }
+}
+
+#[test]
+fn every_required_field_of_the_published_schema_is_enforced() {
+    let mut paths = Vec::new();
+    required_paths(&schema(), "", &mut paths);
+    assert!(paths.len() >= 16, "the schema lists its required fields: {paths:?}");
+    for path in paths {
+        if NOT_ENFORCED.contains(&path.as_str()) {
+            assert!(example().pointer(&format!("/{}", path.replace('.', "/"))).is_none());
+            continue;
+        }
+        let doc = example_with(&path, None);
+        assert_eq!(bad_field(decode_json(&doc)), path, "removing {path}");
+    }
+}
+
+#[test]
+fn conformance_required_fields_are_named() {
+    suite().required_fields_are_named();
 }

@@ -5,7 +5,7 @@ use consent_adapter_jentis::Jentis;
 use consent_core::ConsentError;
 use serde_json::json;
 
-use crate::support::{decode, fixture};
+use crate::support::{decode, fixture, fixture_json, suite};
 
 #[test]
 fn serves_post_jentis_with_a_bearer_key() {
@@ -69,4 +69,17 @@ fn service_field_paths_are_reported_as_jentis_paths() {
             }))
         );
     }
+}
+
+#[test]
+fn the_documented_success_response_has_no_content() {
+    let openapi = fixture_json("openapi-consent-submission.json");
+    let ok = &openapi["paths"]["/"]["post"]["responses"]["200"];
+    assert_eq!(ok["description"], "Data submitted successfully");
+    assert!(ok.get("content").is_none());
+}
+
+#[test]
+fn conformance_responses_are_documented() {
+    suite().responses_are_documented();
 }

@@ -1,9 +1,10 @@
 //! Requests as the gateway builds them, and edits of JSON documents by
 //! dotted path.
 
+use consent_adapter::conformance::{Example, Suite};
 use consent_adapter::{Decoded, Failure, Request, RequestEvidence, VendorAdapter};
 use consent_adapter_jentis::Jentis;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// A vendor fixture's bytes, verbatim.
 pub(crate) fn fixture(name: &str) -> Vec<u8> {
@@ -14,6 +15,48 @@ pub(crate) fn fixture(name: &str) -> Vec<u8> {
 /// A fixture parsed as JSON.
 pub(crate) fn fixture_json(name: &str) -> Value {
     serde_json::from_slice(&fixture(name)).expect("fixtures are JSON")
+}
+
+/// Listed as required but untyped, undescribed, and absent from the
+/// documented example request, which must decode.
+pub(crate) const NOT_ENFORCED: &[&str] = &["data.consent.send", "data.consent.userconsent"];
+
+/// Every `required` entry of the schema, as a dotted path.
+pub(crate) fn required_paths(schema: &Value, prefix: &str, out: &mut Vec<String>) {
+    let join = |key: &str| if prefix.is_empty() { key.to_owned() } else { format!("{prefix}.{key}") };
+    for name in schema["required"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+        out.push(join(name));
+    }
+    for (name, property) in schema["properties"].as_object().into_iter().flatten() {
+        required_paths(property, &join(name), out);
+    }
+}
+
+/// The `ConsentSubmission` schema JENTIS publishes (copied verbatim into
+/// `tests/fixtures/openapi-consent-submission.json`).
+pub(crate) fn schema() -> Value {
+    let openapi = fixture_json("openapi-consent-submission.json");
+    openapi["components"]["schemas"]["ConsentSubmission"].clone()
+}
+
+/// The conformance suite over JENTIS' documented example: every field the
+/// published schema requires (but the two it leaves untyped), and the two
+/// ids the mapping needs; success is `200` without content; failures are
+/// `{"error", "field" (400 only), "message"}`.
+pub(crate) fn suite() -> Suite<'static> {
+    let mut required = Vec::new();
+    required_paths(&schema(), "", &mut required);
+    required.retain(|path| !NOT_ENFORCED.contains(&path.as_str()));
+    required.extend(["data.identifier.user.id".to_owned(), "data.identifier.consent.id".to_owned()]);
+    let example = example_headers().iter().fold(
+        Example::new("request-documented-example.json", 0, fixture("request-documented-example.json")),
+        |example, (name, value)| example.header(name, value),
+    );
+    let example = required.iter().fold(example, |example, path| example.requires(path)).answers(200, None);
+    let bad_request =
+        json!({ "error": "Bad Request", "field": "version", "message": "required field is missing" });
+    let other = json!({ "error": "Unauthorized", "message": "a valid api key is required" });
+    Suite::new(&Jentis, vec![example], bad_request, other)
 }
 
 /// JENTIS' documented example request body.

@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::support::{
     CLIENT_ID, CUSTOM_USER_ID, Call, INTEGRATION_ID, METADATA, REFERENCE, URI, at, body, client_id,
     documented_record, documented_view, evidence_with, fixture, fixture_json, integration_record, keys,
-    wrapped,
+    suite, wrapped,
 };
 
 #[test]
@@ -247,4 +247,9 @@ fn the_list_response_items_are_the_documented_ones() {
     };
     assert_same_keys(item, documented_item, "list item");
     assert_eq!(body(&response), &documented);
+}
+
+#[test]
+fn conformance_documented_examples_decode() {
+    suite().examples_decode();
 }

@@ -1,6 +1,8 @@
-//! The Secure Privacy adapter against the vendor's documented requests and
-//! responses, its mapping rules, and arbitrary input. One test binary; one
-//! module per behaviour.
+//! The Secure Privacy adapter, from the outside, in the file set every
+//! adapter has: the vendor's documented requests and responses (fixtures),
+//! its mapping rules, every required field, the responses, and arbitrary
+//! input; each of the conformance suite's checks runs in the file of its
+//! kind.
 
 mod fixtures;
 mod mapping;

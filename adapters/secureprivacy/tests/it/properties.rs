@@ -12,7 +12,7 @@ use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use crate::support::{CLIENT_ID, Call, fixture_json, fresh_id, wrapped};
+use crate::support::{CLIENT_ID, Call, fixture_json, fresh_id, suite, wrapped};
 
 /// Every field name any route reads.
 const FIELDS: &[&str] = &[
@@ -362,4 +362,9 @@ proptest! {
         }
         prop_assert_eq!(&again["Metadata"], &event["Metadata"]);
     }
+}
+
+#[test]
+fn conformance_properties() {
+    suite().properties();
 }

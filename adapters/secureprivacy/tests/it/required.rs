@@ -5,7 +5,7 @@ use consent_adapter::{Failure, VendorAdapter};
 use consent_adapter_secureprivacy::{SecurePrivacy, route};
 use serde_json::{Value, json};
 
-use crate::support::{CLIENT_ID, Call, INTEGRATION_ID, bad_field, fixture_json};
+use crate::support::{CLIENT_ID, Call, INTEGRATION_ID, bad_field, fixture_json, suite};
 
 /// A documented request with one member replaced (`None`: removed).
 fn with(fixture: &str, name: &str, value: Option<Value>) -> Value {
@@ -48,9 +48,23 @@ fn list() -> Call {
 
 /// Every bad input, and the field it must be reported under.
 fn table() -> Vec<(&'static str, Call, &'static str)> {
+    [
+        record_cases(),
+        update_cases(),
+        check_cases(),
+        get_cases(),
+        list_cases(),
+        subscribe_cases(),
+        integration_record_cases(),
+        integration_get_cases(),
+    ]
+    .concat()
+}
+
+/// Record: bad inputs and the field each must be reported under.
+fn record_cases() -> Vec<(&'static str, Call, &'static str)> {
     let long = |n: usize| json!("x".repeat(n));
     vec![
-        // Record.
         ("record without ConsentGiven", record("ConsentGiven", None), "ConsentGiven"),
         ("record with ConsentGiven null", record("ConsentGiven", Some(Value::Null)), "ConsentGiven"),
         ("record with ConsentGiven empty", record("ConsentGiven", Some(json!(""))), "ConsentGiven"),
@@ -74,7 +88,13 @@ fn table() -> Vec<(&'static str, Call, &'static str)> {
         ("record with a null body", Call::to(route::RECORD).body(b"null"), "body"),
         ("record with a string body", Call::to(route::RECORD).body(b"\"All\""), "body"),
         ("record with broken JSON", Call::to(route::RECORD).body(b"{\"ConsentGiven\":"), "body"),
-        // Update.
+    ]
+}
+
+/// Update: bad inputs and the field each must be reported under.
+fn update_cases() -> Vec<(&'static str, Call, &'static str)> {
+    let long = |n: usize| json!("x".repeat(n));
+    vec![
         ("update without ClientId", update("ClientId", None), "ClientId"),
         ("update with ClientId not a UUID", update("ClientId", Some(json!("jane"))), "ClientId"),
         ("update with ClientId a number", update("ClientId", Some(json!(42))), "ClientId"),
@@ -84,7 +104,12 @@ fn table() -> Vec<(&'static str, Call, &'static str)> {
         ("update with Reference an array", update("Reference", Some(json!(["a"]))), "Reference"),
         ("update with an empty body", Call::to(route::UPDATE), "body"),
         ("update with a number body", Call::to(route::UPDATE).body(b"42"), "body"),
-        // Check.
+    ]
+}
+
+/// Check: bad inputs and the field each must be reported under.
+fn check_cases() -> Vec<(&'static str, Call, &'static str)> {
+    vec![
         ("check without ClientId", check(), "ClientId"),
         ("check with ClientId not a UUID", check().query("ClientId", "not-a-uuid"), "ClientId"),
         ("check with ClientId a number", check().json(&json!({ "ClientId": 7 })), "ClientId"),
@@ -94,7 +119,12 @@ fn table() -> Vec<(&'static str, Call, &'static str)> {
             "Reference",
         ),
         ("check with an array body", check().query("ClientId", CLIENT_ID).body(b"[1]"), "body"),
-        // Get.
+    ]
+}
+
+/// Get: bad inputs and the field each must be reported under.
+fn get_cases() -> Vec<(&'static str, Call, &'static str)> {
+    vec![
         ("get with ClientId not a UUID", Call::to(route::GET).path("ClientId", "123"), "ClientId"),
         ("get without ClientId", Call::to(route::GET), "ClientId"),
         (
@@ -102,7 +132,12 @@ fn table() -> Vec<(&'static str, Call, &'static str)> {
             Call::to(route::GET).path("ClientId", CLIENT_ID).query("Reference", "a\u{7}"),
             "Reference",
         ),
-        // List.
+    ]
+}
+
+/// List: bad inputs and the field each must be reported under.
+fn list_cases() -> Vec<(&'static str, Call, &'static str)> {
+    vec![
         ("list with FromDate yesterday", list().query("FromDate", "yesterday"), "FromDate"),
         ("list with FromDate a number", list().json(&json!({ "FromDate": 20_261_130 })), "FromDate"),
         ("list with ToDate month 13", list().query("ToDate", "2026-13-01"), "ToDate"),
@@ -125,7 +160,12 @@ fn table() -> Vec<(&'static str, Call, &'static str)> {
         ("list with CustomUserId a boolean", list().json(&json!({ "CustomUserId": false })), "CustomUserId"),
         ("list with State too long", list().query("State", &"s".repeat(257)), "State"),
         ("list with a string body", list().body(b"\"x\""), "body"),
-        // Subscribe.
+    ]
+}
+
+/// Subscribe: bad inputs and the field each must be reported under.
+fn subscribe_cases() -> Vec<(&'static str, Call, &'static str)> {
+    vec![
         ("subscribe without WebhookUrl", subscribe("WebhookUrl", None), "WebhookUrl"),
         ("subscribe with WebhookUrl empty", subscribe("WebhookUrl", Some(json!(""))), "WebhookUrl"),
         (
@@ -147,7 +187,12 @@ fn table() -> Vec<(&'static str, Call, &'static str)> {
         ("subscribe with WebhookUrl a number", subscribe("WebhookUrl", Some(json!(1))), "WebhookUrl"),
         ("subscribe with CustomUserId a number", subscribe("CustomUserId", Some(json!(1))), "CustomUserId"),
         ("subscribe with an empty body", Call::to(route::SUBSCRIBE), "body"),
-        // Integration record.
+    ]
+}
+
+/// Integration record: bad inputs and the field each must be reported under.
+fn integration_record_cases() -> Vec<(&'static str, Call, &'static str)> {
+    vec![
         (
             "integration without IntegrationId",
             Call::to(route::INTEGRATION_RECORD).json(&fixture_json("integration-request.json")),
@@ -179,7 +224,12 @@ fn table() -> Vec<(&'static str, Call, &'static str)> {
             Call::to(route::INTEGRATION_RECORD).path("id", INTEGRATION_ID),
             "body",
         ),
-        // Integration get.
+    ]
+}
+
+/// Integration get: bad inputs and the field each must be reported under.
+fn integration_get_cases() -> Vec<(&'static str, Call, &'static str)> {
+    vec![
         (
             "integration get with ClientId not a UUID",
             Call::to(route::INTEGRATION_GET).path("id", "jane").query("IntegrationId", INTEGRATION_ID),
@@ -257,4 +307,9 @@ fn a_metadata_with_control_characters_is_still_text() {
     let decoded = record("Metadata", Some(json!("line one\nline two\u{7}"))).decode().expect("decodes");
     let evidence = &decoded.records()[0].evidence;
     assert_eq!(evidence.metadata_json, r#"{"Metadata":"line one\nline two\u0007"}"#);
+}
+
+#[test]
+fn conformance_required_fields_are_named() {
+    suite().required_fields_are_named();
 }

@@ -5,7 +5,7 @@ use consent_adapter_secureprivacy::{ROUTES, SecurePrivacy, route};
 use consent_core::{EventKind, RecordFilter};
 use serde_json::json;
 
-use crate::support::{body, documented_record, documented_view, keys};
+use crate::support::{body, documented_record, documented_view, keys, suite};
 
 #[test]
 fn serves_the_documented_routes_in_index_order() {
@@ -214,4 +214,9 @@ fn encode_event_is_the_record_request_without_empty_fields() {
     bare.evidence = consent_core::Evidence::default();
     bare.decision = consent_core::Decision::Limited;
     assert_eq!(SecurePrivacy.encode_event(&bare), json!({ "ConsentGiven": "Partial" }));
+}
+
+#[test]
+fn conformance_responses_are_documented() {
+    suite().responses_are_documented();
 }

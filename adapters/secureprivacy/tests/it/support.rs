@@ -1,12 +1,13 @@
 //! Requests as the gateway builds them, and the records the documented
 //! responses describe.
 
+use consent_adapter::conformance::{Example, Location, Suite};
 use consent_adapter::{Decoded, Failure, Request, RequestEvidence, Response, VendorAdapter};
-use consent_adapter_secureprivacy::SecurePrivacy;
+use consent_adapter_secureprivacy::{SecurePrivacy, route};
 use consent_core::{
     ConsentRecord, ConsentStatus, ConsentView, Decision, EventKind, Evidence, Identity, TenantId, Timestamp,
 };
-use serde_json::Value;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 /// The person of the fixtures.
@@ -84,6 +85,74 @@ pub(crate) fn fixture(name: &str) -> Vec<u8> {
 /// A fixture parsed as JSON.
 pub(crate) fn fixture_json(name: &str) -> Value {
     serde_json::from_slice(&fixture(name)).unwrap_or_else(|err| panic!("{name}: {err}"))
+}
+
+/// A query parameter or path parameter, named as the vendor names it.
+fn at_query(name: &str) -> Location {
+    Location::Query(name.to_owned())
+}
+
+fn at_path(name: &str) -> Location {
+    Location::Path(name.to_owned())
+}
+
+/// The conformance suite over Secure Privacy's documented requests, one
+/// per route, each answered with its documented response; a bad request is
+/// a validation problem (the suite's names the body), every other failure a
+/// problem details body.
+pub(crate) fn suite() -> Suite<'static> {
+    let body = |name: &str| fixture(name);
+    let answers = |name: &str| Some(fixture_json(name));
+    let check = fixture_json("check-request.json");
+    let query = |name: &str| check[name].as_str().map(str::to_owned).unwrap_or_default();
+    let examples = vec![
+        Example::new("record-request.json", route::RECORD, body("record-request.json"))
+            .requires("ConsentGiven")
+            .answers(200, answers("record-response.json")),
+        Example::new("update-request.json", route::UPDATE, body("update-request.json"))
+            .requires("ClientId")
+            .requires("ConsentGiven")
+            .answers(200, None),
+        Example::new("check-request.json", route::CHECK, Vec::new())
+            .query("ClientId", &query("ClientId"))
+            .query("Reference", &query("Reference"))
+            .requires_at(at_query("ClientId"), "ClientId")
+            .answers(200, answers("check-response.json")),
+        Example::new("get", route::GET, Vec::new())
+            .path("ClientId", CLIENT_ID)
+            .query("Reference", REFERENCE)
+            .requires_at(at_path("ClientId"), "ClientId")
+            .answers(200, answers("get-response.json")),
+        Example::new("list-request.json", route::LIST, body("list-request.json"))
+            .answers(200, answers("list-response.json")),
+        Example::new("subscribe-request.json", route::SUBSCRIBE, body("subscribe-request.json"))
+            .requires("WebhookUrl")
+            .answers(200, Some(json!({ "SubscriptionId": "", "Secret": "" }))),
+        Example::new("integration-request.json", route::INTEGRATION_RECORD, body("integration-request.json"))
+            .path("id", INTEGRATION_ID)
+            .requires_at(at_path("id"), "IntegrationId")
+            .requires("ConsentGiven")
+            .answers(200, answers("integration-response.json")),
+        Example::new("integration get", route::INTEGRATION_GET, Vec::new())
+            .path("id", CLIENT_ID)
+            .query("IntegrationId", INTEGRATION_ID)
+            .requires_at(at_path("id"), "ClientId")
+            .requires_at(at_query("IntegrationId"), "IntegrationId")
+            .answers(200, answers("integration-get-response.json")),
+    ];
+    let bad_request = json!({
+        "type": "https://tools.ietf.org/html/rfc9110#section-15.5.1",
+        "title": "One or more validation errors occurred.",
+        "status": 400,
+        "errors": { "body": ["is not valid JSON"] },
+    });
+    let other = json!({
+        "type": "https://tools.ietf.org/html/rfc9110#section-15.5.2",
+        "title": "Unauthorized",
+        "status": 401,
+        "detail": "a valid api key is required",
+    });
+    Suite::new(&SecurePrivacy, examples, bad_request, other)
 }
 
 /// One request to one route, built up part by part.

@@ -9,7 +9,7 @@ use consent_core::{
 use proptest::prelude::*;
 use serde_json::{Map, Number, Value};
 
-use crate::support::{ACCOUNT, decode, single};
+use crate::support::{ACCOUNT, decode, single, suite};
 
 const KNOWN: [&str; 9] =
     ["action", "timestamp", "validUntil", "source", "category", "userId", "email", "profileId", "message"];
@@ -223,4 +223,9 @@ proptest! {
         prop_assert_eq!(decoded.evidence.vendor.as_str(), "intempt");
         prop_assert_eq!(decoded.idempotency_key.as_str(), "");
     }
+}
+
+#[test]
+fn conformance_properties() {
+    suite().properties();
 }

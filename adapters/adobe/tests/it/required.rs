@@ -5,10 +5,10 @@ use consent_adapter::VendorAdapter;
 use consent_adapter_adobe::Adobe;
 use serde_json::{Value, json};
 
-use crate::support::{Call, bad_field, decode_json};
+use crate::support::{CONSENT_REQUEST, Call, bad_field, decode_json, suite};
 
 fn documented() -> Value {
-    serde_json::from_slice(include_bytes!("../fixtures/consent-request.json")).expect("json")
+    serde_json::from_slice(CONSENT_REQUEST).expect("json")
 }
 
 type Mutation = fn(&mut Value);
@@ -90,4 +90,9 @@ fn a_body_that_is_not_a_json_object_is_named_body() {
         let field = bad_field(Call::adobe(body).decode());
         assert_eq!(field, "body", "{}", String::from_utf8_lossy(body));
     }
+}
+
+#[test]
+fn conformance_required_fields_are_named() {
+    suite().required_fields_are_named();
 }
