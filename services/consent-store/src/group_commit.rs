@@ -26,7 +26,7 @@ use crate::error::db_error;
 use crate::notify::{self, TenantChanges};
 use crate::vitals::Vitals;
 use crate::write::{
-    Applied, advance_head, apply, apply_at, is_plain_record, record_together, revisions_needed,
+    Applied, advance_head, apply, apply_at, merged, plain_records, record_together, revisions_needed,
 };
 
 type Reply = oneshot::Sender<Result<WriteOutcome, ConsentError>>;
@@ -299,13 +299,15 @@ async fn apply_together(
         let total: usize = group.iter().map(|job| revisions_needed(&job.command)).sum();
         let head = advance_head(&txn, &group[0].tenant, total).await?;
         let mut next = head - i64::try_from(total).unwrap_or(i64::MAX) + 1;
-        // Only plain records (the bulk of the traffic): a few statements for
-        // the whole group.
-        let plain: Option<Vec<&RecordConsent>> =
-            group.iter().map(|job| is_plain_record(&job.command)).collect();
-        if let Some(cmds) = plain {
+        // Only plain records (the bulk of the traffic, vendor requests
+        // naming several people included): a few statements for the whole
+        // group.
+        let plain: Option<Vec<&[RecordConsent]>> =
+            group.iter().map(|job| plain_records(&job.command)).collect();
+        if let Some(writes) = plain {
+            let cmds: Vec<&RecordConsent> = writes.iter().flat_map(|cmds| cmds.iter()).collect();
             match record_together(&txn, &group[0].tenant, &cmds, next, now).await {
-                Ok(outcomes) => answers.extend(outcomes.into_iter().map(Ok)),
+                Ok(outcomes) => answers.extend(per_write(&writes, outcomes)),
                 Err(_) => {
                     txn.rollback().await.map_err(db_error)?;
                     return Ok(None);
@@ -327,6 +329,19 @@ async fn apply_together(
         }
     }
     Ok(Some((txn, answers)))
+}
+
+/// The outcomes of record requests applied together, one answer per write
+/// (`writes`: each write's requests, in the order applied).
+fn per_write(writes: &[&[RecordConsent]], outcomes: Vec<WriteOutcome>) -> Vec<Result<WriteOutcome, ConsentError>> {
+    let mut outcomes = outcomes.into_iter();
+    writes
+        .iter()
+        .map(|cmds| {
+            merged(outcomes.by_ref().take(cmds.len()))
+                .ok_or_else(|| ConsentError::Internal("a record write produced no outcome".to_owned()))
+        })
+        .collect()
 }
 
 /// Every write in a savepoint of its own: one write's failure (or replay)

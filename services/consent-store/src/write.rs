@@ -179,13 +179,27 @@ async fn record<C: ConnectionTrait>(
     outcomes.pop().ok_or_else(|| ConsentError::Internal("a record write produced no outcome".to_owned()))
 }
 
-/// Whether a write can join [`record_together`]: a plain record, no
-/// idempotency key to look up.
-pub(crate) fn is_plain_record(command: &WriteCommand) -> Option<&RecordConsent> {
+/// The record requests of a write that can join [`record_together`]:
+/// plain records with no idempotency key to look up — one request, or a
+/// vendor request naming several people.
+pub(crate) fn plain_records(command: &WriteCommand) -> Option<&[RecordConsent]> {
     match command {
-        WriteCommand::Record(cmd) if cmd.idempotency_key.is_empty() => Some(cmd),
-        WriteCommand::Record(_) | WriteCommand::Update(_) | WriteCommand::RecordAll(_) => None,
+        WriteCommand::Record(cmd) if cmd.idempotency_key.is_empty() => Some(std::slice::from_ref(cmd)),
+        WriteCommand::RecordAll(cmds) => Some(cmds),
+        WriteCommand::Record(_) | WriteCommand::Update(_) => None,
     }
+}
+
+/// The outcome of a write of several record requests: every record in
+/// order, every conflict, the last revision; the subject is the first
+/// request's. `None` for no requests.
+pub(crate) fn merged(outcomes: impl IntoIterator<Item = WriteOutcome>) -> Option<WriteOutcome> {
+    outcomes.into_iter().reduce(|mut all, outcome| {
+        all.records.extend(outcome.records);
+        all.conflicting_identities.extend(outcome.conflicting_identities);
+        all.revision = outcome.revision;
+        all
+    })
 }
 
 /// Record writes of one tenant, with revisions from `first_revision` on:
@@ -264,7 +278,8 @@ pub(crate) async fn record_together<C: ConnectionTrait>(
     Ok(outcomes)
 }
 
-/// Several record requests in one savepoint, revisions running on.
+/// Several record requests in one savepoint, revisions running on: the
+/// same few statements as one request (see [`record_together`]).
 async fn record_all<C: ConnectionTrait>(
     db: &C,
     tenant: &TenantId,
@@ -272,21 +287,9 @@ async fn record_all<C: ConnectionTrait>(
     first_revision: Revision,
     now: Timestamp,
 ) -> Result<WriteOutcome, ConsentError> {
-    let mut merged: Option<WriteOutcome> = None;
-    let mut next = first_revision;
-    for cmd in cmds {
-        let outcome = record(db, tenant, cmd, next, now).await?;
-        next = outcome.revision + 1;
-        match merged.as_mut() {
-            None => merged = Some(outcome),
-            Some(all) => {
-                all.records.extend(outcome.records);
-                all.conflicting_identities.extend(outcome.conflicting_identities);
-                all.revision = outcome.revision;
-            }
-        }
-    }
-    merged.ok_or_else(|| ConsentError::invalid("records", "at least one record is required"))
+    let cmds: Vec<&RecordConsent> = cmds.iter().collect();
+    let outcomes = record_together(db, tenant, &cmds, first_revision, now).await?;
+    merged(outcomes).ok_or_else(|| ConsentError::invalid("records", "at least one record is required"))
 }
 
 async fn update<C: ConnectionTrait>(

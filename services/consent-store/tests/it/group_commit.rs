@@ -17,7 +17,8 @@ on_every_backend!(
     concurrent_writes_get_gapless_per_tenant_revisions,
     a_failing_write_rolls_back_alone,
     batched_writes_do_what_writes_one_after_another_would,
-    an_acknowledged_write_is_visible_to_every_replica
+    an_acknowledged_write_is_visible_to_every_replica,
+    a_write_naming_a_hundred_people_costs_the_statements_of_one
 );
 
 async fn concurrent_writes_get_gapless_per_tenant_revisions(store: TestStore) {
@@ -218,5 +219,37 @@ async fn an_acknowledged_write_is_visible_to_every_replica(store: TestStore) {
         .collect();
     for task in tasks {
         task.await.unwrap();
+    }
+}
+
+/// A vendor request naming many people is one batched write: one lookup of
+/// every identity named and one bulk write, not a lookup and a write per
+/// person. Counted on the statements the store runs; and the write does
+/// what a hundred single writes would.
+async fn a_write_naming_a_hundred_people_costs_the_statements_of_one(store: TestStore) {
+    let tenant = TenantId::new("vendor-batch");
+    let people = |n: usize, tag: &str| -> Vec<_> {
+        (0..n).map(|i| record(&format!("{tag}-{i}"), "sale", "", Decision::Denied)).collect()
+    };
+    let statements_of = |n: usize, tag: &'static str| {
+        let service = store.service.clone();
+        let tenant = tenant.clone();
+        let cmds = people(n, tag);
+        async move {
+            service.store().record_statements();
+            let outcome = service.record_all(&tenant, cmds).await.unwrap();
+            let issued = service.store().take_statements();
+            (outcome, issued.len())
+        }
+    };
+    let (_, one) = statements_of(1, "one").await;
+    let (outcome, hundred) = statements_of(100, "many").await;
+    assert_eq!(hundred, one, "a write naming 100 people ran {hundred} statements, one naming 1 ran {one}");
+    assert_eq!(outcome.records.len(), 100);
+    let revisions: Vec<i64> = outcome.records.iter().map(|r| r.revision).collect();
+    assert_eq!(revisions, (2..=101).collect::<Vec<_>>(), "revisions run on, in order");
+    for (i, written) in outcome.records.iter().enumerate() {
+        let identity = Identity::new("user_id", format!("many-{i}"));
+        assert_eq!(written.subject_id, subject_id_for(&tenant, &identity), "each person is their own subject");
     }
 }
