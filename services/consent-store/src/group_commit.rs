@@ -333,7 +333,10 @@ async fn apply_together(
 
 /// The outcomes of record requests applied together, one answer per write
 /// (`writes`: each write's requests, in the order applied).
-fn per_write(writes: &[&[RecordConsent]], outcomes: Vec<WriteOutcome>) -> Vec<Result<WriteOutcome, ConsentError>> {
+fn per_write(
+    writes: &[&[RecordConsent]],
+    outcomes: Vec<WriteOutcome>,
+) -> Vec<Result<WriteOutcome, ConsentError>> {
     let mut outcomes = outcomes.into_iter();
     writes
         .iter()

@@ -250,6 +250,10 @@ async fn a_write_naming_a_hundred_people_costs_the_statements_of_one(store: Test
     assert_eq!(revisions, (2..=101).collect::<Vec<_>>(), "revisions run on, in order");
     for (i, written) in outcome.records.iter().enumerate() {
         let identity = Identity::new("user_id", format!("many-{i}"));
-        assert_eq!(written.subject_id, subject_id_for(&tenant, &identity), "each person is their own subject");
+        assert_eq!(
+            written.subject_id,
+            subject_id_for(&tenant, &identity),
+            "each person is their own subject"
+        );
     }
 }
