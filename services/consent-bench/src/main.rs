@@ -26,6 +26,7 @@ mod webhooks;
 mod workloads;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
@@ -137,6 +138,9 @@ struct Args {
     /// Internal: serve the bare tonic baseline in this process
     #[arg(long, hide = true)]
     bare_grpc: bool,
+    /// Internal: serve the bare axum baseline in this process
+    #[arg(long, hide = true)]
+    bare_http: bool,
 }
 
 /// The closed-loop runs: workload and concurrency.
@@ -160,6 +164,10 @@ async fn main() {
     let args = Args::parse();
     if args.bare_grpc {
         baseline::serve_bare_grpc().await;
+        return;
+    }
+    if args.bare_http {
+        vendor_http::serve_bare_http().await;
         return;
     }
     let window =
@@ -357,8 +365,10 @@ async fn special_runs(args: &Args, binary: &std::path::Path, window: Window, rep
     }
 }
 
-/// Intempt's consent POST over HTTP beside RecordConsent over gRPC, each on a
-/// fresh deployment, one decision a call, at the same concurrency.
+/// The vendor routes over HTTP, each on a fresh deployment: Intempt's POST
+/// beside RecordConsent over gRPC (one decision a call, the same
+/// concurrency); Adobe's POST naming 100 people; Secure Privacy's
+/// `consent-given` beside a bare axum handler on the same path.
 async fn vendor_runs(
     binary: &std::path::Path,
     backend: BackendArg,
@@ -367,32 +377,47 @@ async fn vendor_runs(
     report: &mut Report,
 ) {
     const CONCURRENCY: usize = 32;
-    eprintln!("Intempt record over HTTP at concurrency {CONCURRENCY} on {} …", backend.name());
-    let deployment = Deployment::start(binary, backend.backend()).await;
-    let http = deployment.server.http.expect("consentd reports its HTTP address");
-    let call = vendor_http::intempt_record(http, deployment.key(), CONCURRENCY);
-    let measured = closed_loop(CONCURRENCY, window, Some(deployment.server.stats()), call).await;
-    let stats = deployment.server.stats();
-    report.push(Run::new(
-        "intempt-record (HTTP)",
-        "consentd",
-        Some(backend.name()),
-        CONCURRENCY,
-        &measured,
-        stats,
-    ));
-    drop(deployment);
+    let name = Some(backend.name());
+    let mut vendor_run = async |label: &str, call: fn(&Deployment) -> load::Call| {
+        eprintln!("{label} at concurrency {CONCURRENCY} on {} …", backend.name());
+        let deployment = Deployment::start(binary, backend.backend()).await;
+        let call = call(&deployment);
+        let measured = closed_loop(CONCURRENCY, window, Some(deployment.server.stats()), call).await;
+        report.push(Run::new(label, "consentd", name, CONCURRENCY, &measured, deployment.server.stats()));
+    };
+    vendor_run("intempt-record (HTTP)", |d| vendor_http::intempt_record(d.http(), d.key(), CONCURRENCY))
+        .await;
+    vendor_run("adobe-100-people (HTTP)", |d| vendor_http::adobe_hundred(d.http(), d.key(), CONCURRENCY))
+        .await;
+
     eprintln!("record-unique over gRPC at concurrency {CONCURRENCY} on {} …", backend.name());
     let deployment = Deployment::start(binary, backend.backend()).await;
     let measured =
         workloads::run(&deployment, Workload::RecordUnique, CONCURRENCY, connections, window).await;
-    let stats = deployment.server.stats();
     report.push(Run::new(
         Workload::RecordUnique.name(),
         "consentd",
-        Some(backend.name()),
+        name,
         CONCURRENCY,
         &measured,
-        stats,
+        deployment.server.stats(),
     ));
+    drop(deployment);
+
+    eprintln!("secureprivacy consent-given at concurrency {CONCURRENCY} on {} …", backend.name());
+    let deployment = Deployment::start(binary, backend.backend()).await;
+    let people = Arc::new(vendor_http::secureprivacy_people(deployment.http(), deployment.key(), 1000).await);
+    let call = vendor_http::secureprivacy_check(deployment.http(), deployment.key(), people, CONCURRENCY);
+    let measured = closed_loop(CONCURRENCY, window, Some(deployment.server.stats()), call).await;
+    let label = "secureprivacy-consent-given (HTTP)";
+    report.push(Run::new(label, "consentd", name, CONCURRENCY, &measured, deployment.server.stats()));
+    drop(deployment);
+
+    eprintln!("bare axum handler at concurrency {CONCURRENCY} …");
+    let bare = Server::bare_http();
+    let people = Arc::new(vec![String::new()]);
+    let http = bare.http.expect("the bare server's address");
+    let call = vendor_http::secureprivacy_check(http, "", people, CONCURRENCY);
+    let measured = closed_loop(CONCURRENCY, window, Some(bare.stats()), call).await;
+    report.push(Run::new(label, "bare axum", None, CONCURRENCY, &measured, bare.stats()));
 }

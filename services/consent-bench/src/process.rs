@@ -96,6 +96,17 @@ impl Server {
         })
     }
 
+    /// Starts this harness's own bare axum server (the HTTP baseline),
+    /// which answers Secure Privacy's `consent-given` with a canned body.
+    pub(crate) fn bare_http() -> Self {
+        let mut command = Command::new(std::env::current_exe().expect("own executable"));
+        command.arg("--bare-http");
+        Self::spawn(command, |line| {
+            let addr = line.strip_prefix("bare-http serving on ")?;
+            Some((addr.to_owned(), addr.parse().ok()))
+        })
+    }
+
     /// Spawns `command` (stdout and stderr piped) and waits until `address`
     /// finds the gRPC address (and the HTTP one, if any) in one of its lines.
     fn spawn(

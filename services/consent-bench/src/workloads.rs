@@ -104,6 +104,8 @@ impl Deployment {
         let key = admin(&["keys", "create", "--tenant", "bench", "--scope", "admin"]);
         let account = crate::vendor_http::INTEMPT_ACCOUNT;
         admin(&["tenants", "bind", "--tenant", "bench", "--vendor", "intempt", "--external-id", account]);
+        let org = crate::vendor_http::ADOBE_ORG;
+        admin(&["tenants", "bind", "--tenant", "bench", "--vendor", "adobe", "--external-id", org]);
         let server = Server::consentd(binary, &database.url, KEY_SECRET, &config, dir.path());
         let bearer = Bearer(format!("Bearer {key}").parse().expect("ascii key"));
         Self { server, bearer, _database: database, _dir: dir }
@@ -112,6 +114,11 @@ impl Deployment {
     /// The database's URL.
     pub(crate) fn database_url(&self) -> &str {
         &self._database.url
+    }
+
+    /// consentd's HTTP port.
+    pub(crate) fn http(&self) -> std::net::SocketAddr {
+        self.server.http.expect("consentd reports its HTTP address")
     }
 
     /// The deployment's API key.

@@ -25,5 +25,5 @@ pub use model::{
     SubjectRef, TenantId,
 };
 pub use service::ConsentService;
-pub use store::{ConsentStore, CurrentCheck, FirstCollected, Listed, SCAN_WINDOW};
+pub use store::{ConsentStore, CurrentCheck, FirstCollected, Listed, SCAN_WINDOW, TargetCheck};
 pub use time::Timestamp;

@@ -175,7 +175,8 @@ impl<S: ConsentStore> ConsentService<S> {
     /// purpose, as a view; `None` when the subject has none. With
     /// `include_any_target` the any-target records compete too (they apply to
     /// the target): the record that decides whether the subject consented to
-    /// the target at all.
+    /// the target at all. A check like [`ConsentService::check`], answered
+    /// from the store's check cache where it keeps one.
     pub async fn latest(
         &self,
         tenant: &TenantId,
@@ -185,11 +186,23 @@ impl<S: ConsentStore> ConsentService<S> {
     ) -> Result<Option<ConsentView>, ConsentError> {
         let mut subject = subject.clone();
         validate::latest(&mut subject, target)?;
-        let Some(subject_id) = self.resolve(tenant, &subject).await? else {
-            return Ok(None);
-        };
-        match self.store.latest_for_target(tenant, subject_id, target, include_any_target).await? {
-            Some(record) => Ok(self.views(tenant, vec![record]).await?.pop()),
+        let answer = self.store.check_target(tenant, &subject, target, include_any_target).await?;
+        let now = Timestamp::now();
+        Ok(answer.deciding.map(|(record, first_collected_at)| view(record, first_collected_at, now)))
+    }
+
+    /// The latest current record of a subject for a target, whatever its
+    /// purpose, from the primary: what an update builds on.
+    async fn latest_on_primary(
+        &self,
+        tenant: &TenantId,
+        subject: &SubjectRef,
+        target: &str,
+    ) -> Result<Option<ConsentRecord>, ConsentError> {
+        let mut subject = subject.clone();
+        validate::latest(&mut subject, target)?;
+        match self.resolve(tenant, &subject).await? {
+            Some(subject_id) => self.store.latest_for_target(tenant, subject_id, target, false).await,
             None => Ok(None),
         }
     }
@@ -207,19 +220,19 @@ impl<S: ConsentStore> ConsentService<S> {
         loop {
             attempt += 1;
             let current = self
-                .latest(tenant, &cmd.subject, &cmd.target, false)
+                .latest_on_primary(tenant, &cmd.subject, &cmd.target)
                 .await?
                 .ok_or_else(|| ConsentError::NotFound("no consent for this subject and target".to_owned()))?;
             let update = UpdateConsent {
-                subject: SubjectRef::Id(current.record.subject_id),
-                purpose: current.record.purpose,
+                subject: SubjectRef::Id(current.subject_id),
+                purpose: current.purpose,
                 target: cmd.target.clone(),
                 decision: cmd.decision,
                 collected_at: None,
                 expires_at: None,
                 source: String::new(),
                 evidence: cmd.evidence.clone(),
-                expected_revision: Some(current.record.revision),
+                expected_revision: Some(current.revision),
                 idempotency_key: String::new(),
             };
             match self.update(tenant, update).await {
@@ -252,10 +265,8 @@ impl<S: ConsentStore> ConsentService<S> {
             .into_iter()
             .map(|record| {
                 let key = (record.subject_id, record.purpose.clone(), record.target.clone());
-                let first_collected_at =
-                    firsts.get(&key).map_or(record.collected_at, |first| (*first).min(record.collected_at));
-                let status = check::status_of(Some(&record), now);
-                ConsentView { record, first_collected_at, status }
+                let first = firsts.get(&key).copied().unwrap_or(record.collected_at);
+                view(record, first, now)
             })
             .collect())
     }
@@ -357,6 +368,14 @@ impl<S: ConsentStore> ConsentService<S> {
             SubjectRef::Identity(identity) => self.store.subject_of(tenant, identity).await,
         }
     }
+}
+
+/// A current record as a view at `now`: when its purpose and target were
+/// first collected (no later than the record itself), and its status.
+fn view(record: ConsentRecord, first_collected: Timestamp, now: Timestamp) -> ConsentView {
+    let first_collected_at = first_collected.min(record.collected_at);
+    let status = check::status_of(Some(&record), now);
+    ConsentView { record, first_collected_at, status }
 }
 
 /// Whether `filter` can leave out records of the log it walks (beyond the

@@ -55,6 +55,19 @@ pub struct CurrentCheck {
     pub record: Option<ConsentRecord>,
 }
 
+/// What a check of one target reads, whatever the purpose (the target-only
+/// rule, [`crate::check::deciding_for_target`]): a vendor's check or read of
+/// one target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetCheck {
+    /// The tenant's revision the answer reflects, as [`CurrentCheck`]'s.
+    pub revision: Revision,
+    /// The deciding current record, and the earliest `collected_at` of its
+    /// purpose and target; `None` when the subject is unknown or has no
+    /// record that applies.
+    pub deciding: Option<(ConsentRecord, Timestamp)>,
+}
+
 /// Durable storage of consent records.
 pub trait ConsentStore: Send + Sync + 'static {
     /// Everything a check needs, in one step: the revision the answer
@@ -101,9 +114,24 @@ pub trait ConsentStore: Send + Sync + 'static {
         target: &str,
     ) -> impl Future<Output = Result<Option<ConsentRecord>, ConsentError>> + Send;
 
+    /// A check of `target` now, whatever the purpose, of the subject
+    /// `subject` names: the latest current record for `target` (with
+    /// `include_any_target`, the any-target records compete too) and when
+    /// its purpose and target were first collected. Consistent as
+    /// [`ConsentStore::check`] is, and answered from the same cache where
+    /// the store keeps one.
+    fn check_target(
+        &self,
+        tenant: &TenantId,
+        subject: &SubjectRef,
+        target: &str,
+        include_any_target: bool,
+    ) -> impl Future<Output = Result<TargetCheck, ConsentError>> + Send;
+
     /// The latest current record (by `collected_at`, then revision) of a
     /// subject for `target`, whatever its purpose; with `include_any_target`,
     /// the any-target records (which apply to every target) compete too.
+    /// Read from the primary: a write builds on it.
     fn latest_for_target(
         &self,
         tenant: &TenantId,

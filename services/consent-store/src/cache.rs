@@ -40,7 +40,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use consent_core::{ConsentRecord, Identity, Revision, TenantId};
+use consent_core::{ConsentRecord, Identity, Revision, TenantId, Timestamp};
 use quick_cache::Weighter;
 use quick_cache::sync::Cache;
 use tokio::sync::{Notify, watch};
@@ -78,13 +78,22 @@ enum Link {
 type SubjectKey = (TenantId, Uuid);
 type IdentityKey = (TenantId, Identity);
 
+/// One current record of a cached subject, with the earliest
+/// `collected_at` of its purpose and target (what a view shows as first
+/// collected): a write of the subject drops both together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CurrentRecord {
+    pub(crate) record: ConsentRecord,
+    pub(crate) first_collected_at: Timestamp,
+}
+
 /// Approximate bytes an entry holds.
 #[derive(Debug, Clone, Copy)]
 struct Bytes;
 
-impl Weighter<SubjectKey, Arc<[ConsentRecord]>> for Bytes {
-    fn weight(&self, _: &SubjectKey, records: &Arc<[ConsentRecord]>) -> u64 {
-        records.iter().map(|record| record.approximate_bytes() as u64).sum::<u64>() + 64
+impl Weighter<SubjectKey, Arc<[CurrentRecord]>> for Bytes {
+    fn weight(&self, _: &SubjectKey, current: &Arc<[CurrentRecord]>) -> u64 {
+        current.iter().map(|entry| entry.record.approximate_bytes() as u64 + 8).sum::<u64>() + 64
     }
 }
 
@@ -109,7 +118,7 @@ struct Inner {
     resets: AtomicU64,
     epochs: Box<[Mutex<u64>]>,
     hasher: std::hash::RandomState,
-    subjects: Cache<SubjectKey, Arc<[ConsentRecord]>, Bytes>,
+    subjects: Cache<SubjectKey, Arc<[CurrentRecord]>, Bytes>,
     identities: Cache<IdentityKey, Link, Bytes>,
     tenants: RwLock<HashMap<TenantId, Arc<Progress>>>,
     /// Woken whenever an applied revision advances.
@@ -271,7 +280,7 @@ impl CheckCache {
     }
 
     /// The cached current records of a subject.
-    pub(crate) fn records(&self, tenant: &TenantId, subject: Uuid) -> Option<Arc<[ConsentRecord]>> {
+    pub(crate) fn records(&self, tenant: &TenantId, subject: Uuid) -> Option<Arc<[CurrentRecord]>> {
         self.inner.subjects.get(&(tenant.clone(), subject))
     }
 
@@ -287,7 +296,7 @@ impl CheckCache {
         &self,
         tenant: &TenantId,
         subject: Uuid,
-        records: Arc<[ConsentRecord]>,
+        records: Arc<[CurrentRecord]>,
         epoch: u64,
     ) {
         let key = (tenant.clone(), subject);

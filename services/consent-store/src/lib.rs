@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use consent_core::{
     ChangeFilter, ConsentError, ConsentRecord, ConsentStore, CurrentCheck, FirstCollected, Identity, Listed,
-    RecordFilter, Revision, SubjectRef, TenantId, Timestamp, WriteCommand, WriteOutcome,
+    RecordFilter, Revision, SubjectRef, TargetCheck, TenantId, Timestamp, WriteCommand, WriteOutcome,
 };
 use consent_migrations::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
@@ -36,7 +36,7 @@ use uuid::Uuid;
 
 use crate::admin::KnownBindings;
 pub use crate::admin::StoredKey;
-use crate::cache::CheckCache;
+use crate::cache::{CheckCache, CurrentRecord};
 use crate::connect::{connect_options, connect_with_retry, standbys, warn_if_not_durable};
 use crate::dialect::Dialect;
 use crate::error::db_error;
@@ -272,17 +272,17 @@ impl SqlStore {
 }
 
 impl SqlStore {
-    /// The check from the cache, or `None` when it cannot answer (offline,
-    /// not seeded, `min_revision` not reached in time): read the tables.
-    async fn cached_check(
+    /// What the check cache knows of the subject `subject` names, at a
+    /// revision of at least `min_revision`, loading the subject's current
+    /// records if need be; `None` when the cache cannot answer (offline, not
+    /// seeded, or `min_revision` not reached in time).
+    async fn cached_current(
         &self,
         cache: &CheckCache,
         tenant: &TenantId,
         subject: &SubjectRef,
-        purpose: &str,
-        target: &str,
         min_revision: Revision,
-    ) -> Result<Option<CurrentCheck>, ConsentError> {
+    ) -> Result<Option<Cached>, ConsentError> {
         if !cache.is_online() {
             return Ok(None);
         }
@@ -322,34 +322,24 @@ impl SqlStore {
             },
         };
         let Some(subject_id) = subject_id else {
-            return Ok(Some(CurrentCheck { revision, record: None }));
+            return Ok(Some(Cached { revision, subject: CachedSubject::Unknown }));
         };
-        let records = match cache.records(tenant, subject_id) {
-            Some(records) => records,
-            None => {
-                let epoch = cache.epoch(tenant, subject_id);
-                let limit = cache::MAX_CACHED_RECORDS as u64 + 1;
-                let loaded = self
-                    .reads
-                    .read(tenant, revision, |db| read::current_records(db, tenant, subject_id, limit))
-                    .await?;
-                if loaded.len() > cache::MAX_CACHED_RECORDS {
-                    // Too many to keep: this subject's checks read the tables.
-                    let record = self
-                        .reads
-                        .read(tenant, revision, |db| {
-                            rule::deciding_record(db, tenant, subject_id, purpose, target, None)
-                        })
-                        .await?;
-                    return Ok(Some(CurrentCheck { revision, record }));
-                }
-                let loaded: Arc<[ConsentRecord]> = loaded.into();
-                cache.remember_records(tenant, subject_id, Arc::clone(&loaded), epoch);
-                loaded
-            }
-        };
-        let record = consent_core::check::deciding_current(records.iter(), purpose, target).cloned();
-        Ok(Some(CurrentCheck { revision, record }))
+        if let Some(current) = cache.records(tenant, subject_id) {
+            return Ok(Some(Cached { revision, subject: CachedSubject::Current(current) }));
+        }
+        let epoch = cache.epoch(tenant, subject_id);
+        let limit = cache::MAX_CACHED_RECORDS as u64 + 1;
+        let loaded = self
+            .reads
+            .read(tenant, revision, |db| read::current_with_first(db, tenant, subject_id, limit))
+            .await?;
+        if loaded.len() > cache::MAX_CACHED_RECORDS {
+            // Too many to keep: this subject's checks read the tables.
+            return Ok(Some(Cached { revision, subject: CachedSubject::TooMany(subject_id) }));
+        }
+        let loaded: Arc<[CurrentRecord]> = loaded.into();
+        cache.remember_records(tenant, subject_id, Arc::clone(&loaded), epoch);
+        Ok(Some(Cached { revision, subject: CachedSubject::Current(loaded) }))
     }
 
     /// Seeds the tenant's applied revision from the database head, behind a
@@ -371,6 +361,21 @@ impl SqlStore {
     }
 }
 
+/// What the check cache knows of a subject, and the revision it reflects.
+struct Cached {
+    revision: Revision,
+    subject: CachedSubject,
+}
+
+enum CachedSubject {
+    /// No subject has the identity.
+    Unknown,
+    /// Its current records.
+    Current(Arc<[CurrentRecord]>),
+    /// It has too many current records to keep: read the tables.
+    TooMany(Uuid),
+}
+
 impl ConsentStore for SqlStore {
     async fn check(
         &self,
@@ -383,15 +388,65 @@ impl ConsentStore for SqlStore {
     ) -> Result<CurrentCheck, ConsentError> {
         if at.is_none()
             && let Some(cache) = &self.cache
-            && let Some(answer) =
-                self.cached_check(cache, tenant, subject, purpose, target, min_revision).await?
+            && let Some(Cached { revision, subject }) =
+                self.cached_current(cache, tenant, subject, min_revision).await?
         {
-            return Ok(answer);
+            let record = match subject {
+                CachedSubject::Unknown => None,
+                CachedSubject::Current(current) => {
+                    let records = current.iter().map(|entry| &entry.record);
+                    consent_core::check::deciding_current(records, purpose, target).cloned()
+                }
+                CachedSubject::TooMany(subject_id) => {
+                    self.reads
+                        .read(tenant, revision, |db| {
+                            rule::deciding_record(db, tenant, subject_id, purpose, target, None)
+                        })
+                        .await?
+                }
+            };
+            return Ok(CurrentCheck { revision, record });
         }
         // Head, subject and record from one database: the revision is then
         // never ahead of what the record was read from.
         self.reads
             .read(tenant, min_revision, |db| rule::check(db, tenant, subject, purpose, target, at))
+            .await
+    }
+
+    async fn check_target(
+        &self,
+        tenant: &TenantId,
+        subject: &SubjectRef,
+        target: &str,
+        include_any_target: bool,
+    ) -> Result<TargetCheck, ConsentError> {
+        if let Some(cache) = &self.cache
+            && let Some(Cached { revision, subject }) = self.cached_current(cache, tenant, subject, 0).await?
+        {
+            let deciding = match subject {
+                CachedSubject::Unknown => None,
+                CachedSubject::Current(current) => {
+                    let records = current.iter().map(|entry| &entry.record);
+                    consent_core::check::deciding_for_target(records, target, include_any_target).and_then(
+                        |deciding| {
+                            let entry = current.iter().find(|entry| entry.record.id == deciding.id)?;
+                            Some((entry.record.clone(), entry.first_collected_at))
+                        },
+                    )
+                }
+                CachedSubject::TooMany(subject_id) => {
+                    self.reads
+                        .read(tenant, revision, |db| {
+                            rule::target_decision(db, tenant, subject_id, target, include_any_target)
+                        })
+                        .await?
+                }
+            };
+            return Ok(TargetCheck { revision, deciding });
+        }
+        self.reads
+            .read(tenant, 0, |db| rule::check_target(db, tenant, subject, target, include_any_target))
             .await
     }
 

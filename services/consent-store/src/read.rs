@@ -5,9 +5,12 @@ use consent_core::{
     ChangeFilter, ConsentError, ConsentRecord, FirstCollected, Identity, Listed, RecordFilter, Revision,
     TenantId, Timestamp,
 };
+use std::collections::HashMap;
+
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
+use crate::cache::CurrentRecord;
 use crate::convert::{from_row, from_rows};
 use crate::entity::{consent_record, consent_state, identity, tenant_head};
 use crate::error::db_error;
@@ -89,6 +92,37 @@ pub(crate) async fn current_records<C: ConnectionTrait>(
     // Records never change once written: the ones the state named a moment
     // ago are still there.
     from_rows(records_by_id(db, tenant, ids, Condition::all()).await?)
+}
+
+/// Up to `limit` current records of a subject, each with the earliest
+/// `collected_at` of its purpose and target: what the check cache keeps of
+/// a subject.
+pub(crate) async fn current_with_first<C: ConnectionTrait>(
+    db: &C,
+    tenant: &TenantId,
+    subject_id: Uuid,
+    limit: u64,
+) -> Result<Vec<CurrentRecord>, ConsentError> {
+    let records = current_records(db, tenant, subject_id, limit).await?;
+    if records.is_empty() || records.len() as u64 >= limit {
+        // Nothing to date, or too many to keep: the caller reads no further.
+        return Ok(records
+            .into_iter()
+            .map(|record| CurrentRecord { first_collected_at: record.collected_at, record })
+            .collect());
+    }
+    let firsts: HashMap<(String, String), Timestamp> = first_collected(db, tenant, &[subject_id])
+        .await?
+        .into_iter()
+        .map(|first| ((first.purpose, first.target), first.at))
+        .collect();
+    Ok(records
+        .into_iter()
+        .map(|record| {
+            let first = firsts.get(&(record.purpose.clone(), record.target.clone())).copied();
+            CurrentRecord { first_collected_at: first.unwrap_or(record.collected_at), record }
+        })
+        .collect())
 }
 
 /// The records with these ids that match `condition`, by their primary key

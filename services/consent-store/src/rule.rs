@@ -4,7 +4,7 @@
 //! `tests/it/check_rule.rs` compares them on random histories, on both
 //! backends. Change a rule there, and its mirror here, together.
 
-use consent_core::{ConsentError, ConsentRecord, CurrentCheck, SubjectRef, TenantId, Timestamp};
+use consent_core::{ConsentError, ConsentRecord, CurrentCheck, SubjectRef, TargetCheck, TenantId, Timestamp};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, SimpleExpr};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
@@ -104,13 +104,59 @@ pub(crate) async fn check<C: ConnectionTrait>(
     at: Option<Timestamp>,
 ) -> Result<CurrentCheck, ConsentError> {
     let revision = read::head_revision(db, tenant).await?;
-    let subject_id = match subject {
-        SubjectRef::Id(id) => Some(*id),
-        SubjectRef::Identity(identity) => read::subject_of(db, tenant, identity).await?,
-    };
+    let subject_id = subject_named(db, tenant, subject).await?;
     let record = match subject_id {
         Some(subject_id) => deciding_record(db, tenant, subject_id, purpose, target, at).await?,
         None => None,
     };
     Ok(CurrentCheck { revision, record })
+}
+
+/// The target-only rule's deciding record of a subject and when its purpose
+/// and target were first collected, on one database.
+pub(crate) async fn target_decision<C: ConnectionTrait>(
+    db: &C,
+    tenant: &TenantId,
+    subject_id: Uuid,
+    target: &str,
+    include_any_target: bool,
+) -> Result<Option<(ConsentRecord, Timestamp)>, ConsentError> {
+    let Some(record) = latest_for_target(db, tenant, subject_id, target, include_any_target).await? else {
+        return Ok(None);
+    };
+    let first = read::first_collected(db, tenant, &[subject_id])
+        .await?
+        .into_iter()
+        .find(|first| first.purpose == record.purpose && first.target == record.target)
+        .map_or(record.collected_at, |first| first.at);
+    Ok(Some((record, first)))
+}
+
+/// A whole check of one target on one database, as [`check`] is.
+pub(crate) async fn check_target<C: ConnectionTrait>(
+    db: &C,
+    tenant: &TenantId,
+    subject: &SubjectRef,
+    target: &str,
+    include_any_target: bool,
+) -> Result<TargetCheck, ConsentError> {
+    let revision = read::head_revision(db, tenant).await?;
+    let subject_id = subject_named(db, tenant, subject).await?;
+    let deciding = match subject_id {
+        Some(subject_id) => target_decision(db, tenant, subject_id, target, include_any_target).await?,
+        None => None,
+    };
+    Ok(TargetCheck { revision, deciding })
+}
+
+/// The subject `subject` names, if there is one.
+async fn subject_named<C: ConnectionTrait>(
+    db: &C,
+    tenant: &TenantId,
+    subject: &SubjectRef,
+) -> Result<Option<Uuid>, ConsentError> {
+    match subject {
+        SubjectRef::Id(id) => Ok(Some(*id)),
+        SubjectRef::Identity(identity) => read::subject_of(db, tenant, identity).await,
+    }
 }

@@ -1,12 +1,14 @@
 //! The store's indexed check, and its read of the latest record for a
-//! target (whatever the purpose), answer exactly what the reference rules in
+//! target (whatever the purpose) through the check cache and without it,
+//! answer exactly what the reference rules in
 //! `consent_core::check` compute from the full history, for random
 //! histories, on both backends: every SQL mirror in `rule.rs` against its
 //! rule.
 
 use consent_core::check::{deciding_for_target, deciding_record, status_of};
-use consent_core::{CheckConsent, ConsentRecord, Decision, SubjectRef, TenantId, Timestamp};
+use consent_core::{CheckConsent, ConsentRecord, ConsentService, Decision, SubjectRef, TenantId, Timestamp};
 use consent_store::testing::Backend;
+use consent_store::{SqlStore, StoreOptions};
 use proptest::prelude::*;
 
 use crate::support::{TestStore, ago, record};
@@ -99,19 +101,40 @@ fn agrees_with_the_reference_rule(backend: Backend, writes: &[Write]) {
                 }
             }
         }
-        for target in TARGETS {
-            for include_any_target in [false, true] {
-                let latest = store
-                    .service
-                    .latest(&tenant, &SubjectRef::Id(subject), target, include_any_target)
-                    .await
-                    .unwrap();
-                let expected = deciding_for_target(&history, target, include_any_target);
-                assert_eq!(
-                    latest.as_ref().map(|view| view.record.id),
-                    expected.map(|r| r.id),
-                    "latest for {target:?}, any target too: {include_any_target}"
-                );
+        // The latest for a target, through the check cache and without it
+        // (its SQL mirror), with when its purpose and target were first
+        // collected.
+        let uncached = {
+            let mut options = StoreOptions::new(store.database.url.clone());
+            options.cache_max_bytes = 0;
+            ConsentService::new(SqlStore::connect(&options).await.expect("connect"))
+        };
+        for service in [&store.service, &uncached] {
+            for target in TARGETS {
+                for include_any_target in [false, true] {
+                    let latest = service
+                        .latest(&tenant, &SubjectRef::Id(subject), target, include_any_target)
+                        .await
+                        .unwrap();
+                    let expected = deciding_for_target(&history, target, include_any_target);
+                    assert_eq!(
+                        latest.as_ref().map(|view| view.record.id),
+                        expected.map(|r| r.id),
+                        "latest for {target:?}, any target too: {include_any_target}"
+                    );
+                    let first = expected.and_then(|expected| {
+                        history
+                            .iter()
+                            .filter(|r| r.purpose == expected.purpose && r.target == expected.target)
+                            .map(|r| r.collected_at)
+                            .min()
+                    });
+                    assert_eq!(
+                        latest.map(|view| view.first_collected_at),
+                        first,
+                        "first collected for {target:?}"
+                    );
+                }
             }
         }
     });

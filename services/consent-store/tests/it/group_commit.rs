@@ -18,7 +18,8 @@ on_every_backend!(
     a_failing_write_rolls_back_alone,
     batched_writes_do_what_writes_one_after_another_would,
     an_acknowledged_write_is_visible_to_every_replica,
-    a_write_naming_a_hundred_people_costs_the_statements_of_one
+    a_write_naming_a_hundred_people_costs_the_statements_of_one,
+    a_vendor_check_of_a_target_is_answered_from_the_check_cache
 );
 
 async fn concurrent_writes_get_gapless_per_tenant_revisions(store: TestStore) {
@@ -256,4 +257,31 @@ async fn a_write_naming_a_hundred_people_costs_the_statements_of_one(store: Test
             "each person is their own subject"
         );
     }
+}
+
+/// A vendor's check or read of one target (`ConsentService::latest`, what
+/// Secure Privacy's `consent-given` and integration read are) is a check
+/// like CheckConsent: once the subject is cached it reads nothing from the
+/// database, and a write of the subject is seen by the next read.
+async fn a_vendor_check_of_a_target_is_answered_from_the_check_cache(store: TestStore) {
+    let tenant = TenantId::new("vendor-check");
+    let service = &store.service;
+    let written = service.record(&tenant, record("jane", "ads", "site", Decision::Granted)).await.unwrap();
+    let subject = SubjectRef::Id(written.subject_id);
+    let first = service.latest(&tenant, &subject, "site", true).await.unwrap().unwrap();
+    assert_eq!(first.record.decision, Decision::Granted);
+
+    service.store().record_statements();
+    for _ in 0..3 {
+        let view = service.latest(&tenant, &subject, "site", true).await.unwrap().unwrap();
+        assert_eq!(view.record.id, first.record.id);
+        assert_eq!(view.first_collected_at, first.first_collected_at);
+    }
+    let issued = service.store().take_statements();
+    assert!(issued.is_empty(), "a cached vendor check read the database: {issued:?}");
+
+    service.record(&tenant, record("jane", "ads", "site", Decision::Denied)).await.unwrap();
+    let view = service.latest(&tenant, &subject, "site", true).await.unwrap().unwrap();
+    assert_eq!(view.record.decision, Decision::Denied, "the write invalidated the cached subject");
+    assert_eq!(view.first_collected_at, first.first_collected_at, "first collected is the first decision's");
 }
