@@ -12,11 +12,13 @@ use consent_core::{TenantId, Timestamp};
 use consent_store::{SqlStore, StoredKey};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use tokio::sync::OnceCell;
 
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::Counter;
 
-use super::{KeyRate, Principal, Scope};
+use super::lookups::LookupBuckets;
+use super::{Principal, Scope};
 
 /// How long a looked-up key is trusted before it is read again: revocation
 /// takes effect within this (plus a stream's re-check interval).
@@ -101,14 +103,17 @@ pub struct Authenticator {
     /// Ids recently looked up and found to be no key's.
     unknown: Arc<quick_cache::sync::Cache<String, Instant>>,
     /// Key lookups each client address may make (a database round trip each),
-    /// spent before the lookup: strangers trying ids cannot turn requests
-    /// into database load.
-    lookups_per_address: Arc<KeyRate>,
+    /// spent before the lookup and given back when the key exists: strangers
+    /// trying ids cannot turn requests into database load.
+    lookups_per_address: Arc<LookupBuckets>,
+    /// The key lookups under way, by id, each shared by the calls waiting
+    /// for it.
+    in_flight: Arc<Mutex<HashMap<String, Arc<OnceCell<Option<StoredKey>>>>>>,
     lookups: Counter<u64>,
 }
 
 /// How many key lookups one client address may make: `rate` a second on
-/// average, `burst` at once.
+/// average, `burst` at once. Lookups of keys that exist are given back.
 #[derive(Debug, Clone, Copy)]
 pub struct LookupBudget {
     /// Lookups per second per address.
@@ -165,7 +170,8 @@ impl Authenticator {
             secret: Arc::new(secret),
             cache: Arc::default(),
             unknown: Arc::new(quick_cache::sync::Cache::new(UNKNOWN_KEY_CAPACITY)),
-            lookups_per_address: Arc::new(KeyRate::new(budget.rate, budget.burst)),
+            lookups_per_address: Arc::new(LookupBuckets::new(budget.rate, budget.burst)),
+            in_flight: Arc::default(),
             lookups: crate::telemetry::meter()
                 .u64_counter("consentd.auth.key_lookups")
                 .with_unit("{lookup}")
@@ -176,7 +182,7 @@ impl Authenticator {
 
     /// The same, with `budget` for each client address's key lookups.
     pub fn with_lookup_budget(mut self, budget: LookupBudget) -> Self {
-        self.lookups_per_address = Arc::new(KeyRate::new(budget.rate, budget.burst));
+        self.lookups_per_address = Arc::new(LookupBuckets::new(budget.rate, budget.burst));
         self
     }
 
@@ -222,7 +228,7 @@ impl Authenticator {
     }
 
     /// The key `id` for a caller at `client`: from the caches if they know,
-    /// else looked up at the address's expense.
+    /// else looked up at the address's expense (given back if it exists).
     async fn charged_lookup(&self, id: &str, client: &str) -> Result<Option<StoredKey>, AuthError> {
         if let Some(known) = self.cached(id)? {
             return Ok(known);
@@ -230,13 +236,32 @@ impl Authenticator {
         if self.unknown.get(id).is_some_and(|at| at.elapsed() < UNKNOWN_KEY_TTL) {
             return Ok(None);
         }
-        // Every lookup is paid for, found or not: a key that exists is
-        // looked up once per cache lifetime, so honest clients spend next
-        // to nothing of their address's budget.
-        if let Err(wait) = self.lookups_per_address.take(client) {
-            return Err(AuthError::TooManyLookups { retry_after: wait });
+        // One lookup of an id at a time: the calls that miss it together
+        // (every call in flight when its cache entry lapses) wait for that
+        // one, and only the call that makes it pays.
+        let lookup = {
+            let mut in_flight = self.in_flight.lock().map_err(|_| poisoned())?;
+            Arc::clone(in_flight.entry(id.to_owned()).or_default())
+        };
+        let key = lookup
+            .get_or_try_init(|| async {
+                if let Err(wait) = self.lookups_per_address.take(client) {
+                    return Err(AuthError::TooManyLookups { retry_after: wait });
+                }
+                let key = self.fetch(id).await?;
+                if key.is_some() {
+                    // Honest clients must not pay for the cache's lapses.
+                    self.lookups_per_address.give_back(client);
+                }
+                Ok(key)
+            })
+            .await
+            .cloned();
+        let mut in_flight = self.in_flight.lock().map_err(|_| poisoned())?;
+        if in_flight.get(id).is_some_and(|current| Arc::ptr_eq(current, &lookup)) {
+            in_flight.remove(id);
         }
-        self.fetch(id).await
+        key
     }
 
     /// The key `id` for the server's own re-checks (streams): never charged.

@@ -4,6 +4,7 @@
 //! The tenant always comes from the key, never from the request body.
 
 mod keys;
+mod lookups;
 mod rate;
 
 use consent_core::TenantId;

@@ -120,3 +120,52 @@ async fn ten_thousand_random_keys_from_one_address_cost_a_bounded_number_of_look
     other.record_consent(request()).await.unwrap();
     process.stop().await;
 }
+
+/// A valid key is looked up again each time its cache entry lapses (half a
+/// second): once, however many calls are in flight then (they wait for that
+/// lookup), and at no cost to its address, since it found a key. Found by
+/// the benchmark: with lookups of keys that exist charged, 32 calls in
+/// flight from one address drained a budget of 10/s within seconds and were
+/// refused. A budget of 2 is spent by one herd of misses, or by the lapses
+/// of two seconds if found keys were charged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lookups_of_a_key_that_exists_cost_its_address_nothing() {
+    const WORKERS: usize = 32;
+    let server = crate::support::TestServer::start_with(|config| {
+        config.auth = consentd::config::AuthMode::Required;
+        config.limits.key_lookups = consentd::auth::LookupBudget { rate: 1, burst: 2 };
+        // Out of the way: this is about lookups, not the key's own rate.
+        config.limits.calls.rate_per_key = 1_000_000;
+        config.limits.calls.burst_per_key = 1_000_000;
+    })
+    .await;
+    let key = crate::auth::create_key(&server.database_url(), "acme", &[]);
+    let mut client = crate::auth::keyed_client(&server.url(), &key).await;
+    let person = || identity("user_id", "jane");
+    client.record_consent(record_request(person(), "marketing", "", pb::Decision::Granted)).await.unwrap();
+    // Four lapses of the key's cache entry, with 32 checks in flight at each.
+    let until = Instant::now() + std::time::Duration::from_millis(2200);
+    let workers: Vec<_> = (0..WORKERS)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                let mut client = client;
+                let mut calls = 0;
+                while Instant::now() < until {
+                    let check = pb::CheckConsentRequest {
+                        subject: crate::support::by_identity(person()),
+                        purpose: "marketing".into(),
+                        ..Default::default()
+                    };
+                    client.check_consent(check).await?;
+                    calls += 1;
+                }
+                Ok::<_, tonic::Status>(calls)
+            })
+        })
+        .collect();
+    for worker in workers {
+        let calls = worker.await.unwrap().expect("a call with a valid key was refused");
+        assert!(calls > 0);
+    }
+}
