@@ -94,6 +94,9 @@ impl From<consent_core::ConsentError> for AuthError {
 
 type Cached = (Instant, Option<StoredKey>);
 
+/// One lookup of a key id, shared by the calls that wait for it.
+type Lookup = OnceCell<Option<StoredKey>>;
+
 /// Creates, checks and caches API keys.
 #[derive(Clone)]
 pub struct Authenticator {
@@ -108,7 +111,7 @@ pub struct Authenticator {
     lookups_per_address: Arc<LookupBuckets>,
     /// The key lookups under way, by id, each shared by the calls waiting
     /// for it.
-    in_flight: Arc<Mutex<HashMap<String, Arc<OnceCell<Option<StoredKey>>>>>>,
+    in_flight: Arc<Mutex<HashMap<String, Arc<Lookup>>>>,
     lookups: Counter<u64>,
 }
 
