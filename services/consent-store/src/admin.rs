@@ -163,7 +163,7 @@ impl SqlStore {
         vendor: &str,
         external_id: &str,
     ) -> Result<Option<TenantId>, ConsentError> {
-        if let Some(tenant) = self.bindings.get(vendor, external_id) {
+        if let Some(tenant) = self.parts.bindings.get(vendor, external_id) {
             return Ok(Some(tenant));
         }
         let found = tenant_binding::Entity::find_by_id((vendor.to_owned(), external_id.to_owned()))
@@ -172,7 +172,7 @@ impl SqlStore {
             .map_err(db_error)?
             .map(|row| TenantId::new(row.tenant));
         if let Some(tenant) = &found {
-            self.bindings.remember(vendor, external_id, tenant);
+            self.parts.bindings.remember(vendor, external_id, tenant);
         }
         Ok(found)
     }

@@ -263,13 +263,13 @@ mod tests {
         let (_database, store) = migrated(backend).await;
         let count = ROWS_PER_STATEMENT * 2 + 7;
         let (links, records, states) = rows(count);
-        write(&store.db, &links, &records, &states).await.unwrap();
-        assert_eq!(identity::Entity::find().count(&store.db).await.unwrap(), count as u64);
-        assert_eq!(consent_state::Entity::find().count(&store.db).await.unwrap(), count as u64);
-        let mut stored = consent_record::Entity::find().all(&store.db).await.unwrap();
+        write(&store.parts.db, &links, &records, &states).await.unwrap();
+        assert_eq!(identity::Entity::find().count(&store.parts.db).await.unwrap(), count as u64);
+        assert_eq!(consent_state::Entity::find().count(&store.parts.db).await.unwrap(), count as u64);
+        let mut stored = consent_record::Entity::find().all(&store.parts.db).await.unwrap();
         stored.sort_by_key(|r| r.revision);
         assert_eq!(stored, records);
-        let mut stored_links = identity::Entity::find().all(&store.db).await.unwrap();
+        let mut stored_links = identity::Entity::find().all(&store.parts.db).await.unwrap();
         stored_links.sort_by_key(|l| l.linked_revision);
         assert_eq!(stored_links, links);
     }
@@ -280,7 +280,7 @@ mod tests {
         let (_database, store) = migrated(backend).await;
         for table in ["identities", "consent_records", "consent_state"] {
             store
-                .db
+                .parts.db
                 .execute_unprepared(&format!(
                     "ALTER TABLE {table} ADD COLUMN added_later TEXT NOT NULL DEFAULT 'x'"
                 ))
@@ -288,8 +288,8 @@ mod tests {
                 .unwrap();
         }
         let (links, records, states) = rows(3);
-        write(&store.db, &links, &records, &states).await.unwrap();
-        assert_eq!(consent_record::Entity::find().count(&store.db).await.unwrap(), 3);
+        write(&store.parts.db, &links, &records, &states).await.unwrap();
+        assert_eq!(consent_record::Entity::find().count(&store.parts.db).await.unwrap(), 3);
     }
 
     #[tokio::test]

@@ -70,11 +70,11 @@ pub(crate) struct Gateway {
 
 /// The routes of the `enabled` adapters, each behind its own pipeline.
 pub(crate) fn routes(gateway: Gateway, enabled: &[String]) -> Router {
-    let mut by_path: BTreeMap<&'static str, MethodRouter<Gateway>> = BTreeMap::new();
+    let mut by_path: BTreeMap<&'static str, MethodRouter<Arc<Gateway>>> = BTreeMap::new();
     for adapter in registry().into_iter().filter(|a| enabled.iter().any(|name| name == a.name())) {
         for (index, route) in adapter.routes().iter().enumerate() {
             let handler_adapter = Arc::clone(&adapter);
-            let handler = move |state: State<Gateway>,
+            let handler = move |state: State<Arc<Gateway>>,
                                 peer: ConnectInfo<PeerAddr>,
                                 principal: Option<Extension<Principal>>,
                                 params: Result<RawPathParams, RawPathParamsRejection>,
@@ -136,7 +136,8 @@ pub(crate) fn routes(gateway: Gateway, enabled: &[String]) -> Router {
     for (path, methods) in by_path {
         router = router.route(path, methods);
     }
-    router.with_state(gateway)
+    // Shared, not cloned, by every request (its parts are many).
+    router.with_state(Arc::new(gateway))
 }
 
 const fn method_name(method: Method) -> &'static str {

@@ -33,9 +33,15 @@ impl Default for Limits {
     }
 }
 
-/// The shared state of every [`super::Admission`] of one server.
+/// The shared state of every [`super::Admission`] of one server (cheap to
+/// clone: every layer of every call holds one).
 #[derive(Debug, Clone)]
 pub struct Gate {
+    state: Arc<GateState>,
+}
+
+#[derive(Debug)]
+struct GateState {
     /// `None`: authentication disabled, every keyed call acts as
     /// [`crate::auth::Principal::anonymous`].
     authenticator: Option<Authenticator>,
@@ -48,46 +54,47 @@ pub struct Gate {
 impl Gate {
     /// A gate with `limits`, checking credentials with `authenticator`.
     pub fn new(limits: &Limits, authenticator: Option<Authenticator>) -> Self {
-        Self {
+        let state = GateState {
             authenticator,
             rate: Arc::new(KeyRate::new(limits.rate_per_key, limits.burst_per_key)),
             in_flight: Arc::new(Semaphore::new(limits.max_in_flight)),
             max_deadline: limits.max_deadline,
             draining: Arc::default(),
-        }
+        };
+        Self { state: Arc::new(state) }
     }
 
     /// Whether shutdown began and new calls are refused.
     pub fn draining(&self) -> bool {
-        self.draining.load(Ordering::Acquire)
+        self.state.draining.load(Ordering::Acquire)
     }
 
     /// The flag shutdown sets (the readiness reports read it too).
     pub fn draining_flag(&self) -> &Arc<AtomicBool> {
-        &self.draining
+        &self.state.draining
     }
 
     /// The authenticator, unless authentication is disabled.
     pub fn authenticator(&self) -> Option<&Authenticator> {
-        self.authenticator.as_ref()
+        self.state.authenticator.as_ref()
     }
 
     /// The per-key budgets (vendor routes also charge the accounts they
     /// decode).
     pub fn rate(&self) -> &KeyRate {
-        &self.rate
+        &self.state.rate
     }
 
     pub(super) fn in_flight(&self) -> Arc<Semaphore> {
-        Arc::clone(&self.in_flight)
+        Arc::clone(&self.state.in_flight)
     }
 
     /// Calls that may still start before the server sheds.
     pub fn in_flight_available(&self) -> usize {
-        self.in_flight.available_permits()
+        self.state.in_flight.available_permits()
     }
 
     pub(super) fn max_deadline(&self) -> Duration {
-        self.max_deadline
+        self.state.max_deadline
     }
 }

@@ -13,7 +13,7 @@ use tower::{Layer, Service, ServiceExt as _};
 
 use super::Gate;
 use super::refusal::{Arrival, Credential, Refusal, drained};
-use crate::auth::{Authenticator, Principal};
+use crate::auth::Principal;
 
 /// One admission step.
 pub trait Step: Clone + Send + Sync + 'static {
@@ -126,12 +126,12 @@ impl Step for Admit {
 /// keyless route, whose handler establishes the tenant from the account).
 #[derive(Debug, Clone)]
 pub struct Authenticate {
-    authenticator: Option<Authenticator>,
+    gate: Gate,
 }
 
 impl Authenticate {
     pub(super) fn new(gate: &Gate) -> Self {
-        Self { authenticator: gate.authenticator().cloned() }
+        Self { gate: gate.clone() }
     }
 }
 
@@ -140,7 +140,7 @@ impl Step for Authenticate {
 
     async fn admit(&self, extensions: &mut http::Extensions) -> Result<(), Refusal> {
         let arrival = arrival(extensions);
-        let principal = match (&self.authenticator, arrival.credential) {
+        let principal = match (self.gate.authenticator(), arrival.credential) {
             (_, Credential::Keyless { .. }) => return Ok(()),
             (None, Credential::Key(_)) => Principal::anonymous(),
             (Some(_), Credential::Key(None)) => {
