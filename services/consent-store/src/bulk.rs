@@ -280,7 +280,8 @@ mod tests {
         let (_database, store) = migrated(backend).await;
         for table in ["identities", "consent_records", "consent_state"] {
             store
-                .parts.db
+                .parts
+                .db
                 .execute_unprepared(&format!(
                     "ALTER TABLE {table} ADD COLUMN added_later TEXT NOT NULL DEFAULT 'x'"
                 ))

@@ -131,7 +131,7 @@ struct Readiness<S> {
 async fn metrics() -> ([(axum::http::header::HeaderName, &'static str); 1], String) {
     (
         [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-        crate::telemetry::render_metrics(),
+        consentd_telemetry::render_metrics(),
     )
 }
 

@@ -14,6 +14,5 @@ pub mod pipeline;
 mod readiness;
 pub mod server;
 mod tail;
-pub mod telemetry;
 pub mod tls;
 pub mod webhooks;

@@ -6,8 +6,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use consent_store::{SqlStore, StoreOptions};
 use consentd::config::{AdminArgs, Config, ServeArgs};
-use consentd::telemetry::Telemetry;
-use consentd::{server, telemetry};
+use consentd::server;
+use consentd_telemetry as telemetry;
+use consentd_telemetry::Telemetry;
 
 /// consentd: a consent-record service (gRPC API, change feed, vendor adapters).
 #[derive(Debug, Parser)]

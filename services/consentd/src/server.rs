@@ -23,11 +23,11 @@ use crate::config::{AuthMode, Config};
 use crate::connection::GrpcConnection;
 use crate::feed::Feeds;
 use crate::gateway::{self, Gateway};
+use crate::grpc::TelemetryLayer;
 use crate::grpc::{Admitted, GrpcConsentService, GrpcTransport, GrpcWebhookService};
 use crate::http;
 use crate::pipeline::{Admission, Gate, request_ids};
 use crate::readiness::{CONSENT_SERVICE_NAME, report_readiness, watch_readiness};
-use crate::telemetry::TelemetryLayer;
 use crate::tls::{TlsListener, TlsMaterial};
 use crate::webhooks::Webhooks;
 use crate::webhooks::deliver::Deliverer;
@@ -350,7 +350,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
 /// Reports the store's pool usage (`consentd.store.pool.connections` by
 /// `state` idle/used) at each metrics collection.
 fn register_pool_usage(store: SqlStore) {
-    crate::telemetry::meter()
+    consentd_telemetry::meter()
         .u64_observable_gauge("consentd.store.pool.connections")
         .with_unit("{connection}")
         .with_description("Database connections open, by state")
@@ -369,7 +369,7 @@ fn register_pool_usage(store: SqlStore) {
 /// `consentd.store.standby.lag`, seconds, while known) by `standby` (its
 /// host, port and database) at each metrics collection.
 fn register_standbys(store: SqlStore) {
-    let meter = crate::telemetry::meter();
+    let meter = consentd_telemetry::meter();
     let in_use = store.clone();
     meter
         .u64_observable_gauge("consentd.store.standby.in_use")

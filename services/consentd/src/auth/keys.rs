@@ -175,7 +175,7 @@ impl Authenticator {
             unknown: Arc::new(quick_cache::sync::Cache::new(UNKNOWN_KEY_CAPACITY)),
             lookups_per_address: Arc::new(LookupBuckets::new(budget.rate, budget.burst)),
             in_flight: Arc::default(),
-            lookups: crate::telemetry::meter()
+            lookups: consentd_telemetry::meter()
                 .u64_counter("consentd.auth.key_lookups")
                 .with_unit("{lookup}")
                 .with_description("API keys looked up in the database, by outcome (found, unknown)")

@@ -9,7 +9,7 @@ use clap::Args;
 use super::file::{FileConfig, read_file};
 use super::urls::{validate_database_url, validate_key_secret};
 use super::{AuthMode, ConfigError};
-use crate::telemetry::LogFormat;
+use consentd_telemetry::LogFormat;
 
 /// Default database: an embedded SQLite file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://consentd.db?mode=rwc";

@@ -12,8 +12,8 @@ use super::urls::{REDACTED, redact_url};
 use super::{AuthMode, Config, ConfigError, GatewaySettings, ServerLimits};
 use crate::feed::FeedSettings;
 use crate::pipeline::Limits;
-use crate::telemetry::LogFormat;
 use crate::webhooks::WebhookSettings;
+use consentd_telemetry::LogFormat;
 
 /// The TOML file: the same settings as the flags, in snake case. (Plain
 /// values come before tables, as TOML writes them.)

@@ -14,9 +14,9 @@ use consent_store::StoreOptions;
 
 use crate::feed::FeedSettings;
 use crate::pipeline::Limits;
-use crate::telemetry::LogFormat;
 use crate::tls::TlsFiles;
 use crate::webhooks::WebhookSettings;
+use consentd_telemetry::LogFormat;
 
 mod args;
 mod file;

@@ -193,7 +193,7 @@ impl<S: ConsentStore + Clone> Feeds<S> {
         let streams = Arc::new(Semaphore::new(settings.max_streams));
         let open = Arc::clone(&streams);
         let max = settings.max_streams;
-        crate::telemetry::meter()
+        consentd_telemetry::meter()
             .i64_observable_up_down_counter("consentd.subscribe.open_streams")
             .with_unit("{stream}")
             .with_description("Subscribe streams open on this server")

@@ -63,7 +63,7 @@ where
             vendor,
             request_id = %request_id(request.headers()),
         );
-        let _ = span.set_parent(crate::telemetry::parent_context(request.headers()));
+        let _ = span.set_parent(consentd_telemetry::parent_context(request.headers()));
         let started = std::time::Instant::now();
         let inner = self.inner.clone();
         Box::pin(async move {
@@ -73,7 +73,7 @@ where
             if status >= 500 {
                 span.record("otel.status_code", "ERROR");
             }
-            crate::telemetry::instruments().http_duration.record(
+            consentd_telemetry::instruments().http_duration.record(
                 started.elapsed().as_secs_f64(),
                 &[
                     KeyValue::new("http.request.method", method),

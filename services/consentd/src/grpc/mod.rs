@@ -2,6 +2,7 @@
 //! service, and converts back.
 
 mod convert;
+mod observe;
 mod status;
 mod subscribe;
 mod transport;
@@ -15,6 +16,7 @@ use tonic::{Request, Response, Status};
 use crate::auth::{Scope, authorize};
 use crate::feed::Feeds;
 
+pub use observe::TelemetryLayer;
 use status::to_status;
 pub use subscribe::SubscribeStream;
 pub use transport::{Admitted, GrpcTransport};

@@ -109,11 +109,21 @@ async fn ten_thousand_random_keys_from_one_address_cost_a_bounded_number_of_look
     assert!(unknown >= 1, "the metric counts lookups:\n{metrics}");
     assert!(unknown <= bound, "{unknown} lookups for {ATTEMPTS} unknown keys, more than {bound}");
 
-    // The same address is told to slow down on the vendor routes too.
-    let path = format!("/acme/projects/web/consents/data?apiKey={}", random_key(ATTEMPTS + 1));
-    let refused =
-        send(process.http_addr, "POST", &path, &[("content-type", "application/json")], b"{}").await;
-    assert_eq!(refused.status, 429, "{refused:?}");
+    // The same address is told to slow down on the vendor routes too. (Its
+    // bucket refills 5 a second: a token that came back since the flood
+    // buys one lookup, a 401, and the next attempt is refused again.)
+    let mut statuses = Vec::new();
+    for attempt in 1..=5 {
+        let path = format!("/acme/projects/web/consents/data?apiKey={}", random_key(ATTEMPTS + attempt));
+        let answer =
+            send(process.http_addr, "POST", &path, &[("content-type", "application/json")], b"{}").await;
+        statuses.push(answer.status);
+        if answer.status == 429 {
+            break;
+        }
+    }
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    assert!(statuses.iter().all(|status| matches!(status, 401 | 429)), "{statuses:?}");
 
     // A client at another address, with a real key, is served.
     let mut other = client_from("127.0.0.2", &process.grpc_addr, &valid).await;

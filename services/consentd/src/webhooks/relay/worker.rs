@@ -220,7 +220,7 @@ impl Worker {
         let subscription = &self.subscription;
         let attempt_number = subscription.failures + 1;
         let delivered = result.outcome == DeliveryOutcome::Delivered;
-        crate::telemetry::instruments()
+        consentd_telemetry::instruments()
             .webhook_attempts
             .add(1, &[opentelemetry::KeyValue::new("outcome", result.outcome.as_str())]);
         let progress = if delivered {
