@@ -15,7 +15,7 @@ use consent_core::ConsentService;
 use consent_proto::v1 as pb;
 use consent_proto::v1::consent_service_server::ConsentService as _;
 use consent_store::{SqlStore, StoreOptions};
-use consentd::auth::Principal;
+use consentd_auth::Principal;
 use consentd::feed::{FeedSettings, Feeds};
 use consentd::grpc::GrpcConsentService;
 use libfuzzer_sys::fuzz_target;

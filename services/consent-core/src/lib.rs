@@ -6,6 +6,7 @@ pub mod check;
 pub mod command;
 pub mod error;
 pub mod feed;
+pub mod keys;
 pub mod model;
 pub mod page;
 pub mod service;
@@ -20,6 +21,7 @@ pub use command::{
 };
 pub use error::{ConsentError, ErrorCode, FieldViolation};
 pub use feed::{ChangeFilter, ChangePage, FeedFilter, FeedStart, Subscribe};
+pub use keys::{KeyStore, StoredKey};
 pub use model::{
     ConsentRecord, ConsentStatus, Decision, EventKind, Evidence, Identity, PurposeDecision, Revision,
     SubjectRef, TenantId,

@@ -5,30 +5,14 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use consent_core::{ConsentError, TenantId, Timestamp};
+use consent_core::keys::KeyFuture;
+use consent_core::{ConsentError, KeyStore, StoredKey, TenantId, Timestamp};
 use sea_orm::sea_query::{OnConflict, Query};
 use sea_orm::{ActiveValue, ConnectionTrait, EntityTrait, IntoActiveModel, QueryOrder};
 
 use crate::SqlStore;
 use crate::entity::{api_key, store_meta, tenant_binding};
 use crate::error::db_error;
-
-/// An API key as stored: never the secret, only its keyed hash.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredKey {
-    /// The key's public prefix.
-    pub id: String,
-    /// The tenant the key acts for.
-    pub tenant: TenantId,
-    /// Hex HMAC-SHA256 of the secret part.
-    pub hash: String,
-    /// Granted scopes, such as `consent:read`.
-    pub scopes: Vec<String>,
-    /// When the key was created.
-    pub created_at: Timestamp,
-    /// When the key was revoked, if it was.
-    pub revoked_at: Option<Timestamp>,
-}
 
 impl From<api_key::Model> for StoredKey {
     fn from(row: api_key::Model) -> Self {
@@ -209,4 +193,18 @@ pub(crate) async fn meta_value<C: ConnectionTrait>(
         .map_err(db_error)?
         .map(|row| row.value)
         .ok_or_else(|| ConsentError::Internal(format!("store fact {key} missing after insert")))
+}
+
+impl KeyStore for SqlStore {
+    fn insert_key<'a>(&'a self, key: &'a StoredKey) -> KeyFuture<'a, ()> {
+        Box::pin(SqlStore::insert_key(self, key))
+    }
+
+    fn key<'a>(&'a self, id: &'a str) -> KeyFuture<'a, Option<StoredKey>> {
+        Box::pin(SqlStore::key(self, id))
+    }
+
+    fn fact<'a>(&'a self, name: &'a str, initial: String) -> KeyFuture<'a, String> {
+        Box::pin(self.meta_value(name, move || initial))
+    }
 }

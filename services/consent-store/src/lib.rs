@@ -35,7 +35,6 @@ use tokio::sync::{OnceCell, watch};
 use uuid::Uuid;
 
 use crate::admin::KnownBindings;
-pub use crate::admin::StoredKey;
 use crate::cache::{CheckCache, CurrentRecord};
 use crate::connect::{connect_options, connect_with_retry, standbys, warn_if_not_durable};
 use crate::dialect::Dialect;
@@ -49,6 +48,7 @@ pub use crate::vitals::Vitals;
 pub use crate::webhooks::{
     DeliveryAttempt, DeliveryOutcome, Lease, Progress, WebhookState, WebhookSubscription, event_id,
 };
+pub use consent_core::StoredKey;
 
 /// The advisory lock key migrations hold on PostgreSQL ("consentd" in ASCII).
 const MIGRATION_LOCK_KEY: i64 = 0x636f_6e73_656e_7464;

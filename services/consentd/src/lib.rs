@@ -1,7 +1,6 @@
 //! consentd: the consent-record service. This library holds the server so
 //! that the binary and the integration tests start it the same way.
 
-pub mod auth;
 pub mod config;
 pub mod connection;
 pub mod feed;
@@ -10,7 +9,6 @@ pub mod grpc;
 mod http;
 #[cfg(test)]
 mod parity;
-pub mod pipeline;
 mod readiness;
 pub mod server;
 mod tail;

@@ -145,8 +145,8 @@ fn report(result: Result<(), String>) -> ExitCode {
 mod admin {
     use consent_core::{TenantId, Timestamp};
     use consent_store::{SqlStore, StoreOptions};
-    use consentd::auth::{Authenticator, Scope};
     use consentd::config::AdminArgs;
+    use consentd_auth::{Authenticator, Scope};
 
     use super::{KeysCommand, TenantsCommand};
 
@@ -171,8 +171,9 @@ mod admin {
                         .collect::<Result<_, _>>()?
                 };
                 let (store, key_secret) = open(&admin).await?;
-                let authenticator =
-                    Authenticator::new(store, key_secret.as_deref()).await.map_err(|err| err.to_string())?;
+                let authenticator = Authenticator::new(std::sync::Arc::new(store), key_secret.as_deref())
+                    .await
+                    .map_err(|err| err.to_string())?;
                 let key = authenticator.create(&tenant, &scopes).await.map_err(|err| err.to_string())?;
                 println!("{}", key.key);
                 Ok(())

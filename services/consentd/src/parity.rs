@@ -13,7 +13,7 @@ use tower::{Layer as _, ServiceExt as _};
 
 use crate::gateway::VendorTransport;
 use crate::grpc::GrpcTransport;
-use crate::pipeline::{Admission, Gate, Limits};
+use consentd_pipeline::{Admission, Gate, Limits};
 
 /// A handler that answers once `release` has a permit for it.
 fn handler<B: Default>(

@@ -18,7 +18,6 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 use tower::Layer as _;
 
-use crate::auth::{Authenticator, KeyError, Scope};
 use crate::config::{AuthMode, Config};
 use crate::connection::GrpcConnection;
 use crate::feed::Feeds;
@@ -26,12 +25,13 @@ use crate::gateway::{self, Gateway};
 use crate::grpc::TelemetryLayer;
 use crate::grpc::{Admitted, GrpcConsentService, GrpcTransport, GrpcWebhookService};
 use crate::http;
-use crate::pipeline::{Admission, Gate, request_ids};
 use crate::readiness::{CONSENT_SERVICE_NAME, report_readiness, watch_readiness};
 use crate::tls::{TlsListener, TlsMaterial};
 use crate::webhooks::Webhooks;
 use crate::webhooks::deliver::Deliverer;
 use crate::webhooks::relay::Relay;
+use consentd_auth::{Authenticator, KeyError, Scope};
+use consentd_pipeline::{Admission, Gate, request_ids};
 
 /// A failure to start or run the server.
 #[derive(Debug, thiserror::Error)]
@@ -181,7 +181,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
     }
     let authenticator = match config.auth {
         AuthMode::Required => {
-            let authenticator = Authenticator::new(store.clone(), config.key_secret.as_deref())
+            let authenticator = Authenticator::new(Arc::new(store.clone()), config.key_secret.as_deref())
                 .await?
                 .with_lookup_budget(config.limits.key_lookups);
             bootstrap_key(&store, &authenticator).await?;

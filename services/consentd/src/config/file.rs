@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use super::urls::{REDACTED, redact_url};
 use super::{AuthMode, Config, ConfigError, GatewaySettings, ServerLimits};
 use crate::feed::FeedSettings;
-use crate::pipeline::Limits;
 use crate::webhooks::WebhookSettings;
+use consentd_pipeline::Limits;
 use consentd_telemetry::LogFormat;
 
 /// The TOML file: the same settings as the flags, in snake case. (Plain
@@ -294,7 +294,7 @@ pub(super) fn server_limits(file: &FileLimitsConfig) -> ServerLimits {
             .http_body_timeout_ms
             .map_or(defaults.http_body_timeout, Duration::from_millis),
         max_http_connections: file.max_http_connections.unwrap_or(defaults.max_http_connections),
-        key_lookups: crate::auth::LookupBudget {
+        key_lookups: consentd_auth::LookupBudget {
             rate: file.key_lookups_per_address.unwrap_or(defaults.key_lookups.rate),
             burst: file.key_lookup_burst_per_address.unwrap_or(defaults.key_lookups.burst),
         },

@@ -13,9 +13,9 @@ use serde::{Deserialize, Serialize};
 use consent_store::StoreOptions;
 
 use crate::feed::FeedSettings;
-use crate::pipeline::Limits;
 use crate::tls::TlsFiles;
 use crate::webhooks::WebhookSettings;
+use consentd_pipeline::Limits;
 use consentd_telemetry::LogFormat;
 
 mod args;
@@ -136,7 +136,7 @@ pub struct ServerLimits {
     pub max_http_connections: usize,
     /// API key lookups (database round trips) one client address may make;
     /// lookups of keys that exist are given back.
-    pub key_lookups: crate::auth::LookupBudget,
+    pub key_lookups: consentd_auth::LookupBudget,
 }
 
 impl Default for ServerLimits {
@@ -154,7 +154,7 @@ impl Default for ServerLimits {
             http_header_timeout: Duration::from_secs(10),
             http_body_timeout: Duration::from_secs(10),
             max_http_connections: 10_000,
-            key_lookups: crate::auth::LookupBudget::default(),
+            key_lookups: consentd_auth::LookupBudget::default(),
         }
     }
 }

@@ -24,8 +24,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tokio_stream::Stream;
 
-use crate::auth::{Authenticator, Principal};
 use crate::tail::{Follower, Page, Reading, Tails};
+use consentd_auth::{Authenticator, Principal};
 
 mod budget;
 

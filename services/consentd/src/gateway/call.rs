@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 use super::transport::{client_ip, header};
 use super::{Gateway, http_response};
-use crate::auth::{Principal, Scope};
+use consentd_auth::{Principal, Scope};
 
 /// The parts of one admitted HTTP request.
 pub(super) struct Parts<'a> {

@@ -29,10 +29,10 @@ use consent_core::ConsentService;
 use consent_store::SqlStore;
 use tower::ServiceBuilder;
 
-use crate::auth::Principal;
 use crate::http::PeerAddr;
-use crate::pipeline::{Admission, Gate};
 use crate::webhooks::Webhooks;
+use consentd_auth::Principal;
+use consentd_pipeline::{Admission, Gate};
 use observe::ObserveLayer;
 pub(crate) use transport::VendorTransport;
 

@@ -11,7 +11,7 @@ use tower::{Layer, Service, ServiceExt as _};
 use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
-use crate::pipeline::request_id;
+use consentd_pipeline::request_id;
 
 /// What a vendor route's telemetry is labelled with.
 #[derive(Debug, Clone, Copy)]

@@ -13,9 +13,9 @@ use base64::engine::general_purpose::STANDARD;
 use consent_adapter::{Access, Credential as Location, Failure, VendorAdapter};
 
 use super::http_response;
-use crate::auth::AuthError;
 use crate::http::PeerAddr;
-use crate::pipeline::{Arrival, Credential, Refusal, Transport};
+use consentd_auth::AuthError;
+use consentd_pipeline::{Arrival, Credential, Refusal, Transport};
 
 /// One route of one vendor adapter.
 #[derive(Clone)]

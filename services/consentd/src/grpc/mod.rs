@@ -1,6 +1,7 @@
 //! The gRPC face of the consent service: each handler converts, calls the
 //! service, and converts back.
 
+mod authorize;
 mod convert;
 mod observe;
 mod status;
@@ -13,8 +14,9 @@ use consent_proto::v1 as pb;
 use consent_proto::v1::consent_service_server::ConsentService as ConsentServiceApi;
 use tonic::{Request, Response, Status};
 
-use crate::auth::{Scope, authorize};
 use crate::feed::Feeds;
+use authorize::authorize;
+use consentd_auth::Scope;
 
 pub use observe::TelemetryLayer;
 use status::to_status;

@@ -13,9 +13,9 @@ use tonic::transport::server::TlsConnectInfo;
 use tonic_types::{ErrorDetails, StatusExt};
 use tower::Service;
 
-use crate::auth::AuthError;
 use crate::connection::ConnectionInfo;
-use crate::pipeline::{Arrival, Credential, Refusal, Transport};
+use consentd_auth::AuthError;
+use consentd_pipeline::{Arrival, Credential, Refusal, Transport};
 
 /// See the module documentation.
 #[derive(Debug, Clone, Copy, Default)]

@@ -11,9 +11,10 @@ use consent_store::{DeliveryAttempt, DeliveryOutcome, SqlStore, WebhookState, We
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
+use super::authorize::authorize;
 use super::convert::{subject_pb, timestamp_pb};
 use super::to_status;
-use crate::auth::{Scope, authorize};
+use consentd_auth::Scope;
 
 /// Implements `consent.v1.WebhookService` over the store.
 #[derive(Debug, Clone)]

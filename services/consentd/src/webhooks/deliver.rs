@@ -20,7 +20,7 @@ use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 use super::policy::{RefusedAddress, UrlPolicy};
-use crate::auth::{KeyError, server_secret};
+use consentd_auth::{KeyError, server_secret};
 
 /// Bytes of a subscription's signing key.
 pub const KEY_BYTES: usize = 32;

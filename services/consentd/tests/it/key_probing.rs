@@ -143,7 +143,7 @@ async fn lookups_of_a_key_that_exists_cost_its_address_nothing() {
     const WORKERS: usize = 32;
     let server = crate::support::TestServer::start_with(|config| {
         config.auth = consentd::config::AuthMode::Required;
-        config.limits.key_lookups = consentd::auth::LookupBudget { rate: 1, burst: 2 };
+        config.limits.key_lookups = consentd_auth::LookupBudget { rate: 1, burst: 2 };
         // Out of the way: this is about lookups, not the key's own rate.
         config.limits.calls.rate_per_key = 1_000_000;
         config.limits.calls.burst_per_key = 1_000_000;

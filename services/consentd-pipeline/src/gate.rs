@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
-use crate::auth::{Authenticator, KeyRate};
+use consentd_auth::{Authenticator, KeyRate};
 
 /// The limits of `[limits]` the pipeline enforces.
 #[derive(Debug, Clone)]
@@ -43,7 +43,7 @@ pub struct Gate {
 #[derive(Debug)]
 struct GateState {
     /// `None`: authentication disabled, every keyed call acts as
-    /// [`crate::auth::Principal::anonymous`].
+    /// [`consentd_auth::Principal::anonymous`].
     authenticator: Option<Authenticator>,
     rate: Arc<KeyRate>,
     in_flight: Arc<Semaphore>,

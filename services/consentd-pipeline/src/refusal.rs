@@ -8,12 +8,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use bytes::Bytes;
 use http_body::Body;
-use hyper::body::Bytes;
 use tokio::sync::Semaphore;
 use tower::{Layer, Service, ServiceExt as _};
 
-use crate::auth::AuthError;
+use consentd_auth::AuthError;
 
 /// Why the pipeline refused a request.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

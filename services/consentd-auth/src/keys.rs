@@ -8,8 +8,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use consent_core::{TenantId, Timestamp};
-use consent_store::{SqlStore, StoredKey};
+use consent_core::{KeyStore, StoredKey, TenantId, Timestamp};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use tokio::sync::OnceCell;
@@ -17,8 +16,8 @@ use tokio::sync::OnceCell;
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::Counter;
 
-use super::lookups::LookupBuckets;
-use super::{Principal, Scope};
+use crate::lookups::LookupBuckets;
+use crate::{Principal, Scope};
 
 /// How long a looked-up key is trusted before it is read again: revocation
 /// takes effect within this (plus a stream's re-check interval).
@@ -100,7 +99,7 @@ type Lookup = OnceCell<Option<StoredKey>>;
 /// Creates, checks and caches API keys.
 #[derive(Clone)]
 pub struct Authenticator {
-    store: SqlStore,
+    store: Arc<dyn KeyStore>,
     secret: Arc<Vec<u8>>,
     cache: Arc<Mutex<HashMap<String, Cached>>>,
     /// Ids recently looked up and found to be no key's.
@@ -141,12 +140,12 @@ impl std::fmt::Debug for Authenticator {
 /// The server secret that keys API-key hashes and webhook signing secrets:
 /// `configured` (`CONSENTD_KEY_SECRET`), or else one generated once and kept
 /// in the database.
-pub async fn server_secret(store: &SqlStore, configured: Option<&str>) -> Result<Vec<u8>, KeyError> {
+pub async fn server_secret(store: &dyn KeyStore, configured: Option<&str>) -> Result<Vec<u8>, KeyError> {
     let secret = match configured {
         Some(secret) if !secret.is_empty() => secret.to_owned(),
         Some(_) | None => {
             let generated = random_token(32)?;
-            store.meta_value(SECRET_FACT, || generated).await?
+            store.fact(SECRET_FACT, generated).await?
         }
     };
     Ok(secret.into_bytes())
@@ -165,8 +164,8 @@ fn well_formed(id: &str, secret: &str) -> bool {
 impl Authenticator {
     /// Uses `configured_secret` (`CONSENTD_KEY_SECRET`) as the HMAC key, or
     /// else a secret generated once and kept in the database.
-    pub async fn new(store: SqlStore, configured_secret: Option<&str>) -> Result<Self, KeyError> {
-        let secret = server_secret(&store, configured_secret).await?;
+    pub async fn new(store: Arc<dyn KeyStore>, configured_secret: Option<&str>) -> Result<Self, KeyError> {
+        let secret = server_secret(store.as_ref(), configured_secret).await?;
         let budget = LookupBudget::default();
         Ok(Self {
             store,

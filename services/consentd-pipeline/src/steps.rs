@@ -7,13 +7,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use hyper::body::Bytes;
+use bytes::Bytes;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::{Layer, Service, ServiceExt as _};
 
 use super::Gate;
 use super::refusal::{Arrival, Credential, Refusal, drained};
-use crate::auth::Principal;
+use consentd_auth::Principal;
 
 /// One admission step.
 pub trait Step: Clone + Send + Sync + 'static {
@@ -144,7 +144,7 @@ impl Step for Authenticate {
             (_, Credential::Keyless { .. }) => return Ok(()),
             (None, Credential::Key(_)) => Principal::anonymous(),
             (Some(_), Credential::Key(None)) => {
-                return Err(Refusal::Auth(crate::auth::AuthError::Unauthenticated));
+                return Err(Refusal::Auth(consentd_auth::AuthError::Unauthenticated));
             }
             (Some(authenticator), Credential::Key(Some(key))) => {
                 authenticator.authenticate_key(&key, &arrival.client).await?

@@ -40,7 +40,7 @@ pub use refusal::{Arrival, Credential, Refusal, RenderLayer, Transport};
 pub use request_id::{NewRequestId, REQUEST_ID, RequestIdLayers, request_id, request_ids};
 pub use steps::{Admit, Authenticate, Rate, Shed, StepLayer};
 
-use crate::auth::Principal;
+use consentd_auth::Principal;
 
 /// The pipeline for one transport: see the module documentation for the
 /// order, which this type alone decides.

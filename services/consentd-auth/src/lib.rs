@@ -1,5 +1,6 @@
-//! Who is calling: API keys, scopes, and the [`Principal`] the request
-//! pipeline (`crate::pipeline`) establishes for the handlers.
+//! Who is calling: API keys (checked against a [`consent_core::KeyStore`]),
+//! scopes, the [`Principal`] the request pipeline establishes for the
+//! handlers, and the rate budgets of keys and client addresses.
 //!
 //! The tenant always comes from the key, never from the request body.
 
@@ -8,7 +9,6 @@ mod lookups;
 mod rate;
 
 use consent_core::TenantId;
-use tonic::{Request, Status};
 
 pub use keys::{AuthError, Authenticator, KeyError, LookupBudget, NewKey, server_secret};
 pub use rate::KeyRate;
@@ -69,20 +69,5 @@ impl Principal {
     /// Whether the caller holds `scope` (`admin` holds every scope).
     pub fn allows(&self, scope: Scope) -> bool {
         self.scopes.contains(&scope) || self.scopes.contains(&Scope::Admin)
-    }
-}
-
-/// The caller of `request`, if it holds `scope`. A request that reached a
-/// handler without a principal is refused: authentication fails closed.
-pub fn authorize<T>(request: &Request<T>, scope: Scope) -> Result<Principal, Status> {
-    let principal = request
-        .extensions()
-        .get::<Principal>()
-        .cloned()
-        .ok_or_else(|| Status::unauthenticated("no credentials were established for this call"))?;
-    if principal.allows(scope) {
-        Ok(principal)
-    } else {
-        Err(Status::permission_denied(format!("this key lacks the {} scope", scope.as_str())))
     }
 }

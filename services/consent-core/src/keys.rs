@@ -1,0 +1,46 @@
+//! What authentication needs from storage: API keys (only their keyed
+//! hashes) and the named facts of a database (its generated server
+//! secret). A small interface of its own, apart from the consent log's
+//! [`crate::ConsentStore`], so the crates that check keys never name the
+//! store that keeps them.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::error::ConsentError;
+use crate::model::TenantId;
+use crate::time::Timestamp;
+
+/// An API key as stored: never the secret, only its keyed hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredKey {
+    /// The key's public prefix.
+    pub id: String,
+    /// The tenant the key acts for.
+    pub tenant: TenantId,
+    /// Hex HMAC-SHA256 of the secret part.
+    pub hash: String,
+    /// Granted scopes, such as `consent:read`.
+    pub scopes: Vec<String>,
+    /// When the key was created.
+    pub created_at: Timestamp,
+    /// When the key was revoked, if it was.
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// A future of a key store's answer (boxed: the authenticator holds its
+/// store as a trait object).
+pub type KeyFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ConsentError>> + Send + 'a>>;
+
+/// Storage of API keys.
+pub trait KeyStore: Send + Sync + std::fmt::Debug + 'static {
+    /// Stores a new key.
+    fn insert_key<'a>(&'a self, key: &'a StoredKey) -> KeyFuture<'a, ()>;
+
+    /// The key with this public id, revoked or not.
+    fn key<'a>(&'a self, id: &'a str) -> KeyFuture<'a, Option<StoredKey>>;
+
+    /// A named fact about this database, `initial` stored on first use (the
+    /// first writer wins when several race).
+    fn fact<'a>(&'a self, name: &'a str, initial: String) -> KeyFuture<'a, String>;
+}

@@ -1,0 +1,20 @@
+//! The scope check of a gRPC handler, on the principal the request
+//! pipeline established.
+
+use consentd_auth::{Principal, Scope};
+use tonic::{Request, Status};
+
+/// The caller of `request`, if it holds `scope`. A request that reached a
+/// handler without a principal is refused: authentication fails closed.
+pub(crate) fn authorize<T>(request: &Request<T>, scope: Scope) -> Result<Principal, Status> {
+    let principal = request
+        .extensions()
+        .get::<Principal>()
+        .cloned()
+        .ok_or_else(|| Status::unauthenticated("no credentials were established for this call"))?;
+    if principal.allows(scope) {
+        Ok(principal)
+    } else {
+        Err(Status::permission_denied(format!("this key lacks the {} scope", scope.as_str())))
+    }
+}
