@@ -31,8 +31,6 @@ use crate::read::{
 };
 use crate::route;
 
-/// The identity namespace of `CustomUserId`.
-pub(crate) const CUSTOM_USER_NAMESPACE: &str = "custom_user_id";
 /// The identity namespace of an anonymous visitor (a record without a
 /// `CustomUserId`): each such request is a new person.
 pub(crate) const ANONYMOUS_NAMESPACE: &str = "anonymous_id";

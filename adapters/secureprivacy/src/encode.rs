@@ -9,7 +9,7 @@ use consent_core::{ConsentRecord, ConsentStatus, ConsentView, Decision, EventKin
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::decode::{CUSTOM_USER_NAMESPACE, METADATA_MEMBER};
+use crate::decode::METADATA_MEMBER;
 use crate::error::vendor_field;
 use crate::model::{
     CheckResponse, ConsentGiven, ConsentResponse, Fingerprint, IntegrationConsentResponse,
@@ -17,6 +17,7 @@ use crate::model::{
     SubscribeResponse, ValidationProblemDetails,
 };
 use crate::page_token;
+use crate::read::CUSTOM_USER_NAMESPACE;
 use crate::route;
 
 /// The status of every success, as documented.

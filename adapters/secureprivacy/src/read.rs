@@ -9,10 +9,12 @@ use consent_core::{Decision, Identity, SubjectRef};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::decode::CUSTOM_USER_NAMESPACE;
 use crate::error::{invalid, missing};
 use crate::field;
 use crate::model::ConsentGiven;
+
+/// The identity namespace of `CustomUserId`.
+pub(crate) const CUSTOM_USER_NAMESPACE: &str = "custom_user_id";
 
 /// `Metadata` may hold at most this many characters, as documented.
 pub(crate) const MAX_METADATA_CHARS: usize = 200;
