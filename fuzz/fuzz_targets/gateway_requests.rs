@@ -15,7 +15,7 @@ use std::time::Duration;
 use arbitrary::Arbitrary;
 use consent_store::StoreOptions;
 use consentd::config::{AuthMode, Config, GatewaySettings, ServerLimits};
-use consentd::feed::FeedSettings;
+use consentd_feed::FeedSettings;
 use consentd::server::RunningServer;
 use consentd::webhooks::WebhookSettings;
 use consentd_fuzz::adapter::Vendor;

@@ -16,7 +16,7 @@ use consent_proto::v1 as pb;
 use consent_proto::v1::consent_service_server::ConsentService as _;
 use consent_store::{SqlStore, StoreOptions};
 use consentd_auth::Principal;
-use consentd::feed::{FeedSettings, Feeds};
+use consentd_feed::{FeedSettings, Feeds};
 use consentd::grpc::GrpcConsentService;
 use libfuzzer_sys::fuzz_target;
 use prost::Message;

@@ -3,7 +3,6 @@
 
 pub mod config;
 pub mod connection;
-pub mod feed;
 pub mod gateway;
 pub mod grpc;
 mod http;
@@ -11,6 +10,5 @@ mod http;
 mod parity;
 mod readiness;
 pub mod server;
-mod tail;
 pub mod tls;
 pub mod webhooks;

@@ -20,7 +20,6 @@ use tower::Layer as _;
 
 use crate::config::{AuthMode, Config};
 use crate::connection::GrpcConnection;
-use crate::feed::Feeds;
 use crate::gateway::{self, Gateway};
 use crate::grpc::TelemetryLayer;
 use crate::grpc::{Admitted, GrpcConsentService, GrpcTransport, GrpcWebhookService};
@@ -31,6 +30,7 @@ use crate::webhooks::Webhooks;
 use crate::webhooks::deliver::Deliverer;
 use crate::webhooks::relay::Relay;
 use consentd_auth::{Authenticator, KeyError, Scope};
+use consentd_feed::Feeds;
 use consentd_pipeline::{Admission, Gate, request_ids};
 
 /// A failure to start or run the server.

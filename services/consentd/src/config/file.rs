@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use super::urls::{REDACTED, redact_url};
 use super::{AuthMode, Config, ConfigError, GatewaySettings, ServerLimits};
-use crate::feed::FeedSettings;
 use crate::webhooks::WebhookSettings;
+use consentd_feed::FeedSettings;
 use consentd_pipeline::Limits;
 use consentd_telemetry::LogFormat;
 

@@ -12,9 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use consent_store::StoreOptions;
 
-use crate::feed::FeedSettings;
 use crate::tls::TlsFiles;
 use crate::webhooks::WebhookSettings;
+use consentd_feed::FeedSettings;
 use consentd_pipeline::Limits;
 use consentd_telemetry::LogFormat;
 

@@ -14,9 +14,9 @@ use consent_proto::v1 as pb;
 use consent_proto::v1::consent_service_server::ConsentService as ConsentServiceApi;
 use tonic::{Request, Response, Status};
 
-use crate::feed::Feeds;
 use authorize::authorize;
 use consentd_auth::Scope;
+use consentd_feed::Feeds;
 
 pub use observe::TelemetryLayer;
 use status::to_status;

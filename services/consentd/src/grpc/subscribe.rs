@@ -14,7 +14,7 @@ use tonic_types::{ErrorDetails, StatusExt};
 
 use super::convert;
 use super::status::{ERROR_DOMAIN, to_status};
-use crate::feed::{FeedEnd, FeedEnded, FeedItem, FeedStream};
+use consentd_feed::{FeedEnd, FeedEnded, FeedItem, FeedStream};
 
 /// A change feed as tonic streams it.
 #[derive(Debug)]

@@ -7,7 +7,7 @@ use consent_proto::v1 as pb;
 use consent_proto::v1::consent_service_client::ConsentServiceClient;
 use consent_store::StoreOptions;
 use consentd::config::{AuthMode, Config};
-use consentd::feed::FeedSettings;
+use consentd_feed::FeedSettings;
 use consentd::server::{self, RunningServer};
 use tempfile::TempDir;
 use tonic::transport::Channel;

@@ -28,7 +28,7 @@ use uuid::Uuid;
 
 use super::WebhookSettings;
 use super::deliver::{Deliverer, SigningKeys};
-use crate::feed::Feeds;
+use consentd_feed::Feeds;
 
 mod worker;
 

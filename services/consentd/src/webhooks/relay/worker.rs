@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::super::deliver::AttemptResult;
 use super::super::retry_at;
 use super::{Context, duration_until, micros, stopped, stopping};
-use crate::tail::Follower;
+use consentd_feed::tail::Follower;
 
 /// Delivers one subscription while this replica holds its lease.
 pub(super) struct Worker {

@@ -28,6 +28,7 @@ use crate::tail::{Follower, Page, Reading, Tails};
 use consentd_auth::{Authenticator, Principal};
 
 mod budget;
+pub mod tail;
 
 use budget::{Budget, ByteBudget, Charge};
 
@@ -264,11 +265,7 @@ impl<S: ConsentStore + Clone> Feeds<S> {
     /// A reader of `tenant`'s changes that `filter` takes, on the tenant's
     /// shared tail (started if none runs): Subscribe streams and webhook
     /// workers alike.
-    pub(crate) async fn follower(
-        &self,
-        tenant: &TenantId,
-        filter: FeedFilter,
-    ) -> Result<Follower<S>, ConsentError> {
+    pub async fn follower(&self, tenant: &TenantId, filter: FeedFilter) -> Result<Follower<S>, ConsentError> {
         let reading = Reading {
             page_size: self.settings.page_size,
             window_bytes: self.settings.tail_bytes,

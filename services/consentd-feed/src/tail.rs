@@ -81,7 +81,7 @@ struct Since {
 
 /// One tenant's tail.
 #[derive(Debug)]
-pub(crate) struct Tail {
+pub struct Tail {
     window: RwLock<Window>,
     /// Wakes the streams when the window advances (or the tail fails); the
     /// window itself says what changed.
@@ -149,14 +149,14 @@ impl Tail {
 
 /// The tails of this server, one per tenant with live streams.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Tails {
+pub struct Tails {
     tails: Arc<Mutex<HashMap<TenantId, Weak<Tail>>>>,
 }
 
 impl Tails {
     /// The tenant's tail, started if none runs. The stream holds the `Arc`;
     /// the tail stops a while after the last one let go.
-    pub(crate) async fn follow<S: ConsentStore + Clone>(
+    pub async fn follow<S: ConsentStore + Clone>(
         &self,
         service: &ConsentService<S>,
         tenant: &TenantId,
@@ -230,7 +230,7 @@ impl Tails {
 /// from the shared tail's memory when the cursor lies inside its window,
 /// from the log (a page at a time) when it lies before it.
 #[derive(Debug)]
-pub(crate) struct Follower<S> {
+pub struct Follower<S> {
     service: ConsentService<S>,
     tenant: TenantId,
     filter: FeedFilter,
@@ -245,14 +245,14 @@ pub(crate) struct Follower<S> {
 /// cursor (every revision up to it was read), and whether more may follow
 /// at once (a full page from the log).
 #[derive(Debug)]
-pub(crate) struct Page {
-    pub(crate) records: Vec<ConsentRecord>,
-    pub(crate) cursor: Revision,
-    pub(crate) full: bool,
+pub struct Page {
+    pub records: Vec<ConsentRecord>,
+    pub cursor: Revision,
+    pub full: bool,
 }
 
 impl<S: ConsentStore + Clone> Follower<S> {
-    pub(crate) fn new(
+    pub fn new(
         service: ConsentService<S>,
         tenant: TenantId,
         filter: FeedFilter,
@@ -265,18 +265,18 @@ impl<S: ConsentStore + Clone> Follower<S> {
 
     /// Marks the tail's advances so far as seen: call before reading, so an
     /// advance after the read wakes [`Follower::advanced`].
-    pub(crate) fn seen(&mut self) {
+    pub fn seen(&mut self) {
         self.advanced.borrow_and_update();
     }
 
     /// Resolves when the tail advances (or fails); an error once it is gone.
-    pub(crate) async fn advanced(&mut self) -> Result<(), watch::error::RecvError> {
+    pub async fn advanced(&mut self) -> Result<(), watch::error::RecvError> {
         self.advanced.changed().await
     }
 
     /// The matching records after `cursor`; the error when the tail or the
     /// log cannot be read.
-    pub(crate) async fn read(&mut self, cursor: Revision) -> Result<Page, ConsentError> {
+    pub async fn read(&mut self, cursor: Revision) -> Result<Page, ConsentError> {
         match self.tail.since(cursor)? {
             Some(Since { records, cursor, more }) => {
                 Ok(Page { records: self.matching(records).await?, cursor, full: more })
@@ -329,15 +329,15 @@ impl<S: ConsentStore + Clone> Follower<S> {
 
 /// How a tail reads the log.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Reading {
+pub struct Reading {
     /// Records read at a time, at most.
-    pub(crate) page_size: u64,
+    pub page_size: u64,
     /// The most the window of records in memory may weigh.
-    pub(crate) window_bytes: usize,
+    pub window_bytes: usize,
     /// How often the log is re-read without a commit signal.
-    pub(crate) poll_interval: Duration,
+    pub poll_interval: Duration,
     /// How long a tail with no stream left keeps running before it stops.
-    pub(crate) linger: Duration,
+    pub linger: Duration,
 }
 
 /// Reads the tenant's log after every commit (or poll interval) into the
