@@ -17,7 +17,7 @@ use consent_store::StoreOptions;
 use consentd::config::{AuthMode, Config, GatewaySettings, ServerLimits};
 use consentd_feed::FeedSettings;
 use consentd::server::RunningServer;
-use consentd::webhooks::WebhookSettings;
+use consentd_webhooks::WebhookSettings;
 use consentd_fuzz::adapter::Vendor;
 use consentd_fuzz::json::{Body, Key, Text};
 use consentd_fuzz::vendors;

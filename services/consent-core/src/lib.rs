@@ -14,6 +14,7 @@ pub mod store;
 pub mod subject;
 pub mod time;
 pub mod validate;
+pub mod webhooks;
 
 pub use command::{
     CheckConsent, CheckOutcome, ConsentView, GetConsent, QueryConsents, QueryPage, RecordConsent,

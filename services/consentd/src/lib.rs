@@ -11,4 +11,3 @@ mod parity;
 mod readiness;
 pub mod server;
 pub mod tls;
-pub mod webhooks;

@@ -26,12 +26,12 @@ use crate::grpc::{Admitted, GrpcConsentService, GrpcTransport, GrpcWebhookServic
 use crate::http;
 use crate::readiness::{CONSENT_SERVICE_NAME, report_readiness, watch_readiness};
 use crate::tls::{TlsListener, TlsMaterial};
-use crate::webhooks::Webhooks;
-use crate::webhooks::deliver::Deliverer;
-use crate::webhooks::relay::Relay;
 use consentd_auth::{Authenticator, KeyError, Scope};
 use consentd_feed::Feeds;
 use consentd_pipeline::{Admission, Gate, request_ids};
+use consentd_webhooks::Webhooks;
+use consentd_webhooks::deliver::Deliverer;
+use consentd_webhooks::relay::Relay;
 
 /// A failure to start or run the server.
 #[derive(Debug, thiserror::Error)]
@@ -244,7 +244,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
     let webhook_api = WebhookServiceServer::new(GrpcWebhookService::new(service.clone()))
         .max_decoding_message_size(limits.max_message_bytes);
     let webhook_api =
-        Admitted::<_, WebhookServiceServer<GrpcWebhookService>>::new(admission.layer(webhook_api));
+        Admitted::<_, WebhookServiceServer<GrpcWebhookService<SqlStore>>>::new(admission.layer(webhook_api));
     let relay = Relay::new(
         service.clone(),
         feeds.clone(),

@@ -16,6 +16,8 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use consent_core::webhooks::WebhookStore;
+
 use crate::SqlStore;
 use crate::dialect::Dialect;
 use crate::entity::{webhook_delivery, webhook_subscription};
@@ -23,7 +25,7 @@ use crate::error::db_error;
 
 mod model;
 
-pub use model::{
+pub use consent_core::webhooks::{
     DeliveryAttempt, DeliveryOutcome, Lease, Progress, WebhookState, WebhookSubscription, event_id,
 };
 
@@ -39,13 +41,13 @@ fn owned_by(id: Uuid, owner: &str) -> Condition {
         .add(webhook_subscription::Column::State.eq(WebhookState::Active.as_str()))
 }
 
-impl SqlStore {
+impl WebhookStore for SqlStore {
     /// Creates subscription `id`, which starts with the tenant's next change.
     /// Refused (FAILED_PRECONDITION) when the tenant already has
     /// `max_per_tenant`: the count and the insert are one transaction, and on
     /// PostgreSQL a per-tenant advisory lock keeps concurrent creations from
     /// both passing the count (on SQLite the second writer fails and retries).
-    pub async fn create_webhook(
+    async fn create_webhook(
         &self,
         id: Uuid,
         tenant: &TenantId,
@@ -104,7 +106,7 @@ impl SqlStore {
     }
 
     /// The tenant's subscription with this id.
-    pub async fn webhook(
+    async fn webhook(
         &self,
         tenant: &TenantId,
         id: Uuid,
@@ -119,7 +121,7 @@ impl SqlStore {
     }
 
     /// The tenant's subscriptions with an id above `after`, oldest first.
-    pub async fn webhooks(
+    async fn webhooks(
         &self,
         tenant: &TenantId,
         after: Option<Uuid>,
@@ -142,7 +144,7 @@ impl SqlStore {
     /// Deletes a subscription and its delivery log; `false` when the tenant
     /// has no such subscription. The replica delivering it stops at its next
     /// step (its lease-guarded updates find no row).
-    pub async fn delete_webhook(&self, tenant: &TenantId, id: Uuid) -> Result<bool, ConsentError> {
+    async fn delete_webhook(&self, tenant: &TenantId, id: Uuid) -> Result<bool, ConsentError> {
         let txn = self.connection().begin().await.map_err(db_error)?;
         let deleted = webhook_subscription::Entity::delete_many()
             .filter(webhook_subscription::Column::Id.eq(id.to_string()))
@@ -167,7 +169,7 @@ impl SqlStore {
     /// lease is cleared, so a replica still delivering it stops and the next
     /// claim starts from the new cursor. `None` when the tenant has no such
     /// subscription.
-    pub async fn redeliver_webhook(
+    async fn redeliver_webhook(
         &self,
         tenant: &TenantId,
         id: Uuid,
@@ -201,7 +203,7 @@ impl SqlStore {
 
     /// One page of a subscription's delivery log, newest first, below
     /// `before` when given.
-    pub async fn webhook_deliveries(
+    async fn webhook_deliveries(
         &self,
         tenant: &TenantId,
         subscription_id: Uuid,
@@ -225,10 +227,7 @@ impl SqlStore {
 
     /// Active subscriptions this replica holds or may claim (their lease
     /// expired or was released), oldest first.
-    pub async fn claimable_webhooks(
-        &self,
-        lease: Lease<'_>,
-    ) -> Result<Vec<WebhookSubscription>, ConsentError> {
+    async fn claimable_webhooks(&self, lease: Lease<'_>) -> Result<Vec<WebhookSubscription>, ConsentError> {
         use webhook_subscription::Column;
 
         let rows = webhook_subscription::Entity::find()
@@ -249,7 +248,7 @@ impl SqlStore {
     /// this replica holds it or nobody does (an expired lease counts as
     /// none). One conditional update, so two replicas cannot both succeed.
     /// Returns the subscription as it is now, if the lease is ours.
-    pub async fn claim_webhook(
+    async fn claim_webhook(
         &self,
         id: Uuid,
         lease: Lease<'_>,
@@ -283,7 +282,7 @@ impl SqlStore {
 
     /// Extends the lease this replica holds; `false` when it no longer
     /// holds it (a redelivery or deletion cleared it, or it was parked).
-    pub async fn renew_webhook(&self, id: Uuid, lease: Lease<'_>) -> Result<bool, ConsentError> {
+    async fn renew_webhook(&self, id: Uuid, lease: Lease<'_>) -> Result<bool, ConsentError> {
         Ok(webhook_subscription::Entity::update_many()
             .col_expr(webhook_subscription::Column::LeaseUntil, Expr::value(lease.until.as_micros()))
             .filter(owned_by(id, lease.owner))
@@ -296,7 +295,7 @@ impl SqlStore {
 
     /// Gives up every lease `owner` holds (on shutdown), so another replica
     /// takes over at once.
-    pub async fn release_webhooks(&self, owner: &str) -> Result<(), ConsentError> {
+    async fn release_webhooks(&self, owner: &str) -> Result<(), ConsentError> {
         use webhook_subscription::Column;
 
         webhook_subscription::Entity::update_many()
@@ -314,7 +313,7 @@ impl SqlStore {
     /// did: `false` means the lease was lost (taken over, released by a
     /// redelivery, or the subscription deleted or parked), the attempt is not
     /// logged, and the caller must stop.
-    pub async fn record_delivery(
+    async fn record_delivery(
         &self,
         attempt: &DeliveryAttempt,
         tenant: &TenantId,
@@ -375,7 +374,7 @@ impl SqlStore {
     }
 
     /// Deletes delivery log entries older than `before`; returns how many.
-    pub async fn prune_deliveries(&self, before: Timestamp) -> Result<u64, ConsentError> {
+    async fn prune_deliveries(&self, before: Timestamp) -> Result<u64, ConsentError> {
         Ok(webhook_delivery::Entity::delete_many()
             .filter(webhook_delivery::Column::AttemptedAt.lt(before.as_micros()))
             .exec(self.connection())

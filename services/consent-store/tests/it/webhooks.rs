@@ -3,6 +3,7 @@
 //! whose lease one replica holds at a time, whose cursor moves only under
 //! that lease, and whose redelivery or deletion takes the lease away.
 
+use consent_core::webhooks::WebhookStore as _;
 use consent_core::{
     ConsentError, ConsentStore, Decision, FeedFilter, Identity, Revision, SubjectRef, TenantId, Timestamp,
     UpdateLatest,

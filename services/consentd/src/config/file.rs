@@ -10,10 +10,10 @@ use serde::{Deserialize, Serialize};
 
 use super::urls::{REDACTED, redact_url};
 use super::{AuthMode, Config, ConfigError, GatewaySettings, ServerLimits};
-use crate::webhooks::WebhookSettings;
 use consentd_feed::FeedSettings;
 use consentd_pipeline::Limits;
 use consentd_telemetry::LogFormat;
+use consentd_webhooks::WebhookSettings;
 
 /// The TOML file: the same settings as the flags, in snake case. (Plain
 /// values come before tables, as TOML writes them.)

@@ -13,10 +13,10 @@ use serde::{Deserialize, Serialize};
 use consent_store::StoreOptions;
 
 use crate::tls::TlsFiles;
-use crate::webhooks::WebhookSettings;
 use consentd_feed::FeedSettings;
 use consentd_pipeline::Limits;
 use consentd_telemetry::LogFormat;
+use consentd_webhooks::WebhookSettings;
 
 mod args;
 mod file;

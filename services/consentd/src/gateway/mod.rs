@@ -30,9 +30,9 @@ use consent_store::SqlStore;
 use tower::ServiceBuilder;
 
 use crate::http::PeerAddr;
-use crate::webhooks::Webhooks;
 use consentd_auth::Principal;
 use consentd_pipeline::{Admission, Gate};
+use consentd_webhooks::Webhooks;
 use observe::ObserveLayer;
 pub(crate) use transport::VendorTransport;
 
@@ -63,7 +63,7 @@ pub(crate) struct Gateway {
     /// Peers whose `X-Forwarded-For` is believed.
     pub(crate) trusted_proxies: Arc<Vec<IpAddr>>,
     /// Webhook subscriptions, for vendors that create them.
-    pub(crate) webhooks: Webhooks,
+    pub(crate) webhooks: Webhooks<SqlStore>,
     /// About the most a listed page of records may weigh.
     pub(crate) max_response_bytes: usize,
 }

@@ -4,10 +4,12 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use consent_core::webhooks::{
+    DeliveryAttempt, DeliveryOutcome, WebhookState, WebhookStore, WebhookSubscription,
+};
 use consent_core::{ConsentError, ConsentService, ConsentStore, TenantId};
 use consent_proto::v1 as pb;
 use consent_proto::v1::webhook_service_server::WebhookService as WebhookServiceApi;
-use consent_store::{DeliveryAttempt, DeliveryOutcome, SqlStore, WebhookState, WebhookSubscription};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
@@ -18,17 +20,17 @@ use consentd_auth::Scope;
 
 /// Implements `consent.v1.WebhookService` over the store.
 #[derive(Debug, Clone)]
-pub struct GrpcWebhookService {
-    service: ConsentService<SqlStore>,
+pub struct GrpcWebhookService<S> {
+    service: ConsentService<S>,
 }
 
-impl GrpcWebhookService {
+impl<S: ConsentStore + WebhookStore + Clone> GrpcWebhookService<S> {
     /// Serves the subscriptions in `service`'s store.
-    pub fn new(service: ConsentService<SqlStore>) -> Self {
+    pub fn new(service: ConsentService<S>) -> Self {
         Self { service }
     }
 
-    fn store(&self) -> &SqlStore {
+    fn store(&self) -> &S {
         self.service.store()
     }
 
@@ -43,7 +45,7 @@ impl GrpcWebhookService {
 }
 
 #[tonic::async_trait]
-impl WebhookServiceApi for GrpcWebhookService {
+impl<S: ConsentStore + WebhookStore + Clone> WebhookServiceApi for GrpcWebhookService<S> {
     #[tracing::instrument(skip_all)]
     async fn list_webhook_subscriptions(
         &self,

@@ -7,8 +7,8 @@ use consent_proto::v1 as pb;
 use consent_proto::v1::consent_service_client::ConsentServiceClient;
 use consent_store::StoreOptions;
 use consentd::config::{AuthMode, Config};
-use consentd_feed::FeedSettings;
 use consentd::server::{self, RunningServer};
+use consentd_feed::FeedSettings;
 use tempfile::TempDir;
 use tonic::transport::Channel;
 
@@ -114,8 +114,8 @@ pub(crate) fn config_for(path: &std::path::Path) -> Config {
 }
 
 /// Webhooks to receivers on loopback, with quick retries and polls.
-pub(crate) fn test_webhooks() -> consentd::webhooks::WebhookSettings {
-    consentd::webhooks::WebhookSettings {
+pub(crate) fn test_webhooks() -> consentd_webhooks::WebhookSettings {
+    consentd_webhooks::WebhookSettings {
         allowed_urls: vec!["http://127.0.0.1:*".parse().expect("pattern")],
         allowed_networks: vec!["127.0.0.0/8".parse().expect("network")],
         connect_timeout: Duration::from_millis(500),
@@ -125,7 +125,7 @@ pub(crate) fn test_webhooks() -> consentd::webhooks::WebhookSettings {
         retry_max: Duration::from_millis(400),
         lease: Duration::from_secs(9),
         poll_interval: Duration::from_millis(100),
-        ..consentd::webhooks::WebhookSettings::default()
+        ..consentd_webhooks::WebhookSettings::default()
     }
 }
 

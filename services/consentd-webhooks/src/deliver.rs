@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use consent_core::ConsentError;
-use consent_store::{DeliveryOutcome, SqlStore};
+use consent_core::KeyStore;
+use consent_core::webhooks::DeliveryOutcome;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use tokio::sync::OnceCell;
@@ -41,7 +42,7 @@ pub struct SigningKeys {
 #[derive(Clone)]
 enum ServerSecret {
     Known(Arc<Vec<u8>>),
-    Stored { store: SqlStore, configured: Option<String>, secret: Arc<OnceCell<Vec<u8>>> },
+    Stored { store: Arc<dyn KeyStore>, configured: Option<String>, secret: Arc<OnceCell<Vec<u8>>> },
 }
 
 impl std::fmt::Debug for SigningKeys {
@@ -58,7 +59,7 @@ impl SigningKeys {
 
     /// Keys derived from the server secret of `store` (`configured`, or the
     /// one kept in the database), read on first use.
-    pub fn from_store(store: SqlStore, configured: Option<String>) -> Self {
+    pub fn from_store(store: Arc<dyn KeyStore>, configured: Option<String>) -> Self {
         Self { server_secret: ServerSecret::Stored { store, configured, secret: Arc::default() } }
     }
 
@@ -68,7 +69,7 @@ impl SigningKeys {
             ServerSecret::Known(secret) => secret.as_slice(),
             ServerSecret::Stored { store, configured, secret } => secret
                 .get_or_try_init(|| async {
-                    server_secret(store, configured.as_deref()).await.map_err(|err| match err {
+                    server_secret(store.as_ref(), configured.as_deref()).await.map_err(|err| match err {
                         KeyError::Store(err) => err,
                         KeyError::Random(message) => ConsentError::Internal(message),
                     })

@@ -6,19 +6,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use consent_adapter::Notification;
+use consent_core::webhooks::{DeliveryAttempt, DeliveryOutcome, Progress, WebhookSubscription, event_id};
 use consent_core::{ConsentError, ConsentRecord, Timestamp};
-use consent_store::{DeliveryAttempt, DeliveryOutcome, Progress, SqlStore, WebhookSubscription, event_id};
 use tokio::sync::watch;
 use uuid::Uuid;
 
 use super::super::deliver::AttemptResult;
 use super::super::retry_at;
-use super::{Context, duration_until, micros, stopped, stopping};
+use super::{Context, RelayStore, duration_until, micros, stopped, stopping};
 use consentd_feed::tail::Follower;
 
 /// Delivers one subscription while this replica holds its lease.
-pub(super) struct Worker {
-    context: Arc<Context>,
+pub(super) struct Worker<S> {
+    context: Arc<Context<S>>,
     subscription: WebhookSubscription,
     lease_until: Timestamp,
     /// Consecutive store failures (the attempt's own failures are the
@@ -43,9 +43,9 @@ enum Step {
     Later,
 }
 
-impl Worker {
+impl<S: RelayStore> Worker<S> {
     pub(super) fn new(
-        context: Arc<Context>,
+        context: Arc<Context<S>>,
         subscription: WebhookSubscription,
         lease_until: Timestamp,
     ) -> Self {
@@ -334,7 +334,7 @@ impl Worker {
     async fn wait(
         &self,
         shutdown: &mut watch::Receiver<bool>,
-        follower: Option<&mut Follower<SqlStore>>,
+        follower: Option<&mut Follower<S>>,
         timeout: Duration,
     ) {
         let commit = async {

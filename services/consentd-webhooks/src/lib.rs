@@ -17,8 +17,9 @@ pub mod relay;
 use std::sync::Arc;
 use std::time::Duration;
 
+use consent_core::KeyStore;
+use consent_core::webhooks::{WebhookStore, WebhookSubscription};
 use consent_core::{ConsentError, FeedFilter, FeedStart, Subscribe, TenantId, Timestamp};
-use consent_store::{SqlStore, WebhookSubscription};
 use ipnet::IpNet;
 use uuid::Uuid;
 
@@ -75,20 +76,20 @@ impl Default for WebhookSettings {
 
 /// Creating subscriptions: the policy check, the store row and the secret.
 #[derive(Debug, Clone)]
-pub struct Webhooks {
-    store: SqlStore,
+pub struct Webhooks<S> {
+    store: S,
     policy: Arc<UrlPolicy>,
     keys: SigningKeys,
     max_per_tenant: u64,
 }
 
-impl Webhooks {
+impl<S: WebhookStore + KeyStore + Clone> Webhooks<S> {
     /// Subscriptions in `store`, checked against `settings`' policy, signed
     /// with keys derived from the server secret (`configured`, or the one
     /// kept in the database).
-    pub fn new(store: SqlStore, settings: &WebhookSettings, configured_secret: Option<String>) -> Self {
+    pub fn new(store: S, settings: &WebhookSettings, configured_secret: Option<String>) -> Self {
         Self {
-            keys: SigningKeys::from_store(store.clone(), configured_secret),
+            keys: SigningKeys::from_store(Arc::new(store.clone()), configured_secret),
             store,
             policy: Arc::new(policy_of(settings)),
             max_per_tenant: settings.max_per_tenant,

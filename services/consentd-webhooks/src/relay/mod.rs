@@ -19,8 +19,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use consent_adapter::VendorAdapter;
+use consent_core::webhooks::{Lease, WebhookStore};
 use consent_core::{ConsentError, ConsentService, Timestamp};
-use consent_store::{Lease, SqlStore};
+use consent_core::{ConsentStore, KeyStore};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -34,14 +35,21 @@ mod worker;
 
 use worker::Worker;
 
+/// What the relay needs of its store: the consent log (to follow), the
+/// webhook store (subscriptions, leases, the delivery log) and the key
+/// store (the server secret that signing keys derive from).
+pub trait RelayStore: ConsentStore + WebhookStore + KeyStore + Clone {}
+
+impl<S: ConsentStore + WebhookStore + KeyStore + Clone> RelayStore for S {}
+
 /// How often the delivery log is pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// What every worker shares.
-struct Context {
-    service: ConsentService<SqlStore>,
+struct Context<S> {
+    service: ConsentService<S>,
     /// The Subscribe streams' feeds: workers follow the same shared tails.
-    feeds: Feeds<SqlStore>,
+    feeds: Feeds<S>,
     deliverer: Deliverer,
     keys: SigningKeys,
     adapters: HashMap<&'static str, Arc<dyn VendorAdapter>>,
@@ -51,8 +59,8 @@ struct Context {
     shutdown: watch::Receiver<bool>,
 }
 
-impl Context {
-    fn store(&self) -> &SqlStore {
+impl<S: RelayStore> Context<S> {
+    fn store(&self) -> &S {
         self.service.store()
     }
 
@@ -80,23 +88,23 @@ async fn stopped(shutdown: &mut watch::Receiver<bool>) {
 }
 
 /// The relay of one replica.
-pub struct Relay {
-    context: Arc<Context>,
+pub struct Relay<S> {
+    context: Arc<Context<S>>,
 }
 
-impl std::fmt::Debug for Relay {
+impl<S> std::fmt::Debug for Relay<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Relay").field("owner", &self.context.owner).finish_non_exhaustive()
     }
 }
 
-impl Relay {
+impl<S: RelayStore> Relay<S> {
     /// A relay delivering the subscriptions in `service`'s store with
     /// `deliverer`, formatting notifications with `adapters`; `shutdown`
     /// turning true stops it.
     pub fn new(
-        service: ConsentService<SqlStore>,
-        feeds: Feeds<SqlStore>,
+        service: ConsentService<S>,
+        feeds: Feeds<S>,
         deliverer: Deliverer,
         keys: SigningKeys,
         adapters: Vec<Arc<dyn VendorAdapter>>,
@@ -160,7 +168,7 @@ impl Relay {
     }
 }
 
-async fn prune(context: &Context) {
+async fn prune<S: RelayStore>(context: &Context<S>) {
     let before = Timestamp::now().saturating_add_micros(-micros(context.settings.log_retention));
     match context.store().prune_deliveries(before).await {
         Ok(0) => {}
@@ -170,8 +178,8 @@ async fn prune(context: &Context) {
 }
 
 /// Claims every subscription no replica holds and starts its worker.
-async fn claim_free(
-    context: &Arc<Context>,
+async fn claim_free<S: RelayStore>(
+    context: &Arc<Context<S>>,
     workers: &mut HashMap<Uuid, JoinHandle<()>>,
 ) -> Result<(), ConsentError> {
     let candidates = context.store().claimable_webhooks(context.lease(Timestamp::now())).await?;
