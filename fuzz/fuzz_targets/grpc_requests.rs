@@ -17,7 +17,7 @@ use consent_proto::v1::consent_service_server::ConsentService as _;
 use consent_store::{SqlStore, StoreOptions};
 use consentd_auth::Principal;
 use consentd_feed::{FeedSettings, Feeds};
-use consentd::grpc::GrpcConsentService;
+use consentd_grpc::GrpcConsentService;
 use libfuzzer_sys::fuzz_target;
 use prost::Message;
 use tokio::runtime::Runtime;

@@ -2,12 +2,9 @@
 //! that the binary and the integration tests start it the same way.
 
 pub mod config;
-pub mod connection;
 pub mod gateway;
-pub mod grpc;
 mod http;
 #[cfg(test)]
 mod parity;
-mod readiness;
 pub mod server;
 pub mod tls;

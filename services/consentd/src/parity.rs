@@ -12,7 +12,7 @@ use tokio::sync::Semaphore;
 use tower::{Layer as _, ServiceExt as _};
 
 use crate::gateway::VendorTransport;
-use crate::grpc::GrpcTransport;
+use consentd_grpc::GrpcTransport;
 use consentd_pipeline::{Admission, Gate, Limits};
 
 /// A handler that answers once `release` has a permit for it.

@@ -7,28 +7,20 @@ use std::time::Duration;
 
 use axum::serve::ListenerExt as _;
 use consent_core::ConsentService;
-use consent_proto::v1::consent_service_server::ConsentServiceServer;
-use consent_proto::v1::webhook_service_server::WebhookServiceServer;
 use consent_store::SqlStore;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-use tonic::transport::server::TcpIncoming;
-use tonic_health::ServingStatus;
-use tonic_health::server::HealthReporter;
-use tower::Layer as _;
 
 use crate::config::{AuthMode, Config};
-use crate::connection::GrpcConnection;
 use crate::gateway::{self, Gateway};
-use crate::grpc::TelemetryLayer;
-use crate::grpc::{Admitted, GrpcConsentService, GrpcTransport, GrpcWebhookService};
 use crate::http;
-use crate::readiness::{CONSENT_SERVICE_NAME, report_readiness, watch_readiness};
 use crate::tls::{TlsListener, TlsMaterial};
 use consentd_auth::{Authenticator, KeyError, Scope};
 use consentd_feed::Feeds;
-use consentd_pipeline::{Admission, Gate, request_ids};
+use consentd_grpc::readiness::{Health, report_readiness, watch_readiness};
+use consentd_grpc::{PortError, PortSettings, TlsPem};
+use consentd_pipeline::{Gate, request_ids};
 use consentd_webhooks::Webhooks;
 use consentd_webhooks::deliver::Deliverer;
 use consentd_webhooks::relay::Relay;
@@ -47,12 +39,9 @@ pub enum ServerError {
         /// Why.
         source: std::io::Error,
     },
-    /// The gRPC server failed.
-    #[error("grpc server: {0}")]
-    Grpc(#[from] tonic::transport::Error),
-    /// The reflection service could not be built.
-    #[error("reflection: {0}")]
-    Reflection(#[from] tonic_reflection::server::Error),
+    /// The gRPC port failed.
+    #[error(transparent)]
+    Grpc(#[from] PortError),
     /// The HTTP server failed.
     #[error("http server: {0}")]
     Http(std::io::Error),
@@ -87,7 +76,7 @@ pub struct RunningServer {
 /// Starts a graceful shutdown from anywhere (a signal handler, a test).
 #[derive(Debug, Clone)]
 pub struct Stopper {
-    health: HealthReporter,
+    health: Health,
     draining: Arc<AtomicBool>,
     shutdown: watch::Sender<bool>,
 }
@@ -102,9 +91,7 @@ impl Stopper {
         if self.draining.swap(true, Ordering::AcqRel) {
             return;
         }
-        for name in ["", CONSENT_SERVICE_NAME] {
-            self.health.set_service_status(name, ServingStatus::NotServing).await;
-        }
+        self.health.withdraw().await;
         let _ = self.shutdown.send(true);
     }
 }
@@ -211,11 +198,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
     let (shutdown, stopped) = watch::channel(false);
 
     let feeds = Feeds::new(service.clone(), config.feed.clone(), authenticator.clone(), stopped.clone());
-    let (health, health_service) = tonic_health::server::health_reporter();
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(consent_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
+    let health = Health::default();
 
     // One budget per key and one capacity per server, for gRPC and vendor
     // routes alike; the gate also carries the draining flag.
@@ -233,18 +216,6 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
     );
     spawn_until_shutdown(&mut tasks, watching);
     let limits = &config.limits;
-    let admission = Admission::new(GrpcTransport, gate.clone());
-    let consent_api = ConsentServiceServer::new(
-        GrpcConsentService::new(service.clone(), feeds.clone())
-            .with_max_response_bytes(limits.max_response_bytes),
-    )
-    .max_decoding_message_size(limits.max_message_bytes);
-    let consent_api =
-        Admitted::<_, ConsentServiceServer<GrpcConsentService<SqlStore>>>::new(admission.layer(consent_api));
-    let webhook_api = WebhookServiceServer::new(GrpcWebhookService::new(service.clone()))
-        .max_decoding_message_size(limits.max_message_bytes);
-    let webhook_api =
-        Admitted::<_, WebhookServiceServer<GrpcWebhookService<SqlStore>>>::new(admission.layer(webhook_api));
     let relay = Relay::new(
         service.clone(),
         feeds.clone(),
@@ -255,37 +226,30 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
         stopped.clone(),
     );
     let tls = config.tls.as_ref().map(TlsMaterial::read).transpose().map_err(ServerError::Tls)?;
-    let mut builder = tonic::transport::Server::builder();
-    if let Some(tls) = &tls {
-        builder = builder.tls_config(tls.grpc().timeout(crate::tls::HANDSHAKE_TIMEOUT))?;
-    }
-    // A connection with as many calls running as it may have gets the next
-    // one refused at once (RESOURCE_EXHAUSTED, by the request pipeline from the
-    // connection's slots, see `connection.rs`) instead of queued: a queue
-    // there grows without bound under overload, and its calls wait seconds
-    // only to be refused or to time out. The limit is below the streams a
-    // client may open, so the refusal comes from here and not from a client
-    // queueing for a stream.
-    let grpc = builder
-        .max_concurrent_streams(limits.max_concurrent_streams)
-        .http2_keepalive_interval(Some(limits.keepalive_interval))
-        .http2_keepalive_timeout(Some(limits.keepalive_timeout))
-        .http2_max_pending_accept_reset_streams(Some(limits.max_pending_resets))
-        // tonic's default (None) switches h2's bound off.
-        .http2_max_local_error_reset_streams(Some(limits.max_error_resets))
-        // Outermost: every call has a request id, and is traced and
-        // measured, refused ones too. Probes and reflection are outside the
-        // pipeline (no key, never shed); the consent services behind it.
-        .layer(request_ids())
-        .layer(TelemetryLayer)
-        .add_service(health_service)
-        .add_service(reflection)
-        .add_service(consent_api)
-        .add_service(webhook_api)
-        .serve_with_incoming_shutdown(
-            grpc_incoming(grpc_listener, limits.concurrency_per_connection),
-            signalled(stopped.clone()),
-        );
+    let port = PortSettings {
+        max_message_bytes: limits.max_message_bytes,
+        max_response_bytes: limits.max_response_bytes,
+        max_concurrent_streams: limits.max_concurrent_streams,
+        concurrency_per_connection: limits.concurrency_per_connection,
+        keepalive_interval: limits.keepalive_interval,
+        keepalive_timeout: limits.keepalive_timeout,
+        max_pending_resets: limits.max_pending_resets,
+        max_error_resets: limits.max_error_resets,
+        tls: tls.as_ref().map(|tls| TlsPem {
+            cert: tls.cert_pem.clone(),
+            key: tls.key_pem.clone(),
+            client_ca: tls.client_ca_pem.clone(),
+        }),
+    };
+    let grpc = consentd_grpc::serve(
+        grpc_listener,
+        service.clone(),
+        feeds.clone(),
+        gate.clone(),
+        &health,
+        &port,
+        signalled(stopped.clone()),
+    )?;
     tasks.spawn(async move { grpc.await.map_err(ServerError::from) });
     // A vital task: its death makes liveness fail. The server waits for its
     // end at shutdown (it hands its leases back).
@@ -412,10 +376,6 @@ async fn bootstrap_key(store: &SqlStore, authenticator: &Authenticator) -> Resul
     Ok(())
 }
 
-/// The gRPC port's connections, with TCP_NODELAY: a reply is written in
-/// pieces (headers, message, trailers), and with Nagle's algorithm on, the
-/// later pieces wait for the client's delayed ACK — about 40 ms a call on
-/// Linux. (tonic sets it only on listeners it binds itself.)
 /// Runs a task that cannot fail (an HTTP port, the readiness watch) among
 /// the server's tasks: it ends only at shutdown.
 fn spawn_until_shutdown(
@@ -428,18 +388,9 @@ fn spawn_until_shutdown(
     });
 }
 
-/// Each connection gets `concurrency` call slots of its own.
-fn grpc_incoming(
-    listener: TcpListener,
-    concurrency: usize,
-) -> impl tokio_stream::Stream<Item = Result<GrpcConnection, std::io::Error>> {
-    tokio_stream::StreamExt::map(TcpIncoming::from(listener).with_nodelay(Some(true)), move |accepted| {
-        accepted.map(|tcp| GrpcConnection::new(tcp, concurrency))
-    })
-}
-
-/// An HTTP listener whose connections have TCP_NODELAY (see
-/// [`grpc_incoming`]).
+/// An HTTP listener whose connections have TCP_NODELAY: a reply is written
+/// in pieces, and with Nagle's algorithm on, the later pieces wait for the
+/// client's delayed ACK — about 40 ms a call on Linux.
 fn unbuffered(listener: TcpListener) -> axum::serve::TapIo<TcpListener, fn(&mut TcpStream)> {
     listener.tap_io(set_nodelay)
 }
@@ -466,21 +417,12 @@ async fn signalled(mut stopped: watch::Receiver<bool>) {
 
 #[cfg(test)]
 mod tests {
-    use tokio_stream::StreamExt as _;
-
     use super::*;
 
     /// The ~40 ms a call that Nagle's algorithm and delayed ACKs cost was
     /// found by the benchmark harness; this pins the cause.
     #[tokio::test]
     async fn accepted_connections_have_tcp_nodelay() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let mut incoming = std::pin::pin!(grpc_incoming(listener, 1));
-        let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let accepted = incoming.next().await.unwrap().unwrap();
-        assert!(accepted.tcp().nodelay().unwrap(), "gRPC connection without TCP_NODELAY");
-
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let mut http = unbuffered(listener);

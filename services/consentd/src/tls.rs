@@ -48,16 +48,6 @@ impl TlsMaterial {
         })
     }
 
-    /// The gRPC side: tonic's own TLS.
-    pub(crate) fn grpc(&self) -> tonic::transport::ServerTlsConfig {
-        let config = tonic::transport::ServerTlsConfig::new()
-            .identity(tonic::transport::Identity::from_pem(&self.cert_pem, &self.key_pem));
-        match &self.client_ca_pem {
-            Some(ca) => config.client_ca_root(tonic::transport::Certificate::from_pem(ca)),
-            None => config,
-        }
-    }
-
     /// The HTTP side: a rustls acceptor.
     pub(crate) fn http(&self) -> Result<TlsAcceptor, String> {
         let certs = CertificateDer::pem_slice_iter(&self.cert_pem)

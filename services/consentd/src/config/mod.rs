@@ -143,7 +143,7 @@ impl Default for ServerLimits {
     fn default() -> Self {
         Self {
             max_message_bytes: 1024 * 1024,
-            max_response_bytes: crate::grpc::DEFAULT_MAX_RESPONSE_BYTES,
+            max_response_bytes: consentd_grpc::DEFAULT_MAX_RESPONSE_BYTES,
             calls: Limits::default(),
             concurrency_per_connection: 128,
             max_concurrent_streams: 256,

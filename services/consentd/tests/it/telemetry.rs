@@ -152,7 +152,7 @@ async fn rpc_spans_and_metrics_reach_the_collector_with_the_callers_trace() {
                 ("OTEL_BSP_SCHEDULE_DELAY", "100"),
                 ("OTEL_METRIC_EXPORT_INTERVAL", "500"),
                 // RUST_LOG quiets the logs, never the traces (the spans are
-                // made in consentd::grpc and consentd::gateway; the
+                // made in consentd_grpc and consentd::gateway; the
                 // "serving" line this harness waits for is consentd::server's).
                 ("RUST_LOG", "warn,consentd::server=info"),
             ],

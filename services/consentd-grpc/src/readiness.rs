@@ -9,17 +9,46 @@ use std::time::Duration;
 use consent_core::ConsentService;
 use tokio::sync::watch;
 use tonic_health::ServingStatus;
-use tonic_health::server::HealthReporter;
+use tonic_health::pb::health_server::HealthServer;
+use tonic_health::server::{HealthReporter, HealthService};
 
 /// The name health checks use for the consent API.
-pub(crate) const CONSENT_SERVICE_NAME: &str = "consent.v1.ConsentService";
+pub const CONSENT_SERVICE_NAME: &str = "consent.v1.ConsentService";
+
+/// gRPC health: the statuses, and the `grpc.health.v1.Health` service
+/// that serves them.
+#[derive(Debug, Clone)]
+pub struct Health {
+    reporter: HealthReporter,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Self { reporter: HealthReporter::new() }
+    }
+}
+
+impl Health {
+    /// The service that answers health checks and watches.
+    pub(crate) fn service(&self) -> HealthServer<HealthService> {
+        HealthServer::new(HealthService::from_health_reporter(self.reporter.clone()))
+    }
+
+    /// Turns the server and the consent service NOT_SERVING (shutdown
+    /// began: probes and load balancers stop sending).
+    pub async fn withdraw(&self) {
+        for name in ["", CONSENT_SERVICE_NAME] {
+            self.reporter.set_service_status(name, ServingStatus::NotServing).await;
+        }
+    }
+}
 
 /// Keeps the gRPC health statuses in line with the process and the store
 /// (see [`Statuses`]). The first statuses are set before the listeners
 /// accept, so a probe never sees an unknown service.
-pub(crate) async fn watch_readiness<S: consent_core::ConsentStore>(
+pub async fn watch_readiness<S: consent_core::ConsentStore>(
     service: ConsentService<S>,
-    mut health: HealthReporter,
+    mut health: Health,
     first: Statuses,
     interval: Duration,
     draining: Arc<AtomicBool>,
@@ -37,8 +66,8 @@ pub(crate) async fn watch_readiness<S: consent_core::ConsentStore>(
     // Watch streams (after they saw NOT_SERVING), which the graceful stop
     // would otherwise wait for until the grace period ran out.
     for name in ["", CONSENT_SERVICE_NAME] {
-        health.set_service_status(name, ServingStatus::NotServing).await;
-        health.clear_service_status(name).await;
+        health.reporter.set_service_status(name, ServingStatus::NotServing).await;
+        health.reporter.clear_service_status(name).await;
     }
 }
 
@@ -47,15 +76,15 @@ pub(crate) async fn watch_readiness<S: consent_core::ConsentStore>(
 /// it, so a liveness probe never restarts a pod for one), and the consent
 /// service's is readiness (alive, and the store answers and is migrated).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Statuses {
+pub struct Statuses {
     server: ServingStatus,
     consent: ServingStatus,
 }
 
 /// Checks the process and the store and publishes what changed.
-pub(crate) async fn report_readiness<S: consent_core::ConsentStore>(
+pub async fn report_readiness<S: consent_core::ConsentStore>(
     service: &ConsentService<S>,
-    health: &HealthReporter,
+    health: &Health,
     last: Option<Statuses>,
     draining: &AtomicBool,
 ) -> Statuses {
@@ -74,10 +103,10 @@ pub(crate) async fn report_readiness<S: consent_core::ConsentStore>(
     };
     let statuses = Statuses { server: serving(alive.is_ok() && !draining), consent: serving(ready) };
     if last.map(|last| last.server) != Some(statuses.server) {
-        health.set_service_status("", statuses.server).await;
+        health.reporter.set_service_status("", statuses.server).await;
     }
     if last.map(|last| last.consent) != Some(statuses.consent) {
-        health.set_service_status(CONSENT_SERVICE_NAME, statuses.consent).await;
+        health.reporter.set_service_status(CONSENT_SERVICE_NAME, statuses.consent).await;
     }
     statuses
 }

@@ -2,8 +2,11 @@
 //! service, and converts back.
 
 mod authorize;
+pub mod connection;
 mod convert;
 mod observe;
+mod port;
+pub mod readiness;
 mod status;
 mod subscribe;
 mod transport;
@@ -19,6 +22,7 @@ use consentd_auth::Scope;
 use consentd_feed::Feeds;
 
 pub use observe::TelemetryLayer;
+pub use port::{PortError, PortSettings, TlsPem, serve};
 use status::to_status;
 pub use subscribe::SubscribeStream;
 pub use transport::{Admitted, GrpcTransport};
