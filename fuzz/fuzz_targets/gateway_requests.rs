@@ -78,7 +78,7 @@ fn harness() -> &'static Harness {
             .expect("tokio runtime");
         let dir = consentd_fuzz::state_dir("gateway_requests");
         let server = runtime.block_on(consentd::server::start(&config(dir.path()))).expect("server starts");
-        let routes = consentd::gateway::registry()
+        let routes = consentd_gateway::registry()
             .iter()
             .flat_map(|adapter| {
                 let name = adapter.name();

@@ -2,6 +2,7 @@
 //! decided, the commands every transport builds, the one error type, and the
 //! store trait. No transport or database code lives here.
 
+pub mod bindings;
 pub mod check;
 pub mod command;
 pub mod error;
@@ -16,6 +17,7 @@ pub mod time;
 pub mod validate;
 pub mod webhooks;
 
+pub use bindings::BindingStore;
 pub use command::{
     CheckConsent, CheckOutcome, ConsentView, GetConsent, QueryConsents, QueryPage, RecordConsent,
     RecordFilter, UpdateConsent, UpdateLatest, WriteCommand, WriteOutcome,

@@ -208,3 +208,9 @@ impl KeyStore for SqlStore {
         Box::pin(self.meta_value(name, move || initial))
     }
 }
+
+impl consent_core::BindingStore for SqlStore {
+    async fn bound_tenant(&self, vendor: &str, external_id: &str) -> Result<Option<TenantId>, ConsentError> {
+        SqlStore::bound_tenant(self, vendor, external_id).await
+    }
+}

@@ -2,9 +2,4 @@
 //! that the binary and the integration tests start it the same way.
 
 pub mod config;
-pub mod gateway;
-mod http;
-#[cfg(test)]
-mod parity;
 pub mod server;
-pub mod tls;

@@ -5,22 +5,21 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use axum::serve::ListenerExt as _;
 use consent_core::ConsentService;
 use consent_store::SqlStore;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::config::{AuthMode, Config};
-use crate::gateway::{self, Gateway};
-use crate::http;
-use crate::tls::{TlsListener, TlsMaterial};
 use consentd_auth::{Authenticator, KeyError, Scope};
 use consentd_feed::Feeds;
+use consentd_gateway::http::ConnectionLimits;
+use consentd_gateway::tls::TlsMaterial;
+use consentd_gateway::{Gateway, HttpPort};
 use consentd_grpc::readiness::{Health, report_readiness, watch_readiness};
 use consentd_grpc::{PortError, PortSettings, TlsPem};
-use consentd_pipeline::{Gate, request_ids};
+use consentd_pipeline::Gate;
 use consentd_webhooks::Webhooks;
 use consentd_webhooks::deliver::Deliverer;
 use consentd_webhooks::relay::Relay;
@@ -221,7 +220,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
         feeds.clone(),
         deliverer,
         webhooks.keys().clone(),
-        gateway::registry(),
+        consentd_gateway::registry(),
         config.webhooks.clone(),
         stopped.clone(),
     );
@@ -258,53 +257,49 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
         let _ = relay.await;
         Ok(())
     });
-    let http_limits = http::ConnectionLimits {
-        header_timeout: limits.http_header_timeout,
-        max_error_resets: limits.max_error_resets,
-        body_timeout: limits.http_body_timeout,
-        max_connections: limits.max_http_connections,
+    let http_port = HttpPort {
+        limits: ConnectionLimits {
+            header_timeout: limits.http_header_timeout,
+            max_error_resets: limits.max_error_resets,
+            body_timeout: limits.http_body_timeout,
+            max_connections: limits.max_http_connections,
+        },
+        drain: config.shutdown_grace,
+        max_body_bytes: config.gateway.max_body_bytes,
+        tls,
     };
     let mut health_addr = None;
     if let Some(addr) = config.health_listen {
         let listener = bind(addr).await?;
         health_addr = Some(local_addr(&listener, addr)?);
-        let app = http::health_routes(service.clone(), Arc::clone(&draining));
-        let serving = http::serve(
-            unbuffered(listener),
-            app,
-            http_limits,
-            config.shutdown_grace,
+        let serving = consentd_gateway::serve_health(
+            listener,
+            service.clone(),
+            Arc::clone(&draining),
+            &http_port,
             signalled(stopped.clone()),
         );
         spawn_until_shutdown(&mut tasks, serving);
     }
     let vendor_gateway = Gateway {
-        service: service.clone(),
+        service,
         store: store_handle,
         gate,
         trusted_proxies: Arc::new(config.gateway.trusted_proxies.clone()),
         max_response_bytes: limits.max_response_bytes,
         webhooks,
     };
-    let app = http::health_routes(service, Arc::clone(&draining))
-        .merge(gateway::routes(vendor_gateway, &config.gateway.adapters))
-        .layer(axum::extract::DefaultBodyLimit::max(config.gateway.max_body_bytes))
-        .layer(request_ids());
+    let serving = consentd_gateway::serve_gateway(
+        http_listener,
+        vendor_gateway,
+        &config.gateway.adapters,
+        Arc::clone(&draining),
+        &http_port,
+        signalled(stopped),
+    )
+    .map_err(ServerError::Tls)?;
+    spawn_until_shutdown(&mut tasks, serving);
     let grace = config.shutdown_grace;
-    match &tls {
-        Some(tls) => {
-            let acceptor = tls.http().map_err(ServerError::Tls)?;
-            let listener = TlsListener::new(http_listener, acceptor).map_err(ServerError::Http)?;
-            spawn_until_shutdown(
-                &mut tasks,
-                http::serve(listener, app, http_limits, grace, signalled(stopped)),
-            );
-        }
-        None => {
-            let serving = http::serve(unbuffered(http_listener), app, http_limits, grace, signalled(stopped));
-            spawn_until_shutdown(&mut tasks, serving);
-        }
-    }
 
     tracing::info!(%grpc_addr, %http_addr, "consentd is serving");
     let stopper = Stopper { health, draining, shutdown };
@@ -388,19 +383,6 @@ fn spawn_until_shutdown(
     });
 }
 
-/// An HTTP listener whose connections have TCP_NODELAY: a reply is written
-/// in pieces, and with Nagle's algorithm on, the later pieces wait for the
-/// client's delayed ACK — about 40 ms a call on Linux.
-fn unbuffered(listener: TcpListener) -> axum::serve::TapIo<TcpListener, fn(&mut TcpStream)> {
-    listener.tap_io(set_nodelay)
-}
-
-fn set_nodelay(tcp: &mut TcpStream) {
-    if let Err(err) = tcp.set_nodelay(true) {
-        tracing::debug!(error = %err, "cannot set TCP_NODELAY");
-    }
-}
-
 async fn bind(addr: SocketAddr) -> Result<TcpListener, ServerError> {
     TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })
 }
@@ -413,21 +395,4 @@ fn local_addr(listener: &TcpListener, addr: SocketAddr) -> Result<SocketAddr, Se
 async fn signalled(mut stopped: watch::Receiver<bool>) {
     // An error means the sender is gone: shut down as well.
     let _ = stopped.wait_for(|stop| *stop).await;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The ~40 ms a call that Nagle's algorithm and delayed ACKs cost was
-    /// found by the benchmark harness; this pins the cause.
-    #[tokio::test]
-    async fn accepted_connections_have_tcp_nodelay() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let mut http = unbuffered(listener);
-        let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let (accepted, _) = axum::serve::Listener::accept(&mut http).await;
-        assert!(accepted.nodelay().unwrap(), "HTTP connection without TCP_NODELAY");
-    }
 }

@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use consent_store::StoreOptions;
 
-use crate::tls::TlsFiles;
 use consentd_feed::FeedSettings;
+use consentd_gateway::tls::TlsFiles;
 use consentd_pipeline::Limits;
 use consentd_telemetry::LogFormat;
 use consentd_webhooks::WebhookSettings;
@@ -90,7 +90,7 @@ pub struct GatewaySettings {
 impl Default for GatewaySettings {
     fn default() -> Self {
         Self {
-            adapters: crate::gateway::known_adapters().into_iter().map(str::to_owned).collect(),
+            adapters: consentd_gateway::known_adapters().into_iter().map(str::to_owned).collect(),
             max_body_bytes: 1024 * 1024,
             trusted_proxies: Vec::new(),
         }
@@ -328,7 +328,7 @@ impl Config {
                 return Err(ConfigError::Invalid { setting, message: "must be at least 1".to_owned() });
             }
         }
-        let known = crate::gateway::known_adapters();
+        let known = consentd_gateway::known_adapters();
         if let Some(unknown) = self.gateway.adapters.iter().find(|name| !known.contains(&name.as_str())) {
             return Err(ConfigError::Invalid {
                 setting: "gateway.adapters",

@@ -22,6 +22,7 @@ mod large_records;
 mod limits;
 mod liveness;
 mod outage;
+mod parity;
 mod process;
 mod query;
 mod read_standbys;

@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 use tower::{Layer as _, ServiceExt as _};
 
-use crate::gateway::VendorTransport;
+use consentd_gateway::VendorTransport;
 use consentd_grpc::GrpcTransport;
 use consentd_pipeline::{Admission, Gate, Limits};
 

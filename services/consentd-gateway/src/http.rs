@@ -22,16 +22,16 @@ use tower_http::timeout::RequestBodyTimeoutLayer;
 
 /// What every connection to an HTTP port is held to (from `[limits]`).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct ConnectionLimits {
+pub struct ConnectionLimits {
     /// How long a client may take to send its request headers.
-    pub(crate) header_timeout: Duration,
+    pub header_timeout: Duration,
     /// Streams the server may reset for a client's protocol errors on one
     /// HTTP/2 connection before it sends GOAWAY.
-    pub(crate) max_error_resets: usize,
+    pub max_error_resets: usize,
     /// How long a client may take to send a request's body.
-    pub(crate) body_timeout: Duration,
+    pub body_timeout: Duration,
     /// Connections the listener holds open at once.
-    pub(crate) max_connections: usize,
+    pub max_connections: usize,
 }
 
 /// Serves `app` on `listener` (plain TCP or TLS) until `shutdown`, then lets
@@ -42,7 +42,7 @@ pub(crate) struct ConnectionLimits {
 /// too many streams is closed, the listener holds at most
 /// `max_connections` connections (the next clients wait to be accepted),
 /// and handlers see the peer address.
-pub(crate) fn serve<L>(
+pub fn serve<L>(
     listener: L,
     app: Router,
     limits: ConnectionLimits,
@@ -104,11 +104,11 @@ async fn serve_with<L>(
 
 /// The client's socket address, for handlers (plain TCP and TLS alike).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct PeerAddr(pub(crate) std::net::SocketAddr);
+pub struct PeerAddr(pub std::net::SocketAddr);
 
 /// `/healthz` (the process is up), `/readyz` (the store is usable and the
 /// server is not shutting down) and `/metrics`.
-pub(crate) fn health_routes<S: ConsentStore + Clone>(
+pub fn health_routes<S: ConsentStore + Clone>(
     service: ConsentService<S>,
     draining: Arc<AtomicBool>,
 ) -> Router {

@@ -11,25 +11,29 @@ use consent_adapter::{Failure, Need, Operation, Outcome, Request, RequestEvidenc
 use consent_core::{ConsentError, TenantId, Timestamp};
 use sha2::{Digest, Sha256};
 
-use super::transport::{client_ip, header};
-use super::{Gateway, http_response};
+use crate::transport::{client_ip, header};
+use crate::{Gateway, GatewayStore, http_response};
 use consentd_auth::{Principal, Scope};
 
 /// The parts of one admitted HTTP request.
-pub(super) struct Parts<'a> {
+pub(crate) struct Parts<'a> {
     /// The adapter's index of the route.
-    pub(super) route: usize,
-    pub(super) peer: SocketAddr,
+    pub(crate) route: usize,
+    pub(crate) peer: SocketAddr,
     /// The caller the pipeline established (none on keyless routes).
-    pub(super) principal: Option<Principal>,
-    pub(super) params: &'a RawPathParams,
-    pub(super) query: Option<String>,
-    pub(super) headers: &'a HeaderMap,
-    pub(super) body: Bytes,
+    pub(crate) principal: Option<Principal>,
+    pub(crate) params: &'a RawPathParams,
+    pub(crate) query: Option<String>,
+    pub(crate) headers: &'a HeaderMap,
+    pub(crate) body: Bytes,
 }
 
 /// Serves one call; every failure in the vendor's shape.
-pub(super) async fn handle(gateway: &Gateway, adapter: &dyn VendorAdapter, parts: Parts<'_>) -> Response {
+pub(crate) async fn handle<S: GatewayStore>(
+    gateway: &Gateway<S>,
+    adapter: &dyn VendorAdapter,
+    parts: Parts<'_>,
+) -> Response {
     match serve(gateway, adapter, parts).await {
         Ok(reply) => http_response(reply),
         Err(failure) => {
@@ -39,8 +43,8 @@ pub(super) async fn handle(gateway: &Gateway, adapter: &dyn VendorAdapter, parts
     }
 }
 
-async fn serve(
-    gateway: &Gateway,
+async fn serve<S: GatewayStore>(
+    gateway: &Gateway<S>,
     adapter: &dyn VendorAdapter,
     parts: Parts<'_>,
 ) -> Result<consent_adapter::Response, Failure> {
@@ -55,7 +59,7 @@ async fn serve(
             return Err(Failure::bad("content-type", "must be application/json"));
         }
     }
-    let query: Vec<(String, String)> = query.as_deref().map(super::form_urlencoded_pairs).unwrap_or_default();
+    let query: Vec<(String, String)> = query.as_deref().map(crate::form_urlencoded_pairs).unwrap_or_default();
     let path_params: Vec<(String, String)> =
         params.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
     let header_pairs: Vec<(String, String)> = headers
@@ -93,8 +97,8 @@ async fn serve(
 
 /// The tenant of a keyed route: the key's, if it holds the scope the
 /// operation needs and the account the request names is bound to it.
-async fn keyed_tenant(
-    gateway: &Gateway,
+async fn keyed_tenant<S: GatewayStore>(
+    gateway: &Gateway<S>,
     adapter: &dyn VendorAdapter,
     principal: Principal,
     decoded: &consent_adapter::Decoded,
@@ -115,8 +119,8 @@ async fn keyed_tenant(
 /// The tenant of a keyless route: the one the account the request names is
 /// bound to (that account is the credential). Anonymous callers spend a
 /// budget per client address in the pipeline, then the account's own here.
-async fn account_tenant(
-    gateway: &Gateway,
+async fn account_tenant<S: GatewayStore>(
+    gateway: &Gateway<S>,
     adapter: &dyn VendorAdapter,
     decoded: &consent_adapter::Decoded,
 ) -> Result<TenantId, Failure> {
@@ -152,8 +156,8 @@ fn keyless_scope_holds(operation: &Operation, account: &str) -> bool {
     }
 }
 
-async fn bound_tenant(
-    gateway: &Gateway,
+async fn bound_tenant<S: GatewayStore>(
+    gateway: &Gateway<S>,
     adapter: &dyn VendorAdapter,
     account: &str,
 ) -> Result<Option<TenantId>, Failure> {
@@ -161,7 +165,7 @@ async fn bound_tenant(
 }
 
 /// Spends one call of a rate budget.
-fn take_rate(gateway: &Gateway, budget: &str) -> Result<(), Failure> {
+fn take_rate<S: GatewayStore>(gateway: &Gateway<S>, budget: &str) -> Result<(), Failure> {
     gateway.gate.rate().take(budget).map_err(|_| Failure::TooManyRequests)
 }
 
@@ -174,8 +178,8 @@ const fn scope_for(need: Need) -> Scope {
 }
 
 /// Performs a decoded operation for `tenant` through the consent service.
-async fn perform(
-    gateway: &Gateway,
+async fn perform<S: GatewayStore>(
+    gateway: &Gateway<S>,
     adapter: &dyn VendorAdapter,
     tenant: &TenantId,
     operation: Operation,

@@ -1,5 +1,5 @@
 //! The HTTP gateway: every enabled vendor adapter's routes, mounted
-//! generically, each behind the request pipeline (`crate::pipeline`: the
+//! generically, each behind the request pipeline (`consentd_pipeline`: the
 //! credential where the adapter says the vendor's clients put it → key →
 //! tenant, the key's rate limit, the in-flight cap, the deadline), then
 //! ([`call`]): decode; the scope the decoded operation needs; the named
@@ -10,7 +10,10 @@
 //! vendor's own error shape.
 
 mod call;
+pub mod http;
 mod observe;
+mod port;
+pub mod tls;
 mod transport;
 
 use std::collections::BTreeMap;
@@ -25,8 +28,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, patch, post};
 use axum::{Extension, Router};
 use consent_adapter::{Failure, Method, VendorAdapter};
-use consent_core::ConsentService;
-use consent_store::SqlStore;
+use consent_core::webhooks::WebhookStore;
+use consent_core::{BindingStore, ConsentService, ConsentStore, KeyStore};
 use tower::ServiceBuilder;
 
 use crate::http::PeerAddr;
@@ -34,7 +37,8 @@ use consentd_auth::Principal;
 use consentd_pipeline::{Admission, Gate};
 use consentd_webhooks::Webhooks;
 use observe::ObserveLayer;
-pub(crate) use transport::VendorTransport;
+pub use port::{HttpPort, Serving, serve_gateway, serve_health};
+pub use transport::VendorTransport;
 
 /// Every adapter this build knows: adding a vendor is a crate and one line.
 pub fn registry() -> Vec<Arc<dyn VendorAdapter>> {
@@ -51,30 +55,39 @@ pub fn known_adapters() -> Vec<&'static str> {
     registry().iter().map(|adapter| adapter.name()).collect()
 }
 
+/// What the gateway needs of its store: the consent log, the vendor
+/// accounts' bindings, webhook subscriptions and the key store their
+/// signing keys derive from.
+pub trait GatewayStore: ConsentStore + BindingStore + WebhookStore + KeyStore + Clone {}
+
+impl<S: ConsentStore + BindingStore + WebhookStore + KeyStore + Clone> GatewayStore for S {}
+
 /// What every gateway call shares.
 #[derive(Debug, Clone)]
-pub(crate) struct Gateway {
-    pub(crate) service: ConsentService<SqlStore>,
-    pub(crate) store: SqlStore,
+pub struct Gateway<S> {
+    /// The consent service.
+    pub service: ConsentService<S>,
+    /// The store, for the vendor accounts' bindings.
+    pub store: S,
     /// The request pipeline's shared state (with gRPC): the authenticator
     /// (`None`: authentication disabled; calls act for tenant `default` and
     /// bindings are not checked), rate budgets, capacity and deadline.
-    pub(crate) gate: Gate,
+    pub gate: Gate,
     /// Peers whose `X-Forwarded-For` is believed.
-    pub(crate) trusted_proxies: Arc<Vec<IpAddr>>,
+    pub trusted_proxies: Arc<Vec<IpAddr>>,
     /// Webhook subscriptions, for vendors that create them.
-    pub(crate) webhooks: Webhooks<SqlStore>,
+    pub webhooks: Webhooks<S>,
     /// About the most a listed page of records may weigh.
-    pub(crate) max_response_bytes: usize,
+    pub max_response_bytes: usize,
 }
 
 /// The routes of the `enabled` adapters, each behind its own pipeline.
-pub(crate) fn routes(gateway: Gateway, enabled: &[String]) -> Router {
-    let mut by_path: BTreeMap<&'static str, MethodRouter<Arc<Gateway>>> = BTreeMap::new();
+pub fn routes<S: GatewayStore>(gateway: Gateway<S>, enabled: &[String]) -> Router {
+    let mut by_path: BTreeMap<&'static str, MethodRouter<Arc<Gateway<S>>>> = BTreeMap::new();
     for adapter in registry().into_iter().filter(|a| enabled.iter().any(|name| name == a.name())) {
         for (index, route) in adapter.routes().iter().enumerate() {
             let handler_adapter = Arc::clone(&adapter);
-            let handler = move |state: State<Arc<Gateway>>,
+            let handler = move |state: State<Arc<Gateway<S>>>,
                                 peer: ConnectInfo<PeerAddr>,
                                 principal: Option<Extension<Principal>>,
                                 params: Result<RawPathParams, RawPathParamsRejection>,
@@ -149,12 +162,12 @@ const fn method_name(method: Method) -> &'static str {
 }
 
 /// A failure in the adapter's shape, outside the request pipeline.
-pub(super) fn failure_response(adapter: &dyn VendorAdapter, failure: &Failure) -> Response {
+fn failure_response(adapter: &dyn VendorAdapter, failure: &Failure) -> Response {
     http_response(adapter.encode_failure(failure))
 }
 
 /// An adapter's response as HTTP: status, JSON body and extra headers.
-pub(super) fn http_response(reply: consent_adapter::Response) -> Response {
+pub(crate) fn http_response(reply: consent_adapter::Response) -> Response {
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = match reply.body {
         Some(json) => (status, axum::Json(json)).into_response(),

@@ -12,17 +12,20 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use consent_adapter::{Access, Credential as Location, Failure, VendorAdapter};
 
-use super::http_response;
 use crate::http::PeerAddr;
+use crate::http_response;
 use consentd_auth::AuthError;
 use consentd_pipeline::{Arrival, Credential, Refusal, Transport};
 
 /// One route of one vendor adapter.
 #[derive(Clone)]
-pub(crate) struct VendorTransport {
-    pub(crate) adapter: Arc<dyn VendorAdapter>,
-    pub(crate) route: usize,
-    pub(crate) trusted_proxies: Arc<Vec<IpAddr>>,
+pub struct VendorTransport {
+    /// The vendor's adapter.
+    pub adapter: Arc<dyn VendorAdapter>,
+    /// The adapter's index of the route.
+    pub route: usize,
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Arc<Vec<IpAddr>>,
 }
 
 impl std::fmt::Debug for VendorTransport {
@@ -57,7 +60,7 @@ impl VendorTransport {
     /// present.
     fn key<B>(&self, request: &http::Request<B>) -> Option<String> {
         let authorization = header(request.headers(), "authorization");
-        let query = request.uri().query().map(super::form_urlencoded_pairs).unwrap_or_default();
+        let query = request.uri().query().map(crate::form_urlencoded_pairs).unwrap_or_default();
         let key = self.adapter.credentials().iter().find_map(|location| match location {
             Location::Bearer => strip_scheme(&authorization, "bearer ").map(|k| k.trim().to_owned()),
             Location::Query(name) => query.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()),

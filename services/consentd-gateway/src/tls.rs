@@ -30,14 +30,14 @@ pub struct TlsFiles {
 
 /// The PEM contents, read once at start.
 #[derive(Debug, Clone)]
-pub(crate) struct TlsMaterial {
-    pub(crate) cert_pem: Vec<u8>,
-    pub(crate) key_pem: Vec<u8>,
-    pub(crate) client_ca_pem: Option<Vec<u8>>,
+pub struct TlsMaterial {
+    pub cert_pem: Vec<u8>,
+    pub key_pem: Vec<u8>,
+    pub client_ca_pem: Option<Vec<u8>>,
 }
 
 impl TlsMaterial {
-    pub(crate) fn read(files: &TlsFiles) -> Result<Self, String> {
+    pub fn read(files: &TlsFiles) -> Result<Self, String> {
         let read = |path: &PathBuf| {
             std::fs::read(path).map_err(|err| format!("cannot read {}: {err}", path.display()))
         };
@@ -49,7 +49,7 @@ impl TlsMaterial {
     }
 
     /// The HTTP side: a rustls acceptor.
-    pub(crate) fn http(&self) -> Result<TlsAcceptor, String> {
+    pub fn http(&self) -> Result<TlsAcceptor, String> {
         let certs = CertificateDer::pem_slice_iter(&self.cert_pem)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|err| format!("bad certificate: {err}"))?;
@@ -78,7 +78,7 @@ impl TlsMaterial {
 }
 
 /// How long a client may take over its TLS handshake.
-pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Handshakes in progress at once; further connections wait to be accepted.
 const MAX_PENDING_HANDSHAKES: usize = 512;
@@ -86,13 +86,13 @@ const MAX_PENDING_HANDSHAKES: usize = 512;
 /// A listener that hands out TLS streams. Handshakes run concurrently, so a
 /// slow client cannot hold up others.
 #[derive(Debug)]
-pub(crate) struct TlsListener {
+pub struct TlsListener {
     local_addr: SocketAddr,
     ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
 }
 
 impl TlsListener {
-    pub(crate) fn new(listener: TcpListener, acceptor: TlsAcceptor) -> std::io::Result<Self> {
+    pub fn new(listener: TcpListener, acceptor: TlsAcceptor) -> std::io::Result<Self> {
         let local_addr = listener.local_addr()?;
         let (sender, ready) = mpsc::channel(64);
         let pending = Arc::new(tokio::sync::Semaphore::new(MAX_PENDING_HANDSHAKES));
