@@ -12,6 +12,7 @@
 //! and prints the tables `docs/benchmarks.md` shows.
 
 mod baseline;
+mod deployment;
 mod hostile;
 mod load;
 mod overload;

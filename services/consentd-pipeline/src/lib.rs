@@ -1,6 +1,7 @@
 //! The request pipeline: what every consent call passes before its handler,
 //! written once and stacked in the same order in front of the gRPC services
-//! and every vendor route ([`Admission`]):
+//! and every vendor route ([`Admission`], one tower layer whose stages run
+//! in this order):
 //!
 //! 1. **arrival**: the transport reads what the request presents (its
 //!    credential, the client's address, the deadline it asked for), and
@@ -26,67 +27,53 @@
 //! Every refusal is answered once the client has finished sending the
 //! refused request ([`refusal::drained`]).
 
-mod deadline;
 mod gate;
 pub mod refusal;
 mod request_id;
+mod service;
 mod steps;
 
-use tower::layer::util::{Identity, Stack};
-use tower::{Layer, ServiceBuilder};
+use std::sync::Arc;
+
+use tower::Layer;
 
 pub use gate::{Gate, Limits};
-pub use refusal::{Arrival, Credential, Refusal, RenderLayer, Transport};
+pub use refusal::{Arrival, Credential, Refusal, Transport};
 pub use request_id::{NewRequestId, REQUEST_ID, RequestIdLayers, request_id, request_ids};
-pub use steps::{Admit, Authenticate, Rate, Shed, StepLayer};
+pub use service::AdmissionService;
+pub use steps::{Admit, Authenticate, Rate, Shed, Step};
 
 use consentd_auth::Principal;
+use service::Stages;
 
 /// The pipeline for one transport: see the module documentation for the
 /// order, which this type alone decides.
 #[derive(Debug, Clone)]
 pub struct Admission<T> {
-    transport: T,
-    gate: Gate,
+    stages: Arc<Stages<T>>,
 }
 
 impl<T: Transport> Admission<T> {
     /// The pipeline in front of a transport's handlers, spending `gate`
     /// (shared by every transport of the server).
     pub fn new(transport: T, gate: Gate) -> Self {
-        Self { transport, gate }
+        let stages = Stages {
+            transport,
+            admit: Admit::new(&gate),
+            authenticate: Authenticate::new(&gate),
+            rate: Rate::new(&gate),
+            shed: Shed::new(&gate),
+            max_deadline: gate.max_deadline(),
+        };
+        Self { stages: Arc::new(stages) }
     }
 }
 
-/// The layers of [`Admission`], innermost first.
-type Layers<T> = Stack<
-    deadline::DeadlineLayer,
-    Stack<
-        StepLayer<Shed>,
-        Stack<
-            StepLayer<Rate>,
-            Stack<StepLayer<Authenticate>, Stack<StepLayer<Admit>, Stack<RenderLayer<T>, Identity>>>,
-        >,
-    >,
->;
-
-impl<T: Transport, S> Layer<S> for Admission<T>
-where
-    Layers<T>: Layer<S>,
-{
-    type Service = <Layers<T> as Layer<S>>::Service;
+impl<T, S> Layer<S> for Admission<T> {
+    type Service = AdmissionService<T, S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        let gate = &self.gate;
-        let layers: Layers<T> = ServiceBuilder::new()
-            .layer(RenderLayer::new(self.transport.clone()))
-            .layer(StepLayer::new(Admit::new(gate)))
-            .layer(StepLayer::new(Authenticate::new(gate)))
-            .layer(StepLayer::new(Rate::new(gate)))
-            .layer(StepLayer::new(Shed::new(gate)))
-            .layer(deadline::DeadlineLayer::new(gate.max_deadline()))
-            .into_inner();
-        layers.layer(inner)
+        AdmissionService::new(Arc::clone(&self.stages), inner)
     }
 }
 

@@ -1,17 +1,14 @@
 //! Why a request is refused before its handler, what a transport reads off
-//! a request for the pipeline, and the outermost layer, which turns a
-//! refusal into the transport's own answer.
+//! a request for the pipeline, and how a refused request is finished
+//! reading before it is answered.
 
-use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body::Body;
 use tokio::sync::Semaphore;
-use tower::{Layer, Service, ServiceExt as _};
 
 use consentd_auth::AuthError;
 
@@ -62,9 +59,7 @@ pub enum Credential {
     },
 }
 
-/// What the transport read off a request, for the layers below. (A request
-/// that somehow lacks one presents no credential: the pipeline fails
-/// closed.)
+/// What the transport read off a request, for the steps.
 #[derive(Debug, Clone)]
 pub struct Arrival {
     /// Its credential.
@@ -79,17 +74,6 @@ pub struct Arrival {
     pub connection_slots: Option<Arc<Semaphore>>,
 }
 
-impl Default for Arrival {
-    fn default() -> Self {
-        Self {
-            credential: Credential::Key(None),
-            client: String::new(),
-            deadline: None,
-            connection_slots: None,
-        }
-    }
-}
-
 /// How a transport reads requests and answers refusals.
 pub trait Transport: Clone + Send + Sync + 'static {
     /// The body of the transport's responses.
@@ -100,71 +84,6 @@ pub trait Transport: Clone + Send + Sync + 'static {
 
     /// `refusal` in the transport's shape.
     fn render(&self, refusal: &Refusal) -> http::Response<Self::ResponseBody>;
-}
-
-/// The outermost layer of the pipeline: records the [`Arrival`] for the
-/// layers below and renders what they refuse.
-#[derive(Debug, Clone)]
-pub struct RenderLayer<T> {
-    transport: T,
-}
-
-impl<T> RenderLayer<T> {
-    pub(super) fn new(transport: T) -> Self {
-        Self { transport }
-    }
-}
-
-impl<T: Clone, S> Layer<S> for RenderLayer<T> {
-    type Service = Render<T, S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        Render { transport: self.transport.clone(), inner }
-    }
-}
-
-/// See [`RenderLayer`].
-#[derive(Debug, Clone)]
-pub struct Render<T, S> {
-    transport: T,
-    inner: S,
-}
-
-impl<T, S, B> Service<http::Request<B>> for Render<T, S>
-where
-    T: Transport,
-    S: Service<http::Request<B>, Response = http::Response<T::ResponseBody>, Error = Refusal>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send,
-    B: Send + 'static,
-{
-    type Response = http::Response<T::ResponseBody>;
-    type Error = std::convert::Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        // Readiness is the business of the layers below, once the request
-        // has passed the steps before them.
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
-        let transport = self.transport.clone();
-        let inner = self.inner.clone();
-        let arrival = transport.arrival(&request);
-        request.extensions_mut().insert(arrival);
-        Box::pin(async move {
-            match inner.oneshot(request).await {
-                Ok(response) => Ok(response),
-                Err(refusal) => {
-                    tracing::debug!(%refusal, "call refused");
-                    Ok(transport.render(&refusal))
-                }
-            }
-        })
-    }
 }
 
 /// The longest a refusal waits for the rest of the refused request.

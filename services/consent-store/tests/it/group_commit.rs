@@ -271,14 +271,31 @@ async fn a_vendor_check_of_a_target_is_answered_from_the_check_cache(store: Test
     let first = service.latest(&tenant, &subject, "site", true).await.unwrap().unwrap();
     assert_eq!(first.record.decision, Decision::Granted);
 
-    service.store().record_statements();
-    for _ in 0..3 {
-        let view = service.latest(&tenant, &subject, "site", true).await.unwrap().unwrap();
-        assert_eq!(view.record.id, first.record.id);
-        assert_eq!(view.first_collected_at, first.first_collected_at);
+    // On PostgreSQL the cache answers once its commit notices are proven
+    // fresh (a marker's round trip): until then checks read the tables.
+    // Only reads of consents count: the cache's own heartbeat runs beside.
+    let mut reads = Vec::new();
+    for _ in 0..50 {
+        service.store().record_statements();
+        for _ in 0..3 {
+            let view = service.latest(&tenant, &subject, "site", true).await.unwrap().unwrap();
+            assert_eq!(view.record.id, first.record.id);
+            assert_eq!(view.first_collected_at, first.first_collected_at);
+        }
+        reads = service
+            .store()
+            .take_statements()
+            .into_iter()
+            .filter(|(_, statement)| {
+                ["consent_", "identities"].iter().any(|table| statement.sql.contains(table))
+            })
+            .collect();
+        if reads.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    let issued = service.store().take_statements();
-    assert!(issued.is_empty(), "a cached vendor check read the database: {issued:?}");
+    assert!(reads.is_empty(), "a cached vendor check read the database: {reads:?}");
 
     service.record(&tenant, record("jane", "ads", "site", Decision::Denied)).await.unwrap();
     let view = service.latest(&tenant, &subject, "site", true).await.unwrap().unwrap();
