@@ -32,7 +32,7 @@ bench-scale: ## the same workloads on a fresh database and on 10M records, both 
 bench-overload: ## each workload's maximum, then twice it in an open loop, both backends
 	cargo run --release -p consent-bench -- --overload --out docs/benchmarks/overload
 
-bench-vendor: ## Intempt's POST over HTTP beside RecordConsent over gRPC at c32 (SQLite)
+bench-vendor: ## the vendor routes over HTTP at c32 (SQLite): Intempt, Adobe naming 100, Secure Privacy's check beside bare axum
 	cargo run --release -p consent-bench -- --vendor --backends sqlite --out docs/benchmarks/vendor
 
 # Fuzzing (fuzz/README.md): cargo-fuzz on the stable toolchain through

@@ -165,19 +165,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
     if config.migrate_on_start {
         store.migrate().await?;
     }
-    let authenticator = match config.auth {
-        AuthMode::Required => {
-            let authenticator = Authenticator::new(Arc::new(store.clone()), config.key_secret.as_deref())
-                .await?
-                .with_lookup_budget(config.limits.key_lookups);
-            bootstrap_key(&store, &authenticator).await?;
-            Some(authenticator)
-        }
-        AuthMode::Disabled => {
-            tracing::warn!("authentication is disabled: every call acts for tenant default");
-            None
-        }
-    };
+    let authenticator = authenticator(config, &store).await?;
     let store_handle = store.clone();
     register_pool_usage(store.clone());
     register_standbys(store.clone());
@@ -225,21 +213,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
         stopped.clone(),
     );
     let tls = config.tls.as_ref().map(TlsMaterial::read).transpose().map_err(ServerError::Tls)?;
-    let port = PortSettings {
-        max_message_bytes: limits.max_message_bytes,
-        max_response_bytes: limits.max_response_bytes,
-        max_concurrent_streams: limits.max_concurrent_streams,
-        concurrency_per_connection: limits.concurrency_per_connection,
-        keepalive_interval: limits.keepalive_interval,
-        keepalive_timeout: limits.keepalive_timeout,
-        max_pending_resets: limits.max_pending_resets,
-        max_error_resets: limits.max_error_resets,
-        tls: tls.as_ref().map(|tls| TlsPem {
-            cert: tls.cert_pem.clone(),
-            key: tls.key_pem.clone(),
-            client_ca: tls.client_ca_pem.clone(),
-        }),
-    };
+    let port = grpc_port(config, tls.as_ref());
     let grpc = consentd_grpc::serve(
         grpc_listener,
         service.clone(),
@@ -257,17 +231,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
         let _ = relay.await;
         Ok(())
     });
-    let http_port = HttpPort {
-        limits: ConnectionLimits {
-            header_timeout: limits.http_header_timeout,
-            max_error_resets: limits.max_error_resets,
-            body_timeout: limits.http_body_timeout,
-            max_connections: limits.max_http_connections,
-        },
-        drain: config.shutdown_grace,
-        max_body_bytes: config.gateway.max_body_bytes,
-        tls,
-    };
+    let http_port = http_port(config, tls);
     let mut health_addr = None;
     if let Some(addr) = config.health_listen {
         let listener = bind(addr).await?;
@@ -304,6 +268,60 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
     tracing::info!(%grpc_addr, %http_addr, "consentd is serving");
     let stopper = Stopper { health, draining, shutdown };
     Ok(RunningServer { grpc_addr, http_addr, health_addr, stopper, grace, tasks })
+}
+
+/// The authenticator the configuration asks for (none with authentication
+/// disabled), with the first key made if none exists.
+async fn authenticator(config: &Config, store: &SqlStore) -> Result<Option<Authenticator>, ServerError> {
+    match config.auth {
+        AuthMode::Required => {
+            let authenticator = Authenticator::new(Arc::new(store.clone()), config.key_secret.as_deref())
+                .await?
+                .with_lookup_budget(config.limits.key_lookups);
+            bootstrap_key(store, &authenticator).await?;
+            Ok(Some(authenticator))
+        }
+        AuthMode::Disabled => {
+            tracing::warn!("authentication is disabled: every call acts for tenant default");
+            Ok(None)
+        }
+    }
+}
+
+/// The gRPC port's settings from `[limits]` (and its TLS).
+fn grpc_port(config: &Config, tls: Option<&TlsMaterial>) -> PortSettings {
+    let limits = &config.limits;
+    PortSettings {
+        max_message_bytes: limits.max_message_bytes,
+        max_response_bytes: limits.max_response_bytes,
+        max_concurrent_streams: limits.max_concurrent_streams,
+        concurrency_per_connection: limits.concurrency_per_connection,
+        keepalive_interval: limits.keepalive_interval,
+        keepalive_timeout: limits.keepalive_timeout,
+        max_pending_resets: limits.max_pending_resets,
+        max_error_resets: limits.max_error_resets,
+        tls: tls.map(|tls| TlsPem {
+            cert: tls.cert_pem.clone(),
+            key: tls.key_pem.clone(),
+            client_ca: tls.client_ca_pem.clone(),
+        }),
+    }
+}
+
+/// The HTTP ports' settings from `[limits]` and `[gateway]` (and TLS).
+fn http_port(config: &Config, tls: Option<TlsMaterial>) -> HttpPort {
+    let limits = &config.limits;
+    HttpPort {
+        limits: ConnectionLimits {
+            header_timeout: limits.http_header_timeout,
+            max_error_resets: limits.max_error_resets,
+            body_timeout: limits.http_body_timeout,
+            max_connections: limits.max_http_connections,
+        },
+        drain: config.shutdown_grace,
+        max_body_bytes: config.gateway.max_body_bytes,
+        tls,
+    }
 }
 
 /// Reports the store's pool usage (`consentd.store.pool.connections` by
