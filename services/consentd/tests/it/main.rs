@@ -41,5 +41,6 @@ mod telemetry;
 mod tls;
 mod update;
 mod vendors;
+mod webhook_admin;
 mod webhook_receiver;
 mod webhooks;
