@@ -161,21 +161,10 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
     // The whole effective configuration, as `consentd config print` shows
     // it: every setting, secrets redacted.
     tracing::info!(config = %config.to_toml(), "starting consentd");
-    let store = SqlStore::connect(&config.store).await?;
-    if config.migrate_on_start {
-        store.migrate().await?;
-    }
+    let store = open_store(config).await?;
     let authenticator = authenticator(config, &store).await?;
     let store_handle = store.clone();
-    register_pool_usage(store.clone());
-    register_standbys(store.clone());
     let webhooks = Webhooks::new(store.clone(), &config.webhooks, config.key_secret.clone());
-    let deliverer = Deliverer::new(
-        std::sync::Arc::clone(webhooks.policy()),
-        config.webhooks.connect_timeout,
-        config.webhooks.response_timeout,
-    )
-    .map_err(|err| ServerError::Webhooks(err.to_string()))?;
     let service = ConsentService::new(store);
 
     let grpc_listener = bind(config.grpc_listen).await?;
@@ -203,15 +192,6 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
     );
     spawn_until_shutdown(&mut tasks, watching);
     let limits = &config.limits;
-    let relay = Relay::new(
-        service.clone(),
-        feeds.clone(),
-        deliverer,
-        webhooks.keys().clone(),
-        consentd_gateway::registry(),
-        config.webhooks.clone(),
-        stopped.clone(),
-    );
     let tls = config.tls.as_ref().map(TlsMaterial::read).transpose().map_err(ServerError::Tls)?;
     let port = grpc_port(config, tls.as_ref());
     let grpc = consentd_grpc::serve(
@@ -224,13 +204,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
         signalled(stopped.clone()),
     )?;
     tasks.spawn(async move { grpc.await.map_err(ServerError::from) });
-    // A vital task: its death makes liveness fail. The server waits for its
-    // end at shutdown (it hands its leases back).
-    let relay = store_handle.vitals().spawn("webhook relay", relay.run());
-    tasks.spawn(async move {
-        let _ = relay.await;
-        Ok(())
-    });
+    spawn_relay(&mut tasks, config, &service, &feeds, &webhooks, stopped.clone())?;
     let http_port = http_port(config, tls);
     let mut health_addr = None;
     if let Some(addr) = config.health_listen {
@@ -268,6 +242,52 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
     tracing::info!(%grpc_addr, %http_addr, "consentd is serving");
     let stopper = Stopper { health, draining, shutdown };
     Ok(RunningServer { grpc_addr, http_addr, health_addr, stopper, grace, tasks })
+}
+
+/// The store, migrated unless told not to, its pool and standbys reported
+/// as metrics.
+async fn open_store(config: &Config) -> Result<SqlStore, ServerError> {
+    let store = SqlStore::connect(&config.store).await?;
+    if config.migrate_on_start {
+        store.migrate().await?;
+    }
+    register_pool_usage(store.clone());
+    register_standbys(store.clone());
+    Ok(store)
+}
+
+/// Starts the webhook relay as a vital task (its death makes liveness
+/// fail); the server waits for its end at shutdown, when it hands its
+/// leases back.
+fn spawn_relay(
+    tasks: &mut JoinSet<Result<(), ServerError>>,
+    config: &Config,
+    service: &ConsentService<SqlStore>,
+    feeds: &Feeds<SqlStore>,
+    webhooks: &Webhooks<SqlStore>,
+    stopped: watch::Receiver<bool>,
+) -> Result<(), ServerError> {
+    let deliverer = Deliverer::new(
+        Arc::clone(webhooks.policy()),
+        config.webhooks.connect_timeout,
+        config.webhooks.response_timeout,
+    )
+    .map_err(|err| ServerError::Webhooks(err.to_string()))?;
+    let relay = Relay::new(
+        service.clone(),
+        feeds.clone(),
+        deliverer,
+        webhooks.keys().clone(),
+        consentd_gateway::registry(),
+        config.webhooks.clone(),
+        stopped,
+    );
+    let relay = service.store().vitals().spawn("webhook relay", relay.run());
+    tasks.spawn(async move {
+        let _ = relay.await;
+        Ok(())
+    });
+    Ok(())
 }
 
 /// The authenticator the configuration asks for (none with authentication

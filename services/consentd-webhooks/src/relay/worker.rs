@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use super::super::deliver::AttemptResult;
-use super::super::retry_at;
+use super::super::{WebhookSettings, retry_at};
 use super::{Context, RelayStore, duration_until, micros, stopped, stopping};
 use consentd_feed::tail::Follower;
 
@@ -223,21 +223,7 @@ impl<S: RelayStore> Worker<S> {
         consentd_telemetry::instruments()
             .webhook_attempts
             .add(1, &[opentelemetry::KeyValue::new("outcome", result.outcome.as_str())]);
-        let progress = if delivered {
-            Progress::Delivered
-        } else if result.permanent || attempt_number >= context.settings.max_attempts {
-            Progress::Park
-        } else {
-            let settings = &context.settings;
-            Progress::Retry {
-                next_attempt_at: retry_at(
-                    Timestamp::now(),
-                    attempt_number,
-                    settings.retry_initial,
-                    settings.retry_max,
-                ),
-            }
-        };
+        let progress = progress_after(&context.settings, delivered, result.permanent, attempt_number);
         let attempt = DeliveryAttempt {
             id: Uuid::now_v7(),
             subscription_id: subscription.id,
@@ -351,6 +337,20 @@ impl<S: RelayStore> Worker<S> {
             () = tokio::time::sleep(timeout) => {}
             () = commit => {}
             () = stopped(shutdown) => {}
+        }
+    }
+}
+
+/// What an attempt does to its subscription: delivered, retried later with
+/// backoff, or parked after a permanent failure or too many attempts.
+fn progress_after(settings: &WebhookSettings, delivered: bool, permanent: bool, attempt: u32) -> Progress {
+    if delivered {
+        Progress::Delivered
+    } else if permanent || attempt >= settings.max_attempts {
+        Progress::Park
+    } else {
+        Progress::Retry {
+            next_attempt_at: retry_at(Timestamp::now(), attempt, settings.retry_initial, settings.retry_max),
         }
     }
 }

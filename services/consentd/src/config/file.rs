@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::urls::{REDACTED, redact_url};
 use super::{AuthMode, Config, ConfigError, GatewaySettings, ServerLimits};
+use consent_store::StoreOptions;
 use consentd_feed::FeedSettings;
 use consentd_pipeline::Limits;
 use consentd_telemetry::LogFormat;
@@ -130,9 +131,6 @@ impl Config {
     /// The effective configuration as a TOML file (every setting, secrets
     /// redacted): what `consentd config print` shows and `serve` logs.
     pub fn to_toml(&self) -> String {
-        let ms = |duration: Duration| u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
-        let limits = &self.limits;
-        let webhooks = &self.webhooks;
         let file = FileConfig {
             database_url: Some(redact_url(&self.store.database_url)),
             read_database_urls: Some(
@@ -146,48 +144,9 @@ impl Config {
             migrate_on_start: Some(self.migrate_on_start),
             log_format: self.log_format,
             shutdown_grace_ms: Some(ms(self.shutdown_grace)),
-            store: FileStoreConfig {
-                max_connections: Some(self.store.max_connections),
-                acquire_timeout_ms: Some(ms(self.store.acquire_timeout)),
-                max_batch: Some(self.store.max_batch),
-                cache_max_mib: Some(self.store.cache_max_bytes / (1024 * 1024)),
-                notice_heartbeat_ms: Some(ms(self.store.notice_heartbeat)),
-                notice_max_staleness_ms: Some(ms(self.store.notice_max_staleness)),
-                statement_timeout_ms: Some(ms(self.store.statement_timeout)),
-                standby_max_lag_ms: Some(ms(self.store.standby_max_lag)),
-                standby_wait_ms: Some(ms(self.store.standby_wait)),
-            },
-            limits: FileLimitsConfig {
-                max_message_bytes: Some(limits.max_message_bytes),
-                max_response_bytes: Some(limits.max_response_bytes),
-                max_deadline_ms: Some(ms(limits.calls.max_deadline)),
-                rate_per_key: Some(limits.calls.rate_per_key),
-                burst_per_key: Some(limits.calls.burst_per_key),
-                max_in_flight: Some(limits.calls.max_in_flight),
-                concurrency_per_connection: Some(limits.concurrency_per_connection),
-                max_concurrent_streams: Some(limits.max_concurrent_streams),
-                keepalive_interval_ms: Some(ms(limits.keepalive_interval)),
-                keepalive_timeout_ms: Some(ms(limits.keepalive_timeout)),
-                max_pending_resets: Some(limits.max_pending_resets),
-                max_error_resets: Some(limits.max_error_resets),
-                http_header_timeout_ms: Some(ms(limits.http_header_timeout)),
-                http_body_timeout_ms: Some(ms(limits.http_body_timeout)),
-                max_http_connections: Some(limits.max_http_connections),
-                key_lookups_per_address: Some(limits.key_lookups.rate),
-                key_lookup_burst_per_address: Some(limits.key_lookups.burst),
-            },
-            subscribe: FileSubscribeConfig {
-                heartbeat_interval_ms: Some(ms(self.feed.heartbeat_interval)),
-                buffer: Some(self.feed.buffer),
-                buffer_kib: Some(self.feed.buffer_bytes / 1024),
-                total_buffer_mib: Some(self.feed.total_buffer_bytes / (1024 * 1024)),
-                tail_mib: Some(self.feed.tail_bytes / (1024 * 1024)),
-                send_timeout_ms: Some(ms(self.feed.send_timeout)),
-                max_streams: Some(self.feed.max_streams),
-                max_streams_per_tenant: Some(self.feed.max_streams_per_tenant),
-                poll_interval_ms: Some(ms(self.feed.poll_interval)),
-                tail_linger_ms: Some(ms(self.feed.tail_linger)),
-            },
+            store: file_store(&self.store),
+            limits: file_limits(&self.limits),
+            subscribe: file_subscribe(&self.feed),
             tls: self.tls.as_ref().map(|tls| FileTlsConfig {
                 cert_file: tls.cert.clone(),
                 key_file: tls.key.clone(),
@@ -198,21 +157,81 @@ impl Config {
                 max_body_bytes: Some(self.gateway.max_body_bytes),
                 trusted_proxies: Some(self.gateway.trusted_proxies.clone()),
             },
-            webhooks: FileWebhooksConfig {
-                allowed_urls: Some(webhooks.allowed_urls.iter().map(ToString::to_string).collect()),
-                allowed_networks: Some(webhooks.allowed_networks.iter().map(ToString::to_string).collect()),
-                connect_timeout_ms: Some(ms(webhooks.connect_timeout)),
-                response_timeout_ms: Some(ms(webhooks.response_timeout)),
-                max_attempts: Some(webhooks.max_attempts),
-                retry_initial_ms: Some(ms(webhooks.retry_initial)),
-                retry_max_ms: Some(ms(webhooks.retry_max)),
-                lease_ms: Some(ms(webhooks.lease)),
-                poll_interval_ms: Some(ms(webhooks.poll_interval)),
-                log_retention_hours: Some(webhooks.log_retention.as_secs() / 3600),
-                max_per_tenant: Some(webhooks.max_per_tenant),
-            },
+            webhooks: file_webhooks(&self.webhooks),
         };
         toml::to_string(&file).unwrap_or_else(|err| format!("# cannot print the configuration: {err}\n"))
+    }
+}
+
+/// Milliseconds, as the file spells durations.
+fn ms(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn file_store(store: &StoreOptions) -> FileStoreConfig {
+    FileStoreConfig {
+        max_connections: Some(store.max_connections),
+        acquire_timeout_ms: Some(ms(store.acquire_timeout)),
+        max_batch: Some(store.max_batch),
+        cache_max_mib: Some(store.cache_max_bytes / (1024 * 1024)),
+        notice_heartbeat_ms: Some(ms(store.notice_heartbeat)),
+        notice_max_staleness_ms: Some(ms(store.notice_max_staleness)),
+        statement_timeout_ms: Some(ms(store.statement_timeout)),
+        standby_max_lag_ms: Some(ms(store.standby_max_lag)),
+        standby_wait_ms: Some(ms(store.standby_wait)),
+    }
+}
+
+fn file_limits(limits: &ServerLimits) -> FileLimitsConfig {
+    FileLimitsConfig {
+        max_message_bytes: Some(limits.max_message_bytes),
+        max_response_bytes: Some(limits.max_response_bytes),
+        max_deadline_ms: Some(ms(limits.calls.max_deadline)),
+        rate_per_key: Some(limits.calls.rate_per_key),
+        burst_per_key: Some(limits.calls.burst_per_key),
+        max_in_flight: Some(limits.calls.max_in_flight),
+        concurrency_per_connection: Some(limits.concurrency_per_connection),
+        max_concurrent_streams: Some(limits.max_concurrent_streams),
+        keepalive_interval_ms: Some(ms(limits.keepalive_interval)),
+        keepalive_timeout_ms: Some(ms(limits.keepalive_timeout)),
+        max_pending_resets: Some(limits.max_pending_resets),
+        max_error_resets: Some(limits.max_error_resets),
+        http_header_timeout_ms: Some(ms(limits.http_header_timeout)),
+        http_body_timeout_ms: Some(ms(limits.http_body_timeout)),
+        max_http_connections: Some(limits.max_http_connections),
+        key_lookups_per_address: Some(limits.key_lookups.rate),
+        key_lookup_burst_per_address: Some(limits.key_lookups.burst),
+    }
+}
+
+fn file_subscribe(feed: &FeedSettings) -> FileSubscribeConfig {
+    FileSubscribeConfig {
+        heartbeat_interval_ms: Some(ms(feed.heartbeat_interval)),
+        buffer: Some(feed.buffer),
+        buffer_kib: Some(feed.buffer_bytes / 1024),
+        total_buffer_mib: Some(feed.total_buffer_bytes / (1024 * 1024)),
+        tail_mib: Some(feed.tail_bytes / (1024 * 1024)),
+        send_timeout_ms: Some(ms(feed.send_timeout)),
+        max_streams: Some(feed.max_streams),
+        max_streams_per_tenant: Some(feed.max_streams_per_tenant),
+        poll_interval_ms: Some(ms(feed.poll_interval)),
+        tail_linger_ms: Some(ms(feed.tail_linger)),
+    }
+}
+
+fn file_webhooks(webhooks: &WebhookSettings) -> FileWebhooksConfig {
+    FileWebhooksConfig {
+        allowed_urls: Some(webhooks.allowed_urls.iter().map(ToString::to_string).collect()),
+        allowed_networks: Some(webhooks.allowed_networks.iter().map(ToString::to_string).collect()),
+        connect_timeout_ms: Some(ms(webhooks.connect_timeout)),
+        response_timeout_ms: Some(ms(webhooks.response_timeout)),
+        max_attempts: Some(webhooks.max_attempts),
+        retry_initial_ms: Some(ms(webhooks.retry_initial)),
+        retry_max_ms: Some(ms(webhooks.retry_max)),
+        lease_ms: Some(ms(webhooks.lease)),
+        poll_interval_ms: Some(ms(webhooks.poll_interval)),
+        log_retention_hours: Some(webhooks.log_retention.as_secs() / 3600),
+        max_per_tenant: Some(webhooks.max_per_tenant),
     }
 }
 

@@ -265,6 +265,16 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_store()?;
+        validate_key_secret(self.key_secret.as_deref())?;
+        self.validate_limits()?;
+        self.validate_counts()?;
+        self.validate_gateway()?;
+        self.validate_webhooks()
+    }
+
+    /// The `[store]` settings.
+    fn validate_store(&self) -> Result<(), ConfigError> {
         validate_database_url(&self.store.database_url)?;
         for url in &self.store.read_database_urls {
             validate_read_database_url(&self.store.database_url, url)?;
@@ -275,13 +285,40 @@ impl Config {
                 message: "must be at least 1".to_owned(),
             });
         }
-        validate_key_secret(self.key_secret.as_deref())?;
         if self.store.max_connections == 0 {
             return Err(ConfigError::Invalid {
                 setting: "store.max_connections",
                 message: "must be at least 1".to_owned(),
             });
         }
+        if !(1..=consent_store::MAX_BATCH).contains(&self.store.max_batch) {
+            return Err(ConfigError::Invalid {
+                setting: "store.max_batch",
+                message: format!("must be between 1 and {}", consent_store::MAX_BATCH),
+            });
+        }
+        // A marker must be able to come back twice within the bound, or the
+        // cache would flap offline on an ordinary late heartbeat.
+        if self.store.notice_heartbeat.is_zero()
+            || self.store.notice_max_staleness < self.store.notice_heartbeat * 2
+        {
+            return Err(ConfigError::Invalid {
+                setting: "store.notice_max_staleness_ms",
+                message: "must be at least twice store.notice_heartbeat_ms (which must be at least 1)"
+                    .to_owned(),
+            });
+        }
+        if self.store.acquire_timeout.is_zero() {
+            return Err(ConfigError::Invalid {
+                setting: "store.acquire_timeout_ms",
+                message: "must be at least 1".to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The `[limits]` settings that depend on each other.
+    fn validate_limits(&self) -> Result<(), ConfigError> {
         if self.limits.concurrency_per_connection >= self.limits.max_concurrent_streams as usize {
             return Err(ConfigError::Invalid {
                 setting: "limits.concurrency_per_connection",
@@ -292,6 +329,11 @@ impl Config {
                 ),
             });
         }
+        Ok(())
+    }
+
+    /// Every count and duration that must be at least 1.
+    fn validate_counts(&self) -> Result<(), ConfigError> {
         for (setting, value) in [
             ("subscribe.buffer", self.feed.buffer),
             ("subscribe.buffer_kib", self.feed.buffer_bytes),
@@ -328,6 +370,11 @@ impl Config {
                 return Err(ConfigError::Invalid { setting, message: "must be at least 1".to_owned() });
             }
         }
+        Ok(())
+    }
+
+    /// The `[gateway]` settings.
+    fn validate_gateway(&self) -> Result<(), ConfigError> {
         let known = consentd_gateway::known_adapters();
         if let Some(unknown) = self.gateway.adapters.iter().find(|name| !known.contains(&name.as_str())) {
             return Err(ConfigError::Invalid {
@@ -335,6 +382,11 @@ impl Config {
                 message: format!("unknown adapter {unknown}; known: {}", known.join(", ")),
             });
         }
+        Ok(())
+    }
+
+    /// The `[webhooks]` settings that depend on each other.
+    fn validate_webhooks(&self) -> Result<(), ConfigError> {
         let webhooks = &self.webhooks;
         if webhooks.retry_max < webhooks.retry_initial {
             return Err(ConfigError::Invalid {
@@ -352,29 +404,6 @@ impl Config {
                     "must be at least twice (connect + response timeouts + 2 s) = {} ms",
                     millis(attempt * 2)
                 ),
-            });
-        }
-        if !(1..=consent_store::MAX_BATCH).contains(&self.store.max_batch) {
-            return Err(ConfigError::Invalid {
-                setting: "store.max_batch",
-                message: format!("must be between 1 and {}", consent_store::MAX_BATCH),
-            });
-        }
-        // A marker must be able to come back twice within the bound, or the
-        // cache would flap offline on an ordinary late heartbeat.
-        if self.store.notice_heartbeat.is_zero()
-            || self.store.notice_max_staleness < self.store.notice_heartbeat * 2
-        {
-            return Err(ConfigError::Invalid {
-                setting: "store.notice_max_staleness_ms",
-                message: "must be at least twice store.notice_heartbeat_ms (which must be at least 1)"
-                    .to_owned(),
-            });
-        }
-        if self.store.acquire_timeout.is_zero() {
-            return Err(ConfigError::Invalid {
-                setting: "store.acquire_timeout_ms",
-                message: "must be at least 1".to_owned(),
             });
         }
         Ok(())
