@@ -196,16 +196,31 @@ async fn main() {
         print!("{}", report.markdown());
         return;
     }
+    closed_loop_runs(&args, &binary, window, primary, &mut report).await;
+    other_runs(&args, &binary, window, primary, &mut report).await;
+    report.write(&args.out);
+    print!("{}", report.markdown());
+}
+
+/// The closed-loop workloads with their baselines: idle RSS, the bare
+/// tonic server, every workload, the check cache off, the bare inserts.
+async fn closed_loop_runs(
+    args: &Args,
+    binary: &std::path::Path,
+    window: Window,
+    primary: BackendArg,
+    report: &mut Report,
+) {
     let selected = |workload: Workload| {
         !args.skip_closed_loop && (args.only.is_empty() || args.only.contains(&workload))
     };
 
     eprintln!("idle RSS …");
-    report.idle_rss_mib = Some(workloads::idle_rss(&binary, primary.backend()).await);
+    report.idle_rss_mib = Some(workloads::idle_rss(binary, primary.backend()).await);
 
     if selected(Workload::CheckHit) {
         eprintln!("bare tonic baseline …");
-        let response = workloads::sample_check_response(&binary, primary.backend()).await;
+        let response = workloads::sample_check_response(binary, primary.backend()).await;
         let bare = Server::bare_grpc(&response);
         for concurrency in [16, 64] {
             let clients = workloads::clients(&bare.url, workloads::anonymous(), args.connections).await;
@@ -226,7 +241,7 @@ async fn main() {
         };
         for backend in backends {
             eprintln!("{} at concurrency {concurrency} on {} …", workload.name(), backend.name());
-            let deployment = Deployment::start(&binary, backend.backend()).await;
+            let deployment = Deployment::start(binary, backend.backend()).await;
             let statistics = if matches!(workload, Workload::RecordUnique) && concurrency == WRITE_CONCURRENCY
             {
                 pg_activity::before(deployment.database_url()).await
@@ -254,7 +269,7 @@ async fn main() {
     if selected(Workload::CheckHit) {
         // What the check cache buys: the same run with it off.
         eprintln!("check-hit at concurrency 64 without the cache …");
-        let deployment = Deployment::start_with(&binary, primary.backend(), false).await;
+        let deployment = Deployment::start_with(binary, primary.backend(), false).await;
         let measured = workloads::run(&deployment, Workload::CheckHit, 64, args.connections, window).await;
         let stats = deployment.server.stats();
         report.push(Run::new("check-hit", "consentd, no cache", Some(primary.name()), 64, &measured, stats));
@@ -275,13 +290,23 @@ async fn main() {
             ));
         }
     }
+}
 
+/// The Subscribe fan-out, the hostile-memory run and the webhook fan-out,
+/// each when asked for.
+async fn other_runs(
+    args: &Args,
+    binary: &std::path::Path,
+    window: Window,
+    primary: BackendArg,
+    report: &mut Report,
+) {
     if args.subscribers > 0 {
         eprintln!(
             "Subscribe fan-out: {} subscribers over {} purposes, {} writes/s …",
             args.subscribers, args.subscribe_purposes, args.subscribe_rate
         );
-        let deployment = Deployment::start(&binary, primary.backend()).await;
+        let deployment = Deployment::start(binary, primary.backend()).await;
         report.fan_out = Some(
             workloads::subscribe_fan_out(
                 &deployment,
@@ -300,7 +325,7 @@ async fn main() {
             args.hostile_streams
         );
         report.hostile_memory =
-            Some(hostile::hostile_memory(&binary, primary.backend(), args.hostile_streams).await);
+            Some(hostile::hostile_memory(binary, primary.backend(), args.hostile_streams).await);
     }
 
     if args.webhooks > 0 {
@@ -309,11 +334,8 @@ async fn main() {
             args.webhooks, args.webhook_writes
         );
         report.webhook_fan_out =
-            Some(webhooks::webhook_fan_out(&binary, args.webhooks, args.webhook_writes).await);
+            Some(webhooks::webhook_fan_out(binary, args.webhooks, args.webhook_writes).await);
     }
-
-    report.write(&args.out);
-    print!("{}", report.markdown());
 }
 
 /// The vendor comparison, the scale comparison and the overload runs.

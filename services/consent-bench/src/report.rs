@@ -302,6 +302,20 @@ impl Report {
     /// The tables of `docs/benchmarks.md`.
     pub(crate) fn markdown(&self) -> String {
         let mut out = String::new();
+        self.write_header_and_targets(&mut out);
+        self.write_runs(&mut out);
+        self.write_fan_out(&mut out);
+        self.write_hostile(&mut out);
+        self.write_webhooks(&mut out);
+        self.write_scale(&mut out);
+        self.write_activity(&mut out);
+        self.write_overload(&mut out);
+        self.write_idle(&mut out);
+        out
+    }
+
+    /// The command, the machine and the targets.
+    fn write_header_and_targets(&self, out: &mut String) {
         let _ = writeln!(
             out,
             "Command: `{}` at commit {}, {} × {}",
@@ -321,6 +335,10 @@ impl Report {
             );
         }
         let _ = writeln!(out);
+    }
+
+    /// Every run, a row each.
+    fn write_runs(&self, out: &mut String) {
         let _ = writeln!(
             out,
             "| workload | system | backend | concurrency | calls/s | p50 ms | p90 ms | p99 ms | max ms | server CPU s / 1000 calls | server peak RSS MiB | errors |"
@@ -344,6 +362,10 @@ impl Report {
                 run.errors,
             );
         }
+    }
+
+    /// The Subscribe fan-out.
+    fn write_fan_out(&self, out: &mut String) {
         if let Some(fan_out) = &self.fan_out {
             let _ = writeln!(out);
             let latency = fan_out.write_to_delivery_ms;
@@ -368,6 +390,10 @@ impl Report {
                 fan_out.server_cpu_seconds,
             );
         }
+    }
+
+    /// The hostile-memory run.
+    fn write_hostile(&self, out: &mut String) {
         if let Some(hostile) = &self.hostile_memory {
             let _ = writeln!(
                 out,
@@ -380,6 +406,10 @@ impl Report {
                 hostile.peak_rss_mib
             );
         }
+    }
+
+    /// The webhook fan-out.
+    fn write_webhooks(&self, out: &mut String) {
         if let Some(hooks) = &self.webhook_fan_out {
             let _ = writeln!(
                 out,
@@ -403,6 +433,10 @@ impl Report {
                 );
             }
         }
+    }
+
+    /// The scale runs.
+    fn write_scale(&self, out: &mut String) {
         for scale in &self.scale {
             let [fresh, big] = &scale.resume;
             let _ = writeln!(
@@ -427,6 +461,10 @@ impl Report {
                 big.subject_ms
             );
         }
+    }
+
+    /// What PostgreSQL did per call.
+    fn write_activity(&self, out: &mut String) {
         for activity in &self.database_activity {
             let _ = writeln!(
                 out,
@@ -445,6 +483,10 @@ impl Report {
                 activity.buffers_written_by_backends_per_call
             );
         }
+    }
+
+    /// The overload runs.
+    fn write_overload(&self, out: &mut String) {
         for run in &self.overload {
             let _ = writeln!(
                 out,
@@ -471,10 +513,13 @@ impl Report {
                 run.generator_cpu_per_second
             );
         }
+    }
+
+    /// The idle RSS.
+    fn write_idle(&self, out: &mut String) {
         if let Some(idle) = self.idle_rss_mib {
             let _ = writeln!(out, "\nIdle RSS: {idle:.1} MiB.");
         }
-        out
     }
 }
 
