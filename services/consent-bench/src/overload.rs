@@ -7,6 +7,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use hdrhistogram::Histogram;
+
 use consent_store::testing::Backend;
 use serde::Serialize;
 use tokio::time::Instant;
@@ -63,9 +65,7 @@ pub(crate) async fn overload(
     let offered = 2.0 * max;
     eprintln!("  {}: maximum {max:.0}/s; offering {offered:.0}/s …", workload.name());
 
-    let admitted = Arc::new(Mutex::new(histogram()));
-    let refused = Arc::new(Mutex::new(histogram()));
-    let failures = Arc::new(Mutex::new((0u64, None::<String>)));
+    let tally = Arc::new(Tally::new());
     let (server, generator) = (deployment.server.stats(), crate::process::ProcStats::own());
     let cpu_before = (server.cpu_seconds(), generator.cpu_seconds());
     let started = Instant::now();
@@ -80,8 +80,7 @@ pub(crate) async fn overload(
         ticks.tick().await;
         let due = (started.elapsed().as_secs_f64() * offered) as u64;
         while sent < due {
-            let (call, admitted, refused, failures) =
-                (Arc::clone(&call), Arc::clone(&admitted), Arc::clone(&refused), Arc::clone(&failures));
+            let (call, tally) = (Arc::clone(&call), Arc::clone(&tally));
             let worker = usize::try_from(sent % 64).unwrap_or(0);
             tasks.spawn(async move {
                 let at = Instant::now();
@@ -91,30 +90,9 @@ pub(crate) async fn overload(
                 // goodput is what the server finished in that time.
                 let finished = started.elapsed();
                 if finished < window.warmup || finished > total {
-                    return (false, false);
+                    return;
                 }
-                match outcome {
-                    Ok(()) => {
-                        admitted
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner)
-                            .saturating_record(micros);
-                        (true, false)
-                    }
-                    Err(error) if error.starts_with("ResourceExhausted") => {
-                        refused
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner)
-                            .saturating_record(micros);
-                        (false, true)
-                    }
-                    Err(error) => {
-                        let mut failures = failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                        failures.0 += 1;
-                        failures.1.get_or_insert(error);
-                        (false, false)
-                    }
-                }
+                tally.record(outcome, micros);
             });
             sent += 1;
         }
@@ -126,9 +104,9 @@ pub(crate) async fn overload(
     let server_cpu_per_second = (server.cpu_seconds() - cpu_before.0) / elapsed;
     let generator_cpu_per_second = (generator.cpu_seconds() - cpu_before.1) / elapsed;
     let seconds = window.measured.as_secs_f64();
-    let admitted = admitted.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
-    let refused = refused.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
-    let (failed, first_failure) = failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+    let admitted = lock(&tally.admitted).clone();
+    let refused = lock(&tally.refused).clone();
+    let (failed, first_failure) = lock(&tally.failures).clone();
     Overload {
         workload: workload.name().to_owned(),
         backend: backend_name.to_owned(),
@@ -145,4 +123,42 @@ pub(crate) async fn overload(
         server_cpu_per_second,
         generator_cpu_per_second,
     }
+}
+
+/// What the open loop counted, shared by its calls: latencies of the calls
+/// admitted and of those refused with RESOURCE_EXHAUSTED, and the other
+/// failures (how many, and the first).
+struct Tally {
+    admitted: Mutex<Histogram<u64>>,
+    refused: Mutex<Histogram<u64>>,
+    failures: Mutex<(u64, Option<String>)>,
+}
+
+impl Tally {
+    fn new() -> Self {
+        Self {
+            admitted: Mutex::new(histogram()),
+            refused: Mutex::new(histogram()),
+            failures: Mutex::new((0, None)),
+        }
+    }
+
+    /// Counts a call that took `micros` and ended with `outcome`.
+    fn record(&self, outcome: Result<(), String>, micros: u64) {
+        match outcome {
+            Ok(()) => lock(&self.admitted).saturating_record(micros),
+            Err(error) if error.starts_with("ResourceExhausted") => {
+                lock(&self.refused).saturating_record(micros)
+            }
+            Err(error) => {
+                let mut failures = lock(&self.failures);
+                failures.0 += 1;
+                failures.1.get_or_insert(error);
+            }
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
