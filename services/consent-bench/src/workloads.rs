@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use consent_proto::v1 as pb;
 use consent_store::testing::Backend;
+use hdrhistogram::Histogram;
 use rand::{Rng as _, SeedableRng as _};
 use serde::Serialize;
 use tokio::time::Instant;
@@ -274,44 +275,8 @@ pub(crate) async fn subscribe_fan_out(
     let expected_deliveries: u64 = streams.iter().map(|(_, expected)| expected).sum();
     let readers: Vec<_> = streams
         .into_iter()
-        .map(|(mut stream, expected)| {
-            let sent = Arc::clone(&sent);
-            tokio::spawn(async move {
-                let mut latencies = histogram();
-                let mut received = 0u64;
-                let mut dropped = false;
-                loop {
-                    match stream.message().await {
-                        Ok(Some(pb::SubscribeResponse {
-                            payload: Some(pb::subscribe_response::Payload::Event(event)),
-                        })) => {
-                            received += 1;
-                            let arrived = base.elapsed().as_micros() as u64;
-                            let number = event
-                                .record
-                                .as_ref()
-                                .and_then(|r| r.evidence.as_ref())
-                                .and_then(|e| e.message.parse::<usize>().ok());
-                            if let Some(at) =
-                                number.and_then(|n| sent.get(n)).map(|at| at.load(Ordering::Acquire))
-                                && at != u64::MAX
-                                && at >= measure_from
-                            {
-                                latencies.saturating_record(arrived.saturating_sub(at).max(1));
-                            }
-                            if received == expected {
-                                break;
-                            }
-                        }
-                        Ok(Some(_)) => {}
-                        Ok(None) | Err(_) => {
-                            dropped = true;
-                            break;
-                        }
-                    }
-                }
-                (latencies, received, dropped)
-            })
+        .map(|(stream, expected)| {
+            tokio::spawn(read_deliveries(stream, expected, Arc::clone(&sent), base, measure_from))
         })
         .collect();
 
@@ -350,19 +315,7 @@ pub(crate) async fn subscribe_fan_out(
     for write in writes {
         write.await.expect("write task");
     }
-    let mut latencies = histogram();
-    let (mut deliveries, mut dropped_subscribers) = (0u64, 0usize);
-    let give_up = Instant::now() + Duration::from_secs(30);
-    for reader in readers {
-        match tokio::time::timeout_at(give_up, reader).await {
-            Ok(Ok((reader_latencies, received, dropped))) => {
-                latencies.add(&reader_latencies).expect("same bounds");
-                deliveries += received;
-                dropped_subscribers += usize::from(dropped);
-            }
-            Ok(Err(_)) | Err(_) => dropped_subscribers += 1,
-        }
-    }
+    let (latencies, deliveries, dropped_subscribers) = gather(readers).await;
     let stats: ProcStats = deployment.server.stats();
     FanOut {
         subscribers,
@@ -378,6 +331,69 @@ pub(crate) async fn subscribe_fan_out(
         peak_rss_mib: stats.memory_mib().1,
         server_cpu_seconds: stats.cpu_seconds() - cpu_before,
     }
+}
+
+/// One subscriber's stream until it has had `expected` events: the
+/// write-to-delivery latency of each write sent after `measure_from` (µs
+/// since `base`; `sent` holds each write's send time by number), how many
+/// arrived, and whether the stream ended first.
+async fn read_deliveries(
+    mut stream: tonic::Streaming<pb::SubscribeResponse>,
+    expected: u64,
+    sent: Arc<Vec<AtomicU64>>,
+    base: Instant,
+    measure_from: u64,
+) -> (Histogram<u64>, u64, bool) {
+    let mut latencies = histogram();
+    let mut received = 0u64;
+    loop {
+        match stream.message().await {
+            Ok(Some(pb::SubscribeResponse {
+                payload: Some(pb::subscribe_response::Payload::Event(event)),
+            })) => {
+                received += 1;
+                let arrived = base.elapsed().as_micros() as u64;
+                let number = event
+                    .record
+                    .as_ref()
+                    .and_then(|r| r.evidence.as_ref())
+                    .and_then(|e| e.message.parse::<usize>().ok());
+                if let Some(at) = number.and_then(|n| sent.get(n)).map(|at| at.load(Ordering::Acquire))
+                    && at != u64::MAX
+                    && at >= measure_from
+                {
+                    latencies.saturating_record(arrived.saturating_sub(at).max(1));
+                }
+                if received == expected {
+                    return (latencies, received, false);
+                }
+            }
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => return (latencies, received, true),
+        }
+    }
+}
+
+/// The subscribers' results, given 30 s to finish: the latencies together,
+/// the deliveries, and how many subscribers were dropped (or never
+/// finished).
+async fn gather(
+    readers: Vec<tokio::task::JoinHandle<(Histogram<u64>, u64, bool)>>,
+) -> (Histogram<u64>, u64, usize) {
+    let mut latencies = histogram();
+    let (mut deliveries, mut dropped_subscribers) = (0u64, 0usize);
+    let give_up = Instant::now() + Duration::from_secs(30);
+    for reader in readers {
+        match tokio::time::timeout_at(give_up, reader).await {
+            Ok(Ok((reader_latencies, received, dropped))) => {
+                latencies.add(&reader_latencies).expect("same bounds");
+                deliveries += received;
+                dropped_subscribers += usize::from(dropped);
+            }
+            Ok(Err(_)) | Err(_) => dropped_subscribers += 1,
+        }
+    }
+    (latencies, deliveries, dropped_subscribers)
 }
 
 /// The resident set of a consentd that has started and served nothing.
