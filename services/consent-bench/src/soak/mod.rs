@@ -134,47 +134,9 @@ pub(crate) async fn soak(binary: &Path, backend: Backend, kills: usize) -> SoakR
             tokio::spawn(load::write(writer, clients.clone(), stopped.clone(), Arc::clone(&acknowledged)))
         })
         .collect();
-    let subscribers: Vec<_> = [("everything", Watch::Everything), ("marketing", Watch::Marketing)]
-        .into_iter()
-        .flat_map(|(name, watch)| {
-            clients
-                .iter()
-                .enumerate()
-                .map(move |(index, client)| (format!("{name} from {index}"), watch, client.clone()))
-        })
-        .map(|(name, watch, first)| {
-            let mut own = vec![first];
-            own.extend(clients.iter().cloned());
-            tokio::spawn(load::subscribe(name, watch, own, final_head.clone()))
-        })
-        .collect();
+    let subscribers = spawn_subscribers(&clients, &final_head);
 
-    let mut other_faults = Vec::new();
-    for kill in 0..kills {
-        tokio::time::sleep(Duration::from_millis(700 + (kill as u64 * 137) % 800)).await;
-        let count = replicas.len();
-        let replica = &mut replicas[kill % count];
-        eprintln!("  kill -9 of replica {} ({}/{kills})", replica.name, kill + 1);
-        replica.kill();
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        replica.start(binary);
-        if let Some(freezer) = &freezer {
-            if kill == kills / 4 {
-                eprintln!("  freezing replica A's commit-notice connection");
-                freezer.freeze_listeners();
-                other_faults.push("replica A's commit-notice connection frozen".to_owned());
-            }
-            if kill == kills / 2 {
-                eprintln!("  restarting PostgreSQL");
-                restart_postgres();
-                other_faults.push("PostgreSQL restarted".to_owned());
-            }
-            if kill == 3 * kills / 4 {
-                eprintln!("  thawing replica A's commit-notice connection");
-                freezer.thaw();
-            }
-        }
-    }
+    let other_faults = inject_faults(binary, &mut replicas, freezer.as_ref(), kills).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     stop.send_replace(true);
     let mut retries = 0;
@@ -211,6 +173,67 @@ pub(crate) async fn soak(binary: &Path, backend: Backend, kills: usize) -> SoakR
         stored: stored.len(),
         subscribers: delivered.iter().map(|d| (d.name.clone(), d.revisions.len(), d.resumes)).collect(),
     }
+}
+
+/// The subscribers of every replica: one watching everything and one
+/// watching marketing from each, each resuming on the others when its
+/// replica dies, until the final head is reached.
+fn spawn_subscribers(
+    clients: &[Client],
+    final_head: &watch::Receiver<Option<i64>>,
+) -> Vec<tokio::task::JoinHandle<Delivered>> {
+    [("everything", Watch::Everything), ("marketing", Watch::Marketing)]
+        .into_iter()
+        .flat_map(|(name, watch)| {
+            clients
+                .iter()
+                .enumerate()
+                .map(move |(index, client)| (format!("{name} from {index}"), watch, client.clone()))
+        })
+        .map(|(name, watch, first)| {
+            let mut own = vec![first];
+            own.extend(clients.iter().cloned());
+            tokio::spawn(load::subscribe(name, watch, own, final_head.clone()))
+        })
+        .collect()
+}
+
+/// `kills` SIGKILLs of the replicas in turn, each restarted at once; on
+/// PostgreSQL also a frozen commit-notice connection (thawed later) and a
+/// database restart. Returns the faults beyond the kills.
+async fn inject_faults(
+    binary: &Path,
+    replicas: &mut [Replica],
+    freezer: Option<&ListenerFreezer>,
+    kills: usize,
+) -> Vec<String> {
+    let mut other_faults = Vec::new();
+    for kill in 0..kills {
+        tokio::time::sleep(Duration::from_millis(700 + (kill as u64 * 137) % 800)).await;
+        let count = replicas.len();
+        let replica = &mut replicas[kill % count];
+        eprintln!("  kill -9 of replica {} ({}/{kills})", replica.name, kill + 1);
+        replica.kill();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        replica.start(binary);
+        if let Some(freezer) = freezer {
+            if kill == kills / 4 {
+                eprintln!("  freezing replica A's commit-notice connection");
+                freezer.freeze_listeners();
+                other_faults.push("replica A's commit-notice connection frozen".to_owned());
+            }
+            if kill == kills / 2 {
+                eprintln!("  restarting PostgreSQL");
+                restart_postgres();
+                other_faults.push("PostgreSQL restarted".to_owned());
+            }
+            if kill == 3 * kills / 4 {
+                eprintln!("  thawing replica A's commit-notice connection");
+                freezer.thaw();
+            }
+        }
+    }
+    other_faults
 }
 
 /// Every record, in revision order, following page tokens.
