@@ -161,7 +161,7 @@ async fn bound_tenant<S: GatewayStore>(
     adapter: &dyn VendorAdapter,
     account: &str,
 ) -> Result<Option<TenantId>, Failure> {
-    gateway.store.bound_tenant(adapter.name(), account).await.map_err(|e| Failure::from(&e))
+    gateway.service.store().bound_tenant(adapter.name(), account).await.map_err(|e| Failure::from(&e))
 }
 
 /// Spends one call of a rate budget.

@@ -65,10 +65,9 @@ impl<S: ConsentStore + BindingStore + WebhookStore + KeyStore + Clone> GatewaySt
 /// What every gateway call shares.
 #[derive(Debug, Clone)]
 pub struct Gateway<S> {
-    /// The consent service.
+    /// The consent service (its store also keeps the vendor accounts'
+    /// bindings).
     pub service: ConsentService<S>,
-    /// The store, for the vendor accounts' bindings.
-    pub store: S,
     /// The request pipeline's shared state (with gRPC): the authenticator
     /// (`None`: authentication disabled; calls act for tenant `default` and
     /// bindings are not checked), rate budgets, capacity and deadline.

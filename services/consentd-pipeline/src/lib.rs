@@ -43,7 +43,6 @@ pub use request_id::{NewRequestId, REQUEST_ID, RequestIdLayers, request_id, requ
 pub use service::AdmissionService;
 pub use steps::{Admit, Authenticate, Rate, Shed, Step};
 
-use consentd_auth::Principal;
 use service::Stages;
 
 /// The pipeline for one transport: see the module documentation for the
@@ -75,11 +74,4 @@ impl<T, S> Layer<S> for Admission<T> {
     fn layer(&self, inner: S) -> Self::Service {
         AdmissionService::new(Arc::clone(&self.stages), inner)
     }
-}
-
-/// The principal the pipeline established for a request, if any (keyless
-/// vendor routes establish none: the account they name is their
-/// credential, known only once the body is decoded).
-pub fn principal<B>(request: &http::Request<B>) -> Option<&Principal> {
-    request.extensions().get::<Principal>()
 }

@@ -163,7 +163,6 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
     tracing::info!(config = %config.to_toml(), "starting consentd");
     let store = open_store(config).await?;
     let authenticator = authenticator(config, &store).await?;
-    let store_handle = store.clone();
     let webhooks = Webhooks::new(store.clone(), &config.webhooks, config.key_secret.clone());
     let service = ConsentService::new(store);
 
@@ -221,7 +220,6 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
     }
     let vendor_gateway = Gateway {
         service,
-        store: store_handle,
         gate,
         trusted_proxies: Arc::new(config.gateway.trusted_proxies.clone()),
         max_response_bytes: limits.max_response_bytes,
