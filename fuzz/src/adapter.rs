@@ -318,54 +318,8 @@ fn records_of(
 /// Validation as the service runs it, then the adapter's encoders on what
 /// the operation would produce.
 fn after_decode(adapter: &dyn VendorAdapter, route: usize, decoded: Decoded, now: Timestamp, fresh: Uuid) {
-    let check = |response: consent_adapter::Response| {
-        assert!((100..=599).contains(&response.status), "encode gave status {}", response.status);
-    };
     match decoded.operation {
-        Operation::Record(mut records) => {
-            let mut written = Vec::new();
-            for (n, cmd) in records.iter_mut().enumerate() {
-                if validated(adapter, "record", validate::record(cmd, now)) {
-                    let revision = i64::try_from(n).unwrap_or(0) * 100 + 1;
-                    written.extend(records_of(cmd, now, fresh, revision));
-                }
-            }
-            // Records written through one route are read back through the
-            // others: every route's encoder sees them (an outcome a route
-            // never produces answers 500, which is fine here).
-            let mut views = Vec::new();
-            for record in &written {
-                let _ = serde_json::to_vec(&adapter.encode_event(record));
-                let view = ConsentView {
-                    record: record.clone(),
-                    first_collected_at: record.collected_at,
-                    status: ConsentStatus::Granted,
-                };
-                let event_id = record.id.to_string();
-                if let Some(body) = adapter.encode_notification(&Notification {
-                    event_id: &event_id,
-                    subscription_id: "sub",
-                    view: &view,
-                }) {
-                    let _ = serde_json::to_vec(&body);
-                }
-                views.push(view);
-            }
-            check(adapter.encode(route, &Outcome::Written(written)));
-            for other in 0..adapter.routes().len() {
-                for view in &views {
-                    check(adapter.encode(other, &Outcome::Latest(Some(view.clone()))));
-                }
-                check(adapter.encode(
-                    other,
-                    &Outcome::Listed {
-                        views: views.clone(),
-                        next_page_token: String::new(),
-                        filter: consent_core::RecordFilter::default(),
-                    },
-                ));
-            }
-        }
+        Operation::Record(mut records) => after_record(adapter, route, &mut records, now, fresh),
         Operation::UpdateLatest(update) => {
             let mut subject = update.subject.clone();
             validated(adapter, "latest lookup", validate::latest(&mut subject, &update.target));
@@ -384,11 +338,11 @@ fn after_decode(adapter: &dyn VendorAdapter, route: usize, decoded: Decoded, now
                 idempotency_key: String::new(),
             };
             validated(adapter, "update", validate::update(&mut cmd, now));
-            check(adapter.encode(route, &Outcome::Written(Vec::new())));
+            check_status(adapter.encode(route, &Outcome::Written(Vec::new())));
         }
         Operation::Latest { mut subject, target, .. } => {
             validated(adapter, "latest lookup", validate::latest(&mut subject, &target));
-            check(adapter.encode(route, &Outcome::Latest(None)));
+            check_status(adapter.encode(route, &Outcome::Latest(None)));
         }
         Operation::List(mut query) => {
             if validated(adapter, "query filter", validate::filter(&mut query.filter)) {
@@ -400,7 +354,7 @@ fn after_decode(adapter: &dyn VendorAdapter, route: usize, decoded: Decoded, now
                     consent_core::page::decode(&tenant, &query.filter, &query.page_token).map(drop),
                 );
                 let token = consent_core::page::encode(&tenant, &query.filter, 42);
-                check(adapter.encode(
+                check_status(adapter.encode(
                     route,
                     &Outcome::Listed { views: Vec::new(), next_page_token: token, filter: query.filter },
                 ));
@@ -410,10 +364,61 @@ fn after_decode(adapter: &dyn VendorAdapter, route: usize, decoded: Decoded, now
             let _ = url;
             let mut cmd = Subscribe { filter, start: FeedStart::Now };
             validated(adapter, "subscription", validate::subscribe(&mut cmd));
-            check(adapter.encode(
+            check_status(adapter.encode(
                 route,
                 &Outcome::Subscribed { id: Uuid::nil().to_string(), secret: "secret".into() },
             ));
         }
     }
+}
+
+/// Records as the service validates and writes them, then every route's
+/// encoders over what was written: records written through one route are
+/// read back through the others (an outcome a route never produces answers
+/// 500, which is fine here).
+fn after_record(adapter: &dyn VendorAdapter, route: usize, records: &mut [RecordConsent], now: Timestamp, fresh: Uuid) {
+    let mut written = Vec::new();
+    for (n, cmd) in records.iter_mut().enumerate() {
+        if validated(adapter, "record", validate::record(cmd, now)) {
+            let revision = i64::try_from(n).unwrap_or(0) * 100 + 1;
+            written.extend(records_of(cmd, now, fresh, revision));
+        }
+    }
+    let mut views = Vec::new();
+    for record in &written {
+        let _ = serde_json::to_vec(&adapter.encode_event(record));
+        let view = ConsentView {
+            record: record.clone(),
+            first_collected_at: record.collected_at,
+            status: ConsentStatus::Granted,
+        };
+        let event_id = record.id.to_string();
+        if let Some(body) = adapter.encode_notification(&Notification {
+            event_id: &event_id,
+            subscription_id: "sub",
+            view: &view,
+        }) {
+            let _ = serde_json::to_vec(&body);
+        }
+        views.push(view);
+    }
+    check_status(adapter.encode(route, &Outcome::Written(written)));
+    for other in 0..adapter.routes().len() {
+        for view in &views {
+            check_status(adapter.encode(other, &Outcome::Latest(Some(view.clone()))));
+        }
+        check_status(adapter.encode(
+            other,
+            &Outcome::Listed {
+                views: views.clone(),
+                next_page_token: String::new(),
+                filter: consent_core::RecordFilter::default(),
+            },
+        ));
+    }
+}
+
+/// An encoder's answer is a real HTTP status.
+fn check_status(response: consent_adapter::Response) {
+    assert!((100..=599).contains(&response.status), "encode gave status {}", response.status);
 }

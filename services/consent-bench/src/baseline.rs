@@ -17,7 +17,7 @@ use std::time::Duration;
 use consent_proto::v1 as pb;
 use consent_proto::v1::consent_service_server::{ConsentService, ConsentServiceServer};
 use consent_store::testing::{Backend, TestDatabase};
-use consent_store::{SqlStore, StoreOptions};
+use consent_store::{ServingStore as _, StoreOptions};
 use prost::Message as _;
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sea_orm::sqlx::{self, Postgres, QueryBuilder, Sqlite, postgres::PgPoolOptions};
@@ -229,7 +229,7 @@ pub(crate) async fn bare_insert(
     window: Window,
 ) -> (Measured, Option<crate::pg_activity::Activity>) {
     let database = TestDatabase::new(backend).await;
-    let store = SqlStore::connect(&StoreOptions::new(database.url.clone())).await.expect("store connects");
+    let store = consent_store::open(&StoreOptions::new(database.url.clone())).await.expect("store connects");
     store.migrate().await.expect("migrations apply");
     drop(store);
     let pool = match backend {

@@ -219,15 +219,7 @@ async fn closed_loop_runs(
     report.idle_rss_mib = Some(workloads::idle_rss(binary, primary.backend()).await);
 
     if selected(Workload::CheckHit) {
-        eprintln!("bare tonic baseline …");
-        let response = workloads::sample_check_response(binary, primary.backend()).await;
-        let bare = Server::bare_grpc(&response);
-        for concurrency in [16, 64] {
-            let clients = workloads::clients(&bare.url, workloads::anonymous(), args.connections).await;
-            let measured =
-                closed_loop(concurrency, window, Some(bare.stats()), Workload::CheckHit.call(clients)).await;
-            report.push(Run::new("check-hit", "bare tonic", None, concurrency, &measured, bare.stats()));
-        }
+        bare_grpc_runs(args.connections, binary, window, primary, report).await;
     }
 
     for (workload, concurrency) in RUNS {
@@ -289,6 +281,26 @@ async fn closed_loop_runs(
                 &measured,
             ));
         }
+    }
+}
+
+/// The bare tonic server answering a real CheckConsent answer, at the
+/// check-hit concurrencies.
+async fn bare_grpc_runs(
+    connections: usize,
+    binary: &std::path::Path,
+    window: Window,
+    primary: BackendArg,
+    report: &mut Report,
+) {
+    eprintln!("bare tonic baseline …");
+    let response = workloads::sample_check_response(binary, primary.backend()).await;
+    let bare = Server::bare_grpc(&response);
+    for concurrency in [16, 64] {
+        let clients = workloads::clients(&bare.url, workloads::anonymous(), connections).await;
+        let measured =
+            closed_loop(concurrency, window, Some(bare.stats()), Workload::CheckHit.call(clients)).await;
+        report.push(Run::new("check-hit", "bare tonic", None, concurrency, &measured, bare.stats()));
     }
 }
 

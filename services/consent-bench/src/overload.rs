@@ -13,7 +13,7 @@ use consent_store::testing::Backend;
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::load::{Latency, Window, closed_loop, histogram};
+use crate::load::{Call, Latency, Window, closed_loop, histogram};
 use crate::workloads::{self, Deployment, Workload};
 
 /// What one overload run saw.
@@ -68,39 +68,7 @@ pub(crate) async fn overload(
     let tally = Arc::new(Tally::new());
     let (server, generator) = (deployment.server.stats(), crate::process::ProcStats::own());
     let cpu_before = (server.cpu_seconds(), generator.cpu_seconds());
-    let started = Instant::now();
-    let total = window.warmup + window.measured;
-    let mut tasks = tokio::task::JoinSet::new();
-    // Calls are sent on a schedule, each in its own task: a slow or refused
-    // call never holds back the next (an open loop).
-    let mut sent = 0u64;
-    let mut ticks = tokio::time::interval(Duration::from_millis(1));
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    while started.elapsed() < total {
-        ticks.tick().await;
-        let due = (started.elapsed().as_secs_f64() * offered) as u64;
-        while sent < due {
-            let (call, tally) = (Arc::clone(&call), Arc::clone(&tally));
-            let worker = usize::try_from(sent % 64).unwrap_or(0);
-            tasks.spawn(async move {
-                let at = Instant::now();
-                let outcome = call(worker, sent).await;
-                let micros = u64::try_from(at.elapsed().as_micros()).unwrap_or(u64::MAX).max(1);
-                // Counted when it completes within the measured window:
-                // goodput is what the server finished in that time.
-                let finished = started.elapsed();
-                if finished < window.warmup || finished > total {
-                    return;
-                }
-                tally.record(outcome, micros);
-            });
-            sent += 1;
-        }
-        // Reap finished calls as we go, so the set stays small.
-        while tasks.try_join_next().is_some() {}
-    }
-    while tasks.join_next().await.is_some() {}
-    let elapsed = started.elapsed().as_secs_f64();
+    let elapsed = open_loop(&call, offered, window, &tally).await;
     let server_cpu_per_second = (server.cpu_seconds() - cpu_before.0) / elapsed;
     let generator_cpu_per_second = (generator.cpu_seconds() - cpu_before.1) / elapsed;
     let seconds = window.measured.as_secs_f64();
@@ -123,6 +91,44 @@ pub(crate) async fn overload(
         server_cpu_per_second,
         generator_cpu_per_second,
     }
+}
+
+/// Offers `offered` calls per second for the window, each in its own task
+/// (a slow or refused call never holds back the next: an open loop),
+/// counting in `tally` those that end within the measured part; returns
+/// the seconds it ran.
+async fn open_loop(call: &Call, offered: f64, window: Window, tally: &Arc<Tally>) -> f64 {
+    let started = Instant::now();
+    let total = window.warmup + window.measured;
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut sent = 0u64;
+    let mut ticks = tokio::time::interval(Duration::from_millis(1));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    while started.elapsed() < total {
+        ticks.tick().await;
+        let due = (started.elapsed().as_secs_f64() * offered) as u64;
+        while sent < due {
+            let (call, tally) = (Arc::clone(call), Arc::clone(tally));
+            let worker = usize::try_from(sent % 64).unwrap_or(0);
+            tasks.spawn(async move {
+                let at = Instant::now();
+                let outcome = call(worker, sent).await;
+                let micros = u64::try_from(at.elapsed().as_micros()).unwrap_or(u64::MAX).max(1);
+                // Counted when it completes within the measured window:
+                // goodput is what the server finished in that time.
+                let finished = started.elapsed();
+                if finished < window.warmup || finished > total {
+                    return;
+                }
+                tally.record(outcome, micros);
+            });
+            sent += 1;
+        }
+        // Reap finished calls as we go, so the set stays small.
+        while tasks.try_join_next().is_some() {}
+    }
+    while tasks.join_next().await.is_some() {}
+    started.elapsed().as_secs_f64()
 }
 
 /// What the open loop counted, shared by its calls: latencies of the calls

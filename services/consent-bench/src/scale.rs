@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use consent_core::{ConsentService, Decision, Evidence, Identity, PurposeDecision, RecordConsent, TenantId};
 use consent_proto::v1 as pb;
+use consent_store::StoreOptions;
 use consent_store::testing::Backend;
-use consent_store::{SqlStore, StoreOptions};
 use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 use serde::Serialize;
 use tokio::time::Instant;
@@ -244,7 +244,7 @@ async fn load(url: &str, records: u64) -> f64 {
     options.max_batch = 1000;
     options.cache_max_bytes = 0;
     options.max_connections = 4;
-    let service = ConsentService::new(SqlStore::connect(&options).await.expect("connect the loader"));
+    let service = ConsentService::new(consent_store::open(&options).await.expect("connect the loader"));
     let subjects = records / (2 * PURPOSES.len() as u64);
     let tenant = TenantId::new("bench");
     let started = Instant::now();

@@ -236,6 +236,35 @@ pub(crate) struct FanOut {
     pub(crate) server_cpu_seconds: f64,
 }
 
+/// Opens `subscribers` Subscribe streams over `clients`, each watching one
+/// of `purposes` purposes, with the number of the `total` writes it is to
+/// receive.
+async fn open_streams(
+    clients: &[crate::deployment::Client],
+    subscribers: usize,
+    purposes: usize,
+    total: u64,
+) -> Vec<(tonic::Streaming<pb::SubscribeResponse>, u64)> {
+    let mut streams = Vec::with_capacity(subscribers);
+    for index in 0..subscribers {
+        let mut client = clients[index % clients.len()].clone();
+        let purpose = index % purposes;
+        let stream = client
+            .subscribe(pb::SubscribeRequest {
+                sources: vec!["fan".into()],
+                purposes: vec![format!("fan-{purpose}")],
+                ..Default::default()
+            })
+            .await
+            .expect("subscribe opens")
+            .into_inner();
+        // The writes of this purpose: n ≡ purpose (mod purposes).
+        let expected = (total + (purposes - purpose) as u64 - 1) / purposes as u64;
+        streams.push((stream, expected));
+    }
+    streams
+}
+
 /// `subscribers` live streams (100 per connection), each watching one of
 /// `purposes` purposes, while one tenant's writes (cycling through the
 /// purposes) arrive at `rate` per second for the window.
@@ -255,23 +284,7 @@ pub(crate) async fn subscribe_fan_out(
     let sent: Arc<Vec<AtomicU64>> = Arc::new((0..total).map(|_| AtomicU64::new(u64::MAX)).collect());
     let measure_from = window.warmup.as_micros() as u64;
 
-    let mut streams = Vec::with_capacity(subscribers);
-    for index in 0..subscribers {
-        let mut client = clients[index % clients.len()].clone();
-        let purpose = index % purposes;
-        let stream = client
-            .subscribe(pb::SubscribeRequest {
-                sources: vec!["fan".into()],
-                purposes: vec![format!("fan-{purpose}")],
-                ..Default::default()
-            })
-            .await
-            .expect("subscribe opens")
-            .into_inner();
-        // The writes of this purpose: n ≡ purpose (mod purposes).
-        let expected = (total + (purposes - purpose) as u64 - 1) / purposes as u64;
-        streams.push((stream, expected));
-    }
+    let streams = open_streams(&clients, subscribers, purposes, total).await;
     let expected_deliveries: u64 = streams.iter().map(|(_, expected)| expected).sum();
     let readers: Vec<_> = streams
         .into_iter()

@@ -15,4 +15,15 @@ pub trait BindingStore: Send + Sync + 'static {
         vendor: &str,
         external_id: &str,
     ) -> impl Future<Output = Result<Option<TenantId>, ConsentError>> + Send;
+
+    /// Declares that `vendor`'s account `external_id` belongs to `tenant`.
+    /// Binding an account already bound to another tenant is refused
+    /// (`FAILED_PRECONDITION`, `ALREADY_BOUND`); binding it again to the
+    /// same tenant does nothing.
+    fn bind_tenant(
+        &self,
+        vendor: &str,
+        external_id: &str,
+        tenant: &TenantId,
+    ) -> impl Future<Output = Result<(), ConsentError>> + Send;
 }

@@ -43,4 +43,14 @@ pub trait KeyStore: Send + Sync + std::fmt::Debug + 'static {
     /// A named fact about this database, `initial` stored on first use (the
     /// first writer wins when several race).
     fn fact<'a>(&'a self, name: &'a str, initial: String) -> KeyFuture<'a, String>;
+
+    /// Every key, oldest first.
+    fn keys(&self) -> KeyFuture<'_, Vec<StoredKey>>;
+
+    /// Whether any key was ever created (revoked ones count).
+    fn has_keys(&self) -> KeyFuture<'_, bool>;
+
+    /// Revokes a key at `at` (a revoked key stays revoked at its first
+    /// time); `false` when there is no such key.
+    fn revoke_key<'a>(&'a self, id: &'a str, at: Timestamp) -> KeyFuture<'a, bool>;
 }

@@ -207,10 +207,31 @@ impl KeyStore for SqlStore {
     fn fact<'a>(&'a self, name: &'a str, initial: String) -> KeyFuture<'a, String> {
         Box::pin(self.meta_value(name, move || initial))
     }
+
+    fn keys(&self) -> KeyFuture<'_, Vec<StoredKey>> {
+        Box::pin(SqlStore::keys(self))
+    }
+
+    fn has_keys(&self) -> KeyFuture<'_, bool> {
+        Box::pin(SqlStore::has_keys(self))
+    }
+
+    fn revoke_key<'a>(&'a self, id: &'a str, at: Timestamp) -> KeyFuture<'a, bool> {
+        Box::pin(SqlStore::revoke_key(self, id, at))
+    }
 }
 
 impl consent_core::BindingStore for SqlStore {
     async fn bound_tenant(&self, vendor: &str, external_id: &str) -> Result<Option<TenantId>, ConsentError> {
         SqlStore::bound_tenant(self, vendor, external_id).await
+    }
+
+    async fn bind_tenant(
+        &self,
+        vendor: &str,
+        external_id: &str,
+        tenant: &TenantId,
+    ) -> Result<(), ConsentError> {
+        SqlStore::bind_tenant(self, vendor, external_id, tenant).await
     }
 }

@@ -16,6 +16,7 @@ mod notify;
 mod read;
 mod replicas;
 mod rule;
+mod serving;
 mod statements;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -45,6 +46,7 @@ use crate::group_commit::GroupCommitter;
 pub use crate::group_commit::MAX_BATCH;
 pub use crate::replicas::StandbyStatus;
 use crate::replicas::{Reads, StandbyPolicy};
+pub use crate::serving::{ServingStore, open};
 use crate::statements::Statements;
 pub use crate::vitals::Vitals;
 pub use crate::webhooks::{

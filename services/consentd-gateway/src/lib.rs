@@ -13,6 +13,7 @@ mod call;
 pub mod http;
 mod observe;
 mod port;
+mod route;
 pub mod tls;
 mod transport;
 
@@ -20,24 +21,20 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, RawPathParamsRejection};
-use axum::extract::{ConnectInfo, RawPathParams, RawQuery, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get, patch, post};
-use axum::{Extension, Router};
-use consent_adapter::{Failure, Method, VendorAdapter};
+use axum::routing::{MethodRouter, get_service, patch_service, post_service};
+use consent_adapter::{Method, VendorAdapter};
 use consent_core::webhooks::WebhookStore;
 use consent_core::{BindingStore, ConsentService, ConsentStore, KeyStore};
 use tower::ServiceBuilder;
 
-use crate::http::PeerAddr;
-use consentd_auth::Principal;
 use consentd_pipeline::{Admission, Gate};
 use consentd_webhooks::Webhooks;
 use observe::ObserveLayer;
 pub use port::{HttpPort, Serving, serve_gateway, serve_health};
+use route::RouteHandler;
 pub use transport::VendorTransport;
 
 /// Every adapter this build knows: adding a vendor is a crate and one line.
@@ -82,48 +79,13 @@ pub struct Gateway<S> {
 
 /// The routes of the `enabled` adapters, each behind its own pipeline.
 pub fn routes<S: GatewayStore>(gateway: Gateway<S>, enabled: &[String]) -> Router {
-    let mut by_path: BTreeMap<&'static str, MethodRouter<Arc<Gateway<S>>>> = BTreeMap::new();
+    // Shared, not cloned, by every request (its parts are many).
+    let gateway = Arc::new(gateway);
+    let mut by_path: BTreeMap<&'static str, MethodRouter> = BTreeMap::new();
     for adapter in registry().into_iter().filter(|a| enabled.iter().any(|name| name == a.name())) {
         for (index, route) in adapter.routes().iter().enumerate() {
-            let handler_adapter = Arc::clone(&adapter);
-            let handler = move |state: State<Arc<Gateway<S>>>,
-                                peer: ConnectInfo<PeerAddr>,
-                                principal: Option<Extension<Principal>>,
-                                params: Result<RawPathParams, RawPathParamsRejection>,
-                                query: RawQuery,
-                                headers: HeaderMap,
-                                body: Result<Bytes, BytesRejection>| {
-                let adapter = Arc::clone(&handler_adapter);
-                async move {
-                    // Extraction failures are answered in the vendor's shape too.
-                    let (params, body) = match (params, body) {
-                        (Ok(params), Ok(body)) => (params, body),
-                        (Err(_), _) => {
-                            let failure = Failure::bad("path", "is not valid UTF-8");
-                            return failure_response(adapter.as_ref(), &failure);
-                        }
-                        (_, Err(rejection)) => {
-                            let failure = Failure::bad("body", format!("cannot be read: {rejection}"));
-                            return failure_response(adapter.as_ref(), &failure);
-                        }
-                    };
-                    let request = call::Parts {
-                        route: index,
-                        peer: peer.0.0,
-                        principal: principal.map(|Extension(principal)| principal),
-                        params: &params,
-                        query: query.0,
-                        headers: &headers,
-                        body,
-                    };
-                    call::handle(&state.0, adapter.as_ref(), request).await
-                }
-            };
-            let method = match route.method {
-                Method::Get => get(handler),
-                Method::Post => post(handler),
-                Method::Patch => patch(handler),
-            };
+            let handler =
+                RouteHandler { gateway: Arc::clone(&gateway), adapter: Arc::clone(&adapter), route: index };
             let transport = VendorTransport {
                 adapter: Arc::clone(&adapter),
                 route: index,
@@ -134,9 +96,15 @@ pub fn routes<S: GatewayStore>(gateway: Gateway<S>, enabled: &[String]) -> Route
                 method: method_name(route.method),
                 template: route.path,
             };
-            let method = method.layer(
-                ServiceBuilder::new().layer(observe).layer(Admission::new(transport, gateway.gate.clone())),
-            );
+            let service = ServiceBuilder::new()
+                .layer(observe)
+                .layer(Admission::new(transport, gateway.gate.clone()))
+                .service(handler);
+            let method = match route.method {
+                Method::Get => get_service(service),
+                Method::Post => post_service(service),
+                Method::Patch => patch_service(service),
+            };
             let merged = match by_path.remove(route.path) {
                 Some(existing) => existing.merge(method),
                 None => method,
@@ -148,8 +116,7 @@ pub fn routes<S: GatewayStore>(gateway: Gateway<S>, enabled: &[String]) -> Route
     for (path, methods) in by_path {
         router = router.route(path, methods);
     }
-    // Shared, not cloned, by every request (its parts are many).
-    router.with_state(Arc::new(gateway))
+    router
 }
 
 const fn method_name(method: Method) -> &'static str {
@@ -158,11 +125,6 @@ const fn method_name(method: Method) -> &'static str {
         Method::Post => "POST",
         Method::Patch => "PATCH",
     }
-}
-
-/// A failure in the adapter's shape, outside the request pipeline.
-fn failure_response(adapter: &dyn VendorAdapter, failure: &Failure) -> Response {
-    http_response(adapter.encode_failure(failure))
 }
 
 /// An adapter's response as HTTP: status, JSON body and extra headers.
@@ -184,5 +146,5 @@ pub(crate) fn http_response(reply: consent_adapter::Response) -> Response {
 
 /// `application/x-www-form-urlencoded` pairs of a query string.
 fn form_urlencoded_pairs(query: &str) -> Vec<(String, String)> {
-    serde_urlencoded::from_str::<Vec<(String, String)>>(query).unwrap_or_default()
+    form_urlencoded::parse(query.as_bytes()).into_owned().collect()
 }

@@ -52,26 +52,35 @@ where
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let ObserveLayer { vendor, method, template } = self.labels;
-        let span = tracing::info_span!(
-            "vendor_request",
-            otel.name = %format!("{method} {template}"),
-            otel.kind = "server",
-            otel.status_code = tracing::field::Empty,
-            http.request.method = method,
-            http.route = template,
-            http.response.status_code = tracing::field::Empty,
-            vendor,
-            request_id = %request_id(request.headers()),
-        );
-        let _ = span.set_parent(consentd_telemetry::parent_context(request.headers()));
+        let exported = consentd_telemetry::traces_exported();
+        let span = if exported {
+            let span = tracing::info_span!(
+                "vendor_request",
+                otel.name = %format_args!("{method} {template}"),
+                otel.kind = "server",
+                otel.status_code = tracing::field::Empty,
+                http.request.method = method,
+                http.route = template,
+                http.response.status_code = tracing::field::Empty,
+                vendor,
+                request_id = %request_id(request.headers()),
+            );
+            let _ = span.set_parent(consentd_telemetry::parent_context(request.headers()));
+            span
+        } else {
+            // For the log lines inside the call only (see `traces_exported`).
+            tracing::info_span!("vendor_request", http.route = template, request_id = %request_id(request.headers()))
+        };
         let started = std::time::Instant::now();
         let inner = self.inner.clone();
         Box::pin(async move {
             let response = inner.oneshot(request).instrument(span.clone()).await?;
             let status = i64::from(response.status().as_u16());
-            span.record("http.response.status_code", status);
-            if status >= 500 {
-                span.record("otel.status_code", "ERROR");
+            if exported {
+                span.record("http.response.status_code", status);
+                if status >= 500 {
+                    span.record("otel.status_code", "ERROR");
+                }
             }
             consentd_telemetry::instruments().http_duration.record(
                 started.elapsed().as_secs_f64(),

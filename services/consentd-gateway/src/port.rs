@@ -14,8 +14,9 @@ use consentd_pipeline::request_ids;
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::http::{self, ConnectionLimits};
-use crate::tls::{TlsListener, TlsMaterial};
+use crate::tls::{TlsListener, acceptor};
 use crate::{Gateway, GatewayStore};
+use consentd_pipeline::TlsPem;
 
 /// How an HTTP port is held.
 #[derive(Debug, Clone)]
@@ -27,7 +28,7 @@ pub struct HttpPort {
     /// The largest request body a vendor route reads.
     pub max_body_bytes: usize,
     /// The port's certificate, if it speaks TLS.
-    pub tls: Option<TlsMaterial>,
+    pub tls: Option<TlsPem>,
 }
 
 /// A port being served, until its shutdown.
@@ -50,7 +51,7 @@ pub fn serve_gateway<S: GatewayStore>(
         .layer(request_ids());
     Ok(match &port.tls {
         Some(tls) => {
-            let listener = TlsListener::new(listener, tls.http()?).map_err(|err| err.to_string())?;
+            let listener = TlsListener::new(listener, acceptor(tls)?).map_err(|err| err.to_string())?;
             Box::pin(http::serve(listener, app, port.limits, port.drain, shutdown))
         }
         None => Box::pin(http::serve(unbuffered(listener), app, port.limits, port.drain, shutdown)),

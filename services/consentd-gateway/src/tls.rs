@@ -3,10 +3,10 @@
 //! stays without TLS so Kubernetes probes can reach it.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use consentd_pipeline::TlsPem;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
@@ -16,65 +16,31 @@ use tokio_rustls::rustls::server::WebPkiClientVerifier;
 use tokio_rustls::rustls::{RootCertStore, ServerConfig};
 use tokio_rustls::server::TlsStream;
 
-/// Certificate files.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TlsFiles {
-    /// The server's certificate chain (PEM).
-    pub cert: PathBuf,
-    /// The server's private key (PEM).
-    pub key: PathBuf,
-    /// CA certificates (PEM) that client certificates must chain to; set, it
-    /// makes client certificates mandatory (mTLS).
-    pub client_ca: Option<PathBuf>,
-}
-
-/// The PEM contents, read once at start.
-#[derive(Debug, Clone)]
-pub struct TlsMaterial {
-    pub cert_pem: Vec<u8>,
-    pub key_pem: Vec<u8>,
-    pub client_ca_pem: Option<Vec<u8>>,
-}
-
-impl TlsMaterial {
-    pub fn read(files: &TlsFiles) -> Result<Self, String> {
-        let read = |path: &PathBuf| {
-            std::fs::read(path).map_err(|err| format!("cannot read {}: {err}", path.display()))
-        };
-        Ok(Self {
-            cert_pem: read(&files.cert)?,
-            key_pem: read(&files.key)?,
-            client_ca_pem: files.client_ca.as_ref().map(read).transpose()?,
-        })
-    }
-
-    /// The HTTP side: a rustls acceptor.
-    pub fn http(&self) -> Result<TlsAcceptor, String> {
-        let certs = CertificateDer::pem_slice_iter(&self.cert_pem)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|err| format!("bad certificate: {err}"))?;
-        let key =
-            PrivateKeyDer::from_pem_slice(&self.key_pem).map_err(|err| format!("bad private key: {err}"))?;
-        let builder = ServerConfig::builder();
-        let builder = match &self.client_ca_pem {
-            Some(ca) => {
-                let mut roots = RootCertStore::empty();
-                for cert in CertificateDer::pem_slice_iter(ca) {
-                    roots
-                        .add(cert.map_err(|err| format!("bad client CA: {err}"))?)
-                        .map_err(|err| err.to_string())?;
-                }
-                let verifier =
-                    WebPkiClientVerifier::builder(Arc::new(roots)).build().map_err(|err| err.to_string())?;
-                builder.with_client_cert_verifier(verifier)
+/// The HTTP side of `pem`: a rustls acceptor offering HTTP/2 and HTTP/1.1.
+pub fn acceptor(pem: &TlsPem) -> Result<TlsAcceptor, String> {
+    let certs = CertificateDer::pem_slice_iter(&pem.cert)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|err| format!("bad certificate: {err}"))?;
+    let key = PrivateKeyDer::from_pem_slice(&pem.key).map_err(|err| format!("bad private key: {err}"))?;
+    let builder = ServerConfig::builder();
+    let builder = match &pem.client_ca {
+        Some(ca) => {
+            let mut roots = RootCertStore::empty();
+            for cert in CertificateDer::pem_slice_iter(ca) {
+                roots
+                    .add(cert.map_err(|err| format!("bad client CA: {err}"))?)
+                    .map_err(|err| err.to_string())?;
             }
-            None => builder.with_no_client_auth(),
-        };
-        let mut config =
-            builder.with_single_cert(certs, key).map_err(|err| format!("bad certificate or key: {err}"))?;
-        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-        Ok(TlsAcceptor::from(Arc::new(config)))
-    }
+            let verifier =
+                WebPkiClientVerifier::builder(Arc::new(roots)).build().map_err(|err| err.to_string())?;
+            builder.with_client_cert_verifier(verifier)
+        }
+        None => builder.with_no_client_auth(),
+    };
+    let mut config =
+        builder.with_single_cert(certs, key).map_err(|err| format!("bad certificate or key: {err}"))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
 /// How long a client may take over its TLS handshake.

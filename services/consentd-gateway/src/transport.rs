@@ -60,10 +60,11 @@ impl VendorTransport {
     /// present.
     fn key<B>(&self, request: &http::Request<B>) -> Option<String> {
         let authorization = header(request.headers(), "authorization");
-        let query = request.uri().query().map(crate::form_urlencoded_pairs).unwrap_or_default();
         let key = self.adapter.credentials().iter().find_map(|location| match location {
             Location::Bearer => strip_scheme(&authorization, "bearer ").map(|k| k.trim().to_owned()),
-            Location::Query(name) => query.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()),
+            Location::Query(name) => form_urlencoded::parse(request.uri().query()?.as_bytes())
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.into_owned()),
             Location::BasicPrefixSecret => {
                 let decoded = STANDARD.decode(strip_scheme(&authorization, "basic ")?.trim()).ok()?;
                 let (prefix, secret) = std::str::from_utf8(&decoded).ok()?.split_once(':')?;

@@ -22,7 +22,7 @@ use consentd_auth::Scope;
 use consentd_feed::Feeds;
 
 pub use observe::TelemetryLayer;
-pub use port::{PortError, PortSettings, TlsPem, serve};
+pub use port::{PortError, PortSettings, serve};
 use status::to_status;
 pub use subscribe::SubscribeStream;
 pub use transport::{Admitted, GrpcTransport};

@@ -54,10 +54,11 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let (service, method) = known_method(request.uri().path());
         let traced = !(service.starts_with("grpc.health.") || service.starts_with("grpc.reflection."));
-        let span = if traced {
+        let exported = consentd_telemetry::traces_exported();
+        let span = if traced && exported {
             let span = tracing::info_span!(
                 "grpc",
-                otel.name = %format!("{service}/{method}"),
+                otel.name = %format_args!("{service}/{method}"),
                 otel.kind = "server",
                 otel.status_code = tracing::field::Empty,
                 rpc.system = "grpc",
@@ -67,11 +68,21 @@ where
             );
             let _ = span.set_parent(parent_context(request.headers()));
             span
+        } else if traced {
+            // For the log lines inside the call only (see
+            // `consentd_telemetry::traces_exported`).
+            tracing::info_span!("grpc", rpc.method = method)
         } else {
             tracing::Span::none()
         };
-        let mut call =
-            CallRecord { span: span.clone(), started: Instant::now(), service, method, done: false };
+        let mut call = CallRecord {
+            span: span.clone(),
+            exported,
+            started: Instant::now(),
+            service,
+            method,
+            done: false,
+        };
         Box::pin(async move {
             let response = match inner.call(request).instrument(span).await {
                 Ok(response) => response,
@@ -137,6 +148,8 @@ fn grpc_status(headers: &http::HeaderMap) -> Option<i32> {
 /// One call's span and duration, finished once its status is known.
 struct CallRecord {
     span: tracing::Span,
+    /// Whether `span` is exported, and so worth its status fields.
+    exported: bool,
     started: Instant,
     service: &'static str,
     method: &'static str,
@@ -148,9 +161,11 @@ impl CallRecord {
         if std::mem::replace(&mut self.done, true) {
             return;
         }
-        self.span.record("rpc.grpc.status_code", code);
-        if is_server_error(code) {
-            self.span.record("otel.status_code", "ERROR");
+        if self.exported {
+            self.span.record("rpc.grpc.status_code", code);
+            if is_server_error(code) {
+                self.span.record("otel.status_code", "ERROR");
+            }
         }
         instruments().rpc_duration.record(
             self.started.elapsed().as_secs_f64(),

@@ -10,7 +10,7 @@ use consent_core::{ConsentService, ConsentStore};
 use consent_proto::v1::consent_service_server::ConsentServiceServer;
 use consent_proto::v1::webhook_service_server::WebhookServiceServer;
 use consentd_feed::Feeds;
-use consentd_pipeline::{Admission, Gate, request_ids};
+use consentd_pipeline::{Admission, Gate, TlsPem, request_ids};
 use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
 use tower::Layer as _;
@@ -55,17 +55,6 @@ pub struct PortSettings {
     pub max_error_resets: usize,
     /// The port's certificate, if it speaks TLS.
     pub tls: Option<TlsPem>,
-}
-
-/// A certificate, its key and the client CA (for mutual TLS), as PEM.
-#[derive(Debug, Clone)]
-pub struct TlsPem {
-    /// The certificate chain.
-    pub cert: Vec<u8>,
-    /// Its private key.
-    pub key: Vec<u8>,
-    /// Clients must present a certificate this CA signed, if given.
-    pub client_ca: Option<Vec<u8>>,
 }
 
 /// Serves the consent and webhook APIs of `service` (Subscribe through

@@ -32,6 +32,7 @@ pub mod refusal;
 mod request_id;
 mod service;
 mod steps;
+pub mod tls;
 
 use std::sync::Arc;
 
@@ -42,6 +43,7 @@ pub use refusal::{Arrival, Credential, Refusal, Transport};
 pub use request_id::{NewRequestId, REQUEST_ID, RequestIdLayers, request_id, request_ids};
 pub use service::AdmissionService;
 pub use steps::{Admit, Authenticate, Rate, Shed, Step};
+pub use tls::{TlsFiles, TlsPem};
 
 use service::Stages;
 

@@ -22,6 +22,7 @@
 
 use std::io::IsTerminal;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use opentelemetry::metrics::{Counter, Histogram, Meter};
 use opentelemetry::trace::TracerProvider as _;
@@ -70,6 +71,19 @@ pub struct Telemetry {
 /// The registry `GET /metrics` renders, once metrics are installed.
 static PROMETHEUS: OnceLock<prometheus::Registry> = OnceLock::new();
 
+/// Whether spans leave the process (an OTLP trace endpoint is set).
+static TRACES_EXPORTED: AtomicBool = AtomicBool::new(false);
+
+/// Whether spans are exported. Without an exporter a call's span serves
+/// only the log lines written inside it, so the request layers give it just
+/// what those lines need (its request id and route): the logs' JSON
+/// formatter formats every field of a span when it opens and again at each
+/// `record`, which cost a cached vendor check a sixth of its CPU
+/// (docs/benchmarks.md, "Vendor routes").
+pub fn traces_exported() -> bool {
+    TRACES_EXPORTED.load(Ordering::Relaxed)
+}
+
 /// Whether an OTLP endpoint is set for a signal (`TRACES` or `METRICS`) and
 /// the signal is not switched off.
 fn exports(signal: &str) -> bool {
@@ -100,6 +114,7 @@ impl Telemetry {
                 .with_resource(resource.clone())
                 .build();
             global::set_tracer_provider(provider.clone());
+            TRACES_EXPORTED.store(true, Ordering::Relaxed);
             Some(provider)
         } else {
             None

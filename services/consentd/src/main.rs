@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use consent_store::{SqlStore, StoreOptions};
+use consent_store::{ServingStore as _, StoreOptions};
 use consentd::config::{AdminArgs, Config, ServeArgs};
 use consentd::server;
 use consentd_telemetry as telemetry;
@@ -143,17 +143,17 @@ fn report(result: Result<(), String>) -> ExitCode {
 
 /// The key and tenant commands: they open the store, apply migrations, act.
 mod admin {
-    use consent_core::{TenantId, Timestamp};
-    use consent_store::{SqlStore, StoreOptions};
+    use consent_core::{BindingStore as _, KeyStore as _, TenantId, Timestamp};
+    use consent_store::{ServingStore, StoreOptions};
     use consentd::config::AdminArgs;
     use consentd_auth::{Authenticator, Scope};
 
     use super::{KeysCommand, TenantsCommand};
 
     /// The store (migrated) and the key secret the arguments name.
-    async fn open(admin: &AdminArgs) -> Result<(SqlStore, Option<String>), String> {
+    async fn open(admin: &AdminArgs) -> Result<(impl ServingStore + use<>, Option<String>), String> {
         let (url, key_secret) = admin.resolve().map_err(|err| err.to_string())?;
-        let store = SqlStore::connect(&StoreOptions::new(url)).await.map_err(|err| err.to_string())?;
+        let store = consent_store::open(&StoreOptions::new(url)).await.map_err(|err| err.to_string())?;
         store.migrate().await.map_err(|err| err.to_string())?;
         Ok((store, key_secret))
     }
@@ -307,7 +307,7 @@ async fn migrate(args: &AdminArgs) -> ExitCode {
         }
     };
     let result = async {
-        let store = SqlStore::connect(&StoreOptions::new(url.clone())).await?;
+        let store = consent_store::open(&StoreOptions::new(url.clone())).await?;
         store.migrate().await
     }
     .await;

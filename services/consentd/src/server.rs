@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use consent_core::ConsentService;
-use consent_store::SqlStore;
+use consent_store::ServingStore;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -15,11 +15,11 @@ use crate::config::{AuthMode, Config};
 use consentd_auth::{Authenticator, KeyError, Scope};
 use consentd_feed::Feeds;
 use consentd_gateway::http::ConnectionLimits;
-use consentd_gateway::tls::TlsMaterial;
 use consentd_gateway::{Gateway, HttpPort};
 use consentd_grpc::readiness::{Health, report_readiness, watch_readiness};
-use consentd_grpc::{PortError, PortSettings, TlsPem};
+use consentd_grpc::{PortError, PortSettings};
 use consentd_pipeline::Gate;
+use consentd_pipeline::TlsPem;
 use consentd_webhooks::Webhooks;
 use consentd_webhooks::deliver::Deliverer;
 use consentd_webhooks::relay::Relay;
@@ -162,6 +162,11 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
     // it: every setting, secrets redacted.
     tracing::info!(config = %config.to_toml(), "starting consentd");
     let store = open_store(config).await?;
+    start_on(config, store).await
+}
+
+/// Binds both listeners and starts serving over `store`.
+async fn start_on<S: ServingStore>(config: &Config, store: S) -> Result<RunningServer, ServerError> {
     let authenticator = authenticator(config, &store).await?;
     let webhooks = Webhooks::new(store.clone(), &config.webhooks, config.key_secret.clone());
     let service = ConsentService::new(store);
@@ -191,7 +196,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
     );
     spawn_until_shutdown(&mut tasks, watching);
     let limits = &config.limits;
-    let tls = config.tls.as_ref().map(TlsMaterial::read).transpose().map_err(ServerError::Tls)?;
+    let tls = config.tls.as_ref().map(TlsPem::read).transpose().map_err(ServerError::Tls)?;
     let port = grpc_port(config, tls.as_ref());
     let grpc = consentd_grpc::serve(
         grpc_listener,
@@ -244,8 +249,8 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
 
 /// The store, migrated unless told not to, its pool and standbys reported
 /// as metrics.
-async fn open_store(config: &Config) -> Result<SqlStore, ServerError> {
-    let store = SqlStore::connect(&config.store).await?;
+async fn open_store(config: &Config) -> Result<impl ServingStore + use<>, ServerError> {
+    let store = consent_store::open(&config.store).await?;
     if config.migrate_on_start {
         store.migrate().await?;
     }
@@ -257,12 +262,12 @@ async fn open_store(config: &Config) -> Result<SqlStore, ServerError> {
 /// Starts the webhook relay as a vital task (its death makes liveness
 /// fail); the server waits for its end at shutdown, when it hands its
 /// leases back.
-fn spawn_relay(
+fn spawn_relay<S: ServingStore>(
     tasks: &mut JoinSet<Result<(), ServerError>>,
     config: &Config,
-    service: &ConsentService<SqlStore>,
-    feeds: &Feeds<SqlStore>,
-    webhooks: &Webhooks<SqlStore>,
+    service: &ConsentService<S>,
+    feeds: &Feeds<S>,
+    webhooks: &Webhooks<S>,
     stopped: watch::Receiver<bool>,
 ) -> Result<(), ServerError> {
     let deliverer = Deliverer::new(
@@ -290,7 +295,10 @@ fn spawn_relay(
 
 /// The authenticator the configuration asks for (none with authentication
 /// disabled), with the first key made if none exists.
-async fn authenticator(config: &Config, store: &SqlStore) -> Result<Option<Authenticator>, ServerError> {
+async fn authenticator<S: ServingStore>(
+    config: &Config,
+    store: &S,
+) -> Result<Option<Authenticator>, ServerError> {
     match config.auth {
         AuthMode::Required => {
             let authenticator = Authenticator::new(Arc::new(store.clone()), config.key_secret.as_deref())
@@ -307,7 +315,7 @@ async fn authenticator(config: &Config, store: &SqlStore) -> Result<Option<Authe
 }
 
 /// The gRPC port's settings from `[limits]` (and its TLS).
-fn grpc_port(config: &Config, tls: Option<&TlsMaterial>) -> PortSettings {
+fn grpc_port(config: &Config, tls: Option<&TlsPem>) -> PortSettings {
     let limits = &config.limits;
     PortSettings {
         max_message_bytes: limits.max_message_bytes,
@@ -318,16 +326,12 @@ fn grpc_port(config: &Config, tls: Option<&TlsMaterial>) -> PortSettings {
         keepalive_timeout: limits.keepalive_timeout,
         max_pending_resets: limits.max_pending_resets,
         max_error_resets: limits.max_error_resets,
-        tls: tls.map(|tls| TlsPem {
-            cert: tls.cert_pem.clone(),
-            key: tls.key_pem.clone(),
-            client_ca: tls.client_ca_pem.clone(),
-        }),
+        tls: tls.cloned(),
     }
 }
 
 /// The HTTP ports' settings from `[limits]` and `[gateway]` (and TLS).
-fn http_port(config: &Config, tls: Option<TlsMaterial>) -> HttpPort {
+fn http_port(config: &Config, tls: Option<TlsPem>) -> HttpPort {
     let limits = &config.limits;
     HttpPort {
         limits: ConnectionLimits {
@@ -344,7 +348,7 @@ fn http_port(config: &Config, tls: Option<TlsMaterial>) -> HttpPort {
 
 /// Reports the store's pool usage (`consentd.store.pool.connections` by
 /// `state` idle/used) at each metrics collection.
-fn register_pool_usage(store: SqlStore) {
+fn register_pool_usage<S: ServingStore>(store: S) {
     consentd_telemetry::meter()
         .u64_observable_gauge("consentd.store.pool.connections")
         .with_unit("{connection}")
@@ -363,7 +367,7 @@ fn register_pool_usage(store: SqlStore) {
 /// Reports each read standby (`consentd.store.standby.in_use`, 1 or 0, and
 /// `consentd.store.standby.lag`, seconds, while known) by `standby` (its
 /// host, port and database) at each metrics collection.
-fn register_standbys(store: SqlStore) {
+fn register_standbys<S: ServingStore>(store: S) {
     let meter = consentd_telemetry::meter();
     let in_use = store.clone();
     meter
@@ -397,7 +401,7 @@ fn register_standbys(store: SqlStore) {
 /// tenant `default` and prints it once on stderr: the way into a fresh
 /// installation. Only its hash is stored. (Revoking every key does not
 /// reopen this door on the next restart.)
-async fn bootstrap_key(store: &SqlStore, authenticator: &Authenticator) -> Result<(), ServerError> {
+async fn bootstrap_key<S: ServingStore>(store: &S, authenticator: &Authenticator) -> Result<(), ServerError> {
     if store.has_keys().await? {
         return Ok(());
     }

@@ -104,23 +104,7 @@ pub(crate) async fn soak(binary: &Path, backend: Backend, kills: usize) -> SoakR
     } else {
         None
     };
-    let mut replicas = vec![Replica::new(
-        "A",
-        match &freezer {
-            Some(freezer) => format!(
-                "postgres://postgres@{}/{}",
-                freezer.addr,
-                database.postgres_name().expect("a PostgreSQL database")
-            ),
-            None => database.url.clone(),
-        },
-        dir.path(),
-    )];
-    if postgres {
-        let b = dir.path().join("b");
-        std::fs::create_dir_all(&b).expect("replica directory");
-        replicas.push(Replica::new("B", database.url.clone(), &b));
-    }
+    let mut replicas = replicas(&database, dir.path(), freezer.as_ref());
     for replica in &mut replicas {
         replica.start(binary);
     }
@@ -173,6 +157,29 @@ pub(crate) async fn soak(binary: &Path, backend: Backend, kills: usize) -> SoakR
         stored: stored.len(),
         subscribers: delivered.iter().map(|d| (d.name.clone(), d.revisions.len(), d.resumes)).collect(),
     }
+}
+
+/// Replica A, reaching the database through `freezer` when there is one,
+/// and on PostgreSQL replica B beside it (not started yet).
+fn replicas(database: &TestDatabase, dir: &Path, freezer: Option<&ListenerFreezer>) -> Vec<Replica> {
+    let mut replicas = vec![Replica::new(
+        "A",
+        match freezer {
+            Some(freezer) => format!(
+                "postgres://postgres@{}/{}",
+                freezer.addr,
+                database.postgres_name().expect("a PostgreSQL database")
+            ),
+            None => database.url.clone(),
+        },
+        dir,
+    )];
+    if database.postgres_name().is_some() {
+        let b = dir.join("b");
+        std::fs::create_dir_all(&b).expect("replica directory");
+        replicas.push(Replica::new("B", database.url.clone(), &b));
+    }
+    replicas
 }
 
 /// The subscribers of every replica: one watching everything and one

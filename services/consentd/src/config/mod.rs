@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use consent_store::StoreOptions;
 
 use consentd_feed::FeedSettings;
-use consentd_gateway::tls::TlsFiles;
 use consentd_pipeline::Limits;
+use consentd_pipeline::TlsFiles;
 use consentd_telemetry::LogFormat;
 use consentd_webhooks::WebhookSettings;
 

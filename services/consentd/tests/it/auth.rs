@@ -227,38 +227,7 @@ async fn one_tenant_never_reaches_anothers_records() {
 
     let b_refs = [by_id(&b_subject), crate::support::by_identity(b_identity.clone())];
     for subject in &b_refs {
-        let check = a
-            .check_consent(pb::CheckConsentRequest {
-                subject: subject.clone(),
-                purpose: "marketing".into(),
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        assert_eq!(check.status(), pb::ConsentStatus::Unknown);
-        assert!(check.record.is_none());
-        let update = a
-            .update_consent(pb::UpdateConsentRequest {
-                subject: subject.clone(),
-                purpose: "marketing".into(),
-                decision: pb::Decision::Denied.into(),
-                ..Default::default()
-            })
-            .await
-            .unwrap_err();
-        assert_eq!(update.code(), Code::NotFound);
-        let current = a
-            .get_consent(pb::GetConsentRequest {
-                key: Some(pb::get_consent_request::Key::Current(pb::CurrentRecordKey {
-                    subject: subject.clone(),
-                    purpose: "marketing".into(),
-                    target: String::new(),
-                })),
-            })
-            .await
-            .unwrap_err();
-        assert_eq!(current.code(), Code::NotFound);
+        assert_subject_unreachable(&mut a, subject).await;
     }
     let by_record = a
         .get_consent(pb::GetConsentRequest { key: Some(pb::get_consent_request::Key::RecordId(b_record)) })
@@ -294,15 +263,58 @@ async fn one_tenant_never_reaches_anothers_records() {
 
     // A's feed from the beginning holds A's record only, and a feed on B's
     // subject id nothing.
+    assert_feeds_hold_only_own(&mut a, b_subject).await;
+}
+
+/// Another tenant's subject, named by id or identity, is unknown to `a`:
+/// checks answer UNKNOWN, updates and reads NOT_FOUND.
+async fn assert_subject_unreachable(a: &mut KeyedClient, subject: &Option<pb::SubjectRef>) {
+    let check = a
+        .check_consent(pb::CheckConsentRequest {
+            subject: subject.clone(),
+            purpose: "marketing".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(check.status(), pb::ConsentStatus::Unknown);
+    assert!(check.record.is_none());
+    let update = a
+        .update_consent(pb::UpdateConsentRequest {
+            subject: subject.clone(),
+            purpose: "marketing".into(),
+            decision: pb::Decision::Denied.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(update.code(), Code::NotFound);
+    let current = a
+        .get_consent(pb::GetConsentRequest {
+            key: Some(pb::get_consent_request::Key::Current(pb::CurrentRecordKey {
+                subject: subject.clone(),
+                purpose: "marketing".into(),
+                target: String::new(),
+            })),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(current.code(), Code::NotFound);
+}
+
+/// `a`'s feed holds its one record (of user `a-1`), and a feed on the other
+/// tenant's `b_subject` nothing.
+async fn assert_feeds_hold_only_own(a: &mut KeyedClient, b_subject: String) {
     let mut a_feed =
-        Subscriber::open_keyed(&mut a, pb::SubscribeRequest { from_beginning: true, ..Default::default() })
+        Subscriber::open_keyed(a, pb::SubscribeRequest { from_beginning: true, ..Default::default() })
             .await
             .unwrap();
     let events = a_feed.events_through(1).await;
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].record.as_ref().unwrap().identities[0].value, "a-1");
     let mut on_b_subject = Subscriber::open_keyed(
-        &mut a,
+        a,
         pb::SubscribeRequest { subject_id: b_subject, from_beginning: true, ..Default::default() },
     )
     .await

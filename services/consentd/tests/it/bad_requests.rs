@@ -51,7 +51,15 @@ fn update(change: impl FnOnce(&mut pb::UpdateConsentRequest)) -> Call {
     Call::Update(request)
 }
 
+/// Every bad request of the suite: its name, the call, the field it names.
 fn cases() -> Vec<(&'static str, Call, &'static str)> {
+    let mut cases = record_cases();
+    cases.extend(update_and_check_cases());
+    cases.extend(read_cases());
+    cases
+}
+
+fn record_cases() -> Vec<(&'static str, Call, &'static str)> {
     let long = |n: usize| "x".repeat(n);
     vec![
         ("no identities", with(|r| r.identities.clear()), "identities"),
@@ -130,6 +138,11 @@ fn cases() -> Vec<(&'static str, Call, &'static str)> {
             "expires_at",
         ),
         ("oversize idempotency key", with(|r| r.idempotency_key = long(129)), "idempotency_key"),
+    ]
+}
+
+fn update_and_check_cases() -> Vec<(&'static str, Call, &'static str)> {
+    vec![
         ("update without subject", update(|r| r.subject = None), "subject"),
         (
             "update with a malformed subject id",
@@ -157,6 +170,11 @@ fn cases() -> Vec<(&'static str, Call, &'static str)> {
             }),
             "min_revision",
         ),
+    ]
+}
+
+fn read_cases() -> Vec<(&'static str, Call, &'static str)> {
+    vec![
         (
             "query with a bad page token",
             Call::Query(pb::QueryConsentsRequest { page_token: "garbage!".into(), ..Default::default() }),

@@ -170,6 +170,37 @@ async fn uri_defaults_to_the_origin_header_and_an_anonymous_visitor_gets_its_own
     assert_eq!(history[0].identities[0].namespace, "anonymous_id");
 }
 
+/// Secure Privacy's GET of `client`'s consent for `doc-1` answers the
+/// updated record `record_id` with every documented field.
+async fn assert_get_answers_the_update(sp: &Sp, client: &str, record_id: &str) {
+    let got = sp.call("GET", &format!("/api/universalconsent/{client}?Reference=doc-1"), None).await;
+    assert_eq!(got.status, 200, "{got:?}");
+    let got = got.json();
+    assert_eq!(got["ConsentGiven"], "None");
+    assert_eq!(got["ConsentType"], "Newsletter");
+    assert_eq!(got["Reference"], "doc-1");
+    assert_eq!(got["Metadata"], "withdrawn");
+    assert_eq!(got["CustomUserId"], "bob");
+    assert_eq!(got["ClientId"], client);
+    assert_eq!(got["Id"], record_id);
+    assert!(got["Created"].as_str().unwrap() < got["LastUpdated"].as_str().unwrap(), "{got}");
+    let keys: Vec<&str> = got.as_object().unwrap().keys().map(String::as_str).collect();
+    for key in [
+        "Id",
+        "Created",
+        "LastUpdated",
+        "URI",
+        "ConsentGiven",
+        "ConsentType",
+        "Metadata",
+        "Reference",
+        "CustomUserId",
+        "ClientId",
+    ] {
+        assert!(keys.contains(&key), "{key} missing from {got}");
+    }
+}
+
 #[tokio::test]
 async fn update_get_and_check_follow_the_latest_record_for_the_reference() {
     let mut sp = Sp::start().await;
@@ -188,32 +219,7 @@ async fn update_get_and_check_follow_the_latest_record_for_the_reference() {
     assert_eq!(history[1].purpose, "Newsletter");
     assert_eq!(history[1].kind(), pb::EventKind::Updated);
 
-    let got = sp.call("GET", &format!("/api/universalconsent/{client}?Reference=doc-1"), None).await;
-    assert_eq!(got.status, 200, "{got:?}");
-    let got = got.json();
-    assert_eq!(got["ConsentGiven"], "None");
-    assert_eq!(got["ConsentType"], "Newsletter");
-    assert_eq!(got["Reference"], "doc-1");
-    assert_eq!(got["Metadata"], "withdrawn");
-    assert_eq!(got["CustomUserId"], "bob");
-    assert_eq!(got["ClientId"], client.as_str());
-    assert_eq!(got["Id"], history[1].id.as_str());
-    assert!(got["Created"].as_str().unwrap() < got["LastUpdated"].as_str().unwrap(), "{got}");
-    let keys: Vec<&str> = got.as_object().unwrap().keys().map(String::as_str).collect();
-    for key in [
-        "Id",
-        "Created",
-        "LastUpdated",
-        "URI",
-        "ConsentGiven",
-        "ConsentType",
-        "Metadata",
-        "Reference",
-        "CustomUserId",
-        "ClientId",
-    ] {
-        assert!(keys.contains(&key), "{key} missing from {got}");
-    }
+    assert_get_answers_the_update(&sp, &client, &history[1].id).await;
 
     // The check, with its fields as query parameters and as a JSON body.
     let by_query = sp

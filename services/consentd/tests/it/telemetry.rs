@@ -141,25 +141,7 @@ async fn rpc_spans_and_metrics_reach_the_collector_with_the_callers_trace() {
     let (collector, addr) = Collector::start().await;
     let endpoint = format!("http://{addr}");
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().to_owned();
-    let process = tokio::task::spawn_blocking(move || {
-        ConsentdProcess::spawn(
-            &path,
-            &[
-                ("CONSENTD_AUTH", "disabled"),
-                ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
-                ("OTEL_SERVICE_NAME", "consentd-under-test"),
-                ("OTEL_BSP_SCHEDULE_DELAY", "100"),
-                ("OTEL_METRIC_EXPORT_INTERVAL", "500"),
-                // RUST_LOG quiets the logs, never the traces (the spans are
-                // made in consentd_grpc and consentd::gateway; the
-                // "serving" line this harness waits for is consentd::server's).
-                ("RUST_LOG", "warn,consentd::server=info"),
-            ],
-        )
-    })
-    .await
-    .unwrap();
+    let process = spawn_exporting_to(&endpoint, dir.path()).await;
     let mut client = ConsentServiceClient::connect(process.url()).await.unwrap();
 
     let (ok_trace, caller_span) = ("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7");
@@ -187,7 +169,37 @@ async fn rpc_spans_and_metrics_reach_the_collector_with_the_callers_trace() {
     assert_eq!(attribute(&refused_span.attributes, "rpc.grpc.status_code"), Some(Value::IntValue(3)));
     assert_ne!(refused_span.status.map(|s| s.code), Some(2), "a client's mistake is not the server's error");
 
-    // A vendor route: the HTTP traceparent header is honoured too.
+    assert_vendor_span(&process, &collector, caller_span).await;
+    assert_metrics(&process, &collector, &mut client).await;
+    process.stop().await;
+}
+
+/// consentd on a database in `dir`, exporting its traces and metrics to
+/// the OTLP collector at `endpoint`.
+async fn spawn_exporting_to(endpoint: &str, dir: &std::path::Path) -> ConsentdProcess {
+    let (path, endpoint) = (dir.to_owned(), endpoint.to_owned());
+    tokio::task::spawn_blocking(move || {
+        ConsentdProcess::spawn(
+            &path,
+            &[
+                ("CONSENTD_AUTH", "disabled"),
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+                ("OTEL_SERVICE_NAME", "consentd-under-test"),
+                ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+                ("OTEL_METRIC_EXPORT_INTERVAL", "500"),
+                // RUST_LOG quiets the logs, never the traces (the spans are
+                // made in consentd_grpc and consentd::gateway; the
+                // "serving" line this harness waits for is consentd::server's).
+                ("RUST_LOG", "warn,consentd::server=info"),
+            ],
+        )
+    })
+    .await
+    .unwrap()
+}
+
+/// A vendor route's span: the HTTP traceparent header is honoured too.
+async fn assert_vendor_span(process: &ConsentdProcess, collector: &Collector, caller_span: &str) {
     let http_trace = "a1b2c3d4e5f60718293a4b5c6d7e8f90";
     let traceparent = format!("00-{http_trace}-{caller_span}-01");
     let response = send(
@@ -205,8 +217,14 @@ async fn rpc_spans_and_metrics_reach_the_collector_with_the_callers_trace() {
         attribute(&vendor_span.attributes, "vendor"),
         Some(Value::StringValue("secureprivacy".into()))
     );
+}
 
-    // Metrics over OTLP, and in Prometheus text.
+/// Metrics over OTLP, and in Prometheus text.
+async fn assert_metrics(
+    process: &ConsentdProcess,
+    collector: &Collector,
+    client: &mut ConsentServiceClient<tonic::transport::Channel>,
+) {
     for name in
         ["rpc.server.call.duration", "http.server.request.duration", "consentd.store.write_batch.size"]
     {
@@ -273,5 +291,4 @@ async fn rpc_spans_and_metrics_reach_the_collector_with_the_callers_trace() {
     ] {
         assert!(scraped.body.contains(expected), "{expected} missing from /metrics:\n{}", scraped.body);
     }
-    process.stop().await;
 }

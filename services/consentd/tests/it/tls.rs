@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use consent_proto::v1 as pb;
 use consent_proto::v1::consent_service_client::ConsentServiceClient;
-use consentd_gateway::tls::TlsFiles;
+use consentd_pipeline::TlsFiles;
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use tempfile::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -65,84 +65,11 @@ async fn subscriptions_are_managed_per_tenant_over_grpc() {
     assert_eq!(capped.status, 409, "a tenant's subscriptions are capped: {capped:?}");
 
     let mut mine = keyed_webhooks(&server, &acme).await;
-    let first = mine
-        .list_webhook_subscriptions(pb::ListWebhookSubscriptionsRequest {
-            page_size: 2,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(first.subscriptions.len(), 2);
-    let rest = mine
-        .list_webhook_subscriptions(pb::ListWebhookSubscriptionsRequest {
-            page_size: 2,
-            page_token: first.next_page_token,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(rest.next_page_token.is_empty());
-    let listed: Vec<String> =
-        first.subscriptions.iter().chain(&rest.subscriptions).map(|s| s.id.clone()).collect();
-    assert_eq!(listed, ids);
-    assert_eq!(rest.subscriptions[0].url, receiver.url("/h2"));
-    assert_eq!(rest.subscriptions[0].format, "secureprivacy");
+    assert_listed_in_pages(&mut mine, &ids, &receiver).await;
 
     // Another tenant sees none of them and can touch none.
-    let mut theirs = keyed_webhooks(&server, &globex).await;
-    let none =
-        theirs.list_webhook_subscriptions(pb::ListWebhookSubscriptionsRequest::default()).await.unwrap();
-    assert!(none.into_inner().subscriptions.is_empty());
-    for code in [
-        theirs
-            .get_webhook_subscription(pb::GetWebhookSubscriptionRequest { id: ids[0].clone() })
-            .await
-            .unwrap_err()
-            .code(),
-        theirs
-            .delete_webhook_subscription(pb::DeleteWebhookSubscriptionRequest { id: ids[0].clone() })
-            .await
-            .unwrap_err()
-            .code(),
-        theirs
-            .redeliver_webhook_subscription(pb::RedeliverWebhookSubscriptionRequest {
-                id: ids[0].clone(),
-                after_revision: None,
-            })
-            .await
-            .unwrap_err()
-            .code(),
-        theirs
-            .list_webhook_deliveries(pb::ListWebhookDeliveriesRequest {
-                subscription_id: ids[0].clone(),
-                ..Default::default()
-            })
-            .await
-            .unwrap_err()
-            .code(),
-    ] {
-        assert_eq!(code, Code::NotFound);
-    }
-    let mut no_scope = keyed_webhooks(&server, &writer_only).await;
-    let denied = no_scope
-        .list_webhook_subscriptions(pb::ListWebhookSubscriptionsRequest::default())
-        .await
-        .unwrap_err();
-    assert_eq!(denied.code(), Code::PermissionDenied);
-    let bad = mine
-        .get_webhook_subscription(pb::GetWebhookSubscriptionRequest { id: "x".into() })
-        .await
-        .unwrap_err();
-    assert_eq!(bad.code(), Code::InvalidArgument);
-    let bad_token = mine
-        .list_webhook_subscriptions(pb::ListWebhookSubscriptionsRequest {
-            page_token: "%%".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(bad_token.code(), Code::InvalidArgument);
+    assert_hidden_from(&mut keyed_webhooks(&server, &globex).await, &ids[0]).await;
+    assert_refused(&mut keyed_webhooks(&server, &writer_only).await, &mut mine).await;
 
     // Deleting stops deliveries, also of a subscription a worker is
     // delivering right now.
@@ -170,4 +97,92 @@ async fn subscriptions_are_managed_per_tenant_over_grpc() {
     tokio::time::sleep(Duration::from_millis(600)).await;
     let after: Vec<i64> = receiver.deliveries().iter().map(Delivery::revision).collect();
     assert_eq!(after, [written.revision; 3], "deleted subscriptions deliver nothing more");
+}
+
+/// The subscriptions `ids` (made in that order, the last to `/h2`), listed
+/// two to a page.
+async fn assert_listed_in_pages(mine: &mut KeyedWebhooks, ids: &[String], receiver: &Receiver) {
+    let first = mine
+        .list_webhook_subscriptions(pb::ListWebhookSubscriptionsRequest {
+            page_size: 2,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(first.subscriptions.len(), 2);
+    let rest = mine
+        .list_webhook_subscriptions(pb::ListWebhookSubscriptionsRequest {
+            page_size: 2,
+            page_token: first.next_page_token,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(rest.next_page_token.is_empty());
+    let listed: Vec<String> =
+        first.subscriptions.iter().chain(&rest.subscriptions).map(|s| s.id.clone()).collect();
+    assert_eq!(listed, ids);
+    assert_eq!(rest.subscriptions[0].url, receiver.url("/h2"));
+    assert_eq!(rest.subscriptions[0].format, "secureprivacy");
+}
+
+/// Another tenant's key neither lists nor touches the subscription `id`.
+async fn assert_hidden_from(theirs: &mut KeyedWebhooks, id: &str) {
+    let none =
+        theirs.list_webhook_subscriptions(pb::ListWebhookSubscriptionsRequest::default()).await.unwrap();
+    assert!(none.into_inner().subscriptions.is_empty());
+    for code in [
+        theirs
+            .get_webhook_subscription(pb::GetWebhookSubscriptionRequest { id: id.to_owned() })
+            .await
+            .unwrap_err()
+            .code(),
+        theirs
+            .delete_webhook_subscription(pb::DeleteWebhookSubscriptionRequest { id: id.to_owned() })
+            .await
+            .unwrap_err()
+            .code(),
+        theirs
+            .redeliver_webhook_subscription(pb::RedeliverWebhookSubscriptionRequest {
+                id: id.to_owned(),
+                after_revision: None,
+            })
+            .await
+            .unwrap_err()
+            .code(),
+        theirs
+            .list_webhook_deliveries(pb::ListWebhookDeliveriesRequest {
+                subscription_id: id.to_owned(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err()
+            .code(),
+    ] {
+        assert_eq!(code, Code::NotFound);
+    }
+}
+
+/// A key without the subscribe scope is denied; malformed ids and page
+/// tokens are INVALID_ARGUMENT.
+async fn assert_refused(no_scope: &mut KeyedWebhooks, mine: &mut KeyedWebhooks) {
+    let denied = no_scope
+        .list_webhook_subscriptions(pb::ListWebhookSubscriptionsRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    let bad = mine
+        .get_webhook_subscription(pb::GetWebhookSubscriptionRequest { id: "x".into() })
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    let bad_token = mine
+        .list_webhook_subscriptions(pb::ListWebhookSubscriptionsRequest {
+            page_token: "%%".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad_token.code(), Code::InvalidArgument);
 }
