@@ -91,16 +91,19 @@ impl From<consent_core::ConsentError> for AuthError {
     }
 }
 
-type Cached = (Instant, Option<StoredKey>);
+/// Keys are shared, not cloned, by the calls that present them.
+type Cached = (Instant, Option<Arc<StoredKey>>);
 
 /// One lookup of a key id, shared by the calls that wait for it.
-type Lookup = OnceCell<Option<StoredKey>>;
+type Lookup = OnceCell<Option<Arc<StoredKey>>>;
 
 /// Creates, checks and caches API keys.
 #[derive(Clone)]
 pub struct Authenticator {
     store: Arc<dyn KeyStore>,
-    secret: Arc<Vec<u8>>,
+    /// HMAC-SHA256 keyed with the server secret, its key schedule done
+    /// once: each check clones it rather than hashing the key again.
+    mac: Hmac<Sha256>,
     cache: Arc<Mutex<HashMap<String, Cached>>>,
     /// Ids recently looked up and found to be no key's.
     unknown: Arc<quick_cache::sync::Cache<String, Instant>>,
@@ -169,7 +172,8 @@ impl Authenticator {
         let budget = LookupBudget::default();
         Ok(Self {
             store,
-            secret: Arc::new(secret),
+            mac: Hmac::<Sha256>::new_from_slice(&secret)
+                .unwrap_or_else(|_| unreachable!("hmac takes any key length")),
             cache: Arc::default(),
             unknown: Arc::new(quick_cache::sync::Cache::new(UNKNOWN_KEY_CAPACITY)),
             lookups_per_address: Arc::new(LookupBuckets::new(budget.rate, budget.burst)),
@@ -217,8 +221,8 @@ impl Authenticator {
             return Err(AuthError::Unauthenticated);
         }
         Ok(Principal {
-            tenant: key.tenant,
-            key_id: Some(key.id),
+            tenant: key.tenant.clone(),
+            key_id: Some(key.id.clone()),
             scopes: key.scopes.iter().filter_map(|s| Scope::parse(s)).collect(),
         })
     }
@@ -231,7 +235,7 @@ impl Authenticator {
 
     /// The key `id` for a caller at `client`: from the caches if they know,
     /// else looked up at the address's expense (given back if it exists).
-    async fn charged_lookup(&self, id: &str, client: &str) -> Result<Option<StoredKey>, AuthError> {
+    async fn charged_lookup(&self, id: &str, client: &str) -> Result<Option<Arc<StoredKey>>, AuthError> {
         if let Some(known) = self.cached(id)? {
             return Ok(known);
         }
@@ -267,7 +271,7 @@ impl Authenticator {
     }
 
     /// The key `id` for the server's own re-checks (streams): never charged.
-    async fn lookup(&self, id: &str) -> Result<Option<StoredKey>, AuthError> {
+    async fn lookup(&self, id: &str) -> Result<Option<Arc<StoredKey>>, AuthError> {
         match self.cached(id)? {
             Some(known) => Ok(known),
             None => self.fetch(id).await,
@@ -275,14 +279,14 @@ impl Authenticator {
     }
 
     /// What the key cache knows of `id`, if it is fresh.
-    fn cached(&self, id: &str) -> Result<Option<Option<StoredKey>>, AuthError> {
+    fn cached(&self, id: &str) -> Result<Option<Option<Arc<StoredKey>>>, AuthError> {
         let cache = self.cache.lock().map_err(|_| poisoned())?;
         Ok(cache.get(id).filter(|(at, _)| at.elapsed() < KEY_CACHE_TTL).map(|(_, key)| key.clone()))
     }
 
     /// Reads the key from the store and caches what it found.
-    async fn fetch(&self, id: &str) -> Result<Option<StoredKey>, AuthError> {
-        let key = self.store.key(id).await?;
+    async fn fetch(&self, id: &str) -> Result<Option<Arc<StoredKey>>, AuthError> {
+        let key = self.store.key(id).await?.map(Arc::new);
         let outcome = if key.is_some() { "found" } else { "unknown" };
         self.lookups.add(1, &[KeyValue::new("outcome", outcome)]);
         match &key {
@@ -297,21 +301,18 @@ impl Authenticator {
         Ok(key)
     }
 
-    fn mac(&self) -> Hmac<Sha256> {
-        // HMAC accepts keys of any length.
-        Hmac::<Sha256>::new_from_slice(&self.secret)
-            .unwrap_or_else(|_| unreachable!("hmac takes any key length"))
-    }
-
     fn hash(&self, secret: &str) -> String {
-        let mut mac = self.mac();
+        let mut mac = self.mac.clone();
         mac.update(secret.as_bytes());
         hex::encode(mac.finalize().into_bytes())
     }
 
     fn verify(&self, secret: &str, stored_hex: &str) -> bool {
-        let Ok(stored) = hex::decode(stored_hex) else { return false };
-        let mut mac = self.mac();
+        let mut stored = [0u8; 32];
+        if hex::decode_to_slice(stored_hex, &mut stored).is_err() {
+            return false;
+        }
+        let mut mac = self.mac.clone();
         mac.update(secret.as_bytes());
         mac.verify_slice(&stored).is_ok()
     }

@@ -34,10 +34,12 @@ pub(crate) async fn handle<S: GatewayStore>(
     adapter: &dyn VendorAdapter,
     parts: Parts<'_>,
 ) -> Response {
+    let headers = parts.headers;
     match serve(gateway, adapter, parts).await {
         Ok(reply) => http_response(reply),
         Err(failure) => {
-            tracing::info!(status = failure.status(), "vendor request refused");
+            let (vendor, request_id) = (adapter.name(), consentd_pipeline::request_id(headers));
+            tracing::info!(status = failure.status(), vendor, request_id, "vendor request refused");
             http_response(adapter.encode_failure(&failure))
         }
     }
@@ -84,7 +86,8 @@ async fn serve<S: GatewayStore>(
         body: &body,
         evidence: &evidence,
         received_at: Timestamp::now(),
-        fresh_id: uuid::Uuid::now_v7(),
+        // Unique by its random bits (no shared counter to lock).
+        fresh_id: uuid::Uuid::new_v7(uuid::Timestamp::now(uuid::NoContext)),
     })?;
     let tenant = match principal {
         Some(principal) => keyed_tenant(gateway, adapter, principal, &decoded).await?,

@@ -2,23 +2,27 @@
 //! reachable and migrated, and no shutdown has begun), `/metrics`, and the
 //! vendor gateway's routes.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use axum::Extension;
 use axum::Router;
+use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::get;
 use consent_core::{ConsentService, ConsentStore};
+use hyper::body::Body as _;
+use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use tokio::sync::Semaphore;
-use tower_http::timeout::RequestBodyTimeoutLayer;
+use tower::{Service, ServiceExt as _};
+use tower_http::timeout::TimeoutBody;
 
 /// What every connection to an HTTP port is held to (from `[limits]`).
 #[derive(Debug, Clone, Copy)]
@@ -42,33 +46,37 @@ pub struct ConnectionLimits {
 /// too many streams is closed, the listener holds at most
 /// `max_connections` connections (the next clients wait to be accepted),
 /// and handlers see the peer address.
-pub fn serve<L>(
+pub fn serve<L, A>(
     listener: L,
-    app: Router,
+    app: A,
     limits: ConnectionLimits,
     drain: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> impl Future<Output = ()> + Send + 'static
 where
     L: axum::serve::Listener<Addr = std::net::SocketAddr>,
+    A: Service<http::Request<Body>, Response = Response, Error = Infallible> + Clone + Send + Sync + 'static,
+    A::Future: Send,
 {
     let mut builder = Builder::new(TokioExecutor::new());
     builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_timeout);
     builder.http2().timer(TokioTimer::new()).max_local_error_reset_streams(limits.max_error_resets);
-    let app = app.layer(RequestBodyTimeoutLayer::new(limits.body_timeout));
     let slots = Arc::new(Semaphore::new(limits.max_connections));
-    async move { serve_with(listener, app, builder, slots, drain, shutdown).await }
+    async move { serve_with(listener, app, limits.body_timeout, builder, slots, drain, shutdown).await }
 }
 
-async fn serve_with<L>(
+async fn serve_with<L, A>(
     mut listener: L,
-    app: Router,
+    app: A,
+    body_timeout: Duration,
     builder: Builder<TokioExecutor>,
     slots: Arc<Semaphore>,
     drain: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) where
     L: axum::serve::Listener<Addr = std::net::SocketAddr>,
+    A: Service<http::Request<Body>, Response = Response, Error = Infallible> + Clone + Send + Sync + 'static,
+    A::Future: Send,
 {
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
@@ -84,7 +92,15 @@ async fn serve_with<L>(
         };
         tokio::select! {
             (io, peer) = listener.accept() => {
-                let service = TowerToHyperService::new(app.clone().layer(Extension(ConnectInfo(PeerAddr(peer)))));
+                let app = app.clone();
+                // Each request: its body under the body timeout, the peer
+                // for handlers, then the app (a layer on the router instead
+                // would wrap every route, a boxed service each per call).
+                let service = hyper::service::service_fn(move |request: http::Request<Incoming>| {
+                    let mut request = request.map(|body| timed_body(body, body_timeout));
+                    request.extensions_mut().insert(ConnectInfo(PeerAddr(peer)));
+                    app.clone().oneshot(request)
+                });
                 let connection =
                     graceful.watch(builder.serve_connection_with_upgrades(TokioIo::new(io), service).into_owned());
                 tokio::spawn(async move {
@@ -100,6 +116,13 @@ async fn serve_with<L>(
     if tokio::time::timeout(drain, graceful.shutdown()).await.is_err() {
         tracing::warn!("http connections still open after the drain period");
     }
+}
+
+/// `body` failing once no frame of it arrives for `timeout` (a slow-body
+/// attack fails the handler's read). A request without a body gets no
+/// timer: tower-http's `TimeoutBody` starts one whenever it is polled.
+fn timed_body(body: Incoming, timeout: Duration) -> Body {
+    if body.is_end_stream() { Body::new(body) } else { Body::new(TimeoutBody::new(timeout, body)) }
 }
 
 /// The client's socket address, for handlers (plain TCP and TLS alike).

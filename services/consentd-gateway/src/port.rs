@@ -12,6 +12,7 @@ use axum::serve::ListenerExt as _;
 use consent_core::{ConsentService, ConsentStore};
 use consentd_pipeline::request_ids;
 use tokio::net::{TcpListener, TcpStream};
+use tower::ServiceBuilder;
 
 use crate::http::{self, ConnectionLimits};
 use crate::tls::{TlsListener, acceptor};
@@ -45,10 +46,14 @@ pub fn serve_gateway<S: GatewayStore>(
     port: &HttpPort,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<Serving, String> {
-    let app = http::health_routes(gateway.service.clone(), draining)
-        .merge(crate::routes(gateway, enabled))
+    let router =
+        http::health_routes(gateway.service.clone(), draining).merge(crate::routes(gateway, enabled));
+    // Around the router, not on it: `Router::layer` wraps every route, a
+    // boxed service each per call.
+    let app = ServiceBuilder::new()
+        .layer(request_ids())
         .layer(axum::extract::DefaultBodyLimit::max(port.max_body_bytes))
-        .layer(request_ids());
+        .service(router);
     Ok(match &port.tls {
         Some(tls) => {
             let listener = TlsListener::new(listener, acceptor(tls)?).map_err(|err| err.to_string())?;

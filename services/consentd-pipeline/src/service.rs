@@ -17,6 +17,7 @@ use http_body::Body;
 use tower::{Service, ServiceExt as _};
 
 use crate::refusal::{Arrival, Refusal, Transport, drained};
+use crate::request_id::REQUEST_ID;
 use crate::steps::{Admit, Authenticate, Rate, Shed, Step};
 
 /// The stages of one transport's pipeline, in their order.
@@ -103,10 +104,12 @@ impl<T: Transport> Stages<T> {
         let ((), request) = pass(&self.rate, arrival, request).await?;
         let (_permit, request) = pass(&self.shed, arrival, request).await?;
         let deadline = arrival.deadline.map_or(self.max_deadline, |asked| asked.min(self.max_deadline));
+        let id = request.headers().get(REQUEST_ID).cloned();
         match tokio::time::timeout(deadline, inner.oneshot(request)).await {
             Ok(response) => response.map_err(Into::into),
             Err(_) => {
-                tracing::warn!(?deadline, "call exceeded its deadline");
+                let request_id = id.as_ref().and_then(|id| id.to_str().ok()).unwrap_or_default();
+                tracing::warn!(?deadline, request_id, "call exceeded its deadline");
                 Err(Refusal::DeadlineExceeded)
             }
         }

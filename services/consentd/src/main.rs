@@ -10,6 +10,13 @@ use consentd::server;
 use consentd_telemetry as telemetry;
 use consentd_telemetry::Telemetry;
 
+/// mimalloc instead of glibc's malloc: a call allocates many small,
+/// short-lived objects on whichever worker thread runs it, and glibc's
+/// arenas and their locks were about a sixth of a cached vendor check's
+/// CPU (docs/benchmarks.md, "Vendor routes").
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// consentd: a consent-record service (gRPC API, change feed, vendor adapters).
 #[derive(Debug, Parser)]
 #[command(version, about)]

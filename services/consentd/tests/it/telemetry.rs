@@ -292,3 +292,35 @@ async fn assert_metrics(
         assert!(scraped.body.contains(expected), "{expected} missing from /metrics:\n{}", scraped.body);
     }
 }
+
+/// Without a trace exporter a vendor call's span is at debug level, so the
+/// line its refusal logs at info names the vendor and request id itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_vendor_call_logs_its_request_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_owned();
+    let process = tokio::task::spawn_blocking(move || {
+        ConsentdProcess::spawn(&path, &[("CONSENTD_AUTH", "disabled"), ("RUST_LOG", "info")])
+    })
+    .await
+    .unwrap();
+    let response = send(
+        process.http_addr,
+        "POST",
+        "/api/universalconsent",
+        &[("content-type", "application/json"), ("x-request-id", "log-me-42")],
+        br#"{"ConsentGiven": "Maybe"}"#,
+    )
+    .await;
+    assert_eq!(response.status, 400, "{response:?}");
+    let give_up = std::time::Instant::now() + Duration::from_secs(10);
+    let line = loop {
+        if let Some(line) = process.log().into_iter().find(|line| line.contains("vendor request refused")) {
+            break line;
+        }
+        assert!(std::time::Instant::now() < give_up, "no refusal logged: {:?}", process.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(line.contains("log-me-42") && line.contains("secureprivacy"), "{line}");
+    process.stop().await;
+}
