@@ -55,6 +55,13 @@ impl ConsentService for Bare {
         Err(only_checks())
     }
 
+    async fn batch_check_consent(
+        &self,
+        _: Request<pb::BatchCheckConsentRequest>,
+    ) -> Result<Response<pb::BatchCheckConsentResponse>, Status> {
+        Err(only_checks())
+    }
+
     async fn check_consent(
         &self,
         _: Request<pb::CheckConsentRequest>,

@@ -145,9 +145,11 @@ struct Args {
 }
 
 /// The closed-loop runs: workload and concurrency.
-const RUNS: [(Workload, usize); 8] = [
+const RUNS: [(Workload, usize); 10] = [
     (Workload::CheckHit, 16),
     (Workload::CheckHit, 64),
+    (Workload::BatchCheck8, 16),
+    (Workload::CheckEight, 16),
     (Workload::CheckMiss, 64),
     (Workload::Mixed, 64),
     (Workload::QueryPage, 16),

@@ -100,7 +100,18 @@ pub(crate) enum Workload {
     /// QueryConsents: the whole history of one preloaded subject, by
     /// identity ("what did this person consent to?").
     QuerySubject,
+    /// BatchCheckConsent of a preloaded subject: the eight purposes of
+    /// [`EIGHT_PURPOSES`] in one call.
+    BatchCheck8,
+    /// The same eight answers as eight CheckConsent calls, one after
+    /// another: the comparison for `batch-check8`.
+    CheckEight,
 }
+
+/// The purposes the batch workloads ask about: the preloaded grant's first,
+/// then seven never recorded (UNKNOWN).
+const EIGHT_PURPOSES: [&str; 8] =
+    ["marketing", "analytics", "ads", "personalization", "email", "sms", "profiling", "sale"];
 
 impl Workload {
     pub(crate) const fn name(self) -> &'static str {
@@ -112,11 +123,21 @@ impl Workload {
             Self::Mixed => "mixed",
             Self::QueryPage => "query-page",
             Self::QuerySubject => "query-subject",
+            Self::BatchCheck8 => "batch-check8",
+            Self::CheckEight => "check-eight",
         }
     }
 
     pub(crate) const fn needs_preload(self) -> bool {
-        matches!(self, Self::CheckHit | Self::Mixed | Self::QueryPage | Self::QuerySubject)
+        matches!(
+            self,
+            Self::CheckHit
+                | Self::Mixed
+                | Self::QueryPage
+                | Self::QuerySubject
+                | Self::BatchCheck8
+                | Self::CheckEight
+        )
     }
 
     /// The call this workload sends, spread over `clients`.
@@ -182,6 +203,8 @@ impl Workload {
                             .map_err(failed)?;
                         if page.get_ref().records.is_empty() { Err("no records".to_owned()) } else { Ok(()) }
                     }
+                    Self::BatchCheck8 => batch_check_eight(&mut client, rng.random_range(0..PRELOADED)).await,
+                    Self::CheckEight => check_eight(&mut client, rng.random_range(0..PRELOADED)).await,
                 }
             })
         })
@@ -191,6 +214,39 @@ impl Workload {
 async fn check_granted(client: &mut Client, subject: u64) -> Result<(), String> {
     let answer = client.check_consent(check(format!("s{subject}"))).await.map_err(failed)?;
     expect_status(answer.get_ref().status(), pb::ConsentStatus::Granted)
+}
+
+/// The answer a preloaded subject gets for the purpose at `index` of
+/// [`EIGHT_PURPOSES`].
+fn eight_expected(index: usize) -> pb::ConsentStatus {
+    if index == 0 { pb::ConsentStatus::Granted } else { pb::ConsentStatus::Unknown }
+}
+
+async fn batch_check_eight(client: &mut Client, subject: u64) -> Result<(), String> {
+    use pb::batch_check_consent_request::Check;
+    let request = pb::BatchCheckConsentRequest {
+        subject: check(format!("s{subject}")).subject,
+        checks: EIGHT_PURPOSES
+            .iter()
+            .map(|p| Check { purpose: (*p).into(), target: String::new() })
+            .collect(),
+        ..Default::default()
+    };
+    let answer = client.batch_check_consent(request).await.map_err(failed)?;
+    for (index, result) in answer.get_ref().results.iter().enumerate() {
+        expect_status(result.status(), eight_expected(index))?;
+    }
+    Ok(())
+}
+
+async fn check_eight(client: &mut Client, subject: u64) -> Result<(), String> {
+    for (index, purpose) in EIGHT_PURPOSES.iter().enumerate() {
+        let mut request = check(format!("s{subject}"));
+        (*purpose).clone_into(&mut request.purpose);
+        let answer = client.check_consent(request).await.map_err(failed)?;
+        expect_status(answer.get_ref().status(), eight_expected(index))?;
+    }
+    Ok(())
 }
 
 fn expect_status(got: pb::ConsentStatus, want: pb::ConsentStatus) -> Result<(), String> {

@@ -114,6 +114,46 @@ pub struct CheckConsent {
     pub min_revision: Revision,
 }
 
+/// Several checks of one subject at once, against one state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchCheckConsent {
+    /// The subject.
+    pub subject: SubjectRef,
+    /// The checks: each a purpose and a target, as [`CheckConsent`]'s.
+    pub checks: Vec<PurposeTarget>,
+    /// The time to answer for; `None` means now.
+    pub at: Option<Timestamp>,
+    /// Read at least this fresh; 0 means any.
+    pub min_revision: Revision,
+}
+
+/// One check of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PurposeTarget {
+    /// The purpose; empty asks about all-purposes records only.
+    pub purpose: String,
+    /// The target; empty asks about any-target records only.
+    pub target: String,
+}
+
+/// The answers of a batch of checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchCheckOutcome {
+    /// One answer per check, in the batch's order.
+    pub results: Vec<CheckResult>,
+    /// The head revision every answer was read at.
+    pub revision: Revision,
+}
+
+/// The answer to one check of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckResult {
+    /// The answer.
+    pub status: ConsentStatus,
+    /// The deciding record, if any.
+    pub record: Option<ConsentRecord>,
+}
+
 /// The answer of a check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckOutcome {

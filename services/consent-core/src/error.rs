@@ -96,7 +96,7 @@ impl ConsentError {
 /// Collects field violations while a request is checked, so a client learns of
 /// every problem at once.
 #[derive(Debug, Default)]
-pub struct Violations(Vec<FieldViolation>);
+pub struct Violations(pub(crate) Vec<FieldViolation>);
 
 impl Violations {
     /// Records a problem with `field`.

@@ -19,8 +19,9 @@ pub mod webhooks;
 
 pub use bindings::BindingStore;
 pub use command::{
-    CheckConsent, CheckOutcome, ConsentView, GetConsent, QueryConsents, QueryPage, RecordConsent,
-    RecordFilter, UpdateConsent, UpdateLatest, WriteCommand, WriteOutcome,
+    BatchCheckConsent, BatchCheckOutcome, CheckConsent, CheckOutcome, CheckResult, ConsentView, GetConsent,
+    PurposeTarget, QueryConsents, QueryPage, RecordConsent, RecordFilter, UpdateConsent, UpdateLatest,
+    WriteCommand, WriteOutcome,
 };
 pub use error::{ConsentError, ErrorCode, FieldViolation};
 pub use feed::{ChangeFilter, ChangePage, FeedFilter, FeedStart, Subscribe};
@@ -30,5 +31,7 @@ pub use model::{
     SubjectRef, TenantId,
 };
 pub use service::ConsentService;
-pub use store::{ConsentStore, CurrentCheck, FirstCollected, Listed, SCAN_WINDOW, TargetCheck};
+pub use store::{
+    ConsentStore, CurrentCheck, CurrentChecks, FirstCollected, Listed, SCAN_WINDOW, TargetCheck,
+};
 pub use time::Timestamp;

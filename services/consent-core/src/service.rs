@@ -8,8 +8,9 @@ use uuid::Uuid;
 
 use crate::check;
 use crate::command::{
-    CheckConsent, CheckOutcome, ConsentView, GetConsent, QueryConsents, QueryPage, RecordConsent,
-    RecordFilter, UpdateConsent, UpdateLatest, WriteCommand, WriteOutcome,
+    BatchCheckConsent, BatchCheckOutcome, CheckConsent, CheckOutcome, CheckResult, ConsentView, GetConsent,
+    QueryConsents, QueryPage, RecordConsent, RecordFilter, UpdateConsent, UpdateLatest, WriteCommand,
+    WriteOutcome,
 };
 use crate::error::ConsentError;
 use crate::feed::{self, ChangeFilter, ChangePage, FeedFilter, FeedStart, Subscribe};
@@ -85,17 +86,31 @@ impl<S: ConsentStore> ConsentService<S> {
             .store
             .check(tenant, &cmd.subject, &cmd.purpose, &cmd.target, cmd.at, cmd.min_revision)
             .await?;
-        if cmd.min_revision > revision {
-            return Err(ConsentError::FailedPrecondition {
-                reason: "REVISION_NOT_REACHED",
-                message: format!(
-                    "min_revision {} is ahead of the store's head revision {revision}",
-                    cmd.min_revision
-                ),
-            });
-        }
+        reached(cmd.min_revision, revision)?;
         let status = check::status_of(record.as_ref(), cmd.at.unwrap_or_else(Timestamp::now));
         Ok(CheckOutcome { status, record, revision })
+    }
+
+    /// Several checks of one subject, each by the rule of
+    /// [`ConsentService::check`], answered from one state at the cost of
+    /// one check.
+    pub async fn batch_check(
+        &self,
+        tenant: &TenantId,
+        mut cmd: BatchCheckConsent,
+    ) -> Result<BatchCheckOutcome, ConsentError> {
+        validate::batch_check(&mut cmd)?;
+        let pairs: Vec<(&str, &str)> =
+            cmd.checks.iter().map(|check| (check.purpose.as_str(), check.target.as_str())).collect();
+        let answers = self.store.check_many(tenant, &cmd.subject, &pairs, cmd.at, cmd.min_revision).await?;
+        reached(cmd.min_revision, answers.revision)?;
+        let at = cmd.at.unwrap_or_else(Timestamp::now);
+        let results = answers
+            .records
+            .into_iter()
+            .map(|record| CheckResult { status: check::status_of(record.as_ref(), at), record })
+            .collect();
+        Ok(BatchCheckOutcome { results, revision: answers.revision })
     }
 
     /// One page of records matching a filter.
@@ -392,4 +407,16 @@ fn narrows(filter: &RecordFilter) -> bool {
         && filter.decisions.is_empty()
         && filter.collected_after.is_none()
         && filter.collected_before.is_none())
+}
+
+/// Refuses an answer read at `revision` when the caller asked for at least
+/// `min_revision`.
+fn reached(min_revision: Revision, revision: Revision) -> Result<(), ConsentError> {
+    if min_revision > revision {
+        return Err(ConsentError::FailedPrecondition {
+            reason: "REVISION_NOT_REACHED",
+            message: format!("min_revision {min_revision} is ahead of the store's head revision {revision}"),
+        });
+    }
+    Ok(())
 }

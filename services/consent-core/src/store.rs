@@ -68,6 +68,15 @@ pub struct TargetCheck {
     pub deciding: Option<(ConsentRecord, Timestamp)>,
 }
 
+/// The answers of several checks of one subject, from one state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurrentChecks {
+    /// The tenant's revision every answer reflects, as [`CurrentCheck`]'s.
+    pub revision: Revision,
+    /// The deciding record of each check, in the order asked.
+    pub records: Vec<Option<ConsentRecord>>,
+}
+
 /// Durable storage of consent records.
 pub trait ConsentStore: Send + Sync + 'static {
     /// Everything a check needs, in one step: the revision the answer
@@ -88,6 +97,19 @@ pub trait ConsentStore: Send + Sync + 'static {
         at: Option<Timestamp>,
         min_revision: Revision,
     ) -> impl Future<Output = Result<CurrentCheck, ConsentError>> + Send;
+
+    /// [`ConsentStore::check`] for several `(purpose, target)` pairs of one
+    /// subject, against one consistent state, at the cost of one check: the
+    /// subject is resolved once, and a store that caches a subject's
+    /// current records answers every pair from them.
+    fn check_many(
+        &self,
+        tenant: &TenantId,
+        subject: &SubjectRef,
+        pairs: &[(&str, &str)],
+        at: Option<Timestamp>,
+        min_revision: Revision,
+    ) -> impl Future<Output = Result<CurrentChecks, ConsentError>> + Send;
 
     /// Applies a validated write in one transaction and returns once it has
     /// committed. A write with an idempotency key already seen returns the

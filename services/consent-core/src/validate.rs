@@ -1,7 +1,9 @@
 //! Request validation and normalisation. Every check names the field path the
 //! API uses, and all problems of a request are reported together.
 
-use crate::command::{CheckConsent, GetConsent, RecordConsent, RecordFilter, UpdateConsent};
+use crate::command::{
+    BatchCheckConsent, CheckConsent, GetConsent, RecordConsent, RecordFilter, UpdateConsent,
+};
 use crate::error::{ConsentError, Violations};
 use crate::feed::{FeedStart, Subscribe};
 use crate::model::{Evidence, Identity, SubjectRef};
@@ -25,6 +27,8 @@ pub const MAX_SOURCE_LEN: usize = 64;
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 128;
 /// Length of the short evidence fields (IP, geo, versions, ids).
 pub const MAX_SHORT_TEXT_LEN: usize = 256;
+/// Checks in one BatchCheckConsent.
+pub const MAX_BATCH_CHECKS: usize = 100;
 /// Length of the long evidence fields (user agent, URI, message).
 pub const MAX_LONG_TEXT_LEN: usize = 2048;
 /// Size of the metadata JSON in bytes.
@@ -110,6 +114,31 @@ pub fn check(cmd: &mut CheckConsent) -> Result<(), ConsentError> {
     subject(&mut cmd.subject, "subject", &mut v);
     purpose(&cmd.purpose, "purpose", &mut v);
     target(&cmd.target, "target", &mut v);
+    if cmd.min_revision < 0 {
+        v.add("min_revision", "must not be negative");
+    }
+    v.into_result()
+}
+
+/// Checks and normalises a batch of checks in place.
+pub fn batch_check(cmd: &mut BatchCheckConsent) -> Result<(), ConsentError> {
+    let mut v = Violations::default();
+    subject(&mut cmd.subject, "subject", &mut v);
+    if cmd.checks.is_empty() {
+        v.add("checks", "must name at least one purpose and target");
+    } else if cmd.checks.len() > MAX_BATCH_CHECKS {
+        v.add("checks", format!("at most {MAX_BATCH_CHECKS} checks in one batch"));
+    }
+    for (i, check) in cmd.checks.iter().enumerate().take(MAX_BATCH_CHECKS) {
+        // Checked under short names, so a valid check (the usual case)
+        // formats no field path.
+        let mut one = Violations::default();
+        purpose(&check.purpose, "purpose", &mut one);
+        target(&check.target, "target", &mut one);
+        for violation in one.0 {
+            v.add(format!("checks[{i}].{}", violation.field), violation.description);
+        }
+    }
     if cmd.min_revision < 0 {
         v.add("min_revision", "must not be negative");
     }

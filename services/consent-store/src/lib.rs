@@ -28,8 +28,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use consent_core::{
-    ChangeFilter, ConsentError, ConsentRecord, ConsentStore, CurrentCheck, FirstCollected, Identity, Listed,
-    RecordFilter, Revision, SubjectRef, TargetCheck, TenantId, Timestamp, WriteCommand, WriteOutcome,
+    ChangeFilter, ConsentError, ConsentRecord, ConsentStore, CurrentCheck, CurrentChecks, FirstCollected,
+    Identity, Listed, RecordFilter, Revision, SubjectRef, TargetCheck, TenantId, Timestamp, WriteCommand,
+    WriteOutcome,
 };
 use consent_migrations::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
@@ -290,33 +291,49 @@ impl ConsentStore for SqlStore {
         at: Option<Timestamp>,
         min_revision: Revision,
     ) -> Result<CurrentCheck, ConsentError> {
+        let CurrentChecks { revision, records } =
+            self.check_many(tenant, subject, &[(purpose, target)], at, min_revision).await?;
+        Ok(CurrentCheck { revision, record: records.into_iter().next().flatten() })
+    }
+
+    async fn check_many(
+        &self,
+        tenant: &TenantId,
+        subject: &SubjectRef,
+        pairs: &[(&str, &str)],
+        at: Option<Timestamp>,
+        min_revision: Revision,
+    ) -> Result<CurrentChecks, ConsentError> {
         if at.is_none()
             && let Some(cache) = &self.parts.cache
             && let Some(Cached { revision, subject }) =
                 self.cached_current(cache, tenant, subject, min_revision).await?
         {
-            let record = match subject {
-                CachedSubject::Unknown => None,
-                CachedSubject::Current(current) => {
-                    let records = current.iter().map(|entry| &entry.record);
-                    consent_core::check::deciding_current(records, purpose, target).cloned()
-                }
+            let records = match subject {
+                CachedSubject::Unknown => vec![None; pairs.len()],
+                CachedSubject::Current(current) => pairs
+                    .iter()
+                    .map(|(purpose, target)| {
+                        let records = current.iter().map(|entry| &entry.record);
+                        consent_core::check::deciding_current(records, purpose, target).cloned()
+                    })
+                    .collect(),
                 CachedSubject::TooMany(subject_id) => {
                     self.parts
                         .reads
                         .read(tenant, revision, |db| {
-                            rule::deciding_record(db, tenant, subject_id, purpose, target, None)
+                            rule::deciding_records(db, tenant, subject_id, pairs, None)
                         })
                         .await?
                 }
             };
-            return Ok(CurrentCheck { revision, record });
+            return Ok(CurrentChecks { revision, records });
         }
-        // Head, subject and record from one database: the revision is then
-        // never ahead of what the record was read from.
+        // Head, subject and records from one database: the revision is then
+        // never ahead of what the records were read from.
         self.parts
             .reads
-            .read(tenant, min_revision, |db| rule::check(db, tenant, subject, purpose, target, at))
+            .read(tenant, min_revision, |db| rule::check_many(db, tenant, subject, pairs, at))
             .await
     }
 

@@ -4,7 +4,9 @@
 //! `tests/it/check_rule.rs` compares them on random histories, on both
 //! backends. Change a rule there, and its mirror here, together.
 
-use consent_core::{ConsentError, ConsentRecord, CurrentCheck, SubjectRef, TargetCheck, TenantId, Timestamp};
+use consent_core::{
+    ConsentError, ConsentRecord, CurrentChecks, SubjectRef, TargetCheck, TenantId, Timestamp,
+};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, SimpleExpr};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
@@ -93,23 +95,37 @@ pub(crate) async fn latest_for_target<C: ConnectionTrait>(
     }
 }
 
-/// A whole check on one database: its head first, so the answer reflects at
-/// least that revision, then the subject and the deciding record.
-pub(crate) async fn check<C: ConnectionTrait>(
+/// A subject's deciding records for several `(purpose, target)` pairs, in
+/// order, on one database.
+pub(crate) async fn deciding_records<C: ConnectionTrait>(
+    db: &C,
+    tenant: &TenantId,
+    subject_id: Uuid,
+    pairs: &[(&str, &str)],
+    as_of: Option<Timestamp>,
+) -> Result<Vec<Option<ConsentRecord>>, ConsentError> {
+    let mut records = Vec::with_capacity(pairs.len());
+    for (purpose, target) in pairs {
+        records.push(deciding_record(db, tenant, subject_id, purpose, target, as_of).await?);
+    }
+    Ok(records)
+}
+
+/// The checks of `pairs` for the subject `subject` names, with the head
+/// revision, on one database: the subject is resolved once.
+pub(crate) async fn check_many<C: ConnectionTrait>(
     db: &C,
     tenant: &TenantId,
     subject: &SubjectRef,
-    purpose: &str,
-    target: &str,
+    pairs: &[(&str, &str)],
     at: Option<Timestamp>,
-) -> Result<CurrentCheck, ConsentError> {
+) -> Result<CurrentChecks, ConsentError> {
     let revision = read::head_revision(db, tenant).await?;
-    let subject_id = subject_named(db, tenant, subject).await?;
-    let record = match subject_id {
-        Some(subject_id) => deciding_record(db, tenant, subject_id, purpose, target, at).await?,
-        None => None,
+    let records = match subject_named(db, tenant, subject).await? {
+        Some(subject_id) => deciding_records(db, tenant, subject_id, pairs, at).await?,
+        None => vec![None; pairs.len()],
     };
-    Ok(CurrentCheck { revision, record })
+    Ok(CurrentChecks { revision, records })
 }
 
 /// The target-only rule's deciding record of a subject and when its purpose

@@ -3,9 +3,10 @@
 
 use consent_core::error::Violations;
 use consent_core::{
-    CheckConsent, CheckOutcome, ConsentError, ConsentRecord, ConsentStatus, Decision, EventKind, Evidence,
-    FeedFilter, FeedStart, GetConsent, Identity, PurposeDecision, QueryConsents, QueryPage, RecordConsent,
-    RecordFilter, SubjectRef, Subscribe, Timestamp, UpdateConsent, WriteOutcome,
+    BatchCheckConsent, BatchCheckOutcome, CheckConsent, CheckOutcome, ConsentError, ConsentRecord,
+    ConsentStatus, Decision, EventKind, Evidence, FeedFilter, FeedStart, GetConsent, Identity,
+    PurposeDecision, PurposeTarget, QueryConsents, QueryPage, RecordConsent, RecordFilter, SubjectRef,
+    Subscribe, Timestamp, UpdateConsent, WriteOutcome,
 };
 use consent_proto::v1 as pb;
 use uuid::Uuid;
@@ -58,6 +59,23 @@ pub(crate) fn check_request(req: pb::CheckConsentRequest) -> Result<CheckConsent
         at: timestamp(req.at, "at", &mut v),
         purpose: req.purpose,
         target: req.target,
+        min_revision: req.min_revision,
+    };
+    v.into_result().map(|()| cmd)
+}
+
+pub(crate) fn batch_check_request(
+    req: pb::BatchCheckConsentRequest,
+) -> Result<BatchCheckConsent, ConsentError> {
+    let mut v = Violations::default();
+    let cmd = BatchCheckConsent {
+        subject: subject(req.subject, "subject", &mut v),
+        checks: req
+            .checks
+            .into_iter()
+            .map(|check| PurposeTarget { purpose: check.purpose, target: check.target })
+            .collect(),
+        at: timestamp(req.at, "at", &mut v),
         min_revision: req.min_revision,
     };
     v.into_result().map(|()| cmd)
@@ -159,17 +177,34 @@ pub(crate) fn update_response(outcome: WriteOutcome) -> pb::UpdateConsentRespons
 }
 
 pub(crate) fn check_response(outcome: CheckOutcome) -> pb::CheckConsentResponse {
-    let status = match outcome.status {
+    pb::CheckConsentResponse {
+        status: status(outcome.status).into(),
+        record: outcome.record.map(record),
+        revision: outcome.revision,
+    }
+}
+
+pub(crate) fn batch_check_response(outcome: BatchCheckOutcome) -> pb::BatchCheckConsentResponse {
+    pb::BatchCheckConsentResponse {
+        results: outcome
+            .results
+            .into_iter()
+            .map(|result| pb::CheckResult {
+                status: status(result.status).into(),
+                record: result.record.map(record),
+            })
+            .collect(),
+        revision: outcome.revision,
+    }
+}
+
+fn status(status: ConsentStatus) -> pb::ConsentStatus {
+    match status {
         ConsentStatus::Granted => pb::ConsentStatus::Granted,
         ConsentStatus::Denied => pb::ConsentStatus::Denied,
         ConsentStatus::Limited => pb::ConsentStatus::Limited,
         ConsentStatus::Expired => pb::ConsentStatus::Expired,
         ConsentStatus::Unknown => pb::ConsentStatus::Unknown,
-    };
-    pb::CheckConsentResponse {
-        status: status.into(),
-        record: outcome.record.map(record),
-        revision: outcome.revision,
     }
 }
 

@@ -93,6 +93,17 @@ impl<S: ConsentStore + Clone> ConsentServiceApi for GrpcConsentService<S> {
     }
 
     #[tracing::instrument(skip_all)]
+    async fn batch_check_consent(
+        &self,
+        request: Request<pb::BatchCheckConsentRequest>,
+    ) -> Result<Response<pb::BatchCheckConsentResponse>, Status> {
+        let tenant = authorize(&request, Scope::Read)?.tenant;
+        let cmd = convert::batch_check_request(request.into_inner()).map_err(to_status)?;
+        let outcome = self.service.batch_check(&tenant, cmd).await.map_err(to_status)?;
+        Ok(Response::new(convert::batch_check_response(outcome)))
+    }
+
+    #[tracing::instrument(skip_all)]
     async fn query_consents(
         &self,
         request: Request<pb::QueryConsentsRequest>,

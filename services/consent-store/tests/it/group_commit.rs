@@ -7,7 +7,8 @@ use std::collections::HashMap;
 
 use consent_core::subject::subject_id_for;
 use consent_core::{
-    ConsentError, Decision, GetConsent, Identity, SubjectRef, TenantId, Timestamp, UpdateConsent,
+    BatchCheckConsent, CheckConsent, ConsentError, ConsentStatus, Decision, GetConsent, Identity,
+    PurposeTarget, SubjectRef, TenantId, Timestamp, UpdateConsent,
 };
 use uuid::Uuid;
 
@@ -22,7 +23,8 @@ on_every_backend!(
     batched_writes_do_what_writes_one_after_another_would,
     an_acknowledged_write_is_visible_to_every_replica,
     a_write_naming_a_hundred_people_costs_the_statements_of_one,
-    a_vendor_check_of_a_target_is_answered_from_the_check_cache
+    a_vendor_check_of_a_target_is_answered_from_the_check_cache,
+    a_batch_of_checks_costs_the_reads_of_one
 );
 
 async fn concurrent_writes_get_gapless_per_tenant_revisions(store: TestStore) {
@@ -295,6 +297,63 @@ async fn a_vendor_check_of_a_target_is_answered_from_the_check_cache(store: Test
     let view = service.latest(&tenant, &subject, "site", true).await.unwrap().unwrap();
     assert_eq!(view.record.decision, Decision::Denied, "the write invalidated the cached subject");
     assert_eq!(view.first_collected_at, first.first_collected_at, "first collected is the first decision's");
+}
+
+/// A batch of eight checks costs the reads of one check: a subject the
+/// cache must load is loaded once for the whole batch, and a cached one
+/// answers every check without reading.
+async fn a_batch_of_checks_costs_the_reads_of_one(store: TestStore) {
+    let tenant = TenantId::new("batch-check");
+    let service = &store.service;
+    let written = service.record(&tenant, record("joan", "ads", "site", Decision::Granted)).await.unwrap();
+    let subject = SubjectRef::Id(written.subject_id);
+    let one = CheckConsent {
+        subject: subject.clone(),
+        purpose: "ads".into(),
+        target: "site".into(),
+        at: None,
+        min_revision: 0,
+    };
+    let purposes = ["ads", "p1", "p2", "p3", "p4", "p5", "p6", "p7"];
+    let batch = BatchCheckConsent {
+        subject,
+        checks: purposes
+            .iter()
+            .map(|p| PurposeTarget { purpose: (*p).into(), target: "site".into() })
+            .collect(),
+        at: None,
+        min_revision: 0,
+    };
+    service.store().record_statements();
+    // On PostgreSQL the cache answers once its commit notices are proven
+    // fresh: until then checks read the tables each time.
+    let mut warm = usize::MAX;
+    for _ in 0..50 {
+        service.batch_check(&tenant, batch.clone()).await.unwrap();
+        consent_statements(service);
+        service.batch_check(&tenant, batch.clone()).await.unwrap();
+        warm = consent_statements(service).len();
+        if warm == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(warm, 0, "a batch of a cached subject read the database");
+
+    // A write of the subject invalidates it: the next check loads it.
+    service.record(&tenant, record("joan", "other", "", Decision::Denied)).await.unwrap();
+    consent_statements(service);
+    service.check(&tenant, one).await.unwrap();
+    let single = consent_statements(service).len();
+    service.record(&tenant, record("joan", "other", "", Decision::Granted)).await.unwrap();
+    consent_statements(service);
+    let answers = service.batch_check(&tenant, batch).await.unwrap();
+    let batched = consent_statements(service).len();
+    assert_eq!(answers.results.len(), purposes.len());
+    assert_eq!(answers.results[0].status, ConsentStatus::Granted);
+    assert!(answers.results[1..].iter().all(|r| r.status == ConsentStatus::Unknown), "{answers:?}");
+    assert!(single > 0, "the single check after a write loaded the subject");
+    assert_eq!(batched, single, "a cold batch of 8 costs what one cold check costs");
 }
 
 /// The statements the store ran since recording began that touch consents

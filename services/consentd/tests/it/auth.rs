@@ -280,6 +280,19 @@ async fn assert_subject_unreachable(a: &mut KeyedClient, subject: &Option<pb::Su
         .into_inner();
     assert_eq!(check.status(), pb::ConsentStatus::Unknown);
     assert!(check.record.is_none());
+    let batch = a
+        .batch_check_consent(pb::BatchCheckConsentRequest {
+            subject: subject.clone(),
+            checks: vec![pb::batch_check_consent_request::Check {
+                purpose: "marketing".into(),
+                target: String::new(),
+            }],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(batch.results.iter().all(|r| r.status() == pb::ConsentStatus::Unknown && r.record.is_none()));
     let update = a
         .update_consent(pb::UpdateConsentRequest {
             subject: subject.clone(),

@@ -4,6 +4,7 @@
 
 mod auth;
 mod bad_requests;
+mod batch_check;
 mod chart;
 mod check;
 mod check_cache;
