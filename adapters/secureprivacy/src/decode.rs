@@ -158,6 +158,7 @@ fn list(request: &Request<'_>) -> Result<Decoded, Failure> {
         source: String::new(),
         collected_after,
         collected_before,
+        expiring_before: None,
         ip,
         user_agent,
         country,

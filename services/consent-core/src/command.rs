@@ -185,6 +185,12 @@ pub struct RecordFilter {
     pub collected_after: Option<Timestamp>,
     /// Only records collected before this time.
     pub collected_before: Option<Timestamp>,
+    /// Only grants whose `expires_at` is before this time (current state
+    /// only): the grants to renew. Left out of the serialized filter when
+    /// unset, so page tokens made before the field existed still match
+    /// their query's fingerprint.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expiring_before: Option<Timestamp>,
     /// Only records with this evidence IP.
     pub ip: String,
     /// Only records with this evidence user agent.

@@ -93,6 +93,21 @@ mod tests {
     }
 
     #[test]
+    fn a_filter_without_an_expiry_bound_keeps_its_fingerprint() {
+        // Tokens handed out before `expiring_before` existed fingerprinted
+        // the filter without it: an unset bound must serialize the same.
+        let serialized = serde_json::to_string(&RecordFilter::default()).unwrap();
+        assert!(!serialized.contains("expiring_before"), "{serialized}");
+        let tenant = TenantId::default_tenant();
+        let token = encode(&tenant, &RecordFilter::default(), 7);
+        let bounded = RecordFilter {
+            expiring_before: Some(crate::time::Timestamp::from_micros(1)),
+            ..RecordFilter::default()
+        };
+        assert!(decode(&tenant, &bounded, &token).is_err(), "a bounded query is another query");
+    }
+
+    #[test]
     fn page_size_follows_aip_158() {
         assert_eq!(page_size(0).unwrap(), DEFAULT_PAGE_SIZE);
         assert_eq!(page_size(5000).unwrap(), MAX_PAGE_SIZE);

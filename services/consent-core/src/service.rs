@@ -406,7 +406,8 @@ fn narrows(filter: &RecordFilter) -> bool {
         && filter.city.is_empty()
         && filter.decisions.is_empty()
         && filter.collected_after.is_none()
-        && filter.collected_before.is_none())
+        && filter.collected_before.is_none()
+        && filter.expiring_before.is_none())
 }
 
 /// Refuses an answer read at `revision` when the caller asked for at least

@@ -216,6 +216,9 @@ pub fn filter(filter: &mut RecordFilter) -> Result<(), ConsentError> {
     {
         v.add("collected_before", "must be after collected_after");
     }
+    if filter.expiring_before.is_some() && filter.history {
+        v.add("expiring_before", "applies to the current state only: history must be false");
+    }
     v.into_result()
 }
 

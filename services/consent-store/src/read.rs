@@ -2,8 +2,8 @@
 //! can make the same reads inside its transaction.
 
 use consent_core::{
-    ChangeFilter, ConsentError, ConsentRecord, FirstCollected, Identity, Listed, RecordFilter, Revision,
-    TenantId, Timestamp,
+    ChangeFilter, ConsentError, ConsentRecord, Decision, FirstCollected, Identity, Listed, RecordFilter,
+    Revision, TenantId, Timestamp,
 };
 use std::collections::HashMap;
 
@@ -217,6 +217,11 @@ pub(crate) async fn list<C: ConnectionTrait>(
     }
     if let Some(before) = filter.collected_before {
         condition = condition.add(Column::CollectedAt.lt(before.as_micros()));
+    }
+    if let Some(before) = filter.expiring_before {
+        condition = condition
+            .add(Column::Decision.eq(Decision::Granted.as_str()))
+            .add(Column::ExpiresAt.lt(before.as_micros()));
     }
     for (column, value) in [
         (Column::Purpose, &filter.purpose),

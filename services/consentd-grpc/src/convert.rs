@@ -89,6 +89,7 @@ pub(crate) fn query_request(req: pb::QueryConsentsRequest) -> Result<QueryConsen
         decisions: optional_decision(req.decision, "decision", &mut v).into_iter().collect(),
         collected_after: timestamp(req.collected_after, "collected_after", &mut v),
         collected_before: timestamp(req.collected_before, "collected_before", &mut v),
+        expiring_before: timestamp(req.expiring_before, "expiring_before", &mut v),
         purpose: req.purpose,
         target: req.target,
         source: req.source,

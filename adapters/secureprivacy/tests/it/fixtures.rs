@@ -142,6 +142,7 @@ fn the_list_request_decodes_from_a_body_and_from_the_query() {
                 collected_after: Some(at("2026-11-01T00:00:00Z")),
                 // `ToDate` 2026-11-30 includes that whole day.
                 collected_before: Some(at("2026-12-01T00:00:00Z")),
+                expiring_before: None,
                 ip: "203.0.113.7".to_owned(),
                 user_agent: crate::support::USER_AGENT.to_owned(),
                 country: "DK".to_owned(),

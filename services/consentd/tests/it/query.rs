@@ -233,3 +233,42 @@ async fn page_token_of_another_query_is_rejected() {
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
 }
+
+/// `expiring_before`: the current grants whose expiry falls before a time
+/// (already lapsed ones too), never a denial, a grant without expiry, or a
+/// grant superseded by a later decision; current state only.
+#[tokio::test]
+async fn expiring_before_lists_the_current_grants_to_renew() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    let in_days = |days: i64| seconds_ago(-days * 86_400);
+    let rows: [(&str, pb::Decision, Option<prost_types::Timestamp>); 6] = [
+        ("soon@example.com", pb::Decision::Granted, Some(in_days(10))),
+        ("lapsed@example.com", pb::Decision::Granted, Some(seconds_ago(60))),
+        ("later@example.com", pb::Decision::Granted, Some(in_days(90))),
+        ("forever@example.com", pb::Decision::Granted, None),
+        ("denied@example.com", pb::Decision::Denied, Some(in_days(10))),
+        ("withdrawn@example.com", pb::Decision::Granted, Some(in_days(10))),
+    ];
+    for (email, decision, expires_at) in rows {
+        let mut request = record_request(identity("email", email), "marketing", "", decision);
+        request.collected_at = Some(seconds_ago(120));
+        request.expires_at = expires_at;
+        client.record_consent(request).await.unwrap();
+    }
+    // A later denial supersedes this grant: it is no longer current.
+    let withdrawal =
+        record_request(identity("email", "withdrawn@example.com"), "marketing", "", pb::Decision::Denied);
+    client.record_consent(withdrawal).await.unwrap();
+
+    let query = pb::QueryConsentsRequest { expiring_before: Some(in_days(30)), ..Default::default() };
+    let found: HashSet<String> = emails(&query_all(&mut client, query).await).into_iter().collect();
+    let expected: HashSet<String> = ["soon@example.com", "lapsed@example.com"].map(str::to_owned).into();
+    assert_eq!(found, expected);
+
+    let with_history =
+        pb::QueryConsentsRequest { expiring_before: Some(in_days(30)), history: true, ..Default::default() };
+    let refused = client.query_consents(with_history).await.unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert!(refused.message().contains("expiring_before"), "{refused:?}");
+}
