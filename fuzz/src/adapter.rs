@@ -196,6 +196,7 @@ pub fn run(adapter: &dyn VendorAdapter, vendor: &Vendor, input: &RequestInput) {
         origin,
         body_digest: hex(&input.digest),
         proxy_ip: input.proxy_ip.as_ref().map(|proxy| ip(&proxy.resolve(dict))).unwrap_or_default(),
+        gpc: header("sec-gpc") == "1",
     };
     let now = Timestamp::now();
     let received_at = match input.received {

@@ -9,6 +9,7 @@ mod m20261122_000002_create_store_meta;
 mod m20261122_000003_create_keys_and_bindings;
 mod m20261201_000004_webhooks_and_proxy_ip;
 mod m20261206_000005_subject_revision_index;
+mod m20261206_000006_evidence_gpc;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_create_keys_and_bindings::Migration),
             Box::new(m20261201_000004_webhooks_and_proxy_ip::Migration),
             Box::new(m20261206_000005_subject_revision_index::Migration),
+            Box::new(m20261206_000006_evidence_gpc::Migration),
         ]
     }
 }

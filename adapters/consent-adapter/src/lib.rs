@@ -98,6 +98,8 @@ pub struct RequestEvidence {
     /// The peer address when it is a trusted proxy and `client_ip` came from
     /// its `X-Forwarded-For`; empty otherwise.
     pub proxy_ip: String,
+    /// The request carried `Sec-GPC: 1` (Global Privacy Control).
+    pub gpc: bool,
 }
 
 impl RequestEvidence {
@@ -112,6 +114,8 @@ impl RequestEvidence {
         fill(&mut evidence.user_agent, &self.user_agent);
         fill(&mut evidence.ip, &self.client_ip);
         fill(&mut evidence.proxy_ip, &self.proxy_ip);
+        // The header, or what the vendor's body said (none says it today).
+        evidence.gpc |= self.gpc;
         fill(&mut evidence.uri, &self.origin);
         evidence.payload_digest.clone_from(&self.body_digest);
         vendor.clone_into(&mut evidence.vendor);
@@ -431,6 +435,7 @@ mod tests {
             origin: "https://shop.example".into(),
             body_digest: "abc".into(),
             proxy_ip: String::new(),
+            gpc: false,
         };
         let mut evidence = Evidence { user_agent: "from-body".into(), ..Evidence::default() };
         http.fill(&mut evidence, "intempt");

@@ -204,6 +204,11 @@ pub struct Evidence {
     pub vendor: String,
     /// A digest of the raw vendor payload.
     pub payload_digest: String,
+    /// The browser sent the Global Privacy Control signal. Serialized only
+    /// when set, so a request's idempotency digest is what it was before
+    /// the field existed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub gpc: bool,
 }
 
 /// One decision within a record request.
@@ -266,5 +271,22 @@ impl ConsentRecord {
             + self.source.len()
             + self.evidence.text_bytes();
         strings + identity_bytes(&self.identities) + std::mem::size_of::<Self>() + 64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn evidence_without_gpc_serializes_as_before_the_field() {
+        // Idempotency digests hash the serialized command: a retry across
+        // the upgrade that added `gpc` must digest the same.
+        let serialized = serde_json::to_string(&Evidence::default()).unwrap();
+        assert!(!serialized.contains("gpc"), "{serialized}");
+        let with = serde_json::to_string(&Evidence { gpc: true, ..Evidence::default() }).unwrap();
+        assert!(with.contains("\"gpc\":true"), "{with}");
+        let read: Evidence = serde_json::from_str(&serialized).unwrap();
+        assert!(!read.gpc);
     }
 }

@@ -216,6 +216,7 @@ mod tests {
                 user_agent: String::new(),
                 ip: String::new(),
                 proxy_ip: String::new(),
+                gpc: false,
                 uri: String::new(),
                 country: String::new(),
                 region: String::new(),

@@ -73,6 +73,8 @@ async fn serve<S: GatewayStore>(
         user_agent: header(headers, "user-agent"),
         client_ip,
         proxy_ip,
+        // Sec-GPC's only valid value is "1" (the GPC specification).
+        gpc: headers.get("sec-gpc").is_some_and(|value| value.as_bytes().trim_ascii() == b"1"),
         origin: Some(header(headers, "origin"))
             .filter(|o| !o.is_empty())
             .unwrap_or_else(|| header(headers, "referer")),

@@ -248,6 +248,7 @@ pub(crate) fn record(record: ConsentRecord) -> pb::ConsentRecord {
             vendor: e.vendor,
             payload_digest: e.payload_digest,
             proxy_ip: e.proxy_ip,
+            gpc: e.gpc,
         }),
     }
 }
@@ -287,6 +288,7 @@ fn evidence(evidence: Option<pb::Evidence>) -> Evidence {
         vendor: e.vendor,
         payload_digest: e.payload_digest,
         proxy_ip: e.proxy_ip,
+        gpc: e.gpc,
     }
 }
 

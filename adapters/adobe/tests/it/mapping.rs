@@ -49,6 +49,7 @@ fn evidence_from_the_body_is_empty_and_from_http_is_kept() {
         origin: "https://shop.acme.com".into(),
         body_digest: "abc123".into(),
         proxy_ip: String::new(),
+        gpc: false,
     };
     let decoded = call.decode().expect("decodes");
     for record in decoded.records() {

@@ -167,6 +167,7 @@ fn http_evidence_fills_the_record() {
         origin: String::new(),
         body_digest: "abc123".into(),
         proxy_ip: String::new(),
+        gpc: false,
     };
     let decoded = decode_parts(
         1,

@@ -24,6 +24,7 @@ pub struct Model {
     pub user_agent: String,
     pub ip: String,
     pub proxy_ip: String,
+    pub gpc: bool,
     pub uri: String,
     pub country: String,
     pub region: String,

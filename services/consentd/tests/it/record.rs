@@ -108,3 +108,29 @@ async fn identity_linked_elsewhere_is_reported_not_moved() {
     );
     assert_ne!(carol.subject_id, dave.subject_id);
 }
+
+/// The Global Privacy Control signal is evidence: kept as sent, false when
+/// not sent, on the records a check answers with.
+#[tokio::test]
+async fn the_gpc_signal_is_kept_as_evidence() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    let mut with_gpc = record_request(identity("email", "gpc@example.com"), "sale", "", pb::Decision::Denied);
+    with_gpc.evidence.get_or_insert_with(Default::default).gpc = true;
+    let written = client.record_consent(with_gpc).await.unwrap().into_inner();
+    assert!(written.records[0].evidence.as_ref().unwrap().gpc);
+    let without =
+        record(&mut client, identity("email", "no-gpc@example.com"), "sale", "", pb::Decision::Granted).await;
+    assert!(!without.records[0].evidence.as_ref().unwrap().gpc);
+
+    let answer = client
+        .check_consent(pb::CheckConsentRequest {
+            subject: by_identity(identity("email", "gpc@example.com")),
+            purpose: "sale".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(answer.record.unwrap().evidence.unwrap().gpc, "stored and read back");
+}

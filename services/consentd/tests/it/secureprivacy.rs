@@ -201,6 +201,25 @@ async fn assert_get_answers_the_update(sp: &Sp, client: &str, record_id: &str) {
     }
 }
 
+/// A browser's `Sec-GPC: 1` on a vendor route is recorded as evidence.
+#[tokio::test]
+async fn the_sec_gpc_header_is_recorded_as_evidence() {
+    let mut sp = Sp::start().await;
+    let body = json!({"ConsentGiven": "None", "CustomUserId": "gpc-on"});
+    let response = sp.call_with("POST", "/api/universalconsent", Some(&body), &[("sec-gpc", "1")]).await;
+    assert_eq!(response.status, 200, "{response:?}");
+    let body = json!({"ConsentGiven": "All", "CustomUserId": "gpc-off"});
+    let response = sp.call("POST", "/api/universalconsent", Some(&body)).await;
+    assert_eq!(response.status, 200, "{response:?}");
+    let gpc: Vec<(String, bool)> = sp
+        .history()
+        .await
+        .into_iter()
+        .map(|record| (record.identities[0].value.clone(), record.evidence.is_some_and(|e| e.gpc)))
+        .collect();
+    assert_eq!(gpc, [("gpc-on".to_owned(), true), ("gpc-off".to_owned(), false)]);
+}
+
 #[tokio::test]
 async fn update_get_and_check_follow_the_latest_record_for_the_reference() {
     let mut sp = Sp::start().await;
