@@ -2,7 +2,7 @@
 //! asks the [`Dialect`] rather than the connection's backend, so the list of
 //! differences is this file.
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend};
+use sea_orm::{AccessMode, ConnectionTrait, DatabaseConnection, DbBackend, IsolationLevel};
 
 /// The SQL database behind the store. Only SQLite and PostgreSQL are built
 /// in.
@@ -52,6 +52,18 @@ impl Dialect {
     /// timeout: a call is bounded by the rows it may examine.
     pub(crate) fn limits_statement_time(self) -> bool {
         self == Self::Postgres
+    }
+
+    /// How to begin a read of several statements that must see one state
+    /// of the database: PostgreSQL's default (READ COMMITTED) takes a new
+    /// snapshot per statement, so REPEATABLE READ, read only; a SQLite read
+    /// transaction (WAL) keeps the snapshot of its first read by itself, and
+    /// its driver takes no settings.
+    pub(crate) fn snapshot_read(self) -> (Option<IsolationLevel>, Option<AccessMode>) {
+        match self {
+            Self::Postgres => (Some(IsolationLevel::RepeatableRead), Some(AccessMode::ReadOnly)),
+            Self::Sqlite => (None, None),
+        }
     }
 
     /// Whether a batch's rows go to the server as JSON in one statement of

@@ -322,7 +322,7 @@ impl ConsentStore for SqlStore {
                     self.parts
                         .reads
                         .read(tenant, revision, |db| {
-                            rule::deciding_records(db, tenant, subject_id, pairs, None)
+                            rule::deciding_records_at_once(db, tenant, subject_id, pairs)
                         })
                         .await?
                 }
@@ -333,7 +333,7 @@ impl ConsentStore for SqlStore {
         // never ahead of what the records were read from.
         self.parts
             .reads
-            .read(tenant, min_revision, |db| rule::check_many(db, tenant, subject, pairs, at))
+            .read(tenant, min_revision, |db| rule::check_many_at_once(db, tenant, subject, pairs, at))
             .await
     }
 

@@ -8,10 +8,14 @@ use consent_core::{
     ConsentError, ConsentRecord, CurrentChecks, SubjectRef, TargetCheck, TenantId, Timestamp,
 };
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, SimpleExpr};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder, TransactionTrait,
+};
 use uuid::Uuid;
 
 use crate::convert::from_row;
+use crate::dialect::Dialect;
 use crate::entity::{consent_record, consent_state};
 use crate::error::db_error;
 use crate::read;
@@ -109,6 +113,55 @@ pub(crate) async fn deciding_records<C: ConnectionTrait>(
         records.push(deciding_record(db, tenant, subject_id, purpose, target, as_of).await?);
     }
     Ok(records)
+}
+
+/// [`check_many`] of several pairs in one snapshot of `db`, so no write
+/// commits between two of its answers (docs/semantics.md: a batch never
+/// mixes the state before a write with the state after it). One pair needs
+/// no transaction: its head is read first, so its revision is never ahead
+/// of what its record was read from.
+pub(crate) async fn check_many_at_once(
+    db: &DatabaseConnection,
+    tenant: &TenantId,
+    subject: &SubjectRef,
+    pairs: &[(&str, &str)],
+    at: Option<Timestamp>,
+) -> Result<CurrentChecks, ConsentError> {
+    if pairs.len() < 2 {
+        return check_many(db, tenant, subject, pairs, at).await;
+    }
+    let txn = snapshot(db).await?;
+    let checks = check_many(&txn, tenant, subject, pairs, at).await;
+    end(txn, checks).await
+}
+
+/// [`deciding_records`] of several pairs in one snapshot of `db`, as
+/// [`check_many_at_once`].
+pub(crate) async fn deciding_records_at_once(
+    db: &DatabaseConnection,
+    tenant: &TenantId,
+    subject_id: Uuid,
+    pairs: &[(&str, &str)],
+) -> Result<Vec<Option<ConsentRecord>>, ConsentError> {
+    if pairs.len() < 2 {
+        return deciding_records(db, tenant, subject_id, pairs, None).await;
+    }
+    let txn = snapshot(db).await?;
+    let records = deciding_records(&txn, tenant, subject_id, pairs, None).await;
+    end(txn, records).await
+}
+
+/// A read-only transaction whose statements all see one state.
+async fn snapshot(db: &DatabaseConnection) -> Result<DatabaseTransaction, ConsentError> {
+    let (isolation, access) = Dialect::of(db).snapshot_read();
+    db.begin_with_config(isolation, access).await.map_err(db_error)
+}
+
+/// Ends a read transaction, keeping what was read (or its error).
+async fn end<T>(txn: DatabaseTransaction, read: Result<T, ConsentError>) -> Result<T, ConsentError> {
+    let read = read?;
+    txn.commit().await.map_err(db_error)?;
+    Ok(read)
 }
 
 /// The checks of `pairs` for the subject `subject` names, with the head

@@ -96,8 +96,21 @@ async fn serve<S: GatewayStore>(
         None => account_tenant(gateway, adapter, &decoded).await?,
     };
     let outcome =
-        perform(gateway, adapter, &tenant, decoded.operation).await.map_err(|e| Failure::from(&e))?;
+        perform(gateway, adapter, &tenant, decoded.operation).await.map_err(|e| failure(&e, headers))?;
     Ok(adapter.encode(route, &outcome))
+}
+
+/// `err` as the vendor's failure. A failure of the server's own (the store
+/// unavailable, an internal error) is logged with its cause and the call's
+/// request id: without a trace exporter the call's span, which would carry
+/// the id, is at debug level (observe.rs).
+fn failure(err: &ConsentError, headers: &axum::http::HeaderMap) -> Failure {
+    let failure = Failure::from(err);
+    if failure.status() >= 500 {
+        let request_id = consentd_pipeline::request_id(headers);
+        tracing::warn!(error = %err, request_id, "vendor call failed");
+    }
+    failure
 }
 
 /// The tenant of a keyed route: the key's, if it holds the scope the

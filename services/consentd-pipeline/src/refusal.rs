@@ -38,6 +38,15 @@ pub enum Refusal {
     DeadlineExceeded,
 }
 
+impl Refusal {
+    /// Whether the server, not the client, failed: a credential the store
+    /// could not check, or a call that ran past its deadline. Such a
+    /// refusal is logged as a warning.
+    pub const fn is_servers_fault(&self) -> bool {
+        matches!(self, Self::Auth(AuthError::Unavailable | AuthError::Internal) | Self::DeadlineExceeded)
+    }
+}
+
 impl From<std::convert::Infallible> for Refusal {
     fn from(never: std::convert::Infallible) -> Self {
         match never {}

@@ -74,10 +74,18 @@ where
         let inner = self.inner.clone();
         Box::pin(async move {
             let arrival = stages.transport.arrival(&request);
+            // Kept for the lines below: a vendor call's span, which would
+            // carry it, is at debug level without a trace exporter.
+            let id = request.headers().get(REQUEST_ID).cloned();
+            let request_id = || id.as_ref().and_then(|id| id.to_str().ok()).unwrap_or_default().to_owned();
             match stages.serve(&arrival, request, inner).await {
                 Ok(response) => Ok(response),
                 Err(refusal) => {
-                    tracing::debug!(%refusal, "call refused");
+                    if refusal.is_servers_fault() {
+                        tracing::warn!(%refusal, request_id = request_id(), "call refused");
+                    } else {
+                        tracing::debug!(%refusal, request_id = request_id(), "call refused");
+                    }
                     Ok(stages.transport.render(&refusal))
                 }
             }
@@ -104,12 +112,10 @@ impl<T: Transport> Stages<T> {
         let ((), request) = pass(&self.rate, arrival, request).await?;
         let (_permit, request) = pass(&self.shed, arrival, request).await?;
         let deadline = arrival.deadline.map_or(self.max_deadline, |asked| asked.min(self.max_deadline));
-        let id = request.headers().get(REQUEST_ID).cloned();
         match tokio::time::timeout(deadline, inner.oneshot(request)).await {
             Ok(response) => response.map_err(Into::into),
             Err(_) => {
-                let request_id = id.as_ref().and_then(|id| id.to_str().ok()).unwrap_or_default();
-                tracing::warn!(?deadline, request_id, "call exceeded its deadline");
+                tracing::warn!(?deadline, "call exceeded its deadline");
                 Err(Refusal::DeadlineExceeded)
             }
         }

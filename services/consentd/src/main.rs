@@ -10,7 +10,7 @@ use consentd::server;
 use consentd_telemetry as telemetry;
 use consentd_telemetry::Telemetry;
 
-/// mimalloc instead of glibc's malloc: a call allocates many small,
+/// jemalloc instead of glibc's malloc: a call allocates many small,
 /// short-lived objects on whichever worker thread runs it, and glibc's
 /// arenas and their locks were about a sixth of a cached vendor check's
 /// CPU (docs/benchmarks.md, "Vendor routes").

@@ -347,13 +347,22 @@ async fn a_batch_of_checks_costs_the_reads_of_one(store: TestStore) {
     let single = consent_statements(service).len();
     service.record(&tenant, record("joan", "other", "", Decision::Granted)).await.unwrap();
     consent_statements(service);
-    let answers = service.batch_check(&tenant, batch).await.unwrap();
+    let answers = service.batch_check(&tenant, batch.clone()).await.unwrap();
     let batched = consent_statements(service).len();
     assert_eq!(answers.results.len(), purposes.len());
     assert_eq!(answers.results[0].status, ConsentStatus::Granted);
     assert!(answers.results[1..].iter().all(|r| r.status == ConsentStatus::Unknown), "{answers:?}");
     assert!(single > 0, "the single check after a write loaded the subject");
     assert_eq!(batched, single, "a cold batch of 8 costs what one cold check costs");
+
+    // A batch at a time is read from the tables, in one snapshot: the same
+    // answers.
+    let at_now = BatchCheckConsent { at: Some(Timestamp::now()), ..batch };
+    let from_tables = service.batch_check(&tenant, at_now).await.unwrap();
+    let statuses = |outcome: &consent_core::BatchCheckOutcome| {
+        outcome.results.iter().map(|r| r.status).collect::<Vec<_>>()
+    };
+    assert_eq!(statuses(&from_tables), statuses(&answers));
 }
 
 /// The statements the store ran since recording began that touch consents
