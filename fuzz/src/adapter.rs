@@ -197,6 +197,9 @@ pub fn run(adapter: &dyn VendorAdapter, vendor: &Vendor, input: &RequestInput) {
         body_digest: hex(&input.digest),
         proxy_ip: input.proxy_ip.as_ref().map(|proxy| ip(&proxy.resolve(dict))).unwrap_or_default(),
         gpc: header("sec-gpc") == "1",
+        country: String::new(),
+        region: String::new(),
+        city: String::new(),
     };
     let now = Timestamp::now();
     let received_at = match input.received {
@@ -253,7 +256,10 @@ fn check_keyless(adapter: &dyn VendorAdapter, route: usize, decoded: &Decoded) {
             records.iter().flat_map(|record| &record.decisions).all(|decision| &decision.target == account)
         }
         Operation::Latest { target, include_any_target, .. } => target == account && !include_any_target,
-        Operation::UpdateLatest(_) | Operation::List(_) | Operation::Subscribe { .. } => false,
+        Operation::UpdateLatest(_)
+        | Operation::List(_)
+        | Operation::ListAll(_)
+        | Operation::Subscribe { .. } => false,
     };
     assert!(
         holds,
@@ -345,6 +351,9 @@ fn after_decode(adapter: &dyn VendorAdapter, route: usize, decoded: Decoded, now
             validated(adapter, "latest lookup", validate::latest(&mut subject, &target));
             check_status(adapter.encode(route, &Outcome::Latest(None)));
         }
+        Operation::ListAll(mut query) => {
+            validated(adapter, "query filter", validate::filter(&mut query.filter));
+        }
         Operation::List(mut query) => {
             if validated(adapter, "query filter", validate::filter(&mut query.filter)) {
                 let tenant = TenantId::default_tenant();
@@ -400,6 +409,9 @@ fn after_record(adapter: &dyn VendorAdapter, route: usize, records: &mut [Record
             view: &view,
         }) {
             let _ = serde_json::to_vec(&body);
+        }
+        if let Some(item) = adapter.encode_list_item(&view) {
+            let _ = serde_json::to_vec(&item);
         }
         views.push(view);
     }

@@ -10,6 +10,7 @@ mod m20261122_000003_create_keys_and_bindings;
 mod m20261201_000004_webhooks_and_proxy_ip;
 mod m20261206_000005_subject_revision_index;
 mod m20261206_000006_evidence_gpc;
+mod m20261206_000007_key_accounts_and_origins;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000004_webhooks_and_proxy_ip::Migration),
             Box::new(m20261206_000005_subject_revision_index::Migration),
             Box::new(m20261206_000006_evidence_gpc::Migration),
+            Box::new(m20261206_000007_key_accounts_and_origins::Migration),
         ]
     }
 }

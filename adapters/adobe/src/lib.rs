@@ -71,6 +71,10 @@ impl VendorAdapter for Adobe {
         CREDENTIALS
     }
 
+    fn request_headers(&self) -> &'static [&'static str] {
+        &["x-api-key", ORG_HEADER]
+    }
+
     fn decode(&self, request: &Request<'_>) -> Result<Decoded, Failure> {
         decode::decode(request, self.name())
     }

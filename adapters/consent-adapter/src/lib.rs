@@ -41,18 +41,27 @@ pub struct Route {
     pub path: &'static str,
     /// Who the route lets in.
     pub access: Access,
+    /// Whether the vendor's web clients call it with `navigator.sendBeacon`,
+    /// which sends its JSON as `text/plain` (and cannot set headers): such a
+    /// body is read as JSON.
+    pub beacon: bool,
 }
 
 impl Route {
     /// A route that needs an API key.
     pub const fn keyed(method: Method, path: &'static str) -> Self {
-        Self { method, path, access: Access::Key }
+        Self { method, path, access: Access::Key, beacon: false }
     }
 
     /// A keyless route: the vendor account the request names stands in for
     /// a key (see [`Access::Account`]).
     pub const fn account(method: Method, path: &'static str) -> Self {
-        Self { method, path, access: Access::Account }
+        Self { method, path, access: Access::Account, beacon: false }
+    }
+
+    /// The same route, called by beacons too.
+    pub const fn beacon(self) -> Self {
+        Self { beacon: true, ..self }
     }
 }
 
@@ -100,11 +109,20 @@ pub struct RequestEvidence {
     pub proxy_ip: String,
     /// The request carried `Sec-GPC: 1` (Global Privacy Control).
     pub gpc: bool,
+    /// Where the request came from, as the gateway worked it out (trusted
+    /// edge headers, a GeoIP2 database): ISO 3166-1 alpha-2 country, the
+    /// ISO 3166-2 subdivision code, the city's English name; empty when
+    /// unknown.
+    pub country: String,
+    /// See [`RequestEvidence::country`].
+    pub region: String,
+    /// See [`RequestEvidence::country`].
+    pub city: String,
 }
 
 impl RequestEvidence {
     /// Fills what the vendor's body left empty: user agent, IP, URI (from the
-    /// origin), the payload digest and the vendor's name.
+    /// origin), location, the payload digest and the vendor's name.
     pub fn fill(&self, evidence: &mut Evidence, vendor: &str) {
         let fill = |field: &mut String, value: &str| {
             if field.is_empty() {
@@ -117,6 +135,11 @@ impl RequestEvidence {
         // The header, or what the vendor's body said (none says it today).
         evidence.gpc |= self.gpc;
         fill(&mut evidence.uri, &self.origin);
+        // A location the body gave (Secure Privacy's fingerprint) is the
+        // client's word; the gateway's fills only what it left out.
+        fill(&mut evidence.country, &self.country);
+        fill(&mut evidence.region, &self.region);
+        fill(&mut evidence.city, &self.city);
         evidence.payload_digest.clone_from(&self.body_digest);
         vendor.clone_into(&mut evidence.vendor);
     }
@@ -191,6 +214,7 @@ impl Decoded {
             Operation::UpdateLatest(_)
             | Operation::Latest { .. }
             | Operation::List(_)
+            | Operation::ListAll(_)
             | Operation::Subscribe { .. } => &[],
         }
     }
@@ -217,6 +241,10 @@ pub enum Operation {
     },
     /// One page of records matching a filter.
     List(QueryConsents),
+    /// Every record matching a filter (`page_size` and `page_token` unused),
+    /// streamed as one list up to the gateway's configured maximum; more is
+    /// refused before anything is sent.
+    ListAll(QueryConsents),
     /// A webhook subscription: changes matching `filter` are POSTed to `url`
     /// in this adapter's notification format.
     Subscribe {
@@ -243,7 +271,7 @@ impl Operation {
     pub const fn need(&self) -> Need {
         match self {
             Self::Record(_) | Self::UpdateLatest(_) => Need::Write,
-            Self::Latest { .. } | Self::List(_) => Need::Read,
+            Self::Latest { .. } | Self::List(_) | Self::ListAll(_) => Need::Read,
             Self::Subscribe { .. } => Need::Subscribe,
         }
     }
@@ -403,6 +431,27 @@ pub trait VendorAdapter: Send + Sync + 'static {
     /// Where clients put their credential, in the order to try.
     fn credentials(&self) -> &'static [Credential];
 
+    /// The part of the routes' paths that is the vendor's base URL rather
+    /// than its API (`/jentis`: JENTIS clients post to the base URL
+    /// itself); an operator may mount the routes elsewhere in its place.
+    fn base_path(&self) -> &'static str {
+        ""
+    }
+
+    /// Request headers the vendor's clients send beyond `content-type` and
+    /// `authorization` (a browser asks leave to send them: CORS).
+    fn request_headers(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// One listed record as an item of the vendor's list response, for a
+    /// list streamed whole ([`Operation::ListAll`]); `None` for a vendor
+    /// whose routes never decode one.
+    fn encode_list_item(&self, view: &ConsentView) -> Option<serde_json::Value> {
+        let _ = view;
+        None
+    }
+
     /// The request → the operation to perform (or the vendor-shaped
     /// failure).
     fn decode(&self, request: &Request<'_>) -> Result<Decoded, Failure>;
@@ -436,6 +485,9 @@ mod tests {
             body_digest: "abc".into(),
             proxy_ip: String::new(),
             gpc: false,
+            country: String::new(),
+            region: String::new(),
+            city: String::new(),
         };
         let mut evidence = Evidence { user_agent: "from-body".into(), ..Evidence::default() };
         http.fill(&mut evidence, "intempt");

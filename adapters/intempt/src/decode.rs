@@ -7,6 +7,7 @@
 
 use consent_adapter::fields::{Body, Object};
 use consent_adapter::{Decoded, Failure, Request};
+use consent_core::validate::MAX_CLOCK_SKEW_MICROS;
 use consent_core::{Decision, Evidence, Identity, PurposeDecision, RecordConsent, Timestamp};
 use serde_json::{Map, Value};
 
@@ -37,6 +38,11 @@ const EPOCH_DETAIL: &str = "must be epoch milliseconds, as a number or a numeric
 const NEGATIVE_DETAIL: &str = "must not be negative";
 const RANGE_DETAIL: &str = "is out of range";
 
+/// The identity namespace of a record whose body names no user: Intempt's
+/// own server accepts such a body, and so does Secure Privacy's anonymous
+/// visitor (the same namespace).
+pub(crate) const ANONYMOUS_NAMESPACE: &str = "anonymous_id";
+
 /// The path parameters naming Intempt's organization and project.
 pub(crate) const ORG_NAME: &str = "orgName";
 /// See [`ORG_NAME`].
@@ -49,16 +55,21 @@ pub(crate) fn decode(request: &Request<'_>, vendor: &str) -> Result<Decoded, Fai
     let body = body.root();
 
     let decision = action(&body)?;
-    let collected_at = body
-        .required(TIMESTAMP)
-        .and_then(|value| epoch(value).map_err(|detail| error::invalid_required(TIMESTAMP, detail)))?;
+    let timestamp = body.required(TIMESTAMP)?;
+    let client_time = epoch(timestamp).map_err(|detail| error::invalid_required(TIMESTAMP, detail))?;
     let expires_at = valid_until(body.required(VALID_UNTIL)?)?;
     let source = source(body.required(SOURCE)?)?;
     let purpose = optional_text(&body, CATEGORY)?.unwrap_or_default();
-    let identities = identities(&body)?;
+    let identities = identities(&body, request)?;
     let message = optional_text(&body, MESSAGE)?.unwrap_or_default();
 
-    let mut evidence = Evidence { message, metadata_json: metadata(body.map()), ..Evidence::default() };
+    // Intempt's own server takes its clock for a time beyond the clock skew
+    // allowance rather than refuse the call; so does this one, and the
+    // client's value stays in the evidence.
+    let substituted = client_time > request.received_at.saturating_add_micros(MAX_CLOCK_SKEW_MICROS);
+    let collected_at = if substituted { request.received_at } else { client_time };
+    let metadata_json = metadata(body.map(), substituted.then_some(timestamp));
+    let mut evidence = Evidence { message, metadata_json, ..Evidence::default() };
     request.evidence.fill(&mut evidence, vendor);
 
     let record = RecordConsent {
@@ -122,8 +133,10 @@ fn optional_text(body: &Object<'_>, field: &str) -> Result<Option<String>, Failu
     Ok(body.optional_str(field)?.filter(|text| !text.is_empty()).map(str::to_owned))
 }
 
-/// `userId`, `email`, `profileId`, in that order; at least one is needed.
-fn identities(body: &Object<'_>) -> Result<Vec<Identity>, Failure> {
+/// `userId`, `email`, `profileId`, in that order; with none, an identity of
+/// its own minted from the request's fresh id (each such call is a new
+/// anonymous subject).
+fn identities(body: &Object<'_>, request: &Request<'_>) -> Result<Vec<Identity>, Failure> {
     let mut identities = Vec::with_capacity(IDENTITY_FIELDS.len());
     for (field, namespace) in IDENTITY_FIELDS {
         if let Some(value) = optional_text(body, field)? {
@@ -131,19 +144,23 @@ fn identities(body: &Object<'_>) -> Result<Vec<Identity>, Failure> {
         }
     }
     if identities.is_empty() {
-        return Err(error::no_identity());
+        identities.push(Identity::new(ANONYMOUS_NAMESPACE, request.fresh_id.to_string()));
     }
     Ok(identities)
 }
 
-/// Every field without a meaning of its own, as a JSON object (keys sorted);
+/// Every field without a meaning of its own, and the client's `timestamp`
+/// when the server's clock replaced it, as a JSON object (keys sorted);
 /// empty when there is none.
-fn metadata(body: &Map<String, Value>) -> String {
-    let extra: Map<String, Value> = body
+fn metadata(body: &Map<String, Value>, replaced_timestamp: Option<&Value>) -> String {
+    let mut extra: Map<String, Value> = body
         .iter()
         .filter(|(key, _)| !KNOWN_FIELDS.contains(&key.as_str()))
         .map(|(key, value)| (key.clone(), value.clone()))
         .collect();
+    if let Some(timestamp) = replaced_timestamp {
+        extra.insert(TIMESTAMP.to_owned(), timestamp.clone());
+    }
     if extra.is_empty() { String::new() } else { Value::Object(extra).to_string() }
 }
 

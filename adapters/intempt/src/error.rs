@@ -61,11 +61,6 @@ pub(crate) fn invalid(field: &str, detail: &str) -> Failure {
     Failure::bad(field, format!("Field '{field}' is invalid: {detail}"))
 }
 
-/// None of `userId`, `email`, `profileId` names the person.
-pub(crate) fn no_identity() -> Failure {
-    Failure::bad(USER_ID, format!("One of the fields '{USER_ID}', '{EMAIL}' or '{PROFILE_ID}' is required"))
-}
-
 /// The body is empty, not JSON, or not a JSON object.
 pub(crate) fn body(detail: &str) -> Failure {
     Failure::bad(BODY, format!("Request body {detail}"))

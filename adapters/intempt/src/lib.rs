@@ -18,15 +18,16 @@
 //! | `orgName`/`projectName` (path) | the account `<orgName>/<projectName>` |
 //! | `action` `accept` / `reject` | decision `GRANTED` / `DENIED` |
 //! | `category` (absent or empty: all purposes) | purpose |
-//! | `timestamp`, epoch ms (below 10^11: epoch seconds) | `collected_at` |
+//! | `timestamp`, epoch ms (below 10^11: epoch seconds) | `collected_at`; more than 5 min ahead of the time received (the clock-skew allowance), that time instead, the client's value kept in `evidence.metadata_json` as `timestamp` |
 //! | `validUntil`, epoch ms or `"unlimited"` | `expires_at` |
 //! | `source` | source |
-//! | `userId`, `email`, `profileId` | identities `user_id`, `email`, `profile_id` |
+//! | `userId`, `email`, `profileId` | identities `user_id`, `email`, `profile_id`; with none, a new anonymous subject: identity `anonymous_id` = the request's fresh id |
 //! | `message` | `evidence.message` |
 //! | `sourceId` and every other field | `evidence.metadata_json` |
 //!
 //! It answers `200 {}` on success and `{"error": …, "message": …}` on failure,
-//! as Intempt does. Pure translation: no I/O, no clock.
+//! as Intempt does. Pure translation: no I/O, no clock (the time received is
+//! the gateway's).
 
 mod decode;
 mod encode;

@@ -1,8 +1,11 @@
 //! The JENTIS adapter: JENTIS' Consent Submission Request
 //! (`ConsentSubmission`, documented at
 //! <https://docs.jentis.com/http-api-tracking/submission-interfaces/consent-submission-request>)
-//! as consentd commands, served at `POST /jentis` with
-//! `Authorization: Bearer <key>`.
+//! as consentd commands, served at `POST /jentis` (or wherever the operator
+//! mounts JENTIS' base URL, `[gateway.mounts] jentis = "/"` on a host name
+//! of its own) with `Authorization: Bearer <key>`, or from a web page with
+//! `navigator.sendBeacon` (a `text/plain` body) and a publishable key in
+//! the query (`?key=pk_…`).
 //!
 //! One submission becomes one [`consent_core::RecordConsent`]:
 //!
@@ -46,8 +49,9 @@ use consent_core::ConsentRecord;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Jentis;
 
-/// The adapter's routes: `POST /jentis` (index 0).
-pub const ROUTES: &[Route] = &[Route::keyed(Method::Post, "/jentis")];
+/// The adapter's routes: `POST /jentis` (index 0). Web clients may send it
+/// with `navigator.sendBeacon` (JENTIS' `requestType: "sendBeacon"`).
+pub const ROUTES: &[Route] = &[Route::keyed(Method::Post, "/jentis").beacon()];
 
 /// JENTIS clients send their API key as a bearer token.
 pub const CREDENTIALS: &[Credential] = &[Credential::Bearer];
@@ -63,6 +67,11 @@ impl VendorAdapter for Jentis {
 
     fn credentials(&self) -> &'static [Credential] {
         CREDENTIALS
+    }
+
+    fn base_path(&self) -> &'static str {
+        // JENTIS clients post to the base URL itself.
+        "/jentis"
     }
 
     fn decode(&self, request: &Request<'_>) -> Result<Decoded, Failure> {

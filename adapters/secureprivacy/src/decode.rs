@@ -166,14 +166,18 @@ fn list(request: &Request<'_>) -> Result<Decoded, Failure> {
         city,
         history: false,
     };
-    Ok(Decoded {
-        account: None,
-        operation: Operation::List(QueryConsents {
+    // The documented call names no page: it gets every matching record.
+    // A client that wants pages asks for them with PageSize (and then
+    // follows the next-page header).
+    let operation = match (page_size, token) {
+        (None, None) => Operation::ListAll(QueryConsents { filter, page_size: 0, page_token: String::new() }),
+        (page_size, token) => Operation::List(QueryConsents {
             filter,
-            page_size,
+            page_size: page_size.unwrap_or(0),
             page_token: token.map(|token| token.t).unwrap_or_default(),
         }),
-    })
+    };
+    Ok(Decoded { account: None, operation })
 }
 
 /// `POST /api/universalconsent/subscribe`.

@@ -142,6 +142,12 @@ pub(crate) fn consent(view: &ConsentView) -> ConsentResponse {
     }
 }
 
+/// One item of a list streamed whole, as JSON.
+pub(crate) fn list_item_json(view: &ConsentView) -> serde_json::Value {
+    // A plain struct with string keys: serialising cannot fail.
+    serde_json::to_value(list_item(view)).unwrap_or(serde_json::Value::Null)
+}
+
 fn list_item(view: &ConsentView) -> ListItem {
     let record = &view.record;
     let evidence = &record.evidence;

@@ -9,7 +9,7 @@
 //! | 1 | `PATCH /api/universalconsent` | update the latest record for (ClientId, Reference), whatever its ConsentType | `200`, no body |
 //! | 2 | `GET /api/universalconsent/consent-given?ClientId=&Reference=` | latest record | `200 {ConsentGiven}` |
 //! | 3 | `GET /api/universalconsent/{ClientId}?Reference=` | latest record | `200` the full record |
-//! | 4 | `GET /api/universalconsent?CustomUserId=&…` | one page of current records | `200 [item…]`, `x-next-page-token` |
+//! | 4 | `GET /api/universalconsent?CustomUserId=&…` | every matching current record, streamed (up to the gateway's `[gateway] max_list_records`, beyond which a 400 names `PageSize`); with `PageSize` or `PageToken`, one page | `200 [item…]`; paged: `x-next-page-token` |
 //! | 5 | `POST /api/universalconsent/subscribe` | webhook subscription | `200 {SubscriptionId, Secret}` |
 //! | 6 | `POST /api/universalconsent/integration/{id}` (`id` = IntegrationId), no key | record for the integration | `200 {Created, ClientId, Reference, CustomUserId}` |
 //! | 7 | `GET /api/universalconsent/integration/{id}?IntegrationId=` (`id` = ClientId), no key | latest record for the integration | `200 {ClientId, Reference, ConsentGiven, Created, Metadata}` |
@@ -34,7 +34,7 @@
 //! | `Fingerprint` `IP`, `ProxifiedIP`, `UserAgent`, `City`, `State`, `Country` | evidence IP, proxy IP, user agent, city, region, country |
 //! | list `ConsentGiven` (boolean) | `true`: GRANTED or LIMITED, `false`: DENIED |
 //! | list `FromDate` / `ToDate` (a date, a date-time taken as UTC, or RFC 3339 with an offset; both inclusive) | `collected_after` / `collected_before` (a date: the next midnight; a date-time: the next microsecond); no `FromDate`: the last 7 days before the request |
-//! | list `PageSize`, `PageToken` (consentd's extensions) | page size, and the core page token wrapped with the window's lower bound |
+//! | list `PageSize`, `PageToken` (consentd's extensions) | pages instead of the whole list: page size, and the core page token wrapped with the window's lower bound |
 //! | `WebhookUrl` (http or https) | the subscription's delivery address; `CustomUserId`, `ConsentType`, `Reference` filter it |
 //!
 //! Every record's source is `api`, collected now, without expiry. Field
@@ -56,7 +56,7 @@ mod read;
 use consent_adapter::{
     Credential, Decoded, Failure, Method, Notification, Outcome, Request, Response, Route, VendorAdapter,
 };
-use consent_core::ConsentRecord;
+use consent_core::{ConsentRecord, ConsentView};
 
 /// The route indexes: a route's position in [`ROUTES`]. The gateway and
 /// consentd's end-to-end tests depend on them.
@@ -124,6 +124,10 @@ impl VendorAdapter for SecurePrivacy {
 
     fn encode_failure(&self, failure: &Failure) -> Response {
         encode::failure(failure)
+    }
+
+    fn encode_list_item(&self, view: &ConsentView) -> Option<serde_json::Value> {
+        Some(encode::list_item_json(view))
     }
 
     fn encode_event(&self, record: &ConsentRecord) -> serde_json::Value {

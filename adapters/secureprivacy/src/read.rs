@@ -111,10 +111,10 @@ pub(crate) fn flag(fields: &Fields<'_>, name: &str) -> Result<Option<bool>, Fail
 /// `PageSize`: a non-negative integer, as text or a JSON number; 0 (and
 /// absent) is the service's default, and a size above its maximum is lowered
 /// there.
-pub(crate) fn page_size(fields: &Fields<'_>) -> Result<i32, Failure> {
+pub(crate) fn page_size(fields: &Fields<'_>) -> Result<Option<i32>, Failure> {
     let name = field::PAGE_SIZE;
     let size = match fields.raw(name) {
-        None => return Ok(0),
+        None => return Ok(None),
         Some(Raw::Text(text)) => text.trim().parse::<i128>().ok(),
         Some(Raw::Json(Value::String(text))) => text.trim().parse::<i128>().ok(),
         Some(Raw::Json(Value::Number(number))) => {
@@ -123,7 +123,7 @@ pub(crate) fn page_size(fields: &Fields<'_>) -> Result<i32, Failure> {
         Some(Raw::Json(other)) => return Err(Failure::wrong_type(name, "an integer", other)),
     };
     match size {
-        Some(size) if size >= 0 => Ok(i32::try_from(size).unwrap_or(i32::MAX)),
+        Some(size) if size >= 0 => Ok(Some(i32::try_from(size).unwrap_or(i32::MAX))),
         Some(_) | None => Err(invalid(name, "must be a non-negative integer")),
     }
 }

@@ -1,6 +1,7 @@
 //! What the vendor gateway needs from storage besides consents: which
-//! tenant a vendor's account is bound to (`consentd tenants bind`). A
-//! binding never changes once made.
+//! tenant a vendor's account is bound to (`consentd tenants bind`), and the
+//! browser origins allowed on it. A binding never changes once made;
+//! origins are only ever added.
 
 use std::future::Future;
 
@@ -26,4 +27,19 @@ pub trait BindingStore: Send + Sync + 'static {
         external_id: &str,
         tenant: &TenantId,
     ) -> impl Future<Output = Result<(), ConsentError>> + Send;
+
+    /// Allows the browser `origins` on `vendor`'s account `external_id`,
+    /// beside those it already has.
+    fn allow_origins(
+        &self,
+        vendor: &str,
+        external_id: &str,
+        origins: &[String],
+    ) -> impl Future<Output = Result<(), ConsentError>> + Send;
+
+    /// Every (account id, origin) allowed on `vendor`'s accounts.
+    fn allowed_origins(
+        &self,
+        vendor: &str,
+    ) -> impl Future<Output = Result<Vec<(String, String)>, ConsentError>> + Send;
 }

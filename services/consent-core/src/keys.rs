@@ -26,6 +26,24 @@ pub struct StoredKey {
     pub created_at: Timestamp,
     /// When the key was revoked, if it was.
     pub revoked_at: Option<Timestamp>,
+    /// The vendor account the key is bound to: a publishable key records
+    /// only for it, an imported vendor key is checked against it. `None`
+    /// for an ordinary key, which acts for its whole tenant.
+    pub account: Option<KeyAccount>,
+}
+
+/// The vendor account a key is bound to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyAccount {
+    /// The vendor (an adapter's name): the key works only on its routes,
+    /// and on gRPC unless it is publishable.
+    pub vendor: String,
+    /// The account id (as `consentd tenants bind` names it); `None`: any
+    /// account of the vendor bound to the key's tenant.
+    pub external_id: Option<String>,
+    /// The browser origins (`https://shop.example`) a publishable key may be
+    /// used from.
+    pub origins: Vec<String>,
 }
 
 /// A future of a key store's answer (boxed: the authenticator holds its

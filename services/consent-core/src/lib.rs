@@ -25,7 +25,7 @@ pub use command::{
 };
 pub use error::{ConsentError, ErrorCode, FieldViolation};
 pub use feed::{ChangeFilter, ChangePage, FeedFilter, FeedStart, Subscribe};
-pub use keys::{KeyStore, StoredKey};
+pub use keys::{KeyAccount, KeyStore, StoredKey};
 pub use model::{
     ConsentRecord, ConsentStatus, Decision, EventKind, Evidence, Identity, PurposeDecision, Revision,
     SubjectRef, TenantId,

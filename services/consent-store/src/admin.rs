@@ -6,12 +6,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use consent_core::keys::KeyFuture;
-use consent_core::{ConsentError, KeyStore, StoredKey, TenantId, Timestamp};
+use consent_core::{ConsentError, KeyAccount, KeyStore, StoredKey, TenantId, Timestamp};
 use sea_orm::sea_query::{OnConflict, Query};
-use sea_orm::{ActiveValue, ConnectionTrait, EntityTrait, IntoActiveModel, QueryOrder};
+use sea_orm::{
+    ActiveValue, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+};
 
 use crate::SqlStore;
-use crate::entity::{api_key, store_meta, tenant_binding};
+use crate::entity::{api_key, binding_origin, store_meta, tenant_binding};
 use crate::error::db_error;
 
 impl From<api_key::Model> for StoredKey {
@@ -23,6 +25,11 @@ impl From<api_key::Model> for StoredKey {
             scopes: row.scopes.split_whitespace().map(str::to_owned).collect(),
             created_at: Timestamp::from_micros(row.created_at),
             revoked_at: row.revoked_at.map(Timestamp::from_micros),
+            account: row.vendor.map(|vendor| KeyAccount {
+                vendor,
+                external_id: row.external_id,
+                origins: row.origins.split_whitespace().map(str::to_owned).collect(),
+            }),
         }
     }
 }
@@ -62,6 +69,9 @@ impl SqlStore {
             scopes: key.scopes.join(" "),
             created_at: key.created_at.as_micros(),
             revoked_at: key.revoked_at.map(Timestamp::as_micros),
+            vendor: key.account.as_ref().map(|account| account.vendor.clone()),
+            external_id: key.account.as_ref().and_then(|account| account.external_id.clone()),
+            origins: key.account.as_ref().map(|account| account.origins.join(" ")).unwrap_or_default(),
         };
         api_key::Entity::insert(row.into_active_model()).exec(self.connection()).await.map_err(db_error)?;
         Ok(())
@@ -161,6 +171,49 @@ impl SqlStore {
         Ok(found)
     }
 
+    /// Allows browser `origins` on an account (those it has stay).
+    pub async fn allow_origins(
+        &self,
+        vendor: &str,
+        external_id: &str,
+        origins: &[String],
+    ) -> Result<(), ConsentError> {
+        if origins.is_empty() {
+            return Ok(());
+        }
+        let now = Timestamp::now().as_micros();
+        let rows = origins.iter().map(|origin| {
+            binding_origin::Model {
+                vendor: vendor.to_owned(),
+                external_id: external_id.to_owned(),
+                origin: origin.clone(),
+                created_at: now,
+            }
+            .into_active_model()
+        });
+        // An origin already allowed stays as it was.
+        binding_origin::Entity::insert_many(rows)
+            .on_conflict_do_nothing_on([
+                binding_origin::Column::Vendor,
+                binding_origin::Column::ExternalId,
+                binding_origin::Column::Origin,
+            ])
+            .exec(self.connection())
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    /// Every (account, origin) allowed on `vendor`'s accounts.
+    pub async fn allowed_origins(&self, vendor: &str) -> Result<Vec<(String, String)>, ConsentError> {
+        let rows = binding_origin::Entity::find()
+            .filter(binding_origin::Column::Vendor.eq(vendor))
+            .all(self.connection())
+            .await
+            .map_err(db_error)?;
+        Ok(rows.into_iter().map(|row| (row.external_id, row.origin)).collect())
+    }
+
     /// A named fact about this database, created from `initial` on first use
     /// (the first writer wins when several race).
     pub async fn meta_value(
@@ -233,5 +286,18 @@ impl consent_core::BindingStore for SqlStore {
         tenant: &TenantId,
     ) -> Result<(), ConsentError> {
         SqlStore::bind_tenant(self, vendor, external_id, tenant).await
+    }
+
+    async fn allow_origins(
+        &self,
+        vendor: &str,
+        external_id: &str,
+        origins: &[String],
+    ) -> Result<(), ConsentError> {
+        SqlStore::allow_origins(self, vendor, external_id, origins).await
+    }
+
+    async fn allowed_origins(&self, vendor: &str) -> Result<Vec<(String, String)>, ConsentError> {
+        SqlStore::allowed_origins(self, vendor).await
     }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use consent_core::{KeyStore, StoredKey, TenantId, Timestamp};
+use consent_core::{KeyStore, StoredKey};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use tokio::sync::OnceCell;
@@ -16,6 +16,7 @@ use tokio::sync::OnceCell;
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::Counter;
 
+use crate::kind::KeyKind;
 use crate::lookups::LookupBuckets;
 use crate::{Principal, Scope};
 
@@ -52,6 +53,26 @@ pub enum KeyError {
     /// The system random source failed.
     #[error("no randomness: {0}")]
     Random(String),
+    /// The key cannot be issued as asked.
+    #[error(transparent)]
+    Issue(#[from] IssueError),
+}
+
+/// Why a key cannot be issued as asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IssueError {
+    /// A publishable key names no origin.
+    #[error("a publishable key needs at least one --origin")]
+    NoOrigin,
+    /// An origin is not `scheme://host[:port]`.
+    #[error("{0}")]
+    BadOrigin(String),
+    /// The vendor key is empty, too long or not visible ASCII.
+    #[error("the vendor key must be 1 to {max} visible ASCII characters", max = crate::kind::MAX_IMPORTED_KEY_LEN)]
+    BadVendorKey,
+    /// The same vendor key was imported before (its id is derived from it).
+    #[error("this key is imported already as {0} (`consentd keys list` shows it)")]
+    AlreadyImported(String),
 }
 
 /// Why a caller is not let in. Each transport answers it in its own shape
@@ -100,7 +121,7 @@ type Lookup = OnceCell<Option<Arc<StoredKey>>>;
 /// Creates, checks and caches API keys.
 #[derive(Clone)]
 pub struct Authenticator {
-    store: Arc<dyn KeyStore>,
+    pub(crate) store: Arc<dyn KeyStore>,
     /// HMAC-SHA256 keyed with the server secret, its key schedule done
     /// once: each check clones it rather than hashing the key again.
     mac: Hmac<Sha256>,
@@ -115,6 +136,8 @@ pub struct Authenticator {
     /// for it.
     in_flight: Arc<Mutex<HashMap<String, Arc<Lookup>>>>,
     lookups: Counter<u64>,
+    /// JWT bearer tokens, when `[auth.jwt]` is configured.
+    jwt: Option<consentd_jwt::JwtVerifier>,
 }
 
 /// How many key lookups one client address may make: `rate` a second on
@@ -154,11 +177,11 @@ pub async fn server_secret(store: &dyn KeyStore, configured: Option<&str>) -> Re
     Ok(secret.into_bytes())
 }
 
-/// Whether `id` and `secret` have the shape this service issues: anything else
-/// is refused before it costs a lookup.
+/// Whether `id` and `secret` have the shape of the keys this service
+/// issues (ordinary and publishable).
 fn well_formed(id: &str, secret: &str) -> bool {
     id.len() == 19
-        && id.starts_with("ck_")
+        && matches!(KeyKind::of(id), KeyKind::Ordinary | KeyKind::Publishable)
         && id[3..].bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         && secret.len() == 43
         && secret.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
@@ -183,7 +206,14 @@ impl Authenticator {
                 .with_unit("{lookup}")
                 .with_description("API keys looked up in the database, by outcome (found, unknown)")
                 .build(),
+            jwt: None,
         })
+    }
+
+    /// The same, accepting JWT bearer tokens checked by `verifier` too.
+    pub fn with_jwt(mut self, verifier: consentd_jwt::JwtVerifier) -> Self {
+        self.jwt = Some(verifier);
+        self
     }
 
     /// The same, with `budget` for each client address's key lookups.
@@ -192,30 +222,27 @@ impl Authenticator {
         self
     }
 
-    /// Creates a key for `tenant` with `scopes` and returns it, the only time
-    /// its secret is known.
-    pub async fn create(&self, tenant: &TenantId, scopes: &[Scope]) -> Result<NewKey, KeyError> {
-        let id = format!("ck_{}", hex::encode(random_bytes(8)?));
-        let secret = random_token(32)?;
-        let stored = StoredKey {
-            id: id.clone(),
-            tenant: tenant.clone(),
-            hash: self.hash(&secret),
-            scopes: scopes.iter().map(|s| s.as_str().to_owned()).collect(),
-            created_at: Timestamp::now(),
-            revoked_at: None,
-        };
-        self.store.insert_key(&stored).await?;
-        Ok(NewKey { key: format!("{id}.{secret}"), id })
-    }
-
     /// The principal of a key (`<prefix>.<secret>`) however the caller sent
     /// it (a bearer header, a vendor's query parameter or basic pair).
+    ///
+    /// A key of ours (`ck_…`, `pk_…`) is found by its id; anything else
+    /// that could be a client's existing vendor key is found by the id
+    /// derived from it (`consentd keys import`).
     pub async fn authenticate_key(&self, token: &str, client: &str) -> Result<Principal, AuthError> {
-        let (id, secret) = token.split_once('.').ok_or(AuthError::Unauthenticated)?;
-        if !well_formed(id, secret) {
-            return Err(AuthError::Unauthenticated);
+        if let Some(verifier) = &self.jwt
+            && consentd_jwt::JwtVerifier::looks_like_jwt(token)
+        {
+            return crate::jwt::principal(verifier, token).await;
         }
+        let imported;
+        let (id, secret) = match token.split_once('.') {
+            Some((id, secret)) if well_formed(id, secret) => (id, secret),
+            _ if KeyKind::could_be_imported(token) => {
+                imported = self.imported_id(token);
+                (imported.as_str(), token)
+            }
+            _ => return Err(AuthError::Unauthenticated),
+        };
         let key = self.charged_lookup(id, client).await?.ok_or(AuthError::Unauthenticated)?;
         if key.revoked_at.is_some() || !self.verify(secret, &key.hash) {
             return Err(AuthError::Unauthenticated);
@@ -224,12 +251,20 @@ impl Authenticator {
             tenant: key.tenant.clone(),
             key_id: Some(key.id.clone()),
             scopes: key.scopes.iter().filter_map(|s| Scope::parse(s)).collect(),
+            account: key.account.clone().map(Arc::new),
+            publishable: KeyKind::of(&key.id) == KeyKind::Publishable,
+            expires_at: None,
         })
     }
 
-    /// Whether the key is still unrevoked (for long-lived streams); an error
-    /// when the store cannot say.
-    pub async fn still_valid(&self, key_id: &str) -> Result<bool, AuthError> {
+    /// Whether the caller's credential still holds (for long-lived
+    /// streams): a key unrevoked, a token unexpired; an error when the store
+    /// cannot say.
+    pub async fn still_valid(&self, principal: &Principal) -> Result<bool, AuthError> {
+        if let Some(expires_at) = principal.expires_at {
+            return Ok(std::time::SystemTime::now() < expires_at);
+        }
+        let Some(key_id) = &principal.key_id else { return Ok(true) };
         Ok(matches!(self.lookup(key_id).await?, Some(key) if key.revoked_at.is_none()))
     }
 
@@ -301,7 +336,7 @@ impl Authenticator {
         Ok(key)
     }
 
-    fn hash(&self, secret: &str) -> String {
+    pub(crate) fn hash(&self, secret: &str) -> String {
         let mut mac = self.mac.clone();
         mac.update(secret.as_bytes());
         hex::encode(mac.finalize().into_bytes())
@@ -324,12 +359,12 @@ fn poisoned() -> AuthError {
     AuthError::Internal
 }
 
-fn random_bytes(n: usize) -> Result<Vec<u8>, KeyError> {
+pub(crate) fn random_bytes(n: usize) -> Result<Vec<u8>, KeyError> {
     let mut bytes = vec![0; n];
     getrandom::fill(&mut bytes).map_err(|err| KeyError::Random(err.to_string()))?;
     Ok(bytes)
 }
 
-fn random_token(n: usize) -> Result<String, KeyError> {
+pub(crate) fn random_token(n: usize) -> Result<String, KeyError> {
     Ok(URL_SAFE_NO_PAD.encode(random_bytes(n)?))
 }

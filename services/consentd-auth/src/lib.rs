@@ -1,16 +1,24 @@
 //! Who is calling: API keys (checked against a [`consent_core::KeyStore`]),
-//! scopes, the [`Principal`] the request pipeline establishes for the
-//! handlers, and the rate budgets of keys and client addresses.
+//! JWT bearer tokens (`consentd_jwt`), scopes, the [`Principal`] the
+//! request pipeline establishes for the handlers, and the rate budgets of
+//! keys and client addresses.
 //!
 //! The tenant always comes from the key, never from the request body.
 
+mod issue;
+mod jwt;
 mod keys;
+mod kind;
 mod lookups;
+pub mod origin;
 mod rate;
 
-use consent_core::TenantId;
+use std::sync::Arc;
 
-pub use keys::{AuthError, Authenticator, KeyError, LookupBudget, NewKey, server_secret};
+use consent_core::{KeyAccount, TenantId};
+
+pub use keys::{AuthError, Authenticator, IssueError, KeyError, LookupBudget, NewKey, server_secret};
+pub use kind::{KeyKind, MAX_IMPORTED_KEY_LEN};
 pub use rate::KeyRate;
 
 /// What a key may do.
@@ -57,13 +65,30 @@ pub struct Principal {
     pub key_id: Option<String>,
     /// What the caller may do.
     pub scopes: Vec<Scope>,
+    /// The vendor account the credential is bound to (publishable keys and
+    /// imported vendor keys): vendor routes check the account a request
+    /// names against it.
+    pub account: Option<Arc<KeyAccount>>,
+    /// A publishable key: it may only record, on its vendor's routes, for
+    /// its account, from its origins.
+    pub publishable: bool,
+    /// When the credential stops being valid by itself (a JWT's `exp`);
+    /// `None` for keys, which last until revoked.
+    pub expires_at: Option<std::time::SystemTime>,
 }
 
 impl Principal {
     /// The caller when authentication is disabled: tenant `default`, every
     /// consent scope.
     pub fn anonymous() -> Self {
-        Self { tenant: TenantId::default_tenant(), key_id: None, scopes: Scope::DEFAULT.to_vec() }
+        Self {
+            tenant: TenantId::default_tenant(),
+            key_id: None,
+            scopes: Scope::DEFAULT.to_vec(),
+            account: None,
+            publishable: false,
+            expires_at: None,
+        }
     }
 
     /// Whether the caller holds `scope` (`admin` holds every scope).

@@ -239,7 +239,7 @@ impl<S: ConsentStore + Clone> Feeds<S> {
             items,
             shutdown: self.shutdown.clone(),
             follower,
-            key: principal.key_id.zip(self.authenticator.clone()),
+            key: principal.key_id.is_some().then_some(principal).zip(self.authenticator.clone()),
             budget: Budget {
                 own: ByteBudget::new(self.settings.buffer_bytes),
                 shared: self.buffered.clone(),
@@ -302,8 +302,9 @@ struct Producer<S> {
     budget: Budget,
     /// The stream's way through the tenant's changes (its shared tail).
     follower: Follower<S>,
-    /// The stream's key and who checks it; `None` without authentication.
-    key: Option<(String, Authenticator)>,
+    /// The stream's caller (its key, or its token's expiry) and who checks
+    /// it still may; `None` without authentication.
+    key: Option<(Principal, Authenticator)>,
 }
 
 impl<S: ConsentStore + Clone> Producer<S> {
@@ -371,8 +372,8 @@ impl<S: ConsentStore + Clone> Producer<S> {
     /// Whether the stream must end because its key was revoked (or, resumably,
     /// because the store cannot say).
     async fn key_revoked(&self) -> Option<FeedEnd> {
-        let (key_id, authenticator) = self.key.as_ref()?;
-        match authenticator.still_valid(key_id).await {
+        let (principal, authenticator) = self.key.as_ref()?;
+        match authenticator.still_valid(principal).await {
             Ok(true) => None,
             Ok(false) => Some(FeedEnd::Revoked),
             Err(err) => Some(FeedEnd::Failed(ConsentError::Unavailable(err.to_string()))),

@@ -2,18 +2,20 @@
 //! scope and account checks, the operation, the adapter's response.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::RawPathParams;
 use axum::http::HeaderMap;
 use axum::response::Response;
-use consent_adapter::{Failure, Need, Operation, Outcome, Request, RequestEvidence, VendorAdapter};
+use consent_adapter::{Failure, Operation, Outcome, Request, RequestEvidence, VendorAdapter};
 use consent_core::{ConsentError, TenantId, Timestamp};
 use sha2::{Digest, Sha256};
 
+use crate::access::{account_tenant, keyed_tenant};
 use crate::transport::{client_ip, header};
 use crate::{Gateway, GatewayStore, http_response};
-use consentd_auth::{Principal, Scope};
+use consentd_auth::Principal;
 
 /// The parts of one admitted HTTP request.
 pub(crate) struct Parts<'a> {
@@ -30,13 +32,13 @@ pub(crate) struct Parts<'a> {
 
 /// Serves one call; every failure in the vendor's shape.
 pub(crate) async fn handle<S: GatewayStore>(
-    gateway: &Gateway<S>,
-    adapter: &dyn VendorAdapter,
+    gateway: &Arc<Gateway<S>>,
+    adapter: &Arc<dyn VendorAdapter>,
     parts: Parts<'_>,
 ) -> Response {
     let headers = parts.headers;
     match serve(gateway, adapter, parts).await {
-        Ok(reply) => http_response(reply),
+        Ok(reply) => reply,
         Err(failure) => {
             let (vendor, request_id) = (adapter.name(), consentd_pipeline::request_id(headers));
             tracing::info!(status = failure.status(), vendor, request_id, "vendor request refused");
@@ -46,20 +48,15 @@ pub(crate) async fn handle<S: GatewayStore>(
 }
 
 async fn serve<S: GatewayStore>(
-    gateway: &Gateway<S>,
-    adapter: &dyn VendorAdapter,
+    gateway: &Arc<Gateway<S>>,
+    adapter: &Arc<dyn VendorAdapter>,
     parts: Parts<'_>,
-) -> Result<consent_adapter::Response, Failure> {
+) -> Result<Response, Failure> {
     let Parts { route, peer, principal, params, query, headers, body } = parts;
-    if !body.is_empty() {
-        let json = headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"));
-        if !json {
-            return Err(Failure::bad("content-type", "must be application/json"));
-        }
+    let beacon = adapter.routes().get(route).is_some_and(|route| route.beacon);
+    if !body.is_empty() && !json_body(headers, beacon) {
+        let expected = if beacon { "application/json or text/plain" } else { "application/json" };
+        return Err(Failure::bad("content-type", format!("must be {expected}")));
     }
     let query: Vec<(String, String)> = query.as_deref().map(crate::form_urlencoded_pairs).unwrap_or_default();
     let path_params: Vec<(String, String)> =
@@ -68,18 +65,7 @@ async fn serve<S: GatewayStore>(
         .iter()
         .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned())))
         .collect();
-    let (client_ip, proxy_ip) = client_ip(peer, headers, &gateway.trusted_proxies);
-    let evidence = RequestEvidence {
-        user_agent: header(headers, "user-agent"),
-        client_ip,
-        proxy_ip,
-        // Sec-GPC's only valid value is "1" (the GPC specification).
-        gpc: headers.get("sec-gpc").is_some_and(|value| value.as_bytes().trim_ascii() == b"1"),
-        origin: Some(header(headers, "origin"))
-            .filter(|o| !o.is_empty())
-            .unwrap_or_else(|| header(headers, "referer")),
-        body_digest: hex::encode(Sha256::digest(&body)),
-    };
+    let evidence = request_evidence(gateway, peer, headers, &header_pairs, &body);
     let decoded = adapter.decode(&Request {
         route,
         path_params: &path_params,
@@ -92,12 +78,63 @@ async fn serve<S: GatewayStore>(
         fresh_id: uuid::Uuid::new_v7(uuid::Timestamp::now(uuid::NoContext)),
     })?;
     let tenant = match principal {
-        Some(principal) => keyed_tenant(gateway, adapter, principal, &decoded).await?,
-        None => account_tenant(gateway, adapter, &decoded).await?,
+        Some(principal) => keyed_tenant(gateway, adapter.as_ref(), principal, &decoded, headers).await?,
+        None => account_tenant(gateway, adapter.as_ref(), &decoded).await?,
     };
-    let outcome =
-        perform(gateway, adapter, &tenant, decoded.operation).await.map_err(|e| failure(&e, headers))?;
-    Ok(adapter.encode(route, &outcome))
+    if let Operation::ListAll(query) = decoded.operation {
+        return crate::list::whole(gateway, adapter, tenant, query).await.map_err(|e| failure(&e, headers));
+    }
+    let outcome = perform(gateway, adapter.as_ref(), &tenant, decoded.operation)
+        .await
+        .map_err(|e| failure(&e, headers))?;
+    Ok(http_response(adapter.encode(route, &outcome)))
+}
+
+/// Whether the body is JSON by its content type: `application/json`, or on
+/// a route that beacons call, `text/plain` (what `navigator.sendBeacon`
+/// sends a string as; the body is then read as JSON all the same).
+fn json_body(headers: &HeaderMap, beacon: bool) -> bool {
+    let media = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(str::trim);
+    media.is_some_and(|media| {
+        media.eq_ignore_ascii_case("application/json") || (beacon && media.eq_ignore_ascii_case("text/plain"))
+    })
+}
+
+/// What the HTTP layer knows of the request, for the records' evidence.
+fn request_evidence<S>(
+    gateway: &Gateway<S>,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    header_pairs: &[(String, String)],
+    body: &[u8],
+) -> RequestEvidence {
+    let (client_ip, proxy_ip) = client_ip(peer, headers, &gateway.trusted_proxies);
+    let location = if gateway.locator.is_enabled() {
+        // Edge headers are believed only from a trusted proxy, as
+        // X-Forwarded-For is.
+        let via_trusted_proxy = gateway.trusted_proxies.contains(&peer.ip().to_canonical());
+        gateway.locator.locate(header_pairs, client_ip.parse().ok(), via_trusted_proxy)
+    } else {
+        consentd_geo::Location::default()
+    };
+    RequestEvidence {
+        user_agent: header(headers, "user-agent"),
+        client_ip,
+        proxy_ip,
+        // Sec-GPC's only valid value is "1" (the GPC specification).
+        gpc: headers.get("sec-gpc").is_some_and(|value| value.as_bytes().trim_ascii() == b"1"),
+        origin: Some(header(headers, "origin"))
+            .filter(|o| !o.is_empty())
+            .unwrap_or_else(|| header(headers, "referer")),
+        body_digest: hex::encode(Sha256::digest(body)),
+        country: location.country,
+        region: location.region,
+        city: location.city,
+    }
 }
 
 /// `err` as the vendor's failure. A failure of the server's own (the store
@@ -111,88 +148,6 @@ fn failure(err: &ConsentError, headers: &axum::http::HeaderMap) -> Failure {
         tracing::warn!(error = %err, request_id, "vendor call failed");
     }
     failure
-}
-
-/// The tenant of a keyed route: the key's, if it holds the scope the
-/// operation needs and the account the request names is bound to it.
-async fn keyed_tenant<S: GatewayStore>(
-    gateway: &Gateway<S>,
-    adapter: &dyn VendorAdapter,
-    principal: Principal,
-    decoded: &consent_adapter::Decoded,
-) -> Result<TenantId, Failure> {
-    if !principal.allows(scope_for(decoded.operation.need())) {
-        return Err(Failure::Forbidden);
-    }
-    if gateway.gate.authenticator().is_some()
-        && let Some(account) = &decoded.account
-        && bound_tenant(gateway, adapter, account).await?.as_ref() != Some(&principal.tenant)
-    {
-        tracing::info!(account = %account, "vendor account not bound to the key's tenant");
-        return Err(Failure::Forbidden);
-    }
-    Ok(principal.tenant)
-}
-
-/// The tenant of a keyless route: the one the account the request names is
-/// bound to (that account is the credential). Anonymous callers spend a
-/// budget per client address in the pipeline, then the account's own here.
-async fn account_tenant<S: GatewayStore>(
-    gateway: &Gateway<S>,
-    adapter: &dyn VendorAdapter,
-    decoded: &consent_adapter::Decoded,
-) -> Result<TenantId, Failure> {
-    let Some(account) = &decoded.account else {
-        tracing::error!(vendor = adapter.name(), "a keyless route decoded no account");
-        return Err(Failure::Internal);
-    };
-    if !keyless_scope_holds(&decoded.operation, account) {
-        tracing::error!(vendor = adapter.name(), "a keyless route decoded an operation beyond its account");
-        return Err(Failure::Internal);
-    }
-    if gateway.gate.authenticator().is_none() {
-        return Ok(TenantId::default_tenant());
-    }
-    let tenant = bound_tenant(gateway, adapter, account).await?.ok_or_else(|| {
-        tracing::info!(account = %account, "keyless request for an account bound to no tenant");
-        Failure::Unauthorized
-    })?;
-    take_rate(gateway, &format!("{}:account:{account}", adapter.name()))?;
-    Ok(tenant)
-}
-
-/// What a keyless route may do: record for its account, or read what it
-/// recorded — the account is the target of every record it touches, so an
-/// account id never reaches a tenant's other consents.
-fn keyless_scope_holds(operation: &Operation, account: &str) -> bool {
-    match operation {
-        Operation::Record(records) => {
-            records.iter().flat_map(|record| &record.decisions).all(|decision| decision.target == account)
-        }
-        Operation::Latest { target, include_any_target, .. } => target == account && !include_any_target,
-        Operation::UpdateLatest(_) | Operation::List(_) | Operation::Subscribe { .. } => false,
-    }
-}
-
-async fn bound_tenant<S: GatewayStore>(
-    gateway: &Gateway<S>,
-    adapter: &dyn VendorAdapter,
-    account: &str,
-) -> Result<Option<TenantId>, Failure> {
-    gateway.service.store().bound_tenant(adapter.name(), account).await.map_err(|e| Failure::from(&e))
-}
-
-/// Spends one call of a rate budget.
-fn take_rate<S: GatewayStore>(gateway: &Gateway<S>, budget: &str) -> Result<(), Failure> {
-    gateway.gate.rate().take(budget).map_err(|_| Failure::TooManyRequests)
-}
-
-const fn scope_for(need: Need) -> Scope {
-    match need {
-        Need::Write => Scope::Write,
-        Need::Read => Scope::Read,
-        Need::Subscribe => Scope::Subscribe,
-    }
 }
 
 /// Performs a decoded operation for `tenant` through the consent service.
@@ -211,7 +166,7 @@ async fn perform<S: GatewayStore>(
         Operation::Latest { subject, target, include_any_target } => {
             Outcome::Latest(service.latest(tenant, &subject, &target, include_any_target).await?)
         }
-        Operation::List(query) => {
+        Operation::List(query) | Operation::ListAll(query) => {
             let filter = query.filter.clone();
             let page = service.query(tenant, query, gateway.max_response_bytes).await?;
             let views = service.views(tenant, page.records).await?;

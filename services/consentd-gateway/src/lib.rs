@@ -9,8 +9,12 @@
 //! the named account is bound to. Every failure is answered in the
 //! vendor's own error shape.
 
+mod access;
 mod call;
+mod cors;
 pub mod http;
+mod list;
+mod mount;
 mod observe;
 mod port;
 mod route;
@@ -25,13 +29,14 @@ use axum::Router;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get_service, patch_service, post_service};
-use consent_adapter::{Method, VendorAdapter};
+use consent_adapter::{Method, Route, VendorAdapter};
 use consent_core::webhooks::WebhookStore;
 use consent_core::{BindingStore, ConsentService, ConsentStore, KeyStore};
 use tower::ServiceBuilder;
 
 use consentd_pipeline::{Admission, Gate};
 use consentd_webhooks::Webhooks;
+pub use mount::{check_mounts, mounted_path};
 use observe::ObserveLayer;
 pub use port::{HttpPort, Serving, serve_gateway, serve_health};
 use route::RouteHandler;
@@ -75,48 +80,81 @@ pub struct Gateway<S> {
     pub webhooks: Webhooks<S>,
     /// About the most a listed page of records may weigh.
     pub max_response_bytes: usize,
+    /// The most records a list streamed whole may hold (Secure Privacy's
+    /// documented list): more is refused, in the vendor's shape.
+    pub max_list_records: usize,
+    /// Browser origins allowed on every vendor account (`[gateway]
+    /// cors_origins`, as `https://host[:port]`).
+    pub cors_origins: Arc<Vec<String>>,
+    /// Where each vendor's routes are served instead of its base path
+    /// (`[gateway.mounts]`, checked by [`check_mounts`]).
+    pub mounts: BTreeMap<String, String>,
+    /// Where a request came from (trusted edge headers, a GeoIP2 database),
+    /// for the records' evidence.
+    pub locator: consentd_geo::Locator,
 }
 
-/// The routes of the `enabled` adapters, each behind its own pipeline.
+/// The routes of the `enabled` adapters, each behind its own pipeline, at
+/// the paths `gateway.mounts` puts them, each path behind its vendor's CORS
+/// answer.
 pub fn routes<S: GatewayStore>(gateway: Gateway<S>, enabled: &[String]) -> Router {
     // Shared, not cloned, by every request (its parts are many).
     let gateway = Arc::new(gateway);
-    let mut by_path: BTreeMap<&'static str, MethodRouter> = BTreeMap::new();
+    let mut router = Router::new();
     for adapter in registry().into_iter().filter(|a| enabled.iter().any(|name| name == a.name())) {
+        let policy = Arc::new(cors::OriginPolicy::new(
+            adapter.name(),
+            Arc::clone(&gateway.cors_origins),
+            gateway.service.store().clone(),
+            gateway.gate.authenticator().cloned(),
+            Arc::clone(&gateway.trusted_proxies),
+        ));
+        let mount = gateway.mounts.get(adapter.name()).map(String::as_str);
+        let mut by_path: BTreeMap<String, (MethodRouter, Vec<Route>)> = BTreeMap::new();
         for (index, route) in adapter.routes().iter().enumerate() {
-            let handler =
-                RouteHandler { gateway: Arc::clone(&gateway), adapter: Arc::clone(&adapter), route: index };
-            let transport = VendorTransport {
-                adapter: Arc::clone(&adapter),
-                route: index,
-                trusted_proxies: Arc::clone(&gateway.trusted_proxies),
+            let method = route_service(&gateway, &adapter, index, route);
+            let path = mounted_path(adapter.as_ref(), route.path, mount);
+            let (methods, routes) = match by_path.remove(&path) {
+                Some((existing, mut routes)) => {
+                    routes.push(*route);
+                    (existing.merge(method), routes)
+                }
+                None => (method, vec![*route]),
             };
-            let observe = ObserveLayer {
-                vendor: adapter.name(),
-                method: method_name(route.method),
-                template: route.path,
-            };
-            let service = ServiceBuilder::new()
-                .layer(observe)
-                .layer(Admission::new(transport, gateway.gate.clone()))
-                .service(handler);
-            let method = match route.method {
-                Method::Get => get_service(service),
-                Method::Post => post_service(service),
-                Method::Patch => patch_service(service),
-            };
-            let merged = match by_path.remove(route.path) {
-                Some(existing) => existing.merge(method),
-                None => method,
-            };
-            by_path.insert(route.path, merged);
+            by_path.insert(path, (methods, routes));
+        }
+        for (path, (methods, routes)) in by_path {
+            let cors = cors::layer(Arc::clone(&policy), adapter.as_ref(), &routes);
+            router = router.route_service(&path, ServiceBuilder::new().layer(cors).service(methods));
         }
     }
-    let mut router = Router::new();
-    for (path, methods) in by_path {
-        router = router.route(path, methods);
-    }
     router
+}
+
+/// One route's handler behind its telemetry and the request pipeline.
+fn route_service<S: GatewayStore>(
+    gateway: &Arc<Gateway<S>>,
+    adapter: &Arc<dyn VendorAdapter>,
+    index: usize,
+    route: &Route,
+) -> MethodRouter {
+    let handler = RouteHandler { gateway: Arc::clone(gateway), adapter: Arc::clone(adapter), route: index };
+    let transport = VendorTransport {
+        adapter: Arc::clone(adapter),
+        route: index,
+        trusted_proxies: Arc::clone(&gateway.trusted_proxies),
+    };
+    let observe =
+        ObserveLayer { vendor: adapter.name(), method: method_name(route.method), template: route.path };
+    let service = ServiceBuilder::new()
+        .layer(observe)
+        .layer(Admission::new(transport, gateway.gate.clone()))
+        .service(handler);
+    match route.method {
+        Method::Get => get_service(service),
+        Method::Post => post_service(service),
+        Method::Patch => patch_service(service),
+    }
 }
 
 const fn method_name(method: Method) -> &'static str {
@@ -127,8 +165,18 @@ const fn method_name(method: Method) -> &'static str {
     }
 }
 
-/// An adapter's response as HTTP: status, JSON body and extra headers.
+/// An adapter's response as HTTP: status, JSON body and extra headers. A
+/// 429 or 503 says when to retry (`Retry-After`, which Intempt's SDK reads):
+/// `retry_after` where the refusal knows it, else a second.
 pub(crate) fn http_response(reply: consent_adapter::Response) -> Response {
+    http_response_retry(reply, None)
+}
+
+/// The same, with the delay a refusal knows.
+pub(crate) fn http_response_retry(
+    reply: consent_adapter::Response,
+    retry_after: Option<std::time::Duration>,
+) -> Response {
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = match reply.body {
         Some(json) => (status, axum::Json(json)).into_response(),
@@ -141,10 +189,38 @@ pub(crate) fn http_response(reply: consent_adapter::Response) -> Response {
             response.headers_mut().insert(name, value);
         }
     }
+    let busy = matches!(status, StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE);
+    if busy && !response.headers().contains_key(axum::http::header::RETRY_AFTER) {
+        // Whole seconds (RFC 9110), rounded up: never "retry at once".
+        let seconds = retry_after.map_or(1, |delay| delay.as_secs() + u64::from(delay.subsec_nanos() > 0));
+        response.headers_mut().insert(axum::http::header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+    }
     response
 }
 
 /// `application/x-www-form-urlencoded` pairs of a query string.
 fn form_urlencoded_pairs(query: &str) -> Vec<(String, String)> {
     form_urlencoded::parse(query.as_bytes()).into_owned().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use consent_adapter::Response as Reply;
+
+    use super::{http_response, http_response_retry};
+
+    #[test]
+    fn busy_answers_say_when_to_retry_in_whole_seconds() {
+        let retry_after = |response: axum::response::Response| {
+            response.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned())
+        };
+        assert_eq!(retry_after(http_response(Reply::empty(503))).as_deref(), Some("1"));
+        let later = http_response_retry(Reply::empty(429), Some(Duration::from_millis(1500)));
+        assert_eq!(retry_after(later).as_deref(), Some("2"), "rounded up");
+        let soon = http_response_retry(Reply::empty(429), Some(Duration::from_millis(10)));
+        assert_eq!(retry_after(soon).as_deref(), Some("1"), "never 0");
+        assert_eq!(retry_after(http_response(Reply::empty(400))), None);
+    }
 }

@@ -11,13 +11,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, FromRequest as _, FromRequestParts as _, RawPathParams};
+use axum::extract::{FromRequest as _, FromRequestParts as _, RawPathParams};
 use axum::response::Response;
 use consent_adapter::{Failure, VendorAdapter};
 use consentd_auth::Principal;
 use tower::Service;
 
-use crate::http::PeerAddr;
 use crate::{Gateway, GatewayStore, call, http_response};
 
 /// The handler of one route of one adapter.
@@ -52,10 +51,7 @@ impl<S: GatewayStore> Service<http::Request<Body>> for RouteHandler<S> {
 impl<S: GatewayStore> RouteHandler<S> {
     async fn serve(&self, request: http::Request<Body>) -> Response {
         let (mut parts, body) = request.into_parts();
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<PeerAddr>>()
-            .map_or(std::net::SocketAddr::from(([0, 0, 0, 0], 0)), |ConnectInfo(PeerAddr(addr))| *addr);
+        let peer = crate::transport::peer(&parts.extensions);
         let principal = parts.extensions.get::<Principal>().cloned();
         let query = parts.uri.query().map(str::to_owned);
         // Extraction failures are answered in the vendor's shape too.
@@ -79,7 +75,7 @@ impl<S: GatewayStore> RouteHandler<S> {
             headers: &headers,
             body,
         };
-        call::handle(&self.gateway, self.adapter.as_ref(), request).await
+        call::handle(&self.gateway, &self.adapter, request).await
     }
 
     fn failure(&self, failure: &Failure) -> Response {

@@ -13,7 +13,7 @@ use base64::engine::general_purpose::STANDARD;
 use consent_adapter::{Access, Credential as Location, Failure, VendorAdapter};
 
 use crate::http::PeerAddr;
-use crate::http_response;
+use crate::http_response_retry;
 use consentd_auth::AuthError;
 use consentd_pipeline::{Arrival, Credential, Refusal, Transport};
 
@@ -41,7 +41,7 @@ impl Transport for VendorTransport {
     type ResponseBody = Body;
 
     fn arrival<B>(&self, request: &http::Request<B>) -> Arrival {
-        let (client, _) = client_ip(peer(request), request.headers(), &self.trusted_proxies);
+        let (client, _) = client_ip(peer(request.extensions()), request.headers(), &self.trusted_proxies);
         let access = self.adapter.routes().get(self.route).map_or(Access::Key, |route| route.access);
         let credential = match access {
             Access::Key => Credential::Key(self.key(request)),
@@ -51,7 +51,16 @@ impl Transport for VendorTransport {
     }
 
     fn render(&self, refusal: &Refusal) -> http::Response<Body> {
-        http_response(self.adapter.encode_failure(&refusal_failure(refusal)))
+        let retry_after = match refusal {
+            Refusal::RateLimited { retry_after }
+            | Refusal::Auth(AuthError::TooManyLookups { retry_after }) => Some(*retry_after),
+            Refusal::ConnectionFull
+            | Refusal::Draining
+            | Refusal::Auth(_)
+            | Refusal::Overloaded
+            | Refusal::DeadlineExceeded => None,
+        };
+        http_response_retry(self.adapter.encode_failure(&refusal_failure(refusal)), retry_after)
     }
 }
 
@@ -71,7 +80,9 @@ impl VendorTransport {
                 Some(format!("{prefix}.{secret}"))
             }
         });
-        key.filter(|k| !k.is_empty())
+        // A publishable key may come in `?key=` on any vendor route: a
+        // beacon cannot set headers.
+        key.filter(|k| !k.is_empty()).or_else(|| publishable_key(request.uri().query(), &[]))
     }
 }
 
@@ -96,10 +107,10 @@ fn refusal_failure(refusal: &Refusal) -> Failure {
     }
 }
 
-/// The peer of a request on our HTTP listener (plain or TLS).
-pub(super) fn peer<B>(request: &http::Request<B>) -> SocketAddr {
-    request
-        .extensions()
+/// The peer of a request on our HTTP listener (plain or TLS), from its
+/// extensions.
+pub(super) fn peer(extensions: &http::Extensions) -> SocketAddr {
+    extensions
         .get::<ConnectInfo<PeerAddr>>()
         .map_or(SocketAddr::from(([0, 0, 0, 0], 0)), |ConnectInfo(PeerAddr(addr))| *addr)
 }
@@ -128,4 +139,18 @@ pub(super) fn client_ip(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpAddr
         .filter_map(|entry| entry.trim().parse::<IpAddr>().ok().map(|ip| ip.to_canonical()))
         .find(|ip| !trusted.contains(ip))
         .map_or_else(|| (peer_ip.to_string(), String::new()), |ip| (ip.to_string(), peer_ip.to_string()))
+}
+
+/// The query parameter a publishable key travels in (a beacon cannot set
+/// headers).
+pub(crate) const PUBLISHABLE_KEY_PARAM: &str = "key";
+
+/// The publishable key a request carries in its query (`key`, or one of
+/// the vendor's own query parameters in `names`), if any.
+pub(crate) fn publishable_key(query: Option<&str>, names: &[&str]) -> Option<String> {
+    form_urlencoded::parse(query?.as_bytes())
+        .find(|(name, value)| {
+            (name == PUBLISHABLE_KEY_PARAM || names.contains(&name.as_ref())) && value.starts_with("pk_")
+        })
+        .map(|(_, value)| value.into_owned())
 }

@@ -3,14 +3,14 @@
 
 use std::path::PathBuf;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// `[gateway.location]`: where the gateway may learn a request's location.
 ///
 /// Nothing is believed by default: a header counts only when it is named here
 /// (and then only for requests that came through a trusted proxy), and a
 /// database is read only when one is named.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LocationSettings {
     /// Header names giving the country (ISO 3166-1 alpha-2), tried in order

@@ -5,13 +5,20 @@ use consentd_auth::{Principal, Scope};
 use tonic::{Request, Status};
 
 /// The caller of `request`, if it holds `scope`. A request that reached a
-/// handler without a principal is refused: authentication fails closed.
+/// handler without a principal is refused: authentication fails closed. So
+/// is a publishable key: it sits in web pages, and may only record on its
+/// vendor's routes, for its account, from its origins.
 pub(crate) fn authorize<T>(request: &Request<T>, scope: Scope) -> Result<Principal, Status> {
     let principal = request
         .extensions()
         .get::<Principal>()
         .cloned()
         .ok_or_else(|| Status::unauthenticated("no credentials were established for this call"))?;
+    if principal.publishable {
+        return Err(Status::permission_denied(
+            "a publishable key is for its vendor's HTTP routes only; use an API key or a JWT",
+        ));
+    }
     if principal.allows(scope) {
         Ok(principal)
     } else {

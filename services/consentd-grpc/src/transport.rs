@@ -48,7 +48,13 @@ impl Transport for GrpcTransport {
 fn refusal_status(refusal: &Refusal) -> Status {
     let message = refusal.to_string();
     match refusal {
-        Refusal::ConnectionFull | Refusal::Overloaded => Status::resource_exhausted(message),
+        // A second, as the vendor routes' Retry-After says: capacity frees
+        // as calls finish.
+        Refusal::ConnectionFull | Refusal::Overloaded => Status::with_error_details(
+            tonic::Code::ResourceExhausted,
+            message,
+            ErrorDetails::with_retry_info(Some(Duration::from_secs(1))),
+        ),
         Refusal::Draining => Status::unavailable(message),
         Refusal::RateLimited { retry_after } | Refusal::Auth(AuthError::TooManyLookups { retry_after }) => {
             Status::with_error_details(

@@ -72,6 +72,7 @@ impl SigningKeys {
                     server_secret(store.as_ref(), configured.as_deref()).await.map_err(|err| match err {
                         KeyError::Store(err) => err,
                         KeyError::Random(message) => ConsentError::Internal(message),
+                        KeyError::Issue(err) => ConsentError::Internal(err.to_string()),
                     })
                 })
                 .await?

@@ -49,6 +49,9 @@ enum ConfigCommand {
     Print(ServeArgs),
 }
 
+/// The vendors a key or binding may name.
+const VENDORS: [&str; 4] = ["adobe", "intempt", "jentis", "secureprivacy"];
+
 #[derive(Debug, Subcommand)]
 enum KeysCommand {
     /// Create a key and print it, alone, on stdout (the only time it is shown)
@@ -58,6 +61,44 @@ enum KeysCommand {
         tenant: String,
         /// A scope: consent:write, consent:read, consent:subscribe or admin
         /// (repeatable) [default: consent:write consent:read consent:subscribe]
+        #[arg(long = "scope", conflicts_with = "publishable")]
+        scopes: Vec<String>,
+        /// A publishable key, for web pages: it only records consent, for
+        /// the vendor account --vendor/--external-id (bound to the tenant),
+        /// from the browser origins --origin, and reads nothing
+        #[arg(long, requires_all = ["vendor", "external_id", "origins"])]
+        publishable: bool,
+        /// The vendor of a publishable key's account
+        #[arg(long, value_parser = VENDORS, requires = "publishable")]
+        vendor: Option<String>,
+        /// The vendor account id of a publishable key
+        #[arg(long, requires = "publishable")]
+        external_id: Option<String>,
+        /// A browser origin a publishable key may be used from
+        /// (`https://shop.example`; repeatable)
+        #[arg(long = "origin", requires = "publishable")]
+        origins: Vec<String>,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Store a client's existing vendor key (hashed), so the client changes
+    /// only its base URL; prints the key's id
+    Import {
+        /// The tenant the key acts for
+        #[arg(long)]
+        tenant: String,
+        /// The vendor whose routes the key is used on (and gRPC)
+        #[arg(long, value_parser = VENDORS)]
+        vendor: String,
+        /// The key as the client sends it (Intempt: `<prefix>.<secret>` or
+        /// its apiKey; JENTIS: the bearer token; Secure Privacy: its key)
+        #[arg(long, env = "CONSENTD_IMPORT_KEY", hide_env_values = true)]
+        key: String,
+        /// The vendor account the key is for [default: any account of the
+        /// vendor bound to the tenant]
+        #[arg(long)]
+        external_id: Option<String>,
+        /// A scope (repeatable) [default: consent:write consent:read consent:subscribe]
         #[arg(long = "scope")]
         scopes: Vec<String>,
         #[command(flatten)]
@@ -85,12 +126,16 @@ enum TenantsCommand {
         #[arg(long)]
         tenant: String,
         /// The vendor
-        #[arg(long, value_parser = ["adobe", "intempt", "jentis", "secureprivacy"])]
+        #[arg(long, value_parser = VENDORS)]
         vendor: String,
         /// The vendor's account id (Adobe IMS org, Intempt org/project,
         /// JENTIS container/environment, Secure Privacy integration id)
         #[arg(long)]
         external_id: String,
+        /// A browser origin allowed on the account (`https://shop.example`;
+        /// repeatable; added to those it has): CORS answers it
+        #[arg(long = "origin")]
+        origins: Vec<String>,
         #[command(flatten)]
         admin: AdminArgs,
     },
@@ -148,93 +193,7 @@ fn report(result: Result<(), String>) -> ExitCode {
     }
 }
 
-/// The key and tenant commands: they open the store, apply migrations, act.
-mod admin {
-    use consent_core::{BindingStore as _, KeyStore as _, TenantId, Timestamp};
-    use consent_store::{ServingStore, StoreOptions};
-    use consentd::config::AdminArgs;
-    use consentd_auth::{Authenticator, Scope};
-
-    use super::{KeysCommand, TenantsCommand};
-
-    /// The store (migrated) and the key secret the arguments name.
-    async fn open(admin: &AdminArgs) -> Result<(impl ServingStore + use<>, Option<String>), String> {
-        let (url, key_secret) = admin.resolve().map_err(|err| err.to_string())?;
-        let store = consent_store::open(&StoreOptions::new(url)).await.map_err(|err| err.to_string())?;
-        store.migrate().await.map_err(|err| err.to_string())?;
-        Ok((store, key_secret))
-    }
-
-    pub(super) async fn keys(command: KeysCommand) -> Result<(), String> {
-        match command {
-            KeysCommand::Create { tenant, scopes, admin } => {
-                let tenant = TenantId::new(validate_tenant(&tenant)?);
-                let scopes = if scopes.is_empty() {
-                    Scope::DEFAULT.to_vec()
-                } else {
-                    scopes
-                        .iter()
-                        .map(|name| Scope::parse(name).ok_or_else(|| format!("unknown scope {name}")))
-                        .collect::<Result<_, _>>()?
-                };
-                let (store, key_secret) = open(&admin).await?;
-                let authenticator = Authenticator::new(std::sync::Arc::new(store), key_secret.as_deref())
-                    .await
-                    .map_err(|err| err.to_string())?;
-                let key = authenticator.create(&tenant, &scopes).await.map_err(|err| err.to_string())?;
-                println!("{}", key.key);
-                Ok(())
-            }
-            KeysCommand::List { admin } => {
-                let (store, _) = open(&admin).await?;
-                println!("{:<20} {:<20} {:<50} STATE", "ID", "TENANT", "SCOPES");
-                for key in store.keys().await.map_err(|err| err.to_string())? {
-                    let state = if key.revoked_at.is_some() { "revoked" } else { "active" };
-                    println!(
-                        "{:<20} {:<20} {:<50} {state}",
-                        key.id,
-                        key.tenant.as_str(),
-                        key.scopes.join(",")
-                    );
-                }
-                Ok(())
-            }
-            KeysCommand::Revoke { key_id, admin } => {
-                let (store, _) = open(&admin).await?;
-                if store.revoke_key(&key_id, Timestamp::now()).await.map_err(|err| err.to_string())? {
-                    eprintln!("revoked {key_id}");
-                    Ok(())
-                } else {
-                    Err(format!("no key {key_id}"))
-                }
-            }
-        }
-    }
-
-    pub(super) async fn tenants(command: TenantsCommand) -> Result<(), String> {
-        let TenantsCommand::Bind { tenant, vendor, external_id, admin } = command;
-        let tenant = TenantId::new(validate_tenant(&tenant)?);
-        if external_id.is_empty() {
-            return Err("--external-id must not be empty".to_owned());
-        }
-        let (store, _) = open(&admin).await?;
-        store.bind_tenant(&vendor, &external_id, &tenant).await.map_err(|err| err.to_string())?;
-        eprintln!("bound {vendor} {external_id} to tenant {}", tenant.as_str());
-        Ok(())
-    }
-
-    /// Tenant slugs: lower-case letters, digits and '-', 1 to 64 characters.
-    fn validate_tenant(slug: &str) -> Result<&str, String> {
-        let ok = !slug.is_empty()
-            && slug.len() <= 64
-            && slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-        if ok {
-            Ok(slug)
-        } else {
-            Err(format!("tenant {slug:?} must be 1 to 64 lower-case letters, digits or '-'"))
-        }
-    }
-}
+mod admin;
 
 async fn serve(args: &ServeArgs) -> ExitCode {
     let config = match Config::load(args) {

@@ -53,6 +53,12 @@ pub enum ServerError {
     /// The webhook delivery client could not be built.
     #[error("webhooks: {0}")]
     Webhooks(String),
+    /// The JWT key set (`[auth.jwt]`) could not be loaded.
+    #[error("auth.jwt: {0}")]
+    Jwt(#[from] consentd_jwt::JwtError),
+    /// The GeoIP2 database (`[gateway.location]`) could not be opened.
+    #[error("gateway.location: {0}")]
+    Location(#[from] consentd_geo::GeoError),
     /// Parts of the server were still busy when the grace period ended.
     #[error("the shutdown grace period of {0:?} ended with calls in flight")]
     GraceExceeded(Duration),
@@ -229,6 +235,10 @@ async fn start_on<S: ServingStore>(config: &Config, store: S) -> Result<RunningS
         trusted_proxies: Arc::new(config.gateway.trusted_proxies.clone()),
         max_response_bytes: limits.max_response_bytes,
         webhooks,
+        max_list_records: config.gateway.max_list_records,
+        cors_origins: Arc::new(config.gateway.cors_origins.clone()),
+        mounts: config.gateway.mounts.clone(),
+        locator: consentd_geo::Locator::new(&config.gateway.location)?,
     };
     let serving = consentd_gateway::serve_gateway(
         http_listener,
@@ -301,9 +311,12 @@ async fn authenticator<S: ServingStore>(
 ) -> Result<Option<Authenticator>, ServerError> {
     match config.auth {
         AuthMode::Required => {
-            let authenticator = Authenticator::new(Arc::new(store.clone()), config.key_secret.as_deref())
+            let mut authenticator = Authenticator::new(Arc::new(store.clone()), config.key_secret.as_deref())
                 .await?
                 .with_lookup_budget(config.limits.key_lookups);
+            if let Some(jwt) = &config.jwt {
+                authenticator = authenticator.with_jwt(consentd_jwt::JwtVerifier::start(jwt.clone()).await?);
+            }
             bootstrap_key(store, &authenticator).await?;
             Ok(Some(authenticator))
         }

@@ -50,6 +50,9 @@ fn evidence_from_the_body_is_empty_and_from_http_is_kept() {
         body_digest: "abc123".into(),
         proxy_ip: String::new(),
         gpc: false,
+        country: String::new(),
+        region: String::new(),
+        city: String::new(),
     };
     let decoded = call.decode().expect("decodes");
     for record in decoded.records() {

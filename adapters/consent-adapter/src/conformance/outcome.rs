@@ -44,7 +44,7 @@ pub(crate) fn performed(decoded: &Decoded, now: Timestamp) -> Outcome {
             record.target.clone_from(target);
             Outcome::Latest(Some(view(record)))
         }
-        Operation::List(query) => {
+        Operation::List(query) | Operation::ListAll(query) => {
             let filter = &query.filter;
             let identities: Vec<Identity> = filter.identity.iter().cloned().collect();
             let mut record = record(&tenant, &identities, Decision::Granted, now);

@@ -6,7 +6,10 @@ use consent_core::validate;
 use consent_core::{ConsentError, Decision, Evidence, Identity, Timestamp};
 use serde_json::{Value, json};
 
-use crate::support::{FIXTURES, NOW_MS, ORG, PROJECT, decode, decode_parts, ms, pairs, single, stored};
+use crate::support::{
+    END_OF_TIME, FIXTURES, NOW_MS, ORG, PROJECT, decode, decode_parts, decode_received, ms, pairs, single,
+    stored,
+};
 
 fn body(value: &Value) -> Vec<u8> {
     serde_json::to_vec(value).unwrap()
@@ -96,7 +99,7 @@ fn timestamps_are_milliseconds_or_seconds_as_numbers_or_strings() {
         (json!(100_000_000_000_i64), ms(100_000_000_000)),
     ];
     for (value, expected) in cases {
-        let record = single(decode(&with("timestamp", value.clone())).unwrap());
+        let record = single(decode_received(&with("timestamp", value.clone()), END_OF_TIME).unwrap());
         assert_eq!(record.collected_at, Some(expected), "{value}");
     }
 }
@@ -168,6 +171,9 @@ fn http_evidence_fills_the_record() {
         body_digest: "abc123".into(),
         proxy_ip: String::new(),
         gpc: false,
+        country: String::new(),
+        region: String::new(),
+        city: String::new(),
     };
     let decoded = decode_parts(
         1,

@@ -9,7 +9,7 @@ use consent_core::{
 use proptest::prelude::*;
 use serde_json::{Map, Number, Value};
 
-use crate::support::{ACCOUNT, decode, single, suite};
+use crate::support::{ACCOUNT, END_OF_TIME, decode, decode_received, single, suite};
 
 const KNOWN: [&str; 9] =
     ["action", "timestamp", "validUntil", "source", "category", "userId", "email", "profileId", "message"];
@@ -205,7 +205,7 @@ proptest! {
     #[test]
     fn encode_event_round_trips(record in expressible_record()) {
         let body = Intempt.encode_event(&record);
-        let decoded = single(decode(&serde_json::to_vec(&body).unwrap()).unwrap());
+        let decoded = single(decode_received(&serde_json::to_vec(&body).unwrap(), END_OF_TIME).unwrap());
         prop_assert_eq!(&decoded.identities, &record.identities);
         prop_assert_eq!(
             &decoded.decisions,

@@ -5,7 +5,7 @@ use consent_adapter::{Failure, RequestEvidence, VendorAdapter};
 use consent_adapter_intempt::Intempt;
 use serde_json::{Value, json};
 
-use crate::support::{NOW_MS, ORG, PROJECT, bad_field, decode, decode_parts, pairs, suite};
+use crate::support::{NOW_MS, ORG, PROJECT, bad_field, decode, decode_parts, pairs, single, suite};
 
 fn valid() -> Value {
     json!({
@@ -117,21 +117,42 @@ fn optional_fields_malformed() {
 }
 
 #[test]
-fn at_least_one_identity_is_required() {
-    expect_bad("userId", "no identity", |body| {
+fn a_body_naming_no_user_records_a_new_anonymous_subject() {
+    for empty in [false, true] {
+        let mut body = valid();
         for field in ["userId", "email", "profileId"] {
-            body.remove(field);
+            let object = body.as_object_mut().unwrap();
+            if empty {
+                object.insert(field.into(), json!(""));
+            } else {
+                object.remove(field);
+            }
         }
-    });
-    expect_bad("userId", "only empty identities", |body| {
-        for field in ["userId", "email", "profileId"] {
-            body.insert(field.into(), json!(""));
-        }
-    });
-    let failure =
-        decode(br#"{"action":"accept","timestamp":1,"validUntil":"unlimited","source":"web"}"#).unwrap_err();
-    let message = Intempt.encode_failure(&failure).body.unwrap()["message"].clone();
-    assert_eq!(message, "One of the fields 'userId', 'email' or 'profileId' is required");
+        let record = single(decode(&serde_json::to_vec(&body).unwrap()).expect("accepted, as Intempt does"));
+        assert_eq!(record.identities.len(), 1, "{body}");
+        assert_eq!(record.identities[0].namespace, "anonymous_id");
+        assert_eq!(record.identities[0].value, uuid::Uuid::nil().to_string(), "the request's fresh id");
+    }
+}
+
+#[test]
+fn a_timestamp_beyond_the_clock_skew_becomes_the_servers_time_and_stays_evidence() {
+    let tomorrow_ms = (consent_core::Timestamp::now().as_micros() / 1_000) + 24 * 3600 * 1000;
+    let mut body = valid();
+    body["timestamp"] = json!(tomorrow_ms);
+    let before = consent_core::Timestamp::now();
+    let record = single(decode(&serde_json::to_vec(&body).unwrap()).expect("accepted, as Intempt does"));
+    let collected = record.collected_at.expect("a time");
+    assert!(collected >= before && collected < consent_core::Timestamp::from_micros(tomorrow_ms * 1_000));
+    let metadata: Value = serde_json::from_str(&record.evidence.metadata_json).unwrap();
+    assert_eq!(metadata["timestamp"], json!(tomorrow_ms), "the client's value is kept");
+
+    // Within the allowance the client's time is the record's.
+    let soon_ms = (consent_core::Timestamp::now().as_micros() / 1_000) + 60 * 1000;
+    body["timestamp"] = json!(soon_ms);
+    let record = single(decode(&serde_json::to_vec(&body).unwrap()).unwrap());
+    assert_eq!(record.collected_at, Some(consent_core::Timestamp::from_micros(soon_ms * 1_000)));
+    assert!(!record.evidence.metadata_json.contains("timestamp"));
 }
 
 #[test]

@@ -32,6 +32,9 @@ pub(crate) fn http_evidence() -> RequestEvidence {
         body_digest: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
         proxy_ip: String::new(),
         gpc: false,
+        country: String::new(),
+        region: String::new(),
+        city: String::new(),
     }
 }
 
@@ -93,6 +96,18 @@ pub(crate) fn decode_parts(
     body: &[u8],
     evidence: &RequestEvidence,
 ) -> Result<Decoded, Failure> {
+    decode_parts_at(route, path_params, query, headers, body, evidence, Timestamp::now())
+}
+
+fn decode_parts_at(
+    route: usize,
+    path_params: &[(String, String)],
+    query: &[(String, String)],
+    headers: &[(String, String)],
+    body: &[u8],
+    evidence: &RequestEvidence,
+    received_at: Timestamp,
+) -> Result<Decoded, Failure> {
     Intempt.decode(&Request {
         route,
         path_params,
@@ -100,14 +115,20 @@ pub(crate) fn decode_parts(
         headers,
         body,
         evidence,
-        received_at: consent_core::Timestamp::now(),
+        received_at,
         fresh_id: uuid::Uuid::nil(),
     })
 }
 
 /// The documented browser call: route 0, `?apiKey=`, JSON content type.
 pub(crate) fn decode(body: &[u8]) -> Result<Decoded, Failure> {
-    decode_parts(
+    decode_received(body, Timestamp::now())
+}
+
+/// The same, received at `received_at` (a time past every timestamp a test
+/// sends keeps the client's times: see the clock-skew rule).
+pub(crate) fn decode_received(body: &[u8], received_at: Timestamp) -> Result<Decoded, Failure> {
+    decode_parts_at(
         0,
         &pairs(&[("orgName", ORG), ("projectName", PROJECT)]),
         &pairs(&[("apiKey", "identifier.secret")]),
@@ -118,8 +139,13 @@ pub(crate) fn decode(body: &[u8]) -> Result<Decoded, Failure> {
         ]),
         body,
         &http_evidence(),
+        received_at,
     )
 }
+
+/// The last instant a timestamp can name: a server clock past every time a
+/// test sends.
+pub(crate) const END_OF_TIME: Timestamp = Timestamp::from_micros(253_402_300_799_999_999);
 
 /// The one record a successful decode carries.
 pub(crate) fn single(decoded: Decoded) -> RecordConsent {

@@ -8,10 +8,12 @@ use serde_json::json;
 use crate::support::{decode, fixture, fixture_json, suite};
 
 #[test]
-fn serves_post_jentis_with_a_bearer_key() {
+fn serves_post_jentis_with_a_bearer_key_and_to_beacons() {
     assert_eq!(Jentis.name(), "jentis");
-    assert_eq!(Jentis.routes(), [Route::keyed(Method::Post, "/jentis")]);
+    assert_eq!(Jentis.routes(), [Route::keyed(Method::Post, "/jentis").beacon()]);
+    assert!(Jentis.routes()[0].beacon, "web clients send with navigator.sendBeacon");
     assert_eq!(Jentis.credentials(), [Credential::Bearer]);
+    assert_eq!(Jentis.base_path(), "/jentis", "clients post to the base URL itself");
 }
 
 #[test]

@@ -87,6 +87,9 @@ pub(crate) fn http_evidence() -> RequestEvidence {
         body_digest: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".to_owned(),
         proxy_ip: String::new(),
         gpc: false,
+        country: String::new(),
+        region: String::new(),
+        city: String::new(),
     }
 }
 

@@ -131,7 +131,8 @@ fn the_integration_get_names_the_integration_as_account_and_target() {
 fn the_list_request_decodes_from_a_body_and_from_the_query() {
     let expected = Ok(Decoded {
         account: None,
-        operation: Operation::List(QueryConsents {
+        // The documented call names no page: the whole list.
+        operation: Operation::ListAll(QueryConsents {
             filter: RecordFilter {
                 subject_id: None,
                 identity: Some(Identity::new("custom_user_id", CUSTOM_USER_ID)),

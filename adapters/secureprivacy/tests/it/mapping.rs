@@ -18,9 +18,10 @@ use crate::support::{
 
 const DAY_MICROS: i64 = 24 * 60 * 60 * 1_000_000;
 
+/// The query of a list, whole or paged.
 fn query(decoded: Result<Decoded, Failure>) -> QueryConsents {
     match decoded {
-        Ok(Decoded { operation: Operation::List(query), .. }) => query,
+        Ok(Decoded { operation: Operation::List(query) | Operation::ListAll(query), .. }) => query,
         other => panic!("expected a list, got {other:?}"),
     }
 }

@@ -74,7 +74,7 @@ fn assert_accepted_or_bad(result: Result<Decoded, Failure>) {
             Operation::Latest { mut subject, target, .. } => {
                 assert_eq!(validate::latest(&mut subject, &target), Ok(()));
             }
-            Operation::List(mut query) => {
+            Operation::List(mut query) | Operation::ListAll(mut query) => {
                 assert!(query.page_size >= 0);
                 assert_eq!(validate::filter(&mut query.filter), Ok(()), "{query:?}");
             }

@@ -11,7 +11,7 @@ use crate::support::{body, documented_record, documented_view, keys, suite};
 fn serves_the_documented_routes_in_index_order() {
     assert_eq!(SecurePrivacy.name(), "secureprivacy");
     assert_eq!(SecurePrivacy.credentials(), [Credential::Bearer]);
-    let account = |method, path| Route { method, path, access: Access::Account };
+    let account = |method, path| Route { method, path, access: Access::Account, beacon: false };
     assert_eq!(
         SecurePrivacy.routes(),
         [

@@ -12,6 +12,9 @@ pub struct Model {
     pub scopes: String,
     pub created_at: i64,
     pub revoked_at: Option<i64>,
+    pub vendor: Option<String>,
+    pub external_id: Option<String>,
+    pub origins: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

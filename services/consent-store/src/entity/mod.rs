@@ -5,6 +5,7 @@
 #![allow(unreachable_pub, missing_debug_implementations, clippy::wildcard_enum_match_arm)]
 
 pub(crate) mod api_key;
+pub(crate) mod binding_origin;
 pub(crate) mod consent_record;
 pub(crate) mod consent_state;
 pub(crate) mod idempotency_key;

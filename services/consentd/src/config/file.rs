@@ -26,11 +26,11 @@ pub(super) struct FileConfig {
     pub(super) grpc_listen: Option<SocketAddr>,
     pub(super) http_listen: Option<SocketAddr>,
     pub(super) health_listen: Option<SocketAddr>,
-    pub(super) auth: Option<AuthMode>,
     pub(super) key_secret: Option<String>,
     pub(super) migrate_on_start: Option<bool>,
     pub(super) log_format: Option<LogFormat>,
     pub(super) shutdown_grace_ms: Option<u64>,
+    pub(super) auth: Option<FileAuth>,
     #[serde(default)]
     pub(super) store: FileStoreConfig,
     #[serde(default)]
@@ -60,12 +60,42 @@ pub(super) struct FileWebhooksConfig {
     pub(super) max_per_tenant: Option<u64>,
 }
 
+/// `auth = "required"` (the mode alone), or the `[auth]` table: `mode`,
+/// and `[auth.jwt]` for JWT bearer tokens.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(untagged)]
+pub(super) enum FileAuth {
+    Mode(AuthMode),
+    Table(FileAuthTable),
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileAuthTable {
+    pub(super) mode: Option<AuthMode>,
+    pub(super) jwt: Option<consentd_jwt::JwtSettings>,
+}
+
+impl FileAuth {
+    /// The mode and the JWT settings, whichever way the file spelled them.
+    pub(super) fn into_parts(self) -> (Option<AuthMode>, Option<consentd_jwt::JwtSettings>) {
+        match self {
+            Self::Mode(mode) => (Some(mode), None),
+            Self::Table(table) => (table.mode, table.jwt),
+        }
+    }
+}
+
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct FileGatewayConfig {
     pub(super) adapters: Option<Vec<String>>,
     pub(super) max_body_bytes: Option<usize>,
     pub(super) trusted_proxies: Option<Vec<std::net::IpAddr>>,
+    pub(super) cors_origins: Option<Vec<String>>,
+    pub(super) max_list_records: Option<usize>,
+    pub(super) mounts: Option<std::collections::BTreeMap<String, String>>,
+    pub(super) location: Option<consentd_geo::LocationSettings>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -139,7 +169,7 @@ impl Config {
             grpc_listen: Some(self.grpc_listen),
             http_listen: Some(self.http_listen),
             health_listen: self.health_listen,
-            auth: Some(self.auth),
+            auth: Some(FileAuth::Table(FileAuthTable { mode: Some(self.auth), jwt: self.jwt.clone() })),
             key_secret: self.key_secret.as_ref().map(|_| REDACTED.to_owned()),
             migrate_on_start: Some(self.migrate_on_start),
             log_format: self.log_format,
@@ -156,6 +186,10 @@ impl Config {
                 adapters: Some(self.gateway.adapters.clone()),
                 max_body_bytes: Some(self.gateway.max_body_bytes),
                 trusted_proxies: Some(self.gateway.trusted_proxies.clone()),
+                cors_origins: Some(self.gateway.cors_origins.clone()),
+                max_list_records: Some(self.gateway.max_list_records),
+                mounts: Some(self.gateway.mounts.clone()),
+                location: Some(self.gateway.location.clone()),
             },
             webhooks: file_webhooks(&self.webhooks),
         };
@@ -235,13 +269,24 @@ fn file_webhooks(webhooks: &WebhookSettings) -> FileWebhooksConfig {
     }
 }
 
-pub(super) fn gateway_settings(file: FileGatewayConfig) -> GatewaySettings {
+pub(super) fn gateway_settings(file: FileGatewayConfig) -> Result<GatewaySettings, ConfigError> {
     let defaults = GatewaySettings::default();
-    GatewaySettings {
+    let cors_origins = file
+        .cors_origins
+        .unwrap_or_default()
+        .iter()
+        .map(|origin| consentd_auth::origin::normalize(origin))
+        .collect::<Result<_, String>>()
+        .map_err(|message| ConfigError::Invalid { setting: "gateway.cors_origins", message })?;
+    Ok(GatewaySettings {
         adapters: file.adapters.unwrap_or(defaults.adapters),
         max_body_bytes: file.max_body_bytes.unwrap_or(defaults.max_body_bytes),
         trusted_proxies: file.trusted_proxies.unwrap_or_default(),
-    }
+        cors_origins,
+        max_list_records: file.max_list_records.unwrap_or(defaults.max_list_records),
+        mounts: file.mounts.unwrap_or_default(),
+        location: file.location.unwrap_or_default(),
+    })
 }
 
 pub(super) fn webhook_settings(file: FileWebhooksConfig) -> Result<WebhookSettings, ConfigError> {

@@ -25,7 +25,7 @@ mod urls;
 pub use args::{AdminArgs, DEFAULT_DATABASE_URL, DatabaseArgs, KeySecretArgs, ReadDatabaseArgs, ServeArgs};
 use args::{DEFAULT_GRPC_LISTEN, DEFAULT_HTTP_LISTEN, DEFAULT_SHUTDOWN_GRACE_MS, parse_default};
 use file::{
-    FileConfig, FileTlsConfig, feed_settings, gateway_settings, millis, read_file, server_limits,
+    FileAuth, FileConfig, FileTlsConfig, feed_settings, gateway_settings, millis, read_file, server_limits,
     webhook_settings,
 };
 pub use urls::{redact_url, validate_database_url};
@@ -62,6 +62,9 @@ pub struct Config {
     pub feed: FeedSettings,
     /// The API-key HMAC secret; `None`: generated and kept in the database.
     pub key_secret: Option<String>,
+    /// JWT bearer tokens accepted beside keys (`[auth.jwt]`); `None`: keys
+    /// only.
+    pub jwt: Option<consentd_jwt::JwtSettings>,
     /// Limits on what clients can spend.
     pub limits: ServerLimits,
     /// TLS for the gRPC and HTTP listeners; `None`: plaintext.
@@ -83,8 +86,18 @@ pub struct GatewaySettings {
     pub adapters: Vec<String>,
     /// Largest request body (bytes).
     pub max_body_bytes: usize,
-    /// Peers whose `X-Forwarded-For` header is believed.
+    /// Peers whose `X-Forwarded-For` header (and edge location headers)
+    /// are believed.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Browser origins allowed on every vendor account (CORS), as
+    /// `scheme://host[:port]`.
+    pub cors_origins: Vec<String>,
+    /// The most records a vendor's list answered whole may hold.
+    pub max_list_records: usize,
+    /// Where each vendor's routes are served instead of its base path.
+    pub mounts: std::collections::BTreeMap<String, String>,
+    /// Where requests come from, for the records' evidence.
+    pub location: consentd_geo::LocationSettings,
 }
 
 impl Default for GatewaySettings {
@@ -93,6 +106,10 @@ impl Default for GatewaySettings {
             adapters: consentd_gateway::known_adapters().into_iter().map(str::to_owned).collect(),
             max_body_bytes: 1024 * 1024,
             trusted_proxies: Vec::new(),
+            cors_origins: Vec::new(),
+            max_list_records: 100_000,
+            mounts: std::collections::BTreeMap::new(),
+            location: consentd_geo::LocationSettings::default(),
         }
     }
 }
@@ -235,6 +252,7 @@ impl Config {
         } else {
             args.read_databases.read_database_urls.clone()
         };
+        let (file_auth, jwt) = file.auth.map(FileAuth::into_parts).unwrap_or_default();
         let config = Self {
             store,
             grpc_listen: args
@@ -245,7 +263,8 @@ impl Config {
                 .http_listen
                 .or(file.http_listen)
                 .unwrap_or_else(|| parse_default(DEFAULT_HTTP_LISTEN)),
-            auth: args.auth.or(file.auth).unwrap_or(AuthMode::Required),
+            auth: args.auth.or(file_auth).unwrap_or(AuthMode::Required),
+            jwt,
             migrate_on_start: if args.no_migrate { false } else { file.migrate_on_start.unwrap_or(true) },
             log_format: args.log_format.or(file.log_format),
             health_interval: Duration::from_secs(5),
@@ -254,7 +273,7 @@ impl Config {
             limits: server_limits(&file.limits),
             tls: tls_files(args, file.tls)?,
             health_listen: args.health_listen.or(file.health_listen),
-            gateway: gateway_settings(file.gateway),
+            gateway: gateway_settings(file.gateway)?,
             webhooks: webhook_settings(file.webhooks)?,
             shutdown_grace: Duration::from_millis(
                 args.shutdown_grace_ms.or(file.shutdown_grace_ms).unwrap_or(DEFAULT_SHUTDOWN_GRACE_MS),
@@ -381,6 +400,21 @@ impl Config {
                 setting: "gateway.adapters",
                 message: format!("unknown adapter {unknown}; known: {}", known.join(", ")),
             });
+        }
+        consentd_gateway::check_mounts(
+            &consentd_gateway::registry(),
+            &self.gateway.adapters,
+            &self.gateway.mounts,
+        )
+        .map_err(|message| ConfigError::Invalid { setting: "gateway.mounts", message })?;
+        if self.gateway.max_list_records == 0 {
+            return Err(ConfigError::Invalid {
+                setting: "gateway.max_list_records",
+                message: "must be at least 1".to_owned(),
+            });
+        }
+        if let Some(jwt) = &self.jwt {
+            jwt.validate().map_err(|message| ConfigError::Invalid { setting: "auth.jwt", message })?;
         }
         Ok(())
     }

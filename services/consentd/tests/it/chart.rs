@@ -18,28 +18,13 @@ fn workspace() -> PathBuf {
 
 /// A Python with the chart-check packages.
 fn chart_python() -> PathBuf {
-    if let Ok(python) = std::env::var("CONSENTD_CHART_PYTHON") {
-        return PathBuf::from(python);
-    }
-    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("chart-venv");
-    let python = venv.join("bin/python");
-    let ready = python.exists()
-        && Command::new(&python)
-            .args(["-c", "import helm_python, kubernetes_validate"])
-            .status()
-            .is_ok_and(|status| status.success());
-    if !ready {
-        let made = Command::new("python3").arg("-m").arg("venv").arg(&venv).status().expect("python3 runs");
-        assert!(made.success(), "cannot make a virtualenv at {}", venv.display());
-        let requirements = workspace().join("helm/ci/requirements.txt");
-        let installed = Command::new(venv.join("bin/pip"))
-            .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
-            .arg(requirements)
-            .status()
-            .expect("pip runs");
-        assert!(installed.success(), "cannot install the chart-check packages");
-    }
-    python
+    let requirements = workspace().join("helm/ci/requirements.txt");
+    crate::python::with_packages(
+        "CONSENTD_CHART_PYTHON",
+        "chart-venv",
+        &requirements,
+        "helm_python, kubernetes_validate",
+    )
 }
 
 #[test]

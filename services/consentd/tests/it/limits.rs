@@ -47,6 +47,21 @@ async fn a_key_over_its_rate_is_told_when_to_retry_and_others_are_served() {
     assert!(retry > Duration::ZERO && retry <= Duration::from_secs(1));
     let mut other = keyed_client(&server.url(), &quiet).await;
     other.record_consent(small_request()).await.unwrap();
+
+    // The vendor routes say the same in Retry-After (whole seconds, never 0).
+    crate::vendors::bind(&server, "acme", "intempt", "demo-organization/demo-project");
+    let path = format!("/demo-organization/projects/demo-project/consents/data?apiKey={busy}");
+    let body = crate::http_client::fixture("intempt", "consent-accept-analytics-desktop.json");
+    let response = crate::http_client::send(
+        server.running().http_addr,
+        "POST",
+        &path,
+        &[("content-type", "application/json")],
+        &body,
+    )
+    .await;
+    assert_eq!(response.status, 429, "{response:?}");
+    assert_eq!(response.header("retry-after"), Some("1"), "{response:?}");
 }
 
 #[tokio::test]
@@ -229,13 +244,20 @@ async fn calls_beyond_capacity_are_refused_at_once_not_queued() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let response = intempt_record(&server).await;
     assert_eq!(response.status, 429, "{response:?}");
+    assert_eq!(response.header("retry-after"), Some("1"), "Intempt's SDK reads Retry-After");
 
     lock.rollback().await.unwrap();
     // Refused: exactly the ten beyond the connection's limit. (The admitted
     // ones waited on the lock; they end as the store decides.)
     let mut refused = 0;
     for call in calls {
-        if call.await.unwrap().is_err_and(|status| status.code() == Code::ResourceExhausted) {
+        if let Err(status) = call.await.unwrap()
+            && status.code() == Code::ResourceExhausted
+        {
+            assert!(
+                status.get_details_retry_info().is_some(),
+                "RetryInfo on an overload refusal: {status:?}"
+            );
             refused += 1;
         }
     }

@@ -96,6 +96,7 @@ pub(crate) fn config_for(path: &std::path::Path) -> Config {
         log_format: None,
         health_interval: Duration::from_millis(200),
         key_secret: None,
+        jwt: None,
         limits: consentd::config::ServerLimits::default(),
         tls: None,
         health_listen: None,

@@ -213,9 +213,12 @@ async fn jentis_documented_request_records_one_decision_per_vendor() {
     let response = send(http, "POST", "/jentis", &headers, &huge).await;
     assert_eq!(response.status, 400);
     assert_eq!(response.json()["field"], "body");
-    // Not JSON: the content type is checked before anything else is read.
-    let response = send(http, "POST", "/jentis", &[headers[0], ("content-type", "text/plain")], &body).await;
+    // Neither JSON nor a beacon's text/plain: the content type is checked
+    // before anything else is read.
+    let response =
+        send(http, "POST", "/jentis", &[headers[0], ("content-type", "application/xml")], &body).await;
     assert_eq!(response.status, 400);
+    assert_eq!(response.json()["field"], "content-type");
     assert_eq!(history_len(&mut client).await, 1);
 }
 

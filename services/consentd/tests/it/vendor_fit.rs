@@ -1,0 +1,185 @@
+//! What a vendor's real client trips on, answered as the vendor would:
+//! Intempt bodies naming no user or carrying a clock ahead of ours, JENTIS
+//! clients posting to their base URL, Secure Privacy's list returned whole
+//! (or refused loudly past the maximum), and the request's location as
+//! evidence.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use consent_proto::v1 as pb;
+use consentd::config::AuthMode;
+use serde_json::{Value, json};
+
+use crate::auth::{KeyedClient, create_key, keyed_client};
+use crate::cors::INTEMPT_PATH;
+use crate::http_client::{HttpResponse, fixture, send};
+use crate::support::TestServer;
+use crate::vendors::bind;
+
+async fn keyed_server(
+    adjust: impl FnOnce(&mut consentd::config::Config),
+) -> (TestServer, String, KeyedClient) {
+    let server = TestServer::start_with(|config| {
+        config.auth = AuthMode::Required;
+        adjust(config);
+    })
+    .await;
+    let key = create_key(&server.database_url(), "acme", &[]);
+    bind(&server, "acme", "intempt", "demo-organization/demo-project");
+    bind(&server, "acme", "jentis", "ckion-demo/live");
+    bind(&server, "acme", "secureprivacy", "int-7f3a");
+    let client = keyed_client(&server.url(), &key).await;
+    (server, key, client)
+}
+
+async fn history(client: &mut KeyedClient) -> Vec<pb::ConsentRecord> {
+    let request = pb::QueryConsentsRequest { history: true, page_size: 1000, ..Default::default() };
+    client.query_consents(request).await.unwrap().into_inner().records
+}
+
+async fn intempt(server: &TestServer, key: &str, body: &Value) -> HttpResponse {
+    let path = format!("{INTEMPT_PATH}?apiKey={key}");
+    let headers = [("content-type", "application/json")];
+    send(server.running().http_addr, "POST", &path, &headers, body.to_string().as_bytes()).await
+}
+
+#[tokio::test]
+async fn intempt_bodies_naming_no_user_or_a_clock_ahead_are_recorded_as_intempt_does() {
+    let (server, key, mut client) = keyed_server(|_| {}).await;
+    let now_ms =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let anonymous =
+        json!({"action": "accept", "timestamp": now_ms, "validUntil": "unlimited", "source": "web"});
+    assert_eq!(intempt(&server, &key, &anonymous).await.status, 200);
+    assert_eq!(intempt(&server, &key, &anonymous).await.status, 200);
+    let records = history(&mut client).await;
+    assert_eq!(records.len(), 2);
+    assert_ne!(records[0].subject_id, records[1].subject_id, "each anonymous call is its own subject");
+    assert_eq!(records[0].identities[0].namespace, "anonymous_id");
+
+    let tomorrow = now_ms + 24 * 3600 * 1000;
+    let ahead = json!({"action": "reject", "timestamp": tomorrow, "validUntil": "unlimited", "source": "web", "userId": "u-1"});
+    assert_eq!(intempt(&server, &key, &ahead).await.status, 200);
+    let record = history(&mut client).await.pop().unwrap();
+    let collected = record.collected_at.unwrap();
+    assert!(collected.seconds * 1000 < tomorrow - 3600 * 1000, "the server's clock: {collected:?}");
+    let metadata: Value = serde_json::from_str(&record.evidence.unwrap().metadata_json).unwrap();
+    assert_eq!(metadata["timestamp"], json!(tomorrow), "the client's value is kept as evidence");
+}
+
+#[tokio::test]
+async fn jentis_mounted_at_the_root_takes_posts_to_its_base_url() {
+    let (server, key, mut client) = keyed_server(|config| {
+        config.gateway.mounts.insert("jentis".to_owned(), "/".to_owned());
+    })
+    .await;
+    let bearer = format!("Bearer {key}");
+    let headers = [("content-type", "application/json"), ("authorization", bearer.as_str())];
+    let body = fixture("jentis", "request-documented-example.json");
+    let http = server.running().http_addr;
+    assert_eq!(send(http, "POST", "/", &headers, &body).await.status, 200);
+    assert!(!history(&mut client).await.is_empty());
+    assert_eq!(send(http, "POST", "/jentis", &headers, &body).await.status, 404, "moved, not copied");
+}
+
+#[tokio::test]
+async fn a_mount_that_collides_is_refused_at_start() {
+    let mut config = crate::support::config_for(std::path::Path::new("/tmp/unused.db"));
+    config.gateway.mounts.insert("jentis".to_owned(), "/data/core/privacy/consent".to_owned());
+    let toml = config.to_toml();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("consentd.toml");
+    std::fs::write(&file, toml).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_consentd"))
+        .args(["config", "print", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("gateway.mounts"), "{output:?}");
+}
+
+async fn sp_record(server: &TestServer, key: &str, user: &str, extra: &[(&str, &str)]) {
+    let bearer = format!("Bearer {key}");
+    let mut headers = vec![("content-type", "application/json"), ("authorization", bearer.as_str())];
+    headers.extend_from_slice(extra);
+    let body =
+        json!({"ConsentGiven": "All", "CustomUserId": user, "Reference": "dealer-1", "ConsentType": "Call"});
+    let response = send(
+        server.running().http_addr,
+        "POST",
+        "/api/universalconsent",
+        &headers,
+        body.to_string().as_bytes(),
+    )
+    .await;
+    assert_eq!(response.status, 200, "{response:?}");
+}
+
+async fn sp_list(server: &TestServer, key: &str, query: &str) -> HttpResponse {
+    let bearer = format!("Bearer {key}");
+    let path = format!("/api/universalconsent{query}");
+    send(server.running().http_addr, "GET", &path, &[("authorization", bearer.as_str())], b"").await
+}
+
+#[tokio::test]
+async fn secure_privacys_list_is_whole_up_to_the_maximum_and_refused_beyond_it() {
+    let (server, key, _) = keyed_server(|config| config.gateway.max_list_records = 250).await;
+    // More than a page of the store's (1000 is the largest; 250 here need
+    // several pages of the response size) and more than SP's old 100.
+    for n in 0..240 {
+        sp_record(&server, &key, &format!("user-{n}"), &[]).await;
+    }
+    let response = sp_list(&server, &key, "").await;
+    assert_eq!(response.status, 200, "{response:?}");
+    let items = response.json();
+    assert_eq!(items.as_array().unwrap().len(), 240, "every record, not the first 100");
+    assert_eq!(response.header("x-next-page-token"), None);
+
+    // Pages remain for the clients that ask for them.
+    let response = sp_list(&server, &key, "?PageSize=100").await;
+    assert_eq!(response.json().as_array().unwrap().len(), 100);
+    assert!(response.header("x-next-page-token").is_some());
+
+    for n in 240..260 {
+        sp_record(&server, &key, &format!("user-{n}"), &[]).await;
+    }
+    let response = sp_list(&server, &key, "").await;
+    assert_eq!(response.status, 400, "{response:?}");
+    let body = response.json();
+    assert!(body["errors"]["PageSize"][0].as_str().unwrap().contains("more than 250"), "{body}");
+}
+
+#[tokio::test]
+async fn the_location_comes_from_trusted_edge_headers_and_a_geoip_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("city.mmdb");
+    consentd_geo::testing::write_city_database(
+        &database,
+        &[((IpAddr::V4(Ipv4Addr::new(81, 2, 69, 0)), 24), "GB", "ENG", "London")],
+    )
+    .unwrap();
+    let (server, key, _) = keyed_server(|config| {
+        config.gateway.trusted_proxies = vec![IpAddr::V4(Ipv4Addr::LOCALHOST)];
+        config.gateway.location = consentd_geo::LocationSettings {
+            country_headers: vec!["cf-ipcountry".to_owned()],
+            geoip_database: Some(database.clone()),
+            ..Default::default()
+        };
+    })
+    .await;
+    // Through the (trusted) edge: its country header, then the database.
+    sp_record(&server, &key, "edge-user", &[("cf-ipcountry", "DE"), ("x-forwarded-for", "198.51.100.7")])
+        .await;
+    sp_record(&server, &key, "london-user", &[("x-forwarded-for", "81.2.69.160")]).await;
+
+    let response = sp_list(&server, &key, "?Country=DE").await;
+    let items = response.json();
+    assert_eq!(items.as_array().unwrap().len(), 1, "{items}");
+    assert_eq!(items[0]["Fingerprint"]["Country"], "DE", "{items}");
+    let response = sp_list(&server, &key, "?City=London").await;
+    let items = response.json();
+    assert_eq!(items.as_array().unwrap().len(), 1, "{items}");
+    assert_eq!(items[0]["Fingerprint"]["State"], "ENG", "{items}");
+    assert_eq!(items[0]["Fingerprint"]["Country"], "GB", "{items}");
+}
