@@ -47,6 +47,7 @@ fn config(dir: &std::path::Path) -> Config {
         log_format: None,
         health_interval: Duration::from_millis(500),
         key_secret: None,
+        jwt: None,
         limits: ServerLimits::default(),
         tls: None,
         health_listen: None,

@@ -14,6 +14,7 @@
 mod baseline;
 mod deployment;
 mod hostile;
+mod list_memory;
 mod load;
 mod overload;
 mod pg_activity;
@@ -110,6 +111,12 @@ struct Args {
     /// one decision a call, at concurrency 32, on the first of --backends
     #[arg(long)]
     vendor: bool,
+    /// Run the whole-list memory runs instead of the benchmarks: for each of
+    /// these record counts (e.g. 10000,100000), Secure Privacy's list read
+    /// whole over HTTP and the server's peak resident set while it streams,
+    /// on the first of --backends
+    #[arg(long, value_delimiter = ',')]
+    list_memory: Vec<usize>,
     /// Run only these closed-loop workloads (default: all)
     #[arg(long, value_enum, value_delimiter = ',')]
     only: Vec<Workload>,
@@ -191,6 +198,15 @@ async fn main() {
         eprintln!("consent-bench: --backends names no backend");
         std::process::exit(2);
     };
+    if !args.list_memory.is_empty() {
+        let mut results = Vec::new();
+        for &records in &args.list_memory {
+            eprintln!("whole list of {records} records on {} …", primary.name());
+            results.push(list_memory::list_memory(&binary, primary.backend(), records).await);
+        }
+        print!("{}", list_memory::ListMemory::markdown(&results));
+        return;
+    }
     let mut report = Report::new(std::env::args().collect::<Vec<_>>().join(" "));
     if args.scale.is_some() || args.overload || args.vendor {
         special_runs(&args, &binary, window, &mut report).await;

@@ -193,6 +193,14 @@ impl ProcStats {
         (ticks(11) + ticks(12)) as f64 / per_second
     }
 
+    /// Starts the peak (`VmHWM`) over from the resident set now (Linux:
+    /// `clear_refs` 5), so the next peak is that of what runs after.
+    pub(crate) fn reset_peak(self) {
+        if let Err(err) = std::fs::write(format!("/proc/{}/clear_refs", self.pid), "5") {
+            eprintln!("  cannot reset the peak resident set: {err}");
+        }
+    }
+
     /// The resident set now (`VmRSS`) and its peak since start (`VmHWM`), in MiB.
     pub(crate) fn memory_mib(self) -> (f64, f64) {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap_or_default();
