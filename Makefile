@@ -1,5 +1,5 @@
 # One entry point for developers; the README's two commands stay the truth.
-.PHONY: run test lint fmt ci bench bench-scale bench-overload bench-vendor bench-list soak helm-check fuzz fuzz-smoke
+.PHONY: run test lint fmt ci bench bench-scale bench-overload bench-vendor bench-list bench-expiry soak helm-check fuzz fuzz-smoke
 
 run:        ## run the service on embedded SQLite (./consentd.db)
 	cargo run -p consentd -- serve
@@ -37,6 +37,10 @@ bench-vendor: ## the vendor routes over HTTP at c32 (SQLite): Intempt, Adobe nam
 
 bench-list: ## Secure Privacy's list read whole: the server's peak RSS while it streams 10,000 and 100,000 records (SQLite)
 	cargo run --release -p consent-bench -- --list-memory 10000,100000 --backends sqlite
+
+bench-expiry: ## 100,000 grants expiring within a minute: how long after expires_at each EXPIRED event reaches a subscriber, both backends
+	cargo run --release -p consent-bench -- --expiry 100000 --backends sqlite
+	cargo run --release -p consent-bench -- --expiry 100000 --backends postgres
 
 # Fuzzing (fuzz/README.md): cargo-fuzz on the stable toolchain through
 # RUSTC_BOOTSTRAP; install it with `cargo install cargo-fuzz --locked`. Each

@@ -11,6 +11,7 @@ mod m20261201_000004_webhooks_and_proxy_ip;
 mod m20261206_000005_subject_revision_index;
 mod m20261206_000006_evidence_gpc;
 mod m20261206_000007_key_accounts_and_origins;
+mod m20261206_000008_state_expiry;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000005_subject_revision_index::Migration),
             Box::new(m20261206_000006_evidence_gpc::Migration),
             Box::new(m20261206_000007_key_accounts_and_origins::Migration),
+            Box::new(m20261206_000008_state_expiry::Migration),
         ]
     }
 }

@@ -82,7 +82,8 @@ pub(crate) fn event(record: &ConsentRecord) -> Value {
     };
     let action = match record.kind {
         EventKind::Recorded => "new",
-        EventKind::Updated => "update",
+        // An expiry changes what the consent says, as an update does.
+        EventKind::Updated | EventKind::Expired => "update",
     };
     let submission = ConsentSubmission {
         version: API_VERSION.to_owned(),

@@ -281,6 +281,7 @@ pub(crate) fn notification(notification: &Notification<'_>) -> Value {
         event_type: match record.kind {
             EventKind::Recorded => "consent.recorded",
             EventKind::Updated => "consent.updated",
+            EventKind::Expired => "consent.expired",
         }
         .to_owned(),
         subscription_id: notification.subscription_id.to_owned(),

@@ -7,7 +7,6 @@
 
 use std::time::Instant;
 
-use consent_proto::v1 as pb;
 use consent_store::testing::Backend;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -45,7 +44,7 @@ impl ListMemory {
 pub(crate) async fn list_memory(binary: &std::path::Path, backend: Backend, records: usize) -> ListMemory {
     let extra = format!("\n[gateway]\nmax_list_records = {}\n", records * 2);
     let deployment = Deployment::start_configured(binary, backend, &extra).await;
-    write_people(&deployment, records.div_ceil(PURPOSES)).await;
+    crate::people::write(&deployment, records.div_ceil(PURPOSES), PURPOSES, |_| None).await;
     let stats = deployment.server.stats();
     stats.reset_peak();
     let rss_before_mib = stats.memory_mib().0;
@@ -62,38 +61,6 @@ pub(crate) async fn list_memory(binary: &std::path::Path, backend: Backend, reco
     };
     eprintln!("  {result:?}");
     result
-}
-
-/// `people` people, each deciding every purpose, written by eight clients.
-async fn write_people(deployment: &Deployment, people: usize) {
-    let clients = deployment.clients(8).await;
-    let mut writers = Vec::new();
-    for (index, client) in clients.into_iter().enumerate() {
-        writers.push(tokio::spawn(async move {
-            let mut client = client;
-            for person in (index..people).step_by(8) {
-                let request = pb::RecordConsentRequest {
-                    identities: vec![pb::Identity {
-                        namespace: "custom_user_id".into(),
-                        value: format!("p-{person}"),
-                    }],
-                    decisions: (0..PURPOSES)
-                        .map(|p| pb::PurposeDecision {
-                            purpose: format!("purpose-{p}"),
-                            target: String::new(),
-                            decision: pb::Decision::Granted.into(),
-                        })
-                        .collect(),
-                    source: "bench".into(),
-                    ..Default::default()
-                };
-                client.record_consent(request).await.expect("record");
-            }
-        }));
-    }
-    for writer in writers {
-        writer.await.expect("writer");
-    }
 }
 
 /// Reads the whole list, keeping nothing: its items (counted by their

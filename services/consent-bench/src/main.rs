@@ -13,10 +13,12 @@
 
 mod baseline;
 mod deployment;
+mod expiry;
 mod hostile;
 mod list_memory;
 mod load;
 mod overload;
+mod people;
 mod pg_activity;
 mod process;
 mod report;
@@ -117,6 +119,12 @@ struct Args {
     /// on the first of --backends
     #[arg(long, value_delimiter = ',')]
     list_memory: Vec<usize>,
+    /// Run the expiry run instead of the benchmarks: this many grants (e.g.
+    /// 100000) whose expiries fall across one minute, and how long after
+    /// its expires_at each EXPIRED event reached a subscriber, on the first
+    /// of --backends
+    #[arg(long)]
+    expiry: Option<usize>,
     /// Run only these closed-loop workloads (default: all)
     #[arg(long, value_enum, value_delimiter = ',')]
     only: Vec<Workload>,
@@ -198,6 +206,11 @@ async fn main() {
         eprintln!("consent-bench: --backends names no backend");
         std::process::exit(2);
     };
+    if let Some(records) = args.expiry {
+        eprintln!("{records} expiries within a minute on {} …", primary.name());
+        print!("{}", expiry::expiry_delay(&binary, primary.backend(), records).await.markdown());
+        return;
+    }
     if !args.list_memory.is_empty() {
         let mut results = Vec::new();
         for &records in &args.list_memory {

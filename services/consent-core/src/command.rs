@@ -64,6 +64,22 @@ pub enum WriteCommand {
     /// Several record requests applied all or none, with consecutive
     /// revisions (one vendor request naming several people).
     RecordAll(Vec<RecordConsent>),
+    /// Announces the expiries that are due: see [`ExpireDue`].
+    Expire(ExpireDue),
+}
+
+/// Appends an [`crate::EventKind::Expired`] record for each current record
+/// of the tenant whose `expires_at` is at or before `up_to` and whose expiry
+/// was not announced yet, at most `limit`, in the order they expired. How
+/// many that is is known only under the tenant's write lock, so the
+/// command takes no revisions in advance; an expiry another replica
+/// announced first is not announced again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExpireDue {
+    /// Expiries at or before this time are due.
+    pub up_to: crate::Timestamp,
+    /// The most announced by one command.
+    pub limit: usize,
 }
 
 impl WriteCommand {
@@ -72,7 +88,7 @@ impl WriteCommand {
         match self {
             Self::Record(cmd) => &cmd.idempotency_key,
             Self::Update(cmd) => &cmd.idempotency_key,
-            Self::RecordAll(_) => "",
+            Self::RecordAll(_) | Self::Expire(_) => "",
         }
     }
 

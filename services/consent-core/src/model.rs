@@ -87,13 +87,19 @@ impl From<Decision> for ConsentStatus {
     }
 }
 
-/// Whether a record was written by a record or an update call.
+/// What wrote a record to the log: a record or an update call, or the
+/// expiry of the current record it copies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum EventKind {
     /// Written by a record call.
     Recorded,
     /// Written by an update call.
     Updated,
+    /// Written when the `expires_at` of the current record for its key
+    /// passed: a copy of that record (its decision, times and evidence) with
+    /// an id and revision of its own. It announces the change on the feed;
+    /// the current record stays the one it copies.
+    Expired,
 }
 
 impl EventKind {
@@ -102,6 +108,7 @@ impl EventKind {
         match self {
             Self::Recorded => "recorded",
             Self::Updated => "updated",
+            Self::Expired => "expired",
         }
     }
 
@@ -110,6 +117,7 @@ impl EventKind {
         match name {
             "recorded" => Some(Self::Recorded),
             "updated" => Some(Self::Updated),
+            "expired" => Some(Self::Expired),
             _ => None,
         }
     }

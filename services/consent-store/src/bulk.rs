@@ -60,7 +60,8 @@ async fn write_postgres<C: ConnectionTrait>(
         format!(
             "WITH linked AS ({}), logged AS ({}) {} ON CONFLICT (tenant, subject_id, purpose, target) \
              DO UPDATE SET record_id = excluded.record_id, revision = excluded.revision, \
-             collected_at = excluded.collected_at WHERE {}",
+             collected_at = excluded.collected_at, expires_at = excluded.expires_at, \
+             expired = excluded.expired WHERE {}",
             insert_from_json::<identity::Entity>("$1"),
             insert_from_json::<consent_record::Entity>("$2"),
             insert_from_json::<consent_state::Entity>("$3"),
@@ -135,6 +136,8 @@ async fn upsert_state_sqlite<C: ConnectionTrait>(
                 Column::RecordId,
                 Column::Revision,
                 Column::CollectedAt,
+                Column::ExpiresAt,
+                Column::Expired,
             ])
             .to_owned();
         for row in chunk {
@@ -146,11 +149,19 @@ async fn upsert_state_sqlite<C: ConnectionTrait>(
                 row.record_id.as_str().into(),
                 row.revision.into(),
                 row.collected_at.into(),
+                row.expires_at.into(),
+                row.expired.into(),
             ]);
         }
         upsert.on_conflict(
             OnConflict::columns([Column::Tenant, Column::SubjectId, Column::Purpose, Column::Target])
-                .update_columns([Column::RecordId, Column::Revision, Column::CollectedAt])
+                .update_columns([
+                    Column::RecordId,
+                    Column::Revision,
+                    Column::CollectedAt,
+                    Column::ExpiresAt,
+                    Column::Expired,
+                ])
                 .action_and_where(rule::state_replaced_when())
                 .to_owned(),
         );
@@ -237,6 +248,8 @@ mod tests {
                 record_id: id,
                 revision,
                 collected_at: 1_796_189_313_925_656,
+                expires_at: None,
+                expired: false,
             });
         }
         (links, records, states)

@@ -23,11 +23,10 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::cache::CheckCache;
 use crate::dialect::Dialect;
 use crate::error::db_error;
+use crate::head::advance_head;
 use crate::notify::{self, TenantChanges};
 use crate::vitals::Vitals;
-use crate::write::{
-    Applied, advance_head, apply, apply_at, merged, plain_records, record_together, revisions_needed,
-};
+use crate::write::{Applied, apply, apply_at, merged, plain_records, record_together, revisions_needed};
 
 type Reply = oneshot::Sender<Result<WriteOutcome, ConsentError>>;
 
@@ -215,7 +214,9 @@ async fn prepare(db: &DatabaseConnection, mut batch: Vec<Job>) -> Result<Prepare
     // Every write locks its tenant's head row until commit. Taking those locks
     // in one order (a stable sort keeps each tenant's arrival order) means two
     // batches, of this replica or another, can never deadlock on each other.
-    batch.sort_by(|a, b| a.tenant.cmp(&b.tenant));
+    // A tenant's expiry announcement comes after its other writes: it takes
+    // its revisions under the lock, after theirs (see `expiry.rs`).
+    batch.sort_by(|a, b| a.tenant.cmp(&b.tenant).then(announces(a).cmp(&announces(b))));
     let applied = match apply_together(db, &batch).await {
         Ok(Some(applied)) => Ok(applied),
         // A write failed or replayed: one savepoint per write, from the top.
@@ -238,6 +239,11 @@ async fn prepare(db: &DatabaseConnection, mut batch: Vec<Job>) -> Result<Prepare
         return Err((batch, err));
     }
     Ok(Prepared { txn, batch, answers, changes })
+}
+
+/// Whether a job announces expiries.
+const fn announces(job: &Job) -> bool {
+    matches!(job.command, WriteCommand::Expire(_))
 }
 
 /// Commits an applied batch, then (only then) answers its writers and wakes

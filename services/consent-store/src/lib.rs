@@ -11,7 +11,9 @@ mod convert;
 mod dialect;
 mod entity;
 mod error;
+mod expiry;
 mod group_commit;
+mod head;
 mod notify;
 mod read;
 mod replicas;
@@ -95,6 +97,10 @@ pub struct StoreOptions {
     /// PostgreSQL: the longest one statement may run (`statement_timeout`),
     /// so no call holds a connection and a core indefinitely.
     pub statement_timeout: Duration,
+    /// How often a serving process looks for expiries to announce on the
+    /// change feed (see [`SqlStore::spawn_expiry`]): about the most an
+    /// `expired` event comes after its `expires_at`, while the store keeps up.
+    pub expiry_interval: Duration,
 }
 
 impl StoreOptions {
@@ -112,6 +118,7 @@ impl StoreOptions {
             standby_max_lag: Duration::from_secs(1),
             standby_wait: Duration::from_millis(50),
             statement_timeout: Duration::from_secs(10),
+            expiry_interval: Duration::from_millis(250),
         }
     }
 }
@@ -236,6 +243,14 @@ impl SqlStore {
     #[cfg(feature = "testing")]
     pub fn take_statements(&self) -> Vec<(&'static str, sea_orm::Statement)> {
         self.parts.statements.take()
+    }
+
+    /// Starts announcing expiries on the change feed, looking for due ones
+    /// every `interval` (see `expiry.rs`), as one of the vital tasks. Only a
+    /// serving process does: a command-line tool's store announces none.
+    pub fn spawn_expiry(&self, interval: Duration) {
+        let parts = Arc::downgrade(&self.parts);
+        let _ended = self.parts.vitals.spawn("expiry sweeper", expiry::sweep(parts, interval));
     }
 
     /// The read standbys' state now (none on SQLite).

@@ -129,7 +129,7 @@ pub(crate) async fn current_with_first<C: ConnectionTrait>(
 /// alone. Given the tenant too, SQLite (3.51) walks one of the indexes that
 /// start with the tenant, every record of it, instead of probing the ids;
 /// the tenant is checked here (the ids come from the tenant's own rows).
-async fn records_by_id<C: ConnectionTrait>(
+pub(crate) async fn records_by_id<C: ConnectionTrait>(
     db: &C,
     tenant: &TenantId,
     ids: Vec<String>,

@@ -25,6 +25,10 @@ pub trait ServingStore: ConsentStore + KeyStore + BindingStore + WebhookStore + 
     /// The process's vital tasks: the store's own among them, and others
     /// parts of the process add theirs.
     fn vitals(&self) -> &Vitals;
+
+    /// Starts announcing expiries on the change feed (see
+    /// [`SqlStore::spawn_expiry`]).
+    fn spawn_expiry(&self, interval: std::time::Duration);
 }
 
 impl ServingStore for SqlStore {
@@ -42,6 +46,10 @@ impl ServingStore for SqlStore {
 
     fn vitals(&self) -> &Vitals {
         SqlStore::vitals(self)
+    }
+
+    fn spawn_expiry(&self, interval: std::time::Duration) {
+        SqlStore::spawn_expiry(self, interval);
     }
 }
 

@@ -11,7 +11,6 @@ use consent_core::{
     ConsentError, ConsentRecord, EventKind, Identity, RecordConsent, Revision, SubjectRef, TenantId,
     Timestamp, UpdateConsent, WriteCommand, WriteOutcome,
 };
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Statement,
 };
@@ -19,8 +18,9 @@ use uuid::Uuid;
 
 use crate::convert::{from_rows, identities_from_json, identities_to_json, to_row};
 use crate::dialect::Dialect;
-use crate::entity::{consent_record, consent_state, idempotency_key, identity, tenant_head};
+use crate::entity::{consent_record, consent_state, idempotency_key, identity};
 use crate::error::db_error;
+use crate::head::advance_head;
 use crate::{bulk, read};
 
 /// What applying a write did.
@@ -39,6 +39,9 @@ pub(crate) fn revisions_needed(command: &WriteCommand) -> usize {
         WriteCommand::Record(cmd) => cmd.decisions.len(),
         WriteCommand::Update(_) => 1,
         WriteCommand::RecordAll(cmds) => cmds.iter().map(|cmd| cmd.decisions.len()).sum(),
+        // Known only under the tenant's lock: it takes them itself, last in
+        // its batch (see `group_commit::prepare`).
+        WriteCommand::Expire(_) => 0,
     }
 }
 
@@ -72,39 +75,10 @@ pub(crate) async fn apply_at<C: ConnectionTrait>(
         WriteCommand::Record(cmd) => record(db, tenant, cmd, first_revision, now).await?,
         WriteCommand::Update(cmd) => update(db, tenant, cmd, first_revision, now).await?,
         WriteCommand::RecordAll(cmds) => record_all(db, tenant, cmds, first_revision, now).await?,
+        WriteCommand::Expire(cmd) => crate::expiry::expire_due(db, tenant, cmd, first_revision, now).await?,
     };
     remember(db, tenant, command, &outcome, now).await?;
     Ok(Applied::Written(outcome))
-}
-
-/// Takes `count` revisions from the tenant's counter and returns the new head.
-/// The upsert locks the row until the transaction ends.
-pub(crate) async fn advance_head<C: ConnectionTrait>(
-    db: &C,
-    tenant: &TenantId,
-    count: usize,
-) -> Result<Revision, ConsentError> {
-    let count = i64::try_from(count).unwrap_or(i64::MAX);
-    let statement = Query::insert()
-        .into_table(tenant_head::Entity)
-        .columns([tenant_head::Column::Tenant, tenant_head::Column::Head])
-        .values_panic([tenant.as_str().into(), count.into()])
-        .on_conflict(
-            OnConflict::column(tenant_head::Column::Tenant)
-                .value(
-                    tenant_head::Column::Head,
-                    Expr::col((tenant_head::Entity, tenant_head::Column::Head)).add(count),
-                )
-                .to_owned(),
-        )
-        .returning_col(tenant_head::Column::Head)
-        .to_owned();
-    let row = db
-        .query_one(&statement)
-        .await
-        .map_err(db_error)?
-        .ok_or_else(|| ConsentError::Internal("head upsert returned no row".to_owned()))?;
-    row.try_get::<i64>("", "head").map_err(db_error)
 }
 
 async fn replay<C: ConnectionTrait>(
@@ -186,7 +160,7 @@ pub(crate) fn plain_records(command: &WriteCommand) -> Option<&[RecordConsent]> 
     match command {
         WriteCommand::Record(cmd) if cmd.idempotency_key.is_empty() => Some(std::slice::from_ref(cmd)),
         WriteCommand::RecordAll(cmds) => Some(cmds),
-        WriteCommand::Record(_) | WriteCommand::Update(_) => None,
+        WriteCommand::Record(_) | WriteCommand::Update(_) | WriteCommand::Expire(_) => None,
     }
 }
 
@@ -472,6 +446,8 @@ fn state_changes(records: &[ConsentRecord]) -> Vec<consent_state::Model> {
             record_id: record.id.to_string(),
             revision: record.revision,
             collected_at: record.collected_at.as_micros(),
+            expires_at: record.expires_at.map(Timestamp::as_micros),
+            expired: false,
         })
         .collect()
 }

@@ -19,12 +19,20 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::body::Body;
 use axum::http::request::Parts;
-use axum::http::{HeaderName, HeaderValue, Method as HttpMethod};
+use axum::http::{HeaderName, HeaderValue, Method as HttpMethod, header};
+use axum::response::Response;
 use consent_adapter::{Credential, Method, Route, VendorAdapter};
 use consent_core::BindingStore;
 use consentd_auth::Authenticator;
-use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower::{Layer, Service};
+use tower_http::cors::{AllowOrigin, Cors, CorsLayer};
 
 use crate::transport::{client_ip, peer, publishable_key};
 
@@ -109,6 +117,55 @@ fn query_key_names(adapter: &dyn VendorAdapter) -> Vec<&'static str> {
             Credential::Bearer | Credential::BasicPrefixSecret => None,
         })
         .collect()
+}
+
+/// What `CorsLayer` sends in `Vary` (its default): a response to a call
+/// without an `Origin` says it too, so a shared cache never gives it to a
+/// browser whose call would have been answered differently.
+const VARY: HeaderValue =
+    HeaderValue::from_static("origin, access-control-request-method, access-control-request-headers");
+
+/// CORS for the routes of one path: calls from a browser (an `Origin`
+/// header) and preflights go through tower-http's `Cors`; the rest — every
+/// server-to-server call — only get `Vary`, without the layer's per-call
+/// work.
+#[derive(Clone)]
+pub(crate) struct BrowserCors<S> {
+    layer: Arc<CorsLayer>,
+    inner: S,
+}
+
+impl<S> BrowserCors<S> {
+    pub(crate) fn new(layer: Arc<CorsLayer>, inner: S) -> Self {
+        Self { layer, inner }
+    }
+}
+
+impl<S> Service<axum::http::Request<Body>> for BrowserCors<S>
+where
+    S: Service<axum::http::Request<Body>, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: axum::http::Request<Body>) -> Self::Future {
+        if request.method() != HttpMethod::OPTIONS && !request.headers().contains_key(header::ORIGIN) {
+            let call = self.inner.call(request);
+            return Box::pin(async move {
+                let mut response = call.await?;
+                response.headers_mut().append(header::VARY, VARY);
+                Ok(response)
+            });
+        }
+        let mut cors: Cors<S> = self.layer.layer(self.inner.clone());
+        Box::pin(async move { cors.call(request).await })
+    }
 }
 
 /// The CORS layer of one path of a vendor: its preflight lists exactly the

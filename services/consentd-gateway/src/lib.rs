@@ -36,6 +36,7 @@ use tower::ServiceBuilder;
 
 use consentd_pipeline::{Admission, Gate};
 use consentd_webhooks::Webhooks;
+use cors::BrowserCors;
 pub use mount::{check_mounts, mounted_path};
 use observe::ObserveLayer;
 pub use port::{HttpPort, Serving, serve_gateway, serve_health};
@@ -110,33 +111,35 @@ pub fn routes<S: GatewayStore>(gateway: Gateway<S>, enabled: &[String]) -> Route
             Arc::clone(&gateway.trusted_proxies),
         ));
         let mount = gateway.mounts.get(adapter.name()).map(String::as_str);
-        let mut by_path: BTreeMap<String, (MethodRouter, Vec<Route>)> = BTreeMap::new();
+        let mut by_path: BTreeMap<String, Vec<(usize, Route)>> = BTreeMap::new();
         for (index, route) in adapter.routes().iter().enumerate() {
-            let method = route_service(&gateway, &adapter, index, route);
             let path = mounted_path(adapter.as_ref(), route.path, mount);
-            let (methods, routes) = match by_path.remove(&path) {
-                Some((existing, mut routes)) => {
-                    routes.push(*route);
-                    (existing.merge(method), routes)
-                }
-                None => (method, vec![*route]),
-            };
-            by_path.insert(path, (methods, routes));
+            by_path.entry(path).or_default().push((index, *route));
         }
-        for (path, (methods, routes)) in by_path {
-            let cors = cors::layer(Arc::clone(&policy), adapter.as_ref(), &routes);
-            router = router.route_service(&path, ServiceBuilder::new().layer(cors).service(methods));
+        for (path, routes) in by_path {
+            let just_routes: Vec<Route> = routes.iter().map(|(_, route)| *route).collect();
+            let cors = Arc::new(cors::layer(Arc::clone(&policy), adapter.as_ref(), &just_routes));
+            // A preflight is answered by the layer; anything else asking
+            // OPTIONS finds no route.
+            let preflight = BrowserCors::new(Arc::clone(&cors), axum::routing::any(StatusCode::NOT_FOUND));
+            let mut methods = MethodRouter::new().options_service(preflight);
+            for (index, route) in routes {
+                methods = methods.merge(route_service(&gateway, &adapter, index, &route, &cors));
+            }
+            router = router.route(&path, methods);
         }
     }
     router
 }
 
-/// One route's handler behind its telemetry and the request pipeline.
+/// One route's handler behind its path's CORS answer, its telemetry and
+/// the request pipeline.
 fn route_service<S: GatewayStore>(
     gateway: &Arc<Gateway<S>>,
     adapter: &Arc<dyn VendorAdapter>,
     index: usize,
     route: &Route,
+    cors: &Arc<tower_http::cors::CorsLayer>,
 ) -> MethodRouter {
     let handler = RouteHandler { gateway: Arc::clone(gateway), adapter: Arc::clone(adapter), route: index };
     let transport = VendorTransport {
@@ -150,6 +153,7 @@ fn route_service<S: GatewayStore>(
         .layer(observe)
         .layer(Admission::new(transport, gateway.gate.clone()))
         .service(handler);
+    let service = BrowserCors::new(Arc::clone(cors), service);
     match route.method {
         Method::Get => get_service(service),
         Method::Post => post_service(service),

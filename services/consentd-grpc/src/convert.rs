@@ -230,11 +230,7 @@ pub(crate) fn record(record: ConsentRecord) -> pb::ConsentRecord {
         recorded_at: Some(timestamp_pb(record.recorded_at)),
         source: record.source,
         revision: record.revision,
-        kind: match record.kind {
-            EventKind::Recorded => pb::EventKind::Recorded,
-            EventKind::Updated => pb::EventKind::Updated,
-        }
-        .into(),
+        kind: event_kind_pb(record.kind).into(),
         evidence: Some(pb::Evidence {
             user_agent: e.user_agent,
             ip: e.ip,
@@ -363,4 +359,13 @@ fn timestamp(value: Option<prost_types::Timestamp>, field: &str, v: &mut Violati
 pub(crate) fn timestamp_pb(value: Timestamp) -> prost_types::Timestamp {
     let (seconds, nanos) = value.to_seconds_nanos();
     prost_types::Timestamp { seconds, nanos }
+}
+
+/// What wrote a record, as the proto names it.
+pub(crate) const fn event_kind_pb(kind: EventKind) -> pb::EventKind {
+    match kind {
+        EventKind::Recorded => pb::EventKind::Recorded,
+        EventKind::Updated => pb::EventKind::Updated,
+        EventKind::Expired => pb::EventKind::Expired,
+    }
 }

@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use consent_core::EventKind;
 use consent_proto::v1 as pb;
 use tokio_stream::Stream;
 use tonic::{Code, Status};
@@ -41,10 +40,7 @@ impl Stream for SubscribeStream {
 fn response(item: FeedItem) -> pb::SubscribeResponse {
     let payload = match item {
         FeedItem::Event { record, resume_token } => {
-            let kind = match record.kind {
-                EventKind::Recorded => pb::EventKind::Recorded,
-                EventKind::Updated => pb::EventKind::Updated,
-            };
+            let kind = convert::event_kind_pb(record.kind);
             pb::subscribe_response::Payload::Event(pb::ConsentEvent {
                 kind: kind.into(),
                 revision: record.revision,

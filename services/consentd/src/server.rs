@@ -266,6 +266,7 @@ async fn open_store(config: &Config) -> Result<impl ServingStore + use<>, Server
     }
     register_pool_usage(store.clone());
     register_standbys(store.clone());
+    store.spawn_expiry(config.store.expiry_interval);
     Ok(store)
 }
 

@@ -17,6 +17,8 @@ pub struct Model {
     pub record_id: String,
     pub revision: i64,
     pub collected_at: i64,
+    pub expires_at: Option<i64>,
+    pub expired: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

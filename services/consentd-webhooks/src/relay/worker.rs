@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use consent_adapter::Notification;
 use consent_core::webhooks::{DeliveryAttempt, DeliveryOutcome, Progress, WebhookSubscription, event_id};
-use consent_core::{ConsentError, ConsentRecord, Timestamp};
+use consent_core::{ConsentError, ConsentRecord, ConsentStatus, EventKind, Timestamp};
 use tokio::sync::watch;
 use uuid::Uuid;
 
@@ -302,8 +302,12 @@ impl<S: RelayStore> Worker<S> {
             return Err(ConsentError::Internal("a change without a view".to_owned()));
         };
         // The change as it was made, the same on every attempt: not what a
-        // check would answer at the time of delivery.
-        view.status = view.record.decision.into();
+        // check would answer at the time of delivery. An expiry's change is
+        // the expiry.
+        view.status = match view.record.kind {
+            EventKind::Expired => ConsentStatus::Expired,
+            EventKind::Recorded | EventKind::Updated => view.record.decision.into(),
+        };
         let event = event.to_string();
         let subscription_id = subscription.id.to_string();
         let notification = Notification { event_id: &event, subscription_id: &subscription_id, view: &view };

@@ -155,6 +155,7 @@ pub(super) struct FileStoreConfig {
     pub(super) statement_timeout_ms: Option<u64>,
     pub(super) standby_max_lag_ms: Option<u64>,
     pub(super) standby_wait_ms: Option<u64>,
+    pub(super) expiry_interval_ms: Option<u64>,
 }
 
 impl Config {
@@ -213,6 +214,7 @@ fn file_store(store: &StoreOptions) -> FileStoreConfig {
         statement_timeout_ms: Some(ms(store.statement_timeout)),
         standby_max_lag_ms: Some(ms(store.standby_max_lag)),
         standby_wait_ms: Some(ms(store.standby_wait)),
+        expiry_interval_ms: Some(ms(store.expiry_interval)),
     }
 }
 

@@ -241,6 +241,9 @@ impl Config {
         if let Some(ms) = file.store.statement_timeout_ms {
             store.statement_timeout = Duration::from_millis(ms);
         }
+        if let Some(ms) = file.store.expiry_interval_ms {
+            store.expiry_interval = Duration::from_millis(ms);
+        }
         if let Some(ms) = file.store.standby_max_lag_ms {
             store.standby_max_lag = Duration::from_millis(ms);
         }
@@ -297,6 +300,12 @@ impl Config {
         validate_database_url(&self.store.database_url)?;
         for url in &self.store.read_database_urls {
             validate_read_database_url(&self.store.database_url, url)?;
+        }
+        if self.store.expiry_interval.is_zero() {
+            return Err(ConfigError::Invalid {
+                setting: "store.expiry_interval_ms",
+                message: "must be at least 1".to_owned(),
+            });
         }
         if self.store.statement_timeout.is_zero() {
             return Err(ConfigError::Invalid {

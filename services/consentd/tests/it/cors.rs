@@ -140,6 +140,13 @@ async fn an_actual_call_from_an_allowed_origin_may_read_its_answer() {
     let headers = [("content-type", "application/json"), ("origin", ELSEWHERE)];
     let response = send(server.running().http_addr, "POST", &path, &headers, &body).await;
     assert_eq!(response.header("access-control-allow-origin"), None);
+    // A call without an Origin (a server's) still says the answer varies by
+    // it, so a shared cache never hands it to a browser.
+    let headers = [("content-type", "application/json")];
+    let response = send(server.running().http_addr, "POST", &path, &headers, &body).await;
+    assert_eq!(response.status, 200);
+    assert!(response.header("vary").is_some_and(|vary| vary.contains("origin")), "{response:?}");
+    assert_eq!(response.header("access-control-allow-origin"), None);
 }
 
 #[tokio::test]

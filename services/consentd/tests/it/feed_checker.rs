@@ -66,22 +66,56 @@ pub(crate) struct Segment {
     messages: Vec<Message>,
 }
 
-pub(crate) async fn write(mut client: Client, seed: u64, count: usize, done: watch::Sender<i64>) {
+/// Writes `count` requests; every fourth is a grant that expired a second
+/// ago, so the feed announces its expiry at once. Returns how many
+/// decisions will expire.
+pub(crate) async fn write(mut client: Client, seed: u64, count: usize, done: watch::Sender<i64>) -> usize {
     let mut rng = Rng(seed);
+    let mut expiring = 0;
     for i in 0..count {
         let mut purposes: Vec<&str> = PURPOSES.to_vec();
         let take = 1 + usize::try_from(rng.below(3)).unwrap();
         purposes.truncate(take);
         let target = rng.pick(&TARGETS);
-        let request = pb::RecordConsentRequest {
+        let mut request = pb::RecordConsentRequest {
             identities: vec![identity("user_id", &format!("w{seed}-{i}"))],
             decisions: purposes.iter().map(|p| decision(p, target, pb::Decision::Granted)).collect(),
             source: rng.pick(&SOURCES).to_owned(),
             ..Default::default()
         };
+        if i % 4 == 0 {
+            request.collected_at = Some(crate::support::seconds_ago(60));
+            request.expires_at = Some(crate::support::seconds_ago(1));
+            expiring += request.decisions.len();
+        }
         let revision = client.record_consent(request).await.unwrap().into_inner().revision;
         done.send_modify(|head| *head = (*head).max(revision));
     }
+    expiring
+}
+
+/// The whole log once the `expiring` expiries the writers caused are all
+/// announced (they are part of what the streams must agree on), with `head`
+/// moved to its end.
+pub(crate) async fn with_expiries(
+    client: &mut Client,
+    expiring: usize,
+    head: &watch::Sender<i64>,
+) -> Vec<pb::ConsentRecord> {
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let stored = loop {
+        let stored = history(client).await;
+        let announced = stored.iter().filter(|r| r.kind() == pb::EventKind::Expired).count();
+        assert!(announced <= expiring, "an expiry announced twice");
+        if announced == expiring {
+            break stored;
+        }
+        assert!(std::time::Instant::now() < give_up, "{announced} of {expiring} expiries announced");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let end = stored.iter().map(|r| r.revision).max().unwrap_or(0);
+    head.send_modify(|head| *head = (*head).max(end));
+    stored
 }
 
 /// Reads, drops the stream after a random number of messages, resumes from
@@ -215,13 +249,14 @@ async fn every_stream_is_ordered_reliable_resumable_bookmarkable_and_in_agreemen
     let writers: Vec<_> = (1..=3u64)
         .map(|seed| tokio::spawn(write(client.clone(), seed * 104_729, 40, head_sender.clone())))
         .collect();
+    let mut expiring = 0;
     for writer in writers {
-        writer.await.unwrap();
+        expiring += writer.await.unwrap();
     }
+    let mut client = client;
+    let stored = with_expiries(&mut client, expiring, &head_sender).await;
     done_sender.send(true).unwrap();
 
-    let mut client = client;
-    let stored = history(&mut client).await;
     let mut sequences = Vec::new();
     for (name, filter, task) in subscribers {
         let segments = task.await.unwrap();

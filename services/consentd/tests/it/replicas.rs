@@ -7,9 +7,9 @@ use consent_proto::v1::consent_service_client::ConsentServiceClient;
 use consent_store::testing::TestDatabase;
 use tokio::sync::watch;
 
-use crate::feed_checker::{Filter, check_stream, subscribe, write};
+use crate::feed_checker::{Filter, check_stream, subscribe, with_expiries, write};
 use crate::process::ConsentdProcess;
-use crate::support::{check_at_least, history, identity, record};
+use crate::support::{check_at_least, identity, record};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscribers_on_either_replica_see_every_write_in_order() {
@@ -71,12 +71,13 @@ async fn subscribers_on_either_replica_see_every_write_in_order() {
             .into_iter()
             .map(|(client, seed)| tokio::spawn(write(client, seed * 1_000_003, 30, head_sender.clone())))
             .collect::<Vec<_>>();
+    let mut expiring = 0;
     for writer in writers {
-        writer.await.unwrap();
+        expiring += writer.await.unwrap();
     }
+    let stored = with_expiries(&mut writer_a, expiring, &head_sender).await;
     done_sender.send(true).unwrap();
 
-    let stored = history(&mut writer_a).await;
     let revisions: Vec<i64> = stored.iter().map(|r| r.revision).collect();
     assert_eq!(revisions, (1..=*head.borrow()).collect::<Vec<_>>(), "one gapless sequence across replicas");
     let mut sequences = Vec::new();
