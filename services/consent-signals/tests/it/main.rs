@@ -1,0 +1,9 @@
+//! consent-signals' integration tests: one binary, a module per concern.
+
+mod decisions;
+mod gpp;
+mod malformed;
+mod properties;
+mod support;
+mod tcf;
+mod view;
