@@ -2,6 +2,7 @@
 
 pub mod adapter;
 pub mod json;
+pub mod signals;
 pub mod vendors;
 
 /// A fresh temporary directory for a server target's database. libFuzzer

@@ -38,9 +38,10 @@ pub use tcf::{
 
 use error::Context;
 
-/// The longest string decoded, in bytes. A TC string whose four segments
-/// each hold a full 65,535-vendor bitfield is about 44,000 characters; real
-/// ones are a few hundred to a few thousand.
+/// The longest string decoded, in bytes. A TC string whose four vendor
+/// sections (consents, legitimate interests, disclosed, allowed) each hold a
+/// full 65,535-vendor bitfield is about 44,000 characters; real ones are a
+/// few hundred to a few thousand.
 pub const MAX_SIGNAL_LEN: usize = 64 * 1024;
 
 /// Refuses an empty string and one longer than [`MAX_SIGNAL_LEN`], naming

@@ -51,7 +51,9 @@
 //! segment type other than 1–3 (or one given twice), an empty segment, a
 //! letter value above 25, more than [`MAX_RESTRICTED_VENDOR_IDS`] vendor ids
 //! across all publisher restrictions, and strings longer than
-//! [`crate::MAX_SIGNAL_LEN`]. Bits set in a bitfield beyond the purposes
+//! [`crate::MAX_SIGNAL_LEN`]. A vendor section needs no cap of its own:
+//! `max_vendor_id` is a 16-bit field (at most 65,535), a bitfield costs a
+//! bit per vendor, and range entries must ascend below it. Bits set in a bitfield beyond the purposes
 //! (or special features) the policy defines today are kept: they are what
 //! the string says, and the decisions read only the purposes they know
 //! ([`crate::TCF_PURPOSES`]). Two restrictions for the same purpose and
