@@ -49,7 +49,14 @@ impl Authenticator {
         external_id: Option<&str>,
         scopes: &[Scope],
     ) -> Result<String, KeyError> {
-        if !KeyKind::could_be_imported(vendor_key) {
+        // A key shaped like one of ours, or like a JWT, is checked as that
+        // and would never be found as an imported key.
+        let ours =
+            vendor_key.split_once('.').is_some_and(|(id, secret)| crate::keys::well_formed(id, secret));
+        if !KeyKind::could_be_imported(vendor_key)
+            || ours
+            || consentd_jwt::JwtVerifier::looks_like_jwt(vendor_key)
+        {
             return Err(IssueError::BadVendorKey.into());
         }
         let id = self.imported_id(vendor_key);

@@ -68,7 +68,10 @@ pub enum IssueError {
     #[error("{0}")]
     BadOrigin(String),
     /// The vendor key is empty, too long or not visible ASCII.
-    #[error("the vendor key must be 1 to {max} visible ASCII characters", max = crate::kind::MAX_IMPORTED_KEY_LEN)]
+    #[error(
+        "the vendor key must be 1 to {max} visible ASCII characters, and neither a consentd key nor a JWT",
+        max = crate::kind::MAX_IMPORTED_KEY_LEN
+    )]
     BadVendorKey,
     /// The same vendor key was imported before (its id is derived from it).
     #[error("this key is imported already as {0} (`consentd keys list` shows it)")]
@@ -179,7 +182,7 @@ pub async fn server_secret(store: &dyn KeyStore, configured: Option<&str>) -> Re
 
 /// Whether `id` and `secret` have the shape of the keys this service
 /// issues (ordinary and publishable).
-fn well_formed(id: &str, secret: &str) -> bool {
+pub(crate) fn well_formed(id: &str, secret: &str) -> bool {
     id.len() == 19
         && matches!(KeyKind::of(id), KeyKind::Ordinary | KeyKind::Publishable)
         && id[3..].bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))

@@ -25,13 +25,12 @@ pub(crate) async fn keyed_tenant<S: GatewayStore>(
         return Err(Failure::Forbidden);
     }
     if let Some(bound) = &principal.account {
-        // A request that names an account must name the key's. One that
-        // names none (Secure Privacy's lookups by person) is the tenant's,
-        // as it was for the vendor key before; a publishable key records
-        // only where its account is named.
+        // A key bound to an account acts only where the request names that
+        // account: a request naming none (Secure Privacy's lookups by
+        // person, lists) would reach the whole tenant.
         let other_account = match (&bound.external_id, &decoded.account) {
             (Some(id), Some(named)) => id != named,
-            (Some(_), None) => principal.publishable,
+            (Some(_), None) => true,
             (None, _) => false,
         };
         if bound.vendor != adapter.name() || other_account {

@@ -84,6 +84,9 @@ pub struct Gateway<S> {
     /// The most records a list streamed whole may hold (Secure Privacy's
     /// documented list): more is refused, in the vendor's shape.
     pub max_list_records: usize,
+    /// Lists streamed whole at once on this server (`[gateway]
+    /// max_whole_lists`); one more is refused with the vendor's 429.
+    pub whole_lists: Arc<tokio::sync::Semaphore>,
     /// Browser origins allowed on every vendor account (`[gateway]
     /// cors_origins`, as `https://host[:port]`).
     pub cors_origins: Arc<Vec<String>>,
@@ -119,8 +122,8 @@ pub fn routes<S: GatewayStore>(gateway: Gateway<S>, enabled: &[String]) -> Route
         for (path, routes) in by_path {
             let just_routes: Vec<Route> = routes.iter().map(|(_, route)| *route).collect();
             let cors = Arc::new(cors::layer(Arc::clone(&policy), adapter.as_ref(), &just_routes));
-            // A preflight is answered by the layer; anything else asking
-            // OPTIONS finds no route.
+            // tower-http answers every OPTIONS as a preflight: the inner
+            // service only completes the method router.
             let preflight = BrowserCors::new(Arc::clone(&cors), axum::routing::any(StatusCode::NOT_FOUND));
             let mut methods = MethodRouter::new().options_service(preflight);
             for (index, route) in routes {

@@ -10,6 +10,7 @@
 //! failed transfer, never a list that silently lacks records.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, header};
@@ -25,6 +26,11 @@ use crate::{Gateway, GatewayStore};
 /// Chunks (pages) buffered between the reader and the connection.
 const CHUNKS_IN_FLIGHT: usize = 2;
 
+/// How long a client may leave a chunk unread before its list is broken
+/// off (as a Subscribe stream's `send_timeout`): a stalled reader holds its
+/// pages and a list slot no longer than this.
+const SEND_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Every record matching `query`, as the vendor's list: refused with a bad
 /// request naming `PageSize` when more than the maximum match.
 pub(crate) async fn whole<S: GatewayStore>(
@@ -33,6 +39,12 @@ pub(crate) async fn whole<S: GatewayStore>(
     tenant: TenantId,
     query: QueryConsents,
 ) -> Result<Response, ConsentError> {
+    // A whole list runs past the call that started it (the pipeline's
+    // in-flight cap and deadline end with the answer's head): it holds a
+    // slot of its own until its last chunk is sent.
+    let Ok(slot) = Arc::clone(&gateway.whole_lists).try_acquire_owned() else {
+        return Ok(crate::http_response(adapter.encode_failure(&Failure::TooManyRequests)));
+    };
     let max = gateway.max_list_records;
     let mut count = 0;
     let mut pages = Pages::new(query.clone());
@@ -47,8 +59,9 @@ pub(crate) async fn whole<S: GatewayStore>(
     tokio::spawn(async move {
         if let Err(err) = stream(&gateway, adapter.as_ref(), &tenant, query, &chunks).await {
             tracing::warn!(error = %err, vendor = adapter.name(), "a whole list was broken off");
-            let _ = chunks.send(Err(err)).await;
+            let _ = chunks.send_timeout(Err(err), SEND_TIMEOUT).await;
         }
+        drop(slot);
     });
     let mut response = Response::new(Body::from_stream(ReceiverStream::new(receiver)));
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -64,7 +77,7 @@ async fn stream<S: GatewayStore>(
     chunks: &mpsc::Sender<Result<Bytes, ListError>>,
 ) -> Result<(), ListError> {
     let mut pages = Pages::new(query);
-    let (mut sent, mut chunk) = (0_usize, b"[".to_vec());
+    let (mut sent, mut chunk, mut first) = (0_usize, b"[".to_vec(), true);
     while let Some(records) = pages.next(gateway, tenant).await? {
         sent += records;
         if sent > gateway.max_list_records {
@@ -72,18 +85,22 @@ async fn stream<S: GatewayStore>(
         }
         let views = gateway.service.views(tenant, std::mem::take(&mut pages.records)).await?;
         for view in &views {
-            if chunk.len() > 1 {
+            // Items of every page but the very first follow a comma.
+            if !first {
                 chunk.push(b',');
             }
+            first = false;
             let item = adapter.encode_list_item(view).ok_or(ListError::NoItemEncoding)?;
             serde_json::to_writer(&mut chunk, &item).map_err(|_| ListError::NoItemEncoding)?;
         }
-        if chunks.send(Ok(Bytes::from(std::mem::take(&mut chunk)))).await.is_err() {
-            return Ok(()); // The client left.
+        match chunks.send_timeout(Ok(Bytes::from(std::mem::take(&mut chunk))), SEND_TIMEOUT).await {
+            Ok(()) => {}
+            Err(mpsc::error::SendTimeoutError::Closed(_)) => return Ok(()), // The client left.
+            Err(mpsc::error::SendTimeoutError::Timeout(_)) => return Err(ListError::Stalled),
         }
     }
     chunk.push(b']');
-    let _ = chunks.send(Ok(Bytes::from(chunk))).await;
+    let _ = chunks.send_timeout(Ok(Bytes::from(chunk)), SEND_TIMEOUT).await;
     Ok(())
 }
 
@@ -129,6 +146,8 @@ enum ListError {
     GrewPastMaximum(usize),
     #[error("the adapter cannot encode a list item")]
     NoItemEncoding,
+    #[error("the client left a chunk unread for {SEND_TIMEOUT:?}")]
+    Stalled,
 }
 
 /// The refusal of a list longer than `max`, in the vendor's shape, naming

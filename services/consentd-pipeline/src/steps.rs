@@ -111,7 +111,14 @@ impl Step for Rate {
     type Pass = ();
 
     async fn admit(&self, arrival: &Arrival, extensions: &mut http::Extensions) -> Result<(), Refusal> {
+        // A publishable key is every visitor's of a site: each address
+        // spends its own share of it, so one copier cannot spend it for all.
+        let per_address;
         let budget = match (extensions.get::<Principal>(), &arrival.credential) {
+            (Some(principal), _) if principal.publishable => {
+                per_address = principal.key_id.as_deref().map(|id| format!("{id}:ip:{}", arrival.client));
+                per_address.as_deref()
+            }
             (Some(principal), _) => principal.key_id.as_deref(),
             (None, Credential::Keyless { budget }) => self.gate.authenticator().map(|_| budget.as_str()),
             (None, Credential::Key(_)) => None,

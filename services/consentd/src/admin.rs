@@ -44,7 +44,8 @@ pub(super) async fn keys(command: KeysCommand) -> Result<(), String> {
         }
         KeysCommand::Import { tenant, vendor, key, external_id, scopes, admin } => {
             let tenant = TenantId::new(validate_tenant(&tenant)?);
-            let scopes = parse_scopes(&scopes)?;
+            // Write only unless asked: vendor keys often sit in web pages.
+            let scopes = if scopes.is_empty() { vec![Scope::Write] } else { parse_scopes(&scopes)? };
             let (store, authenticator) = keyed(&admin).await?;
             if let Some(external_id) = &external_id {
                 bound_to(&store, &vendor, external_id, &tenant).await?;

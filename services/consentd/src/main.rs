@@ -98,7 +98,8 @@ enum KeysCommand {
         /// vendor bound to the tenant]
         #[arg(long)]
         external_id: Option<String>,
-        /// A scope (repeatable) [default: consent:write consent:read consent:subscribe]
+        /// A scope (repeatable) [default: consent:write — a vendor key often
+        /// sits in a web page; grant reads only to a key that does not]
         #[arg(long = "scope")]
         scopes: Vec<String>,
         #[command(flatten)]

@@ -236,6 +236,7 @@ async fn start_on<S: ServingStore>(config: &Config, store: S) -> Result<RunningS
         max_response_bytes: limits.max_response_bytes,
         webhooks,
         max_list_records: config.gateway.max_list_records,
+        whole_lists: Arc::new(tokio::sync::Semaphore::new(config.gateway.max_whole_lists)),
         cors_origins: Arc::new(config.gateway.cors_origins.clone()),
         mounts: config.gateway.mounts.clone(),
         locator: consentd_geo::Locator::new(&config.gateway.location)?,

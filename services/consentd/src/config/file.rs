@@ -94,6 +94,7 @@ pub(super) struct FileGatewayConfig {
     pub(super) trusted_proxies: Option<Vec<std::net::IpAddr>>,
     pub(super) cors_origins: Option<Vec<String>>,
     pub(super) max_list_records: Option<usize>,
+    pub(super) max_whole_lists: Option<usize>,
     pub(super) mounts: Option<std::collections::BTreeMap<String, String>>,
     pub(super) location: Option<consentd_geo::LocationSettings>,
 }
@@ -189,6 +190,7 @@ impl Config {
                 trusted_proxies: Some(self.gateway.trusted_proxies.clone()),
                 cors_origins: Some(self.gateway.cors_origins.clone()),
                 max_list_records: Some(self.gateway.max_list_records),
+                max_whole_lists: Some(self.gateway.max_whole_lists),
                 mounts: Some(self.gateway.mounts.clone()),
                 location: Some(self.gateway.location.clone()),
             },
@@ -286,6 +288,7 @@ pub(super) fn gateway_settings(file: FileGatewayConfig) -> Result<GatewaySetting
         trusted_proxies: file.trusted_proxies.unwrap_or_default(),
         cors_origins,
         max_list_records: file.max_list_records.unwrap_or(defaults.max_list_records),
+        max_whole_lists: file.max_whole_lists.unwrap_or(defaults.max_whole_lists),
         mounts: file.mounts.unwrap_or_default(),
         location: file.location.unwrap_or_default(),
     })

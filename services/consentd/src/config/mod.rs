@@ -94,6 +94,9 @@ pub struct GatewaySettings {
     pub cors_origins: Vec<String>,
     /// The most records a vendor's list answered whole may hold.
     pub max_list_records: usize,
+    /// Lists streamed whole at once (each holds two pages in memory until
+    /// its client has read it).
+    pub max_whole_lists: usize,
     /// Where each vendor's routes are served instead of its base path.
     pub mounts: std::collections::BTreeMap<String, String>,
     /// Where requests come from, for the records' evidence.
@@ -108,6 +111,7 @@ impl Default for GatewaySettings {
             trusted_proxies: Vec::new(),
             cors_origins: Vec::new(),
             max_list_records: 100_000,
+            max_whole_lists: 8,
             mounts: std::collections::BTreeMap::new(),
             location: consentd_geo::LocationSettings::default(),
         }
@@ -416,6 +420,12 @@ impl Config {
             &self.gateway.mounts,
         )
         .map_err(|message| ConfigError::Invalid { setting: "gateway.mounts", message })?;
+        if self.gateway.max_whole_lists == 0 {
+            return Err(ConfigError::Invalid {
+                setting: "gateway.max_whole_lists",
+                message: "must be at least 1".to_owned(),
+            });
+        }
         if self.gateway.max_list_records == 0 {
             return Err(ConfigError::Invalid {
                 setting: "gateway.max_list_records",

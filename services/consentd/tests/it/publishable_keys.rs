@@ -118,3 +118,30 @@ async fn a_publishable_key_for_an_unbound_account_is_not_issued() {
         .unwrap();
     assert!(!output.status.success(), "an origin is required");
 }
+
+#[tokio::test]
+async fn each_address_spends_its_own_share_of_a_publishable_keys_rate() {
+    let server = TestServer::start_with(|config| {
+        config.auth = AuthMode::Required;
+        config.limits.calls.rate_per_key = 1;
+        config.limits.calls.burst_per_key = 1;
+        config.gateway.trusted_proxies = vec![std::net::IpAddr::from([127, 0, 0, 1])];
+    })
+    .await;
+    bind_with_origins(&server.database_url(), "acme", "jentis", JENTIS_ACCOUNT, &[SHOP]);
+    let key = create_publishable(&server.database_url(), "jentis", JENTIS_ACCOUNT, &[SHOP]);
+    let from = |address: &'static str| {
+        let server = &server;
+        let key = key.clone();
+        async move {
+            let headers = [("content-type", "text/plain"), ("origin", SHOP), ("x-forwarded-for", address)];
+            let body = fixture("jentis", "request-documented-example.json");
+            send(server.running().http_addr, "POST", &format!("/jentis?key={key}"), &headers, &body)
+                .await
+                .status
+        }
+    };
+    assert_eq!(from("198.51.100.1").await, 200);
+    assert_eq!(from("198.51.100.1").await, 429, "one visitor spent its share");
+    assert_eq!(from("198.51.100.2").await, 200, "another visitor still records");
+}

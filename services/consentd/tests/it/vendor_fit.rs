@@ -5,6 +5,7 @@
 //! evidence.
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
 
 use consent_proto::v1 as pb;
 use consentd::config::AuthMode;
@@ -182,4 +183,69 @@ async fn the_location_comes_from_trusted_edge_headers_and_a_geoip_database() {
     assert_eq!(items.as_array().unwrap().len(), 1, "{items}");
     assert_eq!(items[0]["Fingerprint"]["State"], "ENG", "{items}");
     assert_eq!(items[0]["Fingerprint"]["Country"], "GB", "{items}");
+}
+
+/// `people` people each granting `purposes` purposes over gRPC: current
+/// records for the Secure Privacy list, quickly.
+async fn current_records(client: &mut KeyedClient, people: usize, purposes: usize) {
+    for person in 0..people {
+        let request = pb::RecordConsentRequest {
+            identities: vec![pb::Identity {
+                namespace: "custom_user_id".into(),
+                value: format!("p-{person}"),
+            }],
+            decisions: (0..purposes)
+                .map(|p| crate::support::decision(&format!("purpose-{p}"), "", pb::Decision::Granted))
+                .collect(),
+            source: "web".into(),
+            ..Default::default()
+        };
+        client.record_consent(request).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_whole_list_of_many_pages_is_one_json_array() {
+    let (server, key, mut client) = keyed_server(|_| {}).await;
+    // More than a page of the store's (1,000 records).
+    current_records(&mut client, 25, 100).await;
+    let response = sp_list(&server, &key, "").await;
+    assert_eq!(response.status, 200);
+    let items = response.json();
+    assert_eq!(items.as_array().expect("one JSON array").len(), 2500);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_that_stalls_holds_a_whole_list_slot_only_for_a_while() {
+    let (server, key, mut client) = keyed_server(|config| config.gateway.max_whole_lists = 1).await;
+    // Several MiB: more than the sockets between us hold.
+    current_records(&mut client, 100, 100).await;
+    let http = server.running().http_addr;
+    let mut stalled = tokio::net::TcpStream::connect(http).await.unwrap();
+    let request =
+        format!("GET /api/universalconsent HTTP/1.1\r\nhost: t\r\nauthorization: Bearer {key}\r\n\r\n");
+    tokio::io::AsyncWriteExt::write_all(&mut stalled, request.as_bytes()).await.unwrap();
+    // The stalled list holds the one slot: another is refused at once, in
+    // Secure Privacy's shape.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let response = sp_list(&server, &key, "?Country=XX").await;
+        if response.status == 429 {
+            assert!(response.header("retry-after").is_some());
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the stalled list never held its slot: {response:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Left unread past the send timeout, it is broken off and the slot freed.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let response = sp_list(&server, &key, "?Country=XX").await;
+        if response.status == 200 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the slot was never freed: {response:?}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    drop(stalled);
 }
