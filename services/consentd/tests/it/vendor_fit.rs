@@ -218,16 +218,22 @@ async fn a_whole_list_of_many_pages_is_one_json_array() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reader_that_stalls_holds_a_whole_list_slot_only_for_a_while() {
     let (server, key, mut client) = keyed_server(|config| config.gateway.max_whole_lists = 1).await;
-    // Several MiB: more than the sockets between us hold.
-    current_records(&mut client, 100, 100).await;
+    // About 11 MiB: more than the sockets between us hold (the server's
+    // send buffer alone grows to 4 MiB on loopback).
+    current_records(&mut client, 300, 100).await;
     let http = server.running().http_addr;
-    let mut stalled = tokio::net::TcpStream::connect(http).await.unwrap();
+    // A small receive window: the server cannot push the list into the
+    // sockets' buffers and finish it (loopback buffers grow to megabytes).
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stalled = socket.connect(http).await.unwrap();
     let request =
         format!("GET /api/universalconsent HTTP/1.1\r\nhost: t\r\nauthorization: Bearer {key}\r\n\r\n");
     tokio::io::AsyncWriteExt::write_all(&mut stalled, request.as_bytes()).await.unwrap();
+    let started = std::time::Instant::now();
     // The stalled list holds the one slot: another is refused at once, in
     // Secure Privacy's shape.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
         let response = sp_list(&server, &key, "?Country=XX").await;
         if response.status == 429 {
@@ -238,7 +244,7 @@ async fn a_reader_that_stalls_holds_a_whole_list_slot_only_for_a_while() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // Left unread past the send timeout, it is broken off and the slot freed.
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let deadline = std::time::Instant::now() + Duration::from_secs(40);
     loop {
         let response = sp_list(&server, &key, "?Country=XX").await;
         if response.status == 200 {
@@ -247,5 +253,6 @@ async fn a_reader_that_stalls_holds_a_whole_list_slot_only_for_a_while() {
         assert!(std::time::Instant::now() < deadline, "the slot was never freed: {response:?}");
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+    assert!(started.elapsed() >= Duration::from_secs(5), "freed before the send timeout: it was not stalled");
     drop(stalled);
 }
