@@ -48,7 +48,7 @@ bench-expiry: ## 100,000 grants expiring within a minute: how long after expires
 # fuzz/corpus/<target> (with fuzz/seeds/<target> read too where it exists), a
 # crash to fuzz/artifacts/<target>. The server targets keep state across
 # inputs on purpose, so leak detection is off for them.
-FUZZ_TARGETS := adobe_decode intempt_decode jentis_decode secureprivacy_decode tcf_decode gpp_decode grpc_requests gateway_requests
+FUZZ_TARGETS := adobe_decode intempt_decode jentis_decode secureprivacy_decode native_decode tcf_decode gpp_decode grpc_requests gateway_requests
 FUZZ_SECONDS ?= 600
 
 fuzz:       ## every fuzz target for FUZZ_SECONDS seconds each (default 600)

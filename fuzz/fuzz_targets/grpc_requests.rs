@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use consent_core::ConsentService;
 use consent_proto::v1 as pb;
+use consent_signals::{ConsentModeMapping, GpcPolicy, SignalMapping, SignalPolicies};
 use consent_proto::v1::consent_service_server::ConsentService as _;
 use consent_store::{SqlStore, StoreOptions};
 use consentd_auth::Principal;
@@ -48,7 +49,19 @@ fn harness() -> &'static Harness {
         let (service, shutdown) = runtime.block_on(async {
             let store = SqlStore::connect(&StoreOptions::new(url)).await.expect("store connects");
             store.migrate().await.expect("migrations run");
-            let service = ConsentService::new(store);
+            // Signals on, so every record request goes through the decoders
+            // and a tenant policy that uses each of its settings.
+            let mapping = SignalMapping {
+                tcf_vendors: vec![1, 2, 755],
+                gpc: GpcPolicy { enabled: true, ..GpcPolicy::default() },
+                consent_mode: ConsentModeMapping {
+                    ad_storage: Some("marketing".to_owned()),
+                    ..ConsentModeMapping::default()
+                },
+                ..SignalMapping::default()
+            };
+            let policies = SignalPolicies::new(mapping, std::collections::BTreeMap::new()).expect("valid settings");
+            let service = ConsentService::new(store).with_signals(std::sync::Arc::new(policies));
             let (shutdown, stopped) = tokio::sync::watch::channel(false);
             let settings = FeedSettings {
                 heartbeat_interval: Duration::from_millis(200),
@@ -87,7 +100,7 @@ fuzz_target!(|data: &[u8]| {
     let service = &harness.service;
     harness.runtime.block_on(async {
         let call = async {
-            match selector % 6 {
+            match selector % 8 {
                 0 => {
                     let Ok(message) = pb::RecordConsentRequest::decode(bytes) else { return };
                     check("RecordConsent", service.record_consent(request(message)).await);
@@ -107,6 +120,14 @@ fuzz_target!(|data: &[u8]| {
                 4 => {
                     let Ok(message) = pb::GetConsentRequest::decode(bytes) else { return };
                     check("GetConsent", service.get_consent(request(message)).await);
+                }
+                5 => {
+                    let Ok(message) = pb::BatchCheckConsentRequest::decode(bytes) else { return };
+                    check("BatchCheckConsent", service.batch_check_consent(request(message)).await);
+                }
+                6 => {
+                    let Ok(message) = pb::GetConsentModeStateRequest::decode(bytes) else { return };
+                    check("GetConsentModeState", service.get_consent_mode_state(request(message)).await);
                 }
                 _ => {
                     let Ok(message) = pb::SubscribeRequest::decode(bytes) else { return };

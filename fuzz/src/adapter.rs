@@ -259,7 +259,9 @@ fn check_keyless(adapter: &dyn VendorAdapter, route: usize, decoded: &Decoded) {
         Operation::UpdateLatest(_)
         | Operation::List(_)
         | Operation::ListAll(_)
-        | Operation::Subscribe { .. } => false,
+        | Operation::Subscribe { .. }
+        | Operation::BatchCheck(_)
+        | Operation::ConsentMode { .. } => false,
     };
     assert!(
         holds,
@@ -318,6 +320,8 @@ fn records_of(
             evidence: cmd.evidence.clone(),
             revision: first_revision + i64::try_from(i).unwrap_or(0),
             kind: EventKind::Recorded,
+            implied_by: None,
+            gpc_conflict: false,
         })
         .collect()
 }
@@ -378,6 +382,16 @@ fn after_decode(adapter: &dyn VendorAdapter, route: usize, decoded: Decoded, now
                 route,
                 &Outcome::Subscribed { id: Uuid::nil().to_string(), secret: "secret".into() },
             ));
+        }
+        Operation::BatchCheck(mut cmd) => {
+            validated(adapter, "batch check", validate::batch_check(&mut cmd));
+            let outcome = consent_core::BatchCheckOutcome { results: Vec::new(), revision: 0 };
+            check_status(adapter.encode(route, &Outcome::Checked(outcome)));
+        }
+        Operation::ConsentMode { mut subject, .. } => {
+            validated(adapter, "consent mode subject", validate::latest(&mut subject, ""));
+            let outcome = consent_core::ConsentModeOutcome { types: Vec::new(), revision: 0 };
+            check_status(adapter.encode(route, &Outcome::ConsentMode(outcome)));
         }
     }
 }

@@ -194,3 +194,33 @@ pub const SECUREPRIVACY: Vendor = Vendor {
         r#"{"CustomUserId":"jane.doe@example.com","ConsentGiven":"All","ConsentType":"EmailMarketing"}"#,
     ],
 };
+
+const NATIVE_VALUES: [&str; 27 + 8] = concat(
+    COMMON,
+    ["device_id", "d-1", "marketing", "analytics", "tcf.vendor_consent", "tcf.vendor.755", "pk_0123456789abcdef.s", "subject_id"],
+);
+
+/// consentd's own JSON routes: a batch check body (the consent-mode route
+/// reads only its query).
+pub const NATIVE: Vendor = Vendor {
+    dict: Dict {
+        keys: &[
+            "subject",
+            "subject_id",
+            "identity",
+            "namespace",
+            "value",
+            "checks",
+            "purpose",
+            "target",
+            "at",
+            "min_revision",
+            "key",
+        ],
+        values: &NATIVE_VALUES,
+    },
+    templates: &[
+        r#"{"subject":{"identity":{"namespace":"email","value":"user@example.com"}},"checks":[{"purpose":"marketing"},{"purpose":"analytics","target":"vendor-a"}],"at":"2026-11-30T10:46:01Z","min_revision":"42"}"#,
+        r#"{"subject":{"subject_id":"eeeef9fc-2711-5531-ab1a-6e44153cdafc"},"checks":[{"purpose":"tcf.vendor_consent","target":"tcf.vendor.755"}],"min_revision":7}"#,
+    ],
+};

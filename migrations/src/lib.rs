@@ -12,6 +12,7 @@ mod m20261206_000005_subject_revision_index;
 mod m20261206_000006_evidence_gpc;
 mod m20261206_000007_key_accounts_and_origins;
 mod m20261206_000008_state_expiry;
+mod m20261207_000009_record_signals;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000006_evidence_gpc::Migration),
             Box::new(m20261206_000007_key_accounts_and_origins::Migration),
             Box::new(m20261206_000008_state_expiry::Migration),
+            Box::new(m20261207_000009_record_signals::Migration),
         ]
     }
 }

@@ -42,11 +42,7 @@ pub(crate) fn decode(request: &Request<'_>, vendor: &str) -> Result<Decoded, Fai
             }
             records.push(RecordConsent {
                 identities: vec![Identity::new(namespace.clone(), value.clone())],
-                decisions: vec![PurposeDecision {
-                    purpose: PURPOSE.to_owned(),
-                    target: String::new(),
-                    decision,
-                }],
+                decisions: vec![PurposeDecision::stated(PURPOSE.to_owned(), String::new(), decision)],
                 collected_at: None,
                 expires_at: None,
                 source: SOURCE.to_owned(),

@@ -15,8 +15,9 @@ pub mod conformance;
 pub mod fields;
 
 use consent_core::{
-    ConsentError, ConsentRecord, ConsentView, Evidence, FeedFilter, QueryConsents, RecordConsent,
-    RecordFilter, SubjectRef, Timestamp, UpdateLatest,
+    BatchCheckConsent, BatchCheckOutcome, ConsentError, ConsentModeOutcome, ConsentRecord, ConsentView,
+    Evidence, FeedFilter, QueryConsents, RecordConsent, RecordFilter, Revision, SubjectRef, Timestamp,
+    UpdateLatest,
 };
 use uuid::Uuid;
 
@@ -215,7 +216,9 @@ impl Decoded {
             | Operation::Latest { .. }
             | Operation::List(_)
             | Operation::ListAll(_)
-            | Operation::Subscribe { .. } => &[],
+            | Operation::Subscribe { .. }
+            | Operation::BatchCheck(_)
+            | Operation::ConsentMode { .. } => &[],
         }
     }
 }
@@ -253,6 +256,16 @@ pub enum Operation {
         /// Where to deliver them.
         url: String,
     },
+    /// Several checks of one subject from one state (consentd's own
+    /// `BatchCheckConsent` over HTTP).
+    BatchCheck(BatchCheckConsent),
+    /// Google Consent Mode v2's view of a subject.
+    ConsentMode {
+        /// The subject.
+        subject: SubjectRef,
+        /// Answer from a state that includes at least this revision.
+        min_revision: Revision,
+    },
 }
 
 /// What an operation needs of the caller's key.
@@ -271,13 +284,20 @@ impl Operation {
     pub const fn need(&self) -> Need {
         match self {
             Self::Record(_) | Self::UpdateLatest(_) => Need::Write,
-            Self::Latest { .. } | Self::List(_) | Self::ListAll(_) => Need::Read,
+            Self::Latest { .. }
+            | Self::List(_)
+            | Self::ListAll(_)
+            | Self::BatchCheck(_)
+            | Self::ConsentMode { .. } => Need::Read,
             Self::Subscribe { .. } => Need::Subscribe,
         }
     }
 }
 
 /// What an operation produced, for the adapter to encode.
+// One per call, made once and read in place: boxing the view would cost an
+// allocation on the hot lookup to save a move of a few hundred bytes.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// The records written ([`Operation::Record`], [`Operation::UpdateLatest`]).
@@ -300,6 +320,10 @@ pub enum Outcome {
         /// The secret that signs its deliveries: shown this once.
         secret: String,
     },
+    /// The answers of a batch ([`Operation::BatchCheck`]).
+    Checked(BatchCheckOutcome),
+    /// The Consent Mode view ([`Operation::ConsentMode`]).
+    ConsentMode(ConsentModeOutcome),
 }
 
 /// A change to notify a webhook subscriber of.

@@ -74,7 +74,7 @@ pub(crate) fn decode(request: &Request<'_>, vendor: &str) -> Result<Decoded, Fai
 
     let record = RecordConsent {
         identities,
-        decisions: vec![PurposeDecision { purpose, target: String::new(), decision }],
+        decisions: vec![PurposeDecision::stated(purpose, String::new(), decision)],
         collected_at: Some(collected_at),
         expires_at,
         source,

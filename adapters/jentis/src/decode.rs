@@ -53,10 +53,8 @@ pub(crate) fn record(submission: &ConsentSubmission, request: &Request<'_>, vend
     let decisions = consent
         .vendors
         .iter()
-        .map(|(vendor_id, status)| PurposeDecision {
-            purpose: String::new(),
-            target: vendor_id.clone(),
-            decision: decision(*status),
+        .map(|(vendor_id, status)| {
+            PurposeDecision::stated(String::new(), vendor_id.clone(), decision(*status))
         })
         .collect();
     let mut evidence = Evidence {

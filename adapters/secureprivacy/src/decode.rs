@@ -159,6 +159,7 @@ fn list(request: &Request<'_>) -> Result<Decoded, Failure> {
         collected_after,
         collected_before,
         expiring_before: None,
+        gpc_conflict: false,
         ip,
         user_agent,
         country,
@@ -229,7 +230,7 @@ fn record_command(
 ) -> RecordConsent {
     RecordConsent {
         identities: vec![identity],
-        decisions: vec![PurposeDecision { purpose, target, decision }],
+        decisions: vec![PurposeDecision::stated(purpose, target, decision)],
         // Secure Privacy's clients do not say when: the server's now.
         collected_at: None,
         expires_at: None,

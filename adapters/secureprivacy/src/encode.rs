@@ -77,28 +77,44 @@ pub(crate) fn encode(route: usize, outcome: &Outcome) -> Response {
 fn written(outcome: &Outcome) -> Option<&[ConsentRecord]> {
     match outcome {
         Outcome::Written(records) => Some(records),
-        Outcome::Latest(_) | Outcome::Listed { .. } | Outcome::Subscribed { .. } => None,
+        Outcome::Latest(_)
+        | Outcome::Listed { .. }
+        | Outcome::Subscribed { .. }
+        | Outcome::Checked(_)
+        | Outcome::ConsentMode(_) => None,
     }
 }
 
 fn latest(outcome: &Outcome) -> Option<Option<&ConsentView>> {
     match outcome {
         Outcome::Latest(view) => Some(view.as_ref()),
-        Outcome::Written(_) | Outcome::Listed { .. } | Outcome::Subscribed { .. } => None,
+        Outcome::Written(_)
+        | Outcome::Listed { .. }
+        | Outcome::Subscribed { .. }
+        | Outcome::Checked(_)
+        | Outcome::ConsentMode(_) => None,
     }
 }
 
 fn listed(outcome: &Outcome) -> Option<(&[ConsentView], &str, &RecordFilter)> {
     match outcome {
         Outcome::Listed { views, next_page_token, filter } => Some((views, next_page_token, filter)),
-        Outcome::Written(_) | Outcome::Latest(_) | Outcome::Subscribed { .. } => None,
+        Outcome::Written(_)
+        | Outcome::Latest(_)
+        | Outcome::Subscribed { .. }
+        | Outcome::Checked(_)
+        | Outcome::ConsentMode(_) => None,
     }
 }
 
 fn subscribed(outcome: &Outcome) -> Option<(&str, &str)> {
     match outcome {
         Outcome::Subscribed { id, secret } => Some((id, secret)),
-        Outcome::Written(_) | Outcome::Latest(_) | Outcome::Listed { .. } => None,
+        Outcome::Written(_)
+        | Outcome::Latest(_)
+        | Outcome::Listed { .. }
+        | Outcome::Checked(_)
+        | Outcome::ConsentMode(_) => None,
     }
 }
 

@@ -62,6 +62,13 @@ impl ConsentService for Bare {
         Err(only_checks())
     }
 
+    async fn get_consent_mode_state(
+        &self,
+        _: Request<pb::GetConsentModeStateRequest>,
+    ) -> Result<Response<pb::GetConsentModeStateResponse>, Status> {
+        Err(only_checks())
+    }
+
     async fn check_consent(
         &self,
         _: Request<pb::CheckConsentRequest>,

@@ -287,7 +287,7 @@ fn loaded_record(subject: u64, round: u64) -> RecordConsent {
         identities: vec![Identity::new("user_id", format!("L{subject}"))],
         decisions: PURPOSES
             .iter()
-            .map(|purpose| PurposeDecision { purpose: (*purpose).into(), target: String::new(), decision })
+            .map(|purpose| PurposeDecision::stated(*purpose, String::new(), decision))
             .collect(),
         // The second round is collected a day after the first.
         collected_at: Some(

@@ -106,6 +106,8 @@ mod tests {
             evidence: Evidence::default(),
             revision,
             kind: EventKind::Recorded,
+            implied_by: None,
+            gpc_conflict: false,
         }
     }
 

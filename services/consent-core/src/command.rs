@@ -144,7 +144,7 @@ pub struct BatchCheckConsent {
 }
 
 /// One check of a batch.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PurposeTarget {
     /// The purpose; empty asks about all-purposes records only.
     pub purpose: String,
@@ -207,6 +207,10 @@ pub struct RecordFilter {
     /// their query's fingerprint.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expiring_before: Option<Timestamp>,
+    /// Only records marked `gpc_conflict` (when true). Serialized only when
+    /// set, as `expiring_before`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub gpc_conflict: bool,
     /// Only records with this evidence IP.
     pub ip: String,
     /// Only records with this evidence user agent.

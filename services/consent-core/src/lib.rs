@@ -11,6 +11,7 @@ pub mod keys;
 pub mod model;
 pub mod page;
 pub mod service;
+pub mod signals;
 pub mod store;
 pub mod subject;
 pub mod time;
@@ -27,10 +28,11 @@ pub use error::{ConsentError, ErrorCode, FieldViolation};
 pub use feed::{ChangeFilter, ChangePage, FeedFilter, FeedStart, Subscribe};
 pub use keys::{KeyAccount, KeyStore, StoredKey};
 pub use model::{
-    ConsentRecord, ConsentStatus, Decision, EventKind, Evidence, Identity, PurposeDecision, Revision,
+    ConsentRecord, ConsentStatus, Decision, EventKind, Evidence, Identity, PurposeDecision, Revision, Signal,
     SubjectRef, TenantId,
 };
-pub use service::ConsentService;
+pub use service::{ConsentModeOutcome, ConsentService};
+pub use signals::{CONSENT_MODE_TYPES, DecodedSignals, NoSignals, SignalPolicy};
 pub use store::{
     ConsentStore, CurrentCheck, CurrentChecks, FirstCollected, Listed, SCAN_WINDOW, TargetCheck,
 };

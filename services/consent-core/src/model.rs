@@ -172,6 +172,8 @@ impl Evidence {
             &self.consent_id,
             &self.vendor,
             &self.payload_digest,
+            &self.tc_string,
+            &self.gpp_string,
         ]
         .iter()
         .map(|text| text.len())
@@ -217,6 +219,45 @@ pub struct Evidence {
     /// the field existed.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub gpc: bool,
+    /// An IAB TCF v2.2 TC string, as the CMP produced it. Serialized only
+    /// when set, as `gpc`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub tc_string: String,
+    /// An IAB GPP string, as the CMP produced it. Serialized only when set.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub gpp_string: String,
+}
+
+/// The consent signal that implied a decision the request did not state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Signal {
+    /// The evidence's TC string.
+    Tcf,
+    /// The evidence's GPP string.
+    Gpp,
+    /// The Global Privacy Control signal, under the tenant's GPC policy.
+    Gpc,
+}
+
+impl Signal {
+    /// The stable name stored in the database.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Tcf => "tcf",
+            Self::Gpp => "gpp",
+            Self::Gpc => "gpc",
+        }
+    }
+
+    /// The signal stored under `name`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "tcf" => Some(Self::Tcf),
+            "gpp" => Some(Self::Gpp),
+            "gpc" => Some(Self::Gpc),
+            _ => None,
+        }
+    }
 }
 
 /// One decision within a record request.
@@ -228,6 +269,27 @@ pub struct PurposeDecision {
     pub target: String,
     /// The decision.
     pub decision: Decision,
+    /// The signal that implied the decision; `None` when the client stated
+    /// it. Set by the server only (docs/signals.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub implied_by: Option<Signal>,
+    /// A GPC denial and an explicit grant of the same purpose in one request
+    /// (docs/signals.md#gpc): set on both. Set by the server only.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub gpc_conflict: bool,
+}
+
+impl PurposeDecision {
+    /// A decision the client stated.
+    pub fn stated(purpose: impl Into<String>, target: impl Into<String>, decision: Decision) -> Self {
+        Self {
+            purpose: purpose.into(),
+            target: target.into(),
+            decision,
+            implied_by: None,
+            gpc_conflict: false,
+        }
+    }
 }
 
 /// One immutable piece of evidence.
@@ -261,6 +323,10 @@ pub struct ConsentRecord {
     pub revision: Revision,
     /// Whether a record or an update call wrote it.
     pub kind: EventKind,
+    /// The signal that implied the decision; `None` when stated.
+    pub implied_by: Option<Signal>,
+    /// See [`PurposeDecision::gpc_conflict`].
+    pub gpc_conflict: bool,
 }
 
 impl ConsentRecord {

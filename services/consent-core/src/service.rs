@@ -3,19 +3,21 @@
 //! the I/O.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use uuid::Uuid;
 
 use crate::check;
 use crate::command::{
     BatchCheckConsent, BatchCheckOutcome, CheckConsent, CheckOutcome, CheckResult, ConsentView, GetConsent,
-    QueryConsents, QueryPage, RecordConsent, RecordFilter, UpdateConsent, UpdateLatest, WriteCommand,
-    WriteOutcome,
+    PurposeTarget, QueryConsents, QueryPage, RecordConsent, RecordFilter, UpdateConsent, UpdateLatest,
+    WriteCommand, WriteOutcome,
 };
 use crate::error::ConsentError;
 use crate::feed::{self, ChangeFilter, ChangePage, FeedFilter, FeedStart, Subscribe};
-use crate::model::{ConsentRecord, Revision, SubjectRef, TenantId};
+use crate::model::{ConsentRecord, ConsentStatus, Revision, SubjectRef, TenantId};
 use crate::page;
+use crate::signals::{CONSENT_MODE_TYPES, DecodedSignals, NoSignals, SignalPolicy};
 use crate::store::{ConsentStore, CurrentCheck, SCAN_WINDOW};
 use crate::time::Timestamp;
 use crate::validate;
@@ -24,12 +26,35 @@ use crate::validate;
 #[derive(Debug, Clone)]
 pub struct ConsentService<S> {
     store: S,
+    signals: Arc<dyn SignalPolicy>,
+}
+
+/// Google Consent Mode v2's view of a subject: each of
+/// [`CONSENT_MODE_TYPES`] with whether it is granted, in that order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentModeOutcome {
+    /// `(type, granted)` for each type.
+    pub types: Vec<(&'static str, bool)>,
+    /// The tenant's head revision the answer was read at.
+    pub revision: Revision,
 }
 
 impl<S: ConsentStore> ConsentService<S> {
-    /// A service over `store`.
+    /// A service over `store` that decodes no consent signals ([`NoSignals`]).
     pub fn new(store: S) -> Self {
-        Self { store }
+        Self { store, signals: Arc::new(NoSignals) }
+    }
+
+    /// The same service applying `signals` to every record request.
+    #[must_use]
+    pub fn with_signals(mut self, signals: Arc<dyn SignalPolicy>) -> Self {
+        self.signals = signals;
+        self
+    }
+
+    /// The signal policy the service applies.
+    pub fn signals(&self) -> &dyn SignalPolicy {
+        self.signals.as_ref()
     }
 
     /// The underlying store.
@@ -43,6 +68,8 @@ impl<S: ConsentStore> ConsentService<S> {
         tenant: &TenantId,
         mut cmd: RecordConsent,
     ) -> Result<WriteOutcome, ConsentError> {
+        validate::signals(&mut cmd)?;
+        self.signals.apply(tenant, &mut cmd)?;
         validate::record(&mut cmd, Timestamp::now())?;
         self.store.write(tenant, WriteCommand::Record(cmd)).await
     }
@@ -60,6 +87,8 @@ impl<S: ConsentStore> ConsentService<S> {
         }
         let now = Timestamp::now();
         for cmd in &mut cmds {
+            validate::signals(cmd)?;
+            self.signals.apply(tenant, cmd)?;
             validate::record(cmd, now)?;
         }
         self.store.write(tenant, WriteCommand::RecordAll(cmds)).await
@@ -111,6 +140,46 @@ impl<S: ConsentStore> ConsentService<S> {
             .map(|record| CheckResult { status: check::status_of(record.as_ref(), at), record })
             .collect();
         Ok(BatchCheckOutcome { results, revision: answers.revision })
+    }
+
+    /// Google Consent Mode v2's view of a subject: each type granted when
+    /// the purpose the tenant maps it to is GRANTED for the subject (any
+    /// target); one batch check.
+    pub async fn consent_mode(
+        &self,
+        tenant: &TenantId,
+        subject: SubjectRef,
+        min_revision: Revision,
+    ) -> Result<ConsentModeOutcome, ConsentError> {
+        let purposes = self.signals.consent_mode_purposes(tenant);
+        let checks: Vec<PurposeTarget> = purposes
+            .iter()
+            .flatten()
+            .map(|purpose| PurposeTarget { purpose: purpose.clone(), target: String::new() })
+            .collect();
+        let (granted, revision) = if checks.is_empty() {
+            // Nothing mapped: every type is denied, at the head revision.
+            let cmd =
+                BatchCheckConsent { subject, checks: vec![PurposeTarget::default()], at: None, min_revision };
+            (Vec::new(), self.batch_check(tenant, cmd).await?.revision)
+        } else {
+            let cmd = BatchCheckConsent { subject, checks, at: None, min_revision };
+            let outcome = self.batch_check(tenant, cmd).await?;
+            let granted = outcome.results.iter().map(|r| r.status == ConsentStatus::Granted).collect();
+            (granted, outcome.revision)
+        };
+        let mut answers = granted.into_iter();
+        let types = CONSENT_MODE_TYPES
+            .iter()
+            .zip(&purposes)
+            .map(|(name, purpose)| (*name, purpose.is_some() && answers.next().unwrap_or(false)))
+            .collect();
+        Ok(ConsentModeOutcome { types, revision })
+    }
+
+    /// The decoded view of a record's signals.
+    pub fn decoded_signals(&self, record: &ConsentRecord) -> DecodedSignals {
+        self.signals.decoded(&record.evidence)
     }
 
     /// One page of records matching a filter.
@@ -407,7 +476,8 @@ fn narrows(filter: &RecordFilter) -> bool {
         && filter.decisions.is_empty()
         && filter.collected_after.is_none()
         && filter.collected_before.is_none()
-        && filter.expiring_before.is_none())
+        && filter.expiring_before.is_none()
+        && !filter.gpc_conflict)
 }
 
 /// Refuses an answer read at `revision` when the caller asked for at least

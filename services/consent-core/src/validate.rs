@@ -13,6 +13,11 @@ use crate::time::Timestamp;
 pub const MAX_IDENTITIES: usize = 16;
 /// Decisions one record request may carry.
 pub const MAX_DECISIONS: usize = 100;
+/// Decisions one record request's signals may imply (TCF purposes, the
+/// tenant's TCF vendors, opt-out and GPC purposes).
+pub const MAX_IMPLIED_DECISIONS: usize = 200;
+/// Length of a TC or GPP string, in bytes.
+pub const MAX_SIGNAL_LEN: usize = 16 * 1024;
 /// Length of an identity namespace.
 pub const MAX_NAMESPACE_LEN: usize = 64;
 /// Length of an identity value.
@@ -44,20 +49,47 @@ pub const MAX_RECORDS_BYTES: usize = 3 * 1024 * 1024;
 /// How far in the future `collected_at` may be, to allow for client clock skew.
 pub const MAX_CLOCK_SKEW_MICROS: i64 = 5 * 60 * 1_000_000;
 
-/// Checks and normalises a record request in place.
+/// Checks a record request's signal strings before they are decoded, and
+/// clears what only the server may set on its decisions.
+pub fn signals(cmd: &mut RecordConsent) -> Result<(), ConsentError> {
+    let mut v = Violations::default();
+    for (value, field) in
+        [(&cmd.evidence.tc_string, "evidence.tc_string"), (&cmd.evidence.gpp_string, "evidence.gpp_string")]
+    {
+        if value.len() > MAX_SIGNAL_LEN {
+            v.add(field, format!("must be at most {MAX_SIGNAL_LEN} bytes"));
+        }
+    }
+    for decision in &mut cmd.decisions {
+        decision.implied_by = None;
+        decision.gpc_conflict = false;
+    }
+    v.into_result()
+}
+
+/// Checks and normalises a record request in place, after its signals
+/// added the decisions they imply.
 pub fn record(cmd: &mut RecordConsent, now: Timestamp) -> Result<(), ConsentError> {
     let mut v = Violations::default();
     identities(&mut cmd.identities, &mut v);
+    let stated = cmd.decisions.iter().filter(|d| d.implied_by.is_none()).count();
     if cmd.decisions.is_empty() {
-        v.add("decisions", "at least one decision is required");
-    } else if cmd.decisions.len() > MAX_DECISIONS {
+        v.add("decisions", "at least one decision is required (or a signal that implies one)");
+    } else if stated > MAX_DECISIONS {
         v.add("decisions", format!("at most {MAX_DECISIONS} decisions are allowed"));
+    } else if cmd.decisions.len() - stated > MAX_IMPLIED_DECISIONS {
+        v.add("evidence", format!("its signals imply more than {MAX_IMPLIED_DECISIONS} decisions"));
     }
     let mut seen = std::collections::HashSet::new();
     for (i, decision) in cmd.decisions.iter().enumerate() {
         purpose(&decision.purpose, &format!("decisions[{i}].purpose"), &mut v);
         target(&decision.target, &format!("decisions[{i}].target"), &mut v);
-        if !seen.insert((&decision.purpose, &decision.target)) {
+        // A GPC conflict keeps both the denial and the grant of one key.
+        if !seen.insert((
+            &decision.purpose,
+            &decision.target,
+            decision.gpc_conflict.then_some(decision.implied_by),
+        )) {
             v.add(format!("decisions[{i}]"), "repeats the purpose and target of an earlier decision");
         }
     }
@@ -95,6 +127,15 @@ fn records_bytes(cmd: &RecordConsent) -> usize {
 /// Checks and normalises an update request in place.
 pub fn update(cmd: &mut UpdateConsent, now: Timestamp) -> Result<(), ConsentError> {
     let mut v = Violations::default();
+    // An update states one decision; a signal string implies many, which
+    // only a record request applies (and stores).
+    for (value, field) in
+        [(&cmd.evidence.tc_string, "evidence.tc_string"), (&cmd.evidence.gpp_string, "evidence.gpp_string")]
+    {
+        if !value.is_empty() {
+            v.add(field, "is recorded with RecordConsent, which applies what it implies; an update cannot");
+        }
+    }
     subject(&mut cmd.subject, "subject", &mut v);
     purpose(&cmd.purpose, "purpose", &mut v);
     target(&cmd.target, "target", &mut v);
@@ -352,11 +393,7 @@ mod tests {
     fn valid_record() -> RecordConsent {
         RecordConsent {
             identities: vec![Identity::new("email", " A@Example.com ")],
-            decisions: vec![PurposeDecision {
-                purpose: "marketing".into(),
-                target: String::new(),
-                decision: Decision::Granted,
-            }],
+            decisions: vec![PurposeDecision::stated("marketing", String::new(), Decision::Granted)],
             collected_at: None,
             expires_at: None,
             source: "web".into(),

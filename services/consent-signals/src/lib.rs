@@ -23,6 +23,7 @@ mod bits;
 mod error;
 pub mod gpp;
 pub mod mapping;
+pub mod policy;
 pub mod tcf;
 
 pub use error::{OffsetUnit, SectionAt, SignalError, SignalKind};
@@ -30,8 +31,10 @@ pub use gpp::{
     GppSection, GppString, OptOut, SectionContent, UsOptOuts, UsSection, UspFlag, UspV1, decode_gpp,
 };
 pub use mapping::{
-    ImpliedDecision, OptOutPurposes, SignalMapping, TCF_PURPOSES, gpp_decisions, tcf_decisions,
+    ConsentModeMapping, GpcPolicy, GpcPrecedence, ImpliedDecision, OptOutPurposes, SignalMapping,
+    TCF_PURPOSES, TCF_VENDOR_PURPOSE, gpp_decisions, tcf_decisions,
 };
+pub use policy::SignalPolicies;
 pub use tcf::{
     PublisherRestriction, PublisherTc, RestrictionType, TcString, VendorEncoding, VendorSet, decode_tc_string,
 };

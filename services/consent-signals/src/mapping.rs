@@ -9,13 +9,16 @@
 //!   so bits set there imply nothing. Legitimate interest is not consent:
 //!   `purposes_li_transparency` grants nothing, and a purpose with only a
 //!   legitimate interest is DENIED. Special features imply nothing either.
-//! - Vendors are targets, `tcf.vendor.<id>`, for all purposes (empty
-//!   purpose): GRANTED for each vendor with consent; DENIED for every other
-//!   vendor id from 1 to the consent section's `max_vendor_id`, the range
-//!   the string speaks for. Vendors above it are not mentioned: the string
-//!   says nothing about them. Vendor legitimate interests imply nothing.
-//!   With today's vendor list this is about a thousand decisions; a caller
-//!   storing them may want only the vendors it works with.
+//! - The vendors the tenant lists ([`SignalMapping::tcf_vendors`]) are
+//!   targets, `tcf.vendor.<id>`, of the purpose [`TCF_VENDOR_PURPOSE`]:
+//!   GRANTED for a listed vendor with consent, DENIED for one without (a
+//!   vendor past the consent section's `max_vendor_id` has none: the CMP
+//!   states its whole answer). Only listed vendors: today's vendor list
+//!   would make about a thousand decisions of every string. The purpose is
+//!   a name of its own rather than "all purposes" because TCF allows a
+//!   vendor a purpose only when both have consent, which "latest decision
+//!   wins" cannot say: a caller asks both (one `BatchCheckConsent`).
+//!   Vendor legitimate interests imply nothing.
 //!
 //! # GPP
 //!
@@ -38,8 +41,9 @@
 use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
 
-use consent_core::model::{Decision, PurposeDecision};
-use serde::{Deserialize, Serialize, Serializer};
+use consent_core::model::Decision;
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::gpp::{GppString, OptOut, SectionContent, UsOptOuts};
 use crate::tcf::TcString;
@@ -50,15 +54,122 @@ pub const TCF_PURPOSES: RangeInclusive<u8> = 1..=11;
 /// The prefix of a vendor's target: `tcf.vendor.755`.
 pub const TCF_VENDOR_TARGET_PREFIX: &str = "tcf.vendor.";
 
-/// A tenant's names for what signals speak of.
+/// The purpose of the decisions about TCF vendors.
+pub const TCF_VENDOR_PURPOSE: &str = "tcf.vendor_consent";
+
+/// The most vendors a tenant may list: each is a record of every request
+/// carrying a TC string.
+pub const MAX_TCF_VENDORS: usize = 100;
+
+/// A tenant's names for what signals speak of, and its policies.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SignalMapping {
     /// TCF purpose id → the tenant's purpose; an unmapped id is named
-    /// `tcf.purpose.<id>`.
+    /// `tcf.purpose.<id>`. Keys are written as text (`"1" = "storage"`), as
+    /// TOML and JSON write every key.
+    #[serde(serialize_with = "ids_as_text", deserialize_with = "ids_from_text")]
     pub tcf_purposes: BTreeMap<u8, String>,
+    /// The TCF vendor ids recorded as targets; none unless listed.
+    pub tcf_vendors: Vec<u16>,
     /// The tenant's purposes each US opt-out denies.
     pub opt_out_purposes: OptOutPurposes,
+    /// What the Global Privacy Control signal does.
+    pub gpc: GpcPolicy,
+    /// The tenant's purpose for each Google Consent Mode v2 type.
+    pub consent_mode: ConsentModeMapping,
+}
+
+fn ids_as_text<S: Serializer>(ids: &BTreeMap<u8, String>, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_map(ids.iter().map(|(id, name)| (id.to_string(), name)))
+}
+
+fn ids_from_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<BTreeMap<u8, String>, D::Error> {
+    BTreeMap::<String, String>::deserialize(deserializer)?
+        .into_iter()
+        .map(|(id, name)| {
+            let id = id
+                .parse()
+                .map_err(|_| D::Error::custom(format!("purpose id {id:?} is not a number from 0 to 255")))?;
+            Ok((id, name))
+        })
+        .collect()
+}
+
+/// What the Global Privacy Control signal does (docs/signals.md#gpc).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GpcPolicy {
+    /// Off by default: GPC is then recorded as evidence and decides nothing.
+    pub enabled: bool,
+    /// The purposes GPC denies; `["sale", "sharing"]` unless configured.
+    pub purposes: Vec<String>,
+    /// Which decision is current when a request carries GPC and explicitly
+    /// grants one of `purposes`.
+    pub prefer: GpcPrecedence,
+}
+
+impl Default for GpcPolicy {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            purposes: vec!["sale".to_owned(), "sharing".to_owned()],
+            prefer: GpcPrecedence::Explicit,
+        }
+    }
+}
+
+/// Which of a GPC denial and an explicit grant in one request is current;
+/// both are recorded either way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GpcPrecedence {
+    /// The person's explicit choice.
+    #[default]
+    Explicit,
+    /// The GPC signal.
+    Gpc,
+}
+
+/// The tenant's purpose for each Google Consent Mode v2 type; a type left
+/// out is always `denied`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsentModeMapping {
+    /// The purpose deciding `ad_storage`.
+    pub ad_storage: Option<String>,
+    /// The purpose deciding `ad_user_data`.
+    pub ad_user_data: Option<String>,
+    /// The purpose deciding `ad_personalization`.
+    pub ad_personalization: Option<String>,
+    /// The purpose deciding `analytics_storage`.
+    pub analytics_storage: Option<String>,
+    /// The purpose deciding `functionality_storage`.
+    pub functionality_storage: Option<String>,
+    /// The purpose deciding `personalization_storage`.
+    pub personalization_storage: Option<String>,
+    /// The purpose deciding `security_storage`.
+    pub security_storage: Option<String>,
+    /// Identity namespaces a publishable key may read the state by (a
+    /// browser's own pseudonymous id, such as `device_id`); none unless
+    /// listed, since such a key is public.
+    pub public_namespaces: Vec<String>,
+}
+
+impl ConsentModeMapping {
+    /// The purposes in Consent Mode's order of the types.
+    pub fn purposes(&self) -> [Option<String>; 7] {
+        [
+            self.ad_storage.clone(),
+            self.ad_user_data.clone(),
+            self.ad_personalization.clone(),
+            self.analytics_storage.clone(),
+            self.functionality_storage.clone(),
+            self.personalization_storage.clone(),
+            self.security_storage.clone(),
+        ]
+        .map(|purpose| purpose.filter(|p| !p.is_empty()))
+    }
 }
 
 impl SignalMapping {
@@ -92,7 +203,7 @@ impl Default for OptOutPurposes {
 }
 
 /// A decision a signal implies. An empty purpose means all purposes, an
-/// empty target all targets, as in [`PurposeDecision`].
+/// empty target all targets, as in [`consent_core::PurposeDecision`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct ImpliedDecision {
     /// The tenant's purpose.
@@ -103,12 +214,6 @@ pub struct ImpliedDecision {
     /// `limited`.
     #[serde(serialize_with = "decision_name")]
     pub decision: Decision,
-}
-
-impl From<ImpliedDecision> for PurposeDecision {
-    fn from(implied: ImpliedDecision) -> Self {
-        Self { purpose: implied.purpose, target: implied.target, decision: implied.decision }
-    }
 }
 
 fn decision_name<S: Serializer>(decision: &Decision, serializer: S) -> Result<S::Ok, S::Error> {
@@ -162,10 +267,10 @@ impl Decisions {
                 if tc.purposes_consent.contains(&id) { Decision::Granted } else { Decision::Denied };
             self.add(purpose, String::new(), decision);
         }
-        let consents = &tc.vendor_consents;
-        for vendor in 1..=consents.max_vendor_id {
-            let decision = if consents.ids.contains(&vendor) { Decision::Granted } else { Decision::Denied };
-            self.add(String::new(), format!("{TCF_VENDOR_TARGET_PREFIX}{vendor}"), decision);
+        for vendor in &mapping.tcf_vendors {
+            let decision =
+                if tc.vendor_consents.ids.contains(vendor) { Decision::Granted } else { Decision::Denied };
+            self.add(TCF_VENDOR_PURPOSE.to_owned(), format!("{TCF_VENDOR_TARGET_PREFIX}{vendor}"), decision);
         }
     }
 
@@ -193,7 +298,7 @@ impl Decisions {
 }
 
 /// How much a decision withholds: the stricter wins a merge.
-const fn strictness(decision: Decision) -> u8 {
+pub(crate) const fn strictness(decision: Decision) -> u8 {
     match decision {
         Decision::Granted => 0,
         Decision::Limited => 1,

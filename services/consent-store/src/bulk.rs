@@ -239,6 +239,10 @@ mod tests {
                 consent_id: String::new(),
                 vendor: String::new(),
                 payload_digest: String::new(),
+                tc_string: "CPXxRfAPXxRfAAfKABENB-CgAAAAAAAAAAYgAAAAAAAA".to_owned(),
+                gpp_string: String::new(),
+                implied_by: "tcf".to_owned(),
+                gpc_conflict: true,
             });
             states.push(consent_state::Model {
                 tenant: "t".to_owned(),

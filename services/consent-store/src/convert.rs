@@ -1,7 +1,7 @@
 //! Rows to domain records and back.
 
 use consent_core::{
-    ConsentError, ConsentRecord, Decision, EventKind, Evidence, Identity, TenantId, Timestamp,
+    ConsentError, ConsentRecord, Decision, EventKind, Evidence, Identity, Signal, TenantId, Timestamp,
 };
 use uuid::Uuid;
 
@@ -38,6 +38,10 @@ pub(crate) fn to_row(record: &ConsentRecord) -> consent_record::Model {
         consent_id: e.consent_id.clone(),
         vendor: e.vendor.clone(),
         payload_digest: e.payload_digest.clone(),
+        tc_string: e.tc_string.clone(),
+        gpp_string: e.gpp_string.clone(),
+        implied_by: record.implied_by.map_or("", Signal::as_str).to_owned(),
+        gpc_conflict: record.gpc_conflict,
     }
 }
 
@@ -50,6 +54,12 @@ pub(crate) fn from_row(row: consent_record::Model) -> Result<ConsentRecord, Cons
         identities: identities_from_json(&row.identities).map_err(|_| corrupt("identities"))?,
         decision: Decision::from_name(&row.decision).ok_or_else(|| corrupt("decision"))?,
         kind: EventKind::from_name(&row.kind).ok_or_else(|| corrupt("kind"))?,
+        // Empty for a decision the request stated.
+        implied_by: match row.implied_by.as_str() {
+            "" => None,
+            name => Some(Signal::from_name(name).ok_or_else(|| corrupt("implied_by"))?),
+        },
+        gpc_conflict: row.gpc_conflict,
         collected_at: Timestamp::from_micros(row.collected_at),
         expires_at: row.expires_at.map(Timestamp::from_micros),
         recorded_at: Timestamp::from_micros(row.recorded_at),
@@ -73,6 +83,8 @@ pub(crate) fn from_row(row: consent_record::Model) -> Result<ConsentRecord, Cons
             consent_id: row.consent_id,
             vendor: row.vendor,
             payload_digest: row.payload_digest,
+            tc_string: row.tc_string,
+            gpp_string: row.gpp_string,
         },
     })
 }

@@ -218,6 +218,9 @@ pub(crate) async fn list<C: ConnectionTrait>(
     if let Some(before) = filter.collected_before {
         condition = condition.add(Column::CollectedAt.lt(before.as_micros()));
     }
+    if filter.gpc_conflict {
+        condition = condition.add(Column::GpcConflict.eq(true));
+    }
     if let Some(before) = filter.expiring_before {
         condition = condition
             .add(Column::Decision.eq(Decision::Granted.as_str()))

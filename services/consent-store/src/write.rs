@@ -241,6 +241,8 @@ pub(crate) async fn record_together<C: ConnectionTrait>(
                 evidence: cmd.evidence.clone(),
                 revision,
                 kind: EventKind::Recorded,
+                implied_by: decision.implied_by,
+                gpc_conflict: decision.gpc_conflict,
             })
             .collect();
         let revision = written.last().map_or(next, |r| r.revision);
@@ -310,6 +312,8 @@ async fn update<C: ConnectionTrait>(
         evidence: cmd.evidence.clone(),
         revision,
         kind: EventKind::Updated,
+        implied_by: None,
+        gpc_conflict: false,
     };
     append(db, &[], std::slice::from_ref(&record)).await?;
     Ok(WriteOutcome { subject_id, records: vec![record], revision, conflicting_identities: Vec::new() })

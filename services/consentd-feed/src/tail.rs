@@ -423,6 +423,8 @@ mod tests {
             evidence: Evidence { metadata_json: "x".repeat(metadata_bytes), ..Evidence::default() },
             revision,
             kind: EventKind::Recorded,
+            implied_by: None,
+            gpc_conflict: false,
         }
     }
 

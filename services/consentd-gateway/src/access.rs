@@ -5,7 +5,7 @@
 
 use axum::http::HeaderMap;
 use consent_adapter::{Failure, Need, Operation, VendorAdapter};
-use consent_core::TenantId;
+use consent_core::{SubjectRef, TenantId};
 use consentd_auth::{Principal, Scope};
 
 use crate::{Gateway, GatewayStore};
@@ -21,6 +21,12 @@ pub(crate) async fn keyed_tenant<S: GatewayStore>(
     decoded: &consent_adapter::Decoded,
     headers: &HeaderMap,
 ) -> Result<TenantId, Failure> {
+    if principal.publishable && matches!(decoded.operation, Operation::ConsentMode { .. }) {
+        // The one read a publishable key makes (it holds no read scope),
+        // for any of its tenant's subjects a page may name by a public
+        // namespace.
+        return consent_mode_holds(gateway, principal, &decoded.operation, headers);
+    }
     if !principal.allows(scope_for(decoded.operation.need())) {
         return Err(Failure::Forbidden);
     }
@@ -51,8 +57,9 @@ pub(crate) async fn keyed_tenant<S: GatewayStore>(
     Ok(principal.tenant)
 }
 
-/// What a publishable key may do: record (nothing else, reads least of
-/// all), from a browser page on one of its origins. A page elsewhere that
+/// What a publishable key may do besides reading Consent Mode state
+/// ([`consent_mode_holds`]): record, from a browser page on one of its
+/// origins. A page elsewhere that
 /// copied the key is refused even where its browser sends without asking
 /// (a beacon is never preflighted).
 fn publishable_holds(
@@ -63,6 +70,12 @@ fn publishable_holds(
     if !matches!(operation, Operation::Record(_)) {
         return Err(Failure::Forbidden);
     }
+    from_its_origins(principal, headers)
+}
+
+/// Refuses a publishable key's request unless its `Origin` is one of the
+/// key's.
+fn from_its_origins(principal: &Principal, headers: &HeaderMap) -> Result<(), Failure> {
     let origin = headers.get(axum::http::header::ORIGIN).and_then(|value| value.to_str().ok());
     let allowed = principal.account.as_ref().is_some_and(|account| {
         origin.is_some_and(|origin| account.origins.iter().any(|allowed| allowed == origin))
@@ -71,6 +84,31 @@ fn publishable_holds(
         Ok(())
     } else {
         tracing::info!(origin = origin.unwrap_or_default(), "publishable key used from another origin");
+        Err(Failure::Forbidden)
+    }
+}
+
+/// A publishable key reads a subject's Consent Mode state from one of its
+/// origins, naming the subject by an identity in a namespace the tenant
+/// made public (`[signals] consent_mode.public_namespaces`): a browser's own
+/// pseudonymous id, which a page knows anyway. Anyone can copy the key and
+/// forge an Origin outside a browser, so no other namespace is readable.
+fn consent_mode_holds<S: GatewayStore>(
+    gateway: &Gateway<S>,
+    principal: Principal,
+    operation: &Operation,
+    headers: &HeaderMap,
+) -> Result<TenantId, Failure> {
+    from_its_origins(&principal, headers)?;
+    let public = if let Operation::ConsentMode { subject: SubjectRef::Identity(identity), .. } = operation {
+        gateway.service.signals().consent_mode_public(&principal.tenant, &identity.namespace)
+    } else {
+        false
+    };
+    if public {
+        Ok(principal.tenant)
+    } else {
+        tracing::info!("publishable key asked for a subject outside the public namespaces");
         Err(Failure::Forbidden)
     }
 }
@@ -114,7 +152,9 @@ fn keyless_scope_holds(operation: &Operation, account: &str) -> bool {
         Operation::UpdateLatest(_)
         | Operation::List(_)
         | Operation::ListAll(_)
-        | Operation::Subscribe { .. } => false,
+        | Operation::Subscribe { .. }
+        | Operation::BatchCheck(_)
+        | Operation::ConsentMode { .. } => false,
     }
 }
 

@@ -172,6 +172,10 @@ async fn perform<S: GatewayStore>(
             let views = service.views(tenant, page.records).await?;
             Outcome::Listed { views, next_page_token: page.next_page_token, filter }
         }
+        Operation::BatchCheck(cmd) => Outcome::Checked(service.batch_check(tenant, cmd).await?),
+        Operation::ConsentMode { subject, min_revision } => {
+            Outcome::ConsentMode(service.consent_mode(tenant, subject, min_revision).await?)
+        }
         Operation::Subscribe { filter, url } => {
             let (subscription, secret) =
                 gateway.webhooks.create(tenant, adapter.name(), filter, &url).await?;

@@ -75,7 +75,10 @@ impl<S: BindingStore + Clone> OriginPolicy<S> {
             && let Some(authenticator) = &self.authenticator
             && let Ok(principal) = authenticator.authenticate_key(&key, &client).await
             && principal.account.as_ref().is_some_and(|account| {
-                account.vendor == self.vendor && account.origins.iter().any(|o| o == origin)
+                // consentd's own routes (Consent Mode) serve the pages of
+                // every vendor's banner, whichever vendor the key records for.
+                (account.vendor == self.vendor || self.vendor == consent_adapter_native::NAME)
+                    && account.origins.iter().any(|o| o == origin)
             })
         {
             return true;

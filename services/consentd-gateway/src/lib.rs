@@ -50,6 +50,7 @@ pub fn registry() -> Vec<Arc<dyn VendorAdapter>> {
         Arc::new(consent_adapter_intempt::Intempt),
         Arc::new(consent_adapter_jentis::Jentis),
         Arc::new(consent_adapter_secureprivacy::SecurePrivacy),
+        Arc::new(consent_adapter_native::Native),
     ]
 }
 

@@ -3,10 +3,10 @@
 
 use consent_core::error::Violations;
 use consent_core::{
-    BatchCheckConsent, BatchCheckOutcome, CheckConsent, CheckOutcome, ConsentError, ConsentRecord,
-    ConsentStatus, Decision, EventKind, Evidence, FeedFilter, FeedStart, GetConsent, Identity,
-    PurposeDecision, PurposeTarget, QueryConsents, QueryPage, RecordConsent, RecordFilter, SubjectRef,
-    Subscribe, Timestamp, UpdateConsent, WriteOutcome,
+    BatchCheckConsent, BatchCheckOutcome, CheckConsent, CheckOutcome, ConsentError, ConsentModeOutcome,
+    ConsentRecord, ConsentStatus, Decision, EventKind, Evidence, FeedFilter, FeedStart, GetConsent, Identity,
+    PurposeDecision, PurposeTarget, QueryConsents, QueryPage, RecordConsent, RecordFilter, Revision, Signal,
+    SubjectRef, Subscribe, Timestamp, UpdateConsent, WriteOutcome,
 };
 use consent_proto::v1 as pb;
 use uuid::Uuid;
@@ -17,10 +17,12 @@ pub(crate) fn record_request(req: pb::RecordConsentRequest) -> Result<RecordCons
         .decisions
         .into_iter()
         .enumerate()
-        .map(|(i, d)| PurposeDecision {
-            decision: decision(d.decision, &format!("decisions[{i}].decision"), &mut v),
-            purpose: d.purpose,
-            target: d.target,
+        .map(|(i, d)| {
+            PurposeDecision::stated(
+                d.purpose,
+                d.target,
+                decision(d.decision, &format!("decisions[{i}].decision"), &mut v),
+            )
         })
         .collect();
     let cmd = RecordConsent {
@@ -99,6 +101,7 @@ pub(crate) fn query_request(req: pb::QueryConsentsRequest) -> Result<QueryConsen
         region: req.region,
         city: req.city,
         history: req.history,
+        gpc_conflict: req.gpc_conflict,
     };
     let cmd = QueryConsents { filter, page_size: req.page_size, page_token: req.page_token };
     v.into_result().map(|()| cmd)
@@ -231,6 +234,8 @@ pub(crate) fn record(record: ConsentRecord) -> pb::ConsentRecord {
         source: record.source,
         revision: record.revision,
         kind: event_kind_pb(record.kind).into(),
+        implied_by: signal_pb(record.implied_by).into(),
+        gpc_conflict: record.gpc_conflict,
         evidence: Some(pb::Evidence {
             user_agent: e.user_agent,
             ip: e.ip,
@@ -245,8 +250,76 @@ pub(crate) fn record(record: ConsentRecord) -> pb::ConsentRecord {
             payload_digest: e.payload_digest,
             proxy_ip: e.proxy_ip,
             gpc: e.gpc,
+            tc_string: e.tc_string,
+            gpp_string: e.gpp_string,
         }),
     }
+}
+
+const fn signal_pb(signal: Option<Signal>) -> pb::Signal {
+    match signal {
+        None => pb::Signal::Unspecified,
+        Some(Signal::Tcf) => pb::Signal::Tcf,
+        Some(Signal::Gpp) => pb::Signal::Gpp,
+        Some(Signal::Gpc) => pb::Signal::Gpc,
+    }
+}
+
+/// The consent mode view as its response.
+pub(crate) fn consent_mode_response(outcome: ConsentModeOutcome) -> pb::GetConsentModeStateResponse {
+    let value = |name: &str| {
+        let granted = outcome.types.iter().any(|(type_name, granted)| *type_name == name && *granted);
+        if granted { "granted" } else { "denied" }.to_owned()
+    };
+    pb::GetConsentModeStateResponse {
+        state: Some(pb::ConsentModeState {
+            ad_storage: value("ad_storage"),
+            ad_user_data: value("ad_user_data"),
+            ad_personalization: value("ad_personalization"),
+            analytics_storage: value("analytics_storage"),
+            functionality_storage: value("functionality_storage"),
+            personalization_storage: value("personalization_storage"),
+            security_storage: value("security_storage"),
+        }),
+        revision: outcome.revision,
+    }
+}
+
+pub(crate) fn consent_mode_request(
+    req: pb::GetConsentModeStateRequest,
+) -> Result<(SubjectRef, Revision), ConsentError> {
+    let mut v = Violations::default();
+    let subject = subject(req.subject, "subject", &mut v);
+    v.into_result().map(|()| (subject, req.min_revision))
+}
+
+/// A decoded signal (a JSON object) as a protobuf Struct.
+pub(crate) fn signal_struct(view: Option<serde_json::Value>) -> Option<prost_types::Struct> {
+    match view.map(json_value) {
+        Some(prost_types::Value { kind: Some(prost_types::value::Kind::StructValue(fields)) }) => {
+            Some(fields)
+        }
+        _ => None,
+    }
+}
+
+fn json_value(value: serde_json::Value) -> prost_types::Value {
+    use prost_types::value::Kind;
+    let kind = match value {
+        serde_json::Value::Null => Kind::NullValue(0),
+        serde_json::Value::Bool(b) => Kind::BoolValue(b),
+        // Struct numbers are doubles; the decoded ids and times fit exactly.
+        #[allow(clippy::cast_precision_loss)]
+        serde_json::Value::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or_default()),
+        serde_json::Value::String(s) => Kind::StringValue(s),
+        serde_json::Value::Array(items) => {
+            Kind::ListValue(prost_types::ListValue { values: items.into_iter().map(json_value).collect() })
+        }
+        serde_json::Value::Object(fields) => Kind::StructValue(prost_types::Struct {
+            fields: fields.into_iter().map(|(k, v)| (k, json_value(v))).collect(),
+        }),
+    };
+    prost_types::Value { kind: Some(kind) }
 }
 
 fn identity(id: pb::Identity) -> Identity {
@@ -285,6 +358,8 @@ fn evidence(evidence: Option<pb::Evidence>) -> Evidence {
         payload_digest: e.payload_digest,
         proxy_ip: e.proxy_ip,
         gpc: e.gpc,
+        tc_string: e.tc_string,
+        gpp_string: e.gpp_string,
     }
 }
 

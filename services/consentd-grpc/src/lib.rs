@@ -122,7 +122,24 @@ impl<S: ConsentStore + Clone> ConsentServiceApi for GrpcConsentService<S> {
         let tenant = authorize(&request, Scope::Read)?.tenant;
         let cmd = convert::get_request(request.into_inner()).map_err(to_status)?;
         let record = self.service.get(&tenant, cmd).await.map_err(to_status)?;
-        Ok(Response::new(pb::GetConsentResponse { record: Some(convert::record(record)) }))
+        let decoded = self.service.decoded_signals(&record);
+        Ok(Response::new(pb::GetConsentResponse {
+            record: Some(convert::record(record)),
+            tcf: convert::signal_struct(decoded.tcf),
+            gpp: convert::signal_struct(decoded.gpp),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn get_consent_mode_state(
+        &self,
+        request: Request<pb::GetConsentModeStateRequest>,
+    ) -> Result<Response<pb::GetConsentModeStateResponse>, Status> {
+        let tenant = authorize(&request, Scope::Read)?.tenant;
+        let (subject, min_revision) =
+            convert::consent_mode_request(request.into_inner()).map_err(to_status)?;
+        let outcome = self.service.consent_mode(&tenant, subject, min_revision).await.map_err(to_status)?;
+        Ok(Response::new(convert::consent_mode_response(outcome)))
     }
 
     type SubscribeStream = SubscribeStream;

@@ -175,7 +175,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
 async fn start_on<S: ServingStore>(config: &Config, store: S) -> Result<RunningServer, ServerError> {
     let authenticator = authenticator(config, &store).await?;
     let webhooks = Webhooks::new(store.clone(), &config.webhooks, config.key_secret.clone());
-    let service = ConsentService::new(store);
+    let service = ConsentService::new(store).with_signals(Arc::new(config.signals.clone()));
 
     let grpc_listener = bind(config.grpc_listen).await?;
     let http_listener = bind(config.http_listen).await?;

@@ -129,7 +129,7 @@ pub(crate) fn expected_evidence() -> Evidence {
 pub(crate) fn person(namespace: &str, value: &str, decision: Decision, evidence: Evidence) -> RecordConsent {
     RecordConsent {
         identities: vec![Identity::new(namespace, value)],
-        decisions: vec![PurposeDecision { purpose: "sale_sharing".into(), target: String::new(), decision }],
+        decisions: vec![PurposeDecision::stated("sale_sharing", String::new(), decision)],
         collected_at: None,
         expires_at: None,
         source: "api".into(),
@@ -163,5 +163,7 @@ pub(crate) fn record(identities: Vec<Identity>, decision: Decision) -> ConsentRe
         evidence: Evidence::default(),
         revision: 7,
         kind: EventKind::Recorded,
+        implied_by: None,
+        gpc_conflict: false,
     }
 }

@@ -59,6 +59,26 @@ pub(crate) fn performed(decoded: &Decoded, now: Timestamp) -> Outcome {
         Operation::Subscribe { .. } => {
             Outcome::Subscribed { id: "subscription-1".to_owned(), secret: "whsec_conformance".to_owned() }
         }
+        Operation::BatchCheck(cmd) => {
+            let results = cmd
+                .checks
+                .iter()
+                .map(|check| {
+                    let mut record = subject_record(&tenant, &cmd.subject, Decision::Granted, now);
+                    record.purpose.clone_from(&check.purpose);
+                    record.target.clone_from(&check.target);
+                    consent_core::CheckResult {
+                        status: consent_core::ConsentStatus::Granted,
+                        record: Some(record),
+                    }
+                })
+                .collect();
+            Outcome::Checked(consent_core::BatchCheckOutcome { results, revision: 1 })
+        }
+        Operation::ConsentMode { .. } => Outcome::ConsentMode(consent_core::ConsentModeOutcome {
+            types: consent_core::CONSENT_MODE_TYPES.iter().map(|name| (*name, true)).collect(),
+            revision: 1,
+        }),
     }
 }
 
@@ -79,6 +99,8 @@ fn record(tenant: &TenantId, identities: &[Identity], decision: Decision, now: T
         evidence: Evidence::default(),
         revision: 1,
         kind: EventKind::Recorded,
+        implied_by: None,
+        gpc_conflict: false,
     }
 }
 

@@ -64,11 +64,7 @@ impl VendorAdapter for Toy {
         assert!(!(self.fragile && note.is_some_and(|note| !note.is_string())), "a fragile decoder");
         let record = RecordConsent {
             identities: vec![Identity::new("toy", id)],
-            decisions: vec![PurposeDecision {
-                purpose: String::new(),
-                target: String::new(),
-                decision: Decision::Granted,
-            }],
+            decisions: vec![PurposeDecision::stated(String::new(), String::new(), Decision::Granted)],
             collected_at: None,
             expires_at: None,
             source: "api".to_owned(),

@@ -40,11 +40,7 @@ fn accept_analytics_consent_desktop_web_user() {
                     Identity::new("user_id", "user@example.com"),
                     Identity::new("email", "user@example.com"),
                 ],
-                decisions: vec![PurposeDecision {
-                    purpose: "analytics".into(),
-                    target: String::new(),
-                    decision: Decision::Granted,
-                }],
+                decisions: vec![PurposeDecision::stated("analytics", String::new(), Decision::Granted)],
                 collected_at: Some(ms(NOW_MS)),
                 expires_at: Some(ms(YEAR_LATER_MS)),
                 source: "desktop".into(),
@@ -67,11 +63,7 @@ fn reject_marketing_consent_mobile_app_user() {
                     Identity::new("user_id", "mobile.user@domain.com"),
                     Identity::new("profile_id", "profile_mobile_789"),
                 ],
-                decisions: vec![PurposeDecision {
-                    purpose: "marketing".into(),
-                    target: String::new(),
-                    decision: Decision::Denied,
-                }],
+                decisions: vec![PurposeDecision::stated("marketing", String::new(), Decision::Denied)],
                 collected_at: Some(ms(NOW_MS)),
                 expires_at: None,
                 source: "mobile".into(),
@@ -96,10 +88,7 @@ fn the_documentation_pages_request_example() {
             Identity::new("profile_id", "profile_abc123"),
         ]
     );
-    assert_eq!(
-        record.decisions,
-        [PurposeDecision { purpose: "analytics".into(), target: String::new(), decision: Decision::Granted }]
-    );
+    assert_eq!(record.decisions, [PurposeDecision::stated("analytics", String::new(), Decision::Granted)]);
     assert_eq!(record.collected_at, Some(ms(NOW_MS)));
     assert_eq!(record.expires_at, Some(ms(YEAR_LATER_MS)));
     assert_eq!(record.source, "desktop");

@@ -179,6 +179,8 @@ fn expressible_record() -> impl Strategy<Value = ConsentRecord> {
                     },
                     revision: 1,
                     kind: EventKind::Recorded,
+                    implied_by: None,
+                    gpc_conflict: false,
                 }
             },
         )
@@ -209,11 +211,7 @@ proptest! {
         prop_assert_eq!(&decoded.identities, &record.identities);
         prop_assert_eq!(
             &decoded.decisions,
-            &vec![PurposeDecision {
-                purpose: record.purpose.clone(),
-                target: String::new(),
-                decision: record.decision,
-            }]
+            &vec![PurposeDecision::stated(record.purpose.clone(), String::new(), record.decision)]
         );
         prop_assert_eq!(decoded.collected_at, Some(record.collected_at));
         prop_assert_eq!(decoded.expires_at, record.expires_at);

@@ -176,6 +176,8 @@ pub(crate) fn stored(cmd: &RecordConsent) -> ConsentRecord {
         evidence: cmd.evidence.clone(),
         revision: 42,
         kind: EventKind::Recorded,
+        implied_by: None,
+        gpc_conflict: false,
     }
 }
 

@@ -16,11 +16,7 @@ fn documented_example_decodes_to_one_record() {
     let expected = RecordConsent {
         // The example sends the user id as the number 7.173716454587715e+22.
         identities: vec![Identity::new("jentis_user_id", "71737164545877150000000")],
-        decisions: vec![PurposeDecision {
-            purpose: String::new(),
-            target: "ga4".to_owned(),
-            decision: Decision::Granted,
-        }],
+        decisions: vec![PurposeDecision::stated(String::new(), "ga4".to_owned(), Decision::Granted)],
         collected_at: Some(Timestamp::from_micros(1_720_611_159_546_000)),
         expires_at: None,
         source: "http-api".to_owned(),

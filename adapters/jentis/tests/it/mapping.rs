@@ -123,6 +123,8 @@ fn an_any_target_record_has_no_vendor_to_submit() {
         evidence: Evidence::default(),
         revision: 1,
         kind: EventKind::Recorded,
+        implied_by: None,
+        gpc_conflict: false,
     };
     let event = Jentis.encode_event(&record);
     assert_eq!(event["data"]["consent"]["vendors"], json!({}));
@@ -153,6 +155,8 @@ fn encode_event_matches_the_documented_shape() {
         },
         revision: 1,
         kind: EventKind::Recorded,
+        implied_by: None,
+        gpc_conflict: false,
     };
     let expected = json!({
         "version": "3",

@@ -148,6 +148,8 @@ fn expressible_record() -> impl Strategy<Value = ConsentRecord> {
                 },
                 revision: 7,
                 kind,
+                implied_by: None,
+                gpc_conflict: false,
             }
         },
     )
@@ -195,7 +197,7 @@ proptest! {
         prop_assert_eq!(&cmd.identities, &vec![record.identities[0].clone()]);
         prop_assert_eq!(
             &cmd.decisions,
-            &vec![PurposeDecision { purpose: String::new(), target: record.target.clone(), decision: record.decision }]
+            &vec![PurposeDecision::stated(String::new(), record.target.clone(), record.decision)]
         );
         prop_assert_eq!(cmd.collected_at, Some(record.collected_at));
         prop_assert_eq!(cmd.expires_at, None);

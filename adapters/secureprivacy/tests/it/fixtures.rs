@@ -22,11 +22,11 @@ fn the_record_request_decodes_to_one_record() {
         None,
         vec![RecordConsent {
             identities: vec![Identity::new("custom_user_id", CUSTOM_USER_ID)],
-            decisions: vec![PurposeDecision {
-                purpose: "Dealership".to_owned(),
-                target: REFERENCE.to_owned(),
-                decision: Decision::Granted,
-            }],
+            decisions: vec![PurposeDecision::stated(
+                "Dealership".to_owned(),
+                REFERENCE.to_owned(),
+                Decision::Granted,
+            )],
             collected_at: None,
             expires_at: None,
             source: "api".to_owned(),
@@ -95,11 +95,11 @@ fn the_integration_request_records_for_the_integration() {
         Some(INTEGRATION_ID.to_owned()),
         vec![RecordConsent {
             identities: vec![Identity::new("custom_user_id", CUSTOM_USER_ID)],
-            decisions: vec![PurposeDecision {
-                purpose: "EmailMarketing".to_owned(),
-                target: INTEGRATION_ID.to_owned(),
-                decision: Decision::Granted,
-            }],
+            decisions: vec![PurposeDecision::stated(
+                "EmailMarketing".to_owned(),
+                INTEGRATION_ID.to_owned(),
+                Decision::Granted,
+            )],
             collected_at: None,
             expires_at: None,
             source: "api".to_owned(),
@@ -144,6 +144,7 @@ fn the_list_request_decodes_from_a_body_and_from_the_query() {
                 // `ToDate` 2026-11-30 includes that whole day.
                 collected_before: Some(at("2026-12-01T00:00:00Z")),
                 expiring_before: None,
+                gpc_conflict: false,
                 ip: "203.0.113.7".to_owned(),
                 user_agent: crate::support::USER_AGENT.to_owned(),
                 country: "DK".to_owned(),

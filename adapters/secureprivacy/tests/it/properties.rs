@@ -83,6 +83,9 @@ fn assert_accepted_or_bad(result: Result<Decoded, Failure>) {
                 let mut cmd = Subscribe { filter, start: FeedStart::Now };
                 assert_eq!(validate::subscribe(&mut cmd), Ok(()));
             }
+            other @ (Operation::BatchCheck(_) | Operation::ConsentMode { .. }) => {
+                panic!("Secure Privacy's routes decoded consentd's own operation {other:?}")
+            }
         },
         Err(Failure::BadRequest { field, message }) => {
             assert!(!field.is_empty() && !message.is_empty());
@@ -248,6 +251,8 @@ fn expressible_record() -> impl Strategy<Value = ConsentRecord> {
                 evidence: Evidence { uri, metadata_json, ..Evidence::default() },
                 revision: 7,
                 kind,
+                implied_by: None,
+                gpc_conflict: false,
             }
         })
 }

@@ -288,6 +288,8 @@ pub(crate) fn documented_record() -> ConsentRecord {
         },
         revision: 42,
         kind: EventKind::Recorded,
+        implied_by: None,
+        gpc_conflict: false,
     }
 }
 

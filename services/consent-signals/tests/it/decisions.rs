@@ -1,9 +1,9 @@
 //! The decisions signals imply, named by a tenant's mapping.
 
-use consent_core::model::{Decision, PurposeDecision};
+use consent_core::model::Decision;
 use consent_signals::{
-    ImpliedDecision, OptOutPurposes, SignalMapping, TCF_PURPOSES, decode_gpp, decode_tc_string,
-    gpp_decisions, tcf_decisions,
+    ImpliedDecision, OptOutPurposes, SignalMapping, TCF_PURPOSES, TCF_VENDOR_PURPOSE, decode_gpp,
+    decode_tc_string, gpp_decisions, tcf_decisions,
 };
 
 use crate::support::{encode, gpp_fixtures, plain};
@@ -21,7 +21,7 @@ fn each_tcf_purpose_is_granted_or_denied_for_all_targets() {
     // Purposes 1, 2 and 3 consented; vendors 2, 6 and 8 of up to 8.
     let tc = decode_tc_string("COvFyGBOvFyGBAbAAAENAPCAAOAAAAAAAAAAAEEUACCKAAA").unwrap();
     let decisions = tcf_decisions(&tc, &SignalMapping::default());
-    assert_eq!(decisions.len(), TCF_PURPOSES.count() + 8);
+    assert_eq!(decisions.len(), TCF_PURPOSES.count(), "no vendor is listed: none is a decision");
     for id in TCF_PURPOSES {
         let expected = if id <= 3 { Decision::Granted } else { Decision::Denied };
         let purpose = format!("tcf.purpose.{id}");
@@ -31,17 +31,25 @@ fn each_tcf_purpose_is_granted_or_denied_for_all_targets() {
 }
 
 #[test]
-fn vendors_up_to_max_vendor_id_are_targets_for_all_purposes() {
+fn listed_vendors_are_targets_of_the_vendor_consent_purpose() {
     let tc = decode_tc_string("COvFyGBOvFyGBAbAAAENAPCAAOAAAAAAAAAAAEEUACCKAAA").unwrap();
-    let decisions = tcf_decisions(&tc, &SignalMapping::default());
-    let vendors: Vec<_> = decisions.iter().filter(|d| d.purpose.is_empty()).collect();
-    assert_eq!(vendors.len(), 8);
-    for vendor in 1..=8 {
+    let mapping = SignalMapping { tcf_vendors: vec![1, 2, 6, 8, 9], ..SignalMapping::default() };
+    let decisions = tcf_decisions(&tc, &mapping);
+    let vendors: Vec<_> = decisions.iter().filter(|d| d.purpose == TCF_VENDOR_PURPOSE).collect();
+    assert_eq!(vendors.len(), 5);
+    for vendor in [1, 2, 6, 8, 9] {
         let expected = if [2, 6, 8].contains(&vendor) { Decision::Granted } else { Decision::Denied };
         let target = format!("tcf.vendor.{vendor}");
-        assert_eq!(find(&decisions, "", &target).map(|d| d.decision), Some(expected), "vendor {vendor}");
+        assert_eq!(
+            find(&decisions, TCF_VENDOR_PURPOSE, &target).map(|d| d.decision),
+            Some(expected),
+            "vendor {vendor} (9 is past max_vendor_id: no consent)"
+        );
     }
-    assert!(find(&decisions, "", "tcf.vendor.9").is_none(), "vendors past max_vendor_id are not mentioned");
+    assert!(
+        find(&decisions, TCF_VENDOR_PURPOSE, "tcf.vendor.3").is_none(),
+        "an unlisted vendor is no decision"
+    );
 }
 
 #[test]
@@ -123,10 +131,9 @@ fn us_opt_outs_deny_the_configured_purposes_and_nothing_else_is_implied() {
         || d.purpose.starts_with("tcf.")
         || d.target.starts_with("tcf.")));
     // The tcfeuv2 section's decisions are there too: purposes 1, 2, 4 and
-    // vendors 1, 2, 755.
+    // vendors 1, 2, 755 (none of them listed: no vendor decisions).
     assert_eq!(find(&decisions, "tcf.purpose.4", "").map(|d| d.decision), Some(Decision::Granted));
-    assert_eq!(find(&decisions, "", "tcf.vendor.755").map(|d| d.decision), Some(Decision::Granted));
-    assert_eq!(find(&decisions, "", "tcf.vendor.754").map(|d| d.decision), Some(Decision::Denied));
+    assert!(decisions.iter().all(|d| d.purpose != TCF_VENDOR_PURPOSE));
 }
 
 #[test]
@@ -179,12 +186,10 @@ fn the_mapping_deserializes_with_defaults_from_json_and_toml() {
 }
 
 #[test]
-fn an_implied_decision_is_a_purpose_decision_and_serializes_in_lower_case() {
+fn an_implied_decision_serializes_in_lower_case() {
     let implied = decision("sale", "", Decision::Denied);
     assert_eq!(
         serde_json::to_value(&implied).unwrap(),
         serde_json::json!({"purpose": "sale", "target": "", "decision": "denied"})
     );
-    let record: PurposeDecision = implied.into();
-    assert_eq!((record.purpose.as_str(), record.decision), ("sale", Decision::Denied));
 }

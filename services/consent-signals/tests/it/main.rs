@@ -3,6 +3,7 @@
 mod decisions;
 mod gpp;
 mod malformed;
+mod policy;
 mod properties;
 mod support;
 mod tcf;

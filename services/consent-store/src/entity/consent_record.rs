@@ -36,6 +36,11 @@ pub struct Model {
     pub consent_id: String,
     pub vendor: String,
     pub payload_digest: String,
+    pub tc_string: String,
+    pub gpp_string: String,
+    /// The signal that implied the decision; empty when stated.
+    pub implied_by: String,
+    pub gpc_conflict: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -41,7 +41,7 @@ fn record(index: usize, round: usize) -> RecordConsent {
         identities: vec![user(index)],
         decisions: PURPOSES
             .iter()
-            .map(|purpose| PurposeDecision { purpose: (*purpose).into(), target: String::new(), decision })
+            .map(|purpose| PurposeDecision::stated(*purpose, String::new(), decision))
             .collect(),
         collected_at: Some(ago(1000 - round as i64)),
         expires_at: None,

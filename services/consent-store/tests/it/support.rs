@@ -28,7 +28,7 @@ impl TestStore {
 pub(crate) fn record(user: &str, purpose: &str, target: &str, decision: Decision) -> RecordConsent {
     RecordConsent {
         identities: vec![Identity::new("user_id", user)],
-        decisions: vec![PurposeDecision { purpose: purpose.into(), target: target.into(), decision }],
+        decisions: vec![PurposeDecision::stated(purpose, target, decision)],
         collected_at: None,
         expires_at: None,
         source: "api".into(),

@@ -42,6 +42,45 @@ pub(super) struct FileConfig {
     pub(super) gateway: FileGatewayConfig,
     #[serde(default)]
     pub(super) webhooks: FileWebhooksConfig,
+    #[serde(default)]
+    pub(super) signals: FileSignalsConfig,
+}
+
+/// `[signals]`: every tenant's signal settings, and `[signals.tenants.NAME]`
+/// a tenant's own — whole: keys a tenant's table leaves out take the
+/// built-in defaults, not `[signals]`'s. Read by hand rather than with
+/// `#[serde(flatten)]`, which reads TCF purpose ids (integer keys) as text.
+#[derive(Debug, Default)]
+pub(super) struct FileSignalsConfig {
+    pub(super) default: consent_signals::SignalMapping,
+    pub(super) tenants: std::collections::BTreeMap<String, consent_signals::SignalMapping>,
+}
+
+impl<'de> Deserialize<'de> for FileSignalsConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let mut table = toml::Table::deserialize(deserializer)?;
+        let tenants = match table.remove("tenants") {
+            Some(tenants) => {
+                tenants.try_into().map_err(|err| D::Error::custom(format!("signals.tenants: {err}")))?
+            }
+            None => std::collections::BTreeMap::new(),
+        };
+        let default = toml::Value::Table(table).try_into().map_err(D::Error::custom)?;
+        Ok(Self { default, tenants })
+    }
+}
+
+impl Serialize for FileSignalsConfig {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::Error as _;
+        let mut table = toml::Table::try_from(&self.default).map_err(S::Error::custom)?;
+        if !self.tenants.is_empty() {
+            let tenants = toml::Value::try_from(&self.tenants).map_err(S::Error::custom)?;
+            table.insert("tenants".to_owned(), tenants);
+        }
+        table.serialize(serializer)
+    }
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -195,6 +234,10 @@ impl Config {
                 location: Some(self.gateway.location.clone()),
             },
             webhooks: file_webhooks(&self.webhooks),
+            signals: FileSignalsConfig {
+                default: self.signals.default_settings().clone(),
+                tenants: self.signals.tenant_settings().clone(),
+            },
         };
         toml::to_string(&file).unwrap_or_else(|err| format!("# cannot print the configuration: {err}\n"))
     }

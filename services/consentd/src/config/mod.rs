@@ -77,6 +77,8 @@ pub struct Config {
     pub webhooks: WebhookSettings,
     /// How long in-flight calls may take to finish once shutdown began.
     pub shutdown_grace: Duration,
+    /// Every tenant's consent-signal settings (`[signals]`).
+    pub signals: consent_signals::SignalPolicies,
 }
 
 /// The vendor HTTP gateway's settings (`[gateway]` in the config file).
@@ -282,6 +284,8 @@ impl Config {
             health_listen: args.health_listen.or(file.health_listen),
             gateway: gateway_settings(file.gateway)?,
             webhooks: webhook_settings(file.webhooks)?,
+            signals: consent_signals::SignalPolicies::new(file.signals.default, file.signals.tenants)
+                .map_err(|message| ConfigError::Invalid { setting: "signals", message })?,
             shutdown_grace: Duration::from_millis(
                 args.shutdown_grace_ms.or(file.shutdown_grace_ms).unwrap_or(DEFAULT_SHUTDOWN_GRACE_MS),
             ),

@@ -110,3 +110,42 @@ fn unknown_file_keys_and_bad_urls_are_rejected() {
         assert!(matches!(Config::load(&args), Err(ConfigError::Invalid { .. })), "{bad}");
     }
 }
+
+#[test]
+fn signal_settings_come_from_the_file_per_tenant_and_print_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("consentd.toml");
+    let text = "[signals]\ntcf_vendors = [755]\n[signals.tcf_purposes]\n1 = \"storage\"\n\
+                [signals.gpc]\nenabled = true\n[signals.consent_mode]\nad_storage = \"marketing\"\n\
+                [signals.tenants.acme.gpc]\nenabled = true\nprefer = \"gpc\"\n";
+    std::fs::write(&path, text).unwrap();
+    let args = ServeArgs { config: Some(path.clone()), ..ServeArgs::default() };
+    let config = Config::load(&args).unwrap();
+    let default = config.signals.of(&consent_core::TenantId::new("globex"));
+    assert_eq!(default.tcf_vendors, [755]);
+    assert_eq!(default.tcf_purpose(1), "storage");
+    assert!(default.gpc.enabled);
+    assert_eq!(default.consent_mode.ad_storage.as_deref(), Some("marketing"));
+    let acme = config.signals.of(&consent_core::TenantId::new("acme"));
+    assert_eq!(acme.gpc.prefer, consent_signals::GpcPrecedence::Gpc);
+    assert!(acme.tcf_vendors.is_empty(), "a tenant's table is whole: built-in defaults, not [signals]'s");
+
+    // What `config print` shows loads back to the same settings.
+    std::fs::write(&path, config.to_toml()).unwrap();
+    let reloaded = Config::load(&ServeArgs { config: Some(path.clone()), ..ServeArgs::default() }).unwrap();
+    assert_eq!(reloaded.signals, config.signals);
+
+    for bad in [
+        "[signals]\ntcf_vendor = [1]\n",
+        "[signals.gpc]\nprefer = \"loudest\"\n",
+        "[signals.tenants.acme]\nunknown = 1\n",
+    ] {
+        std::fs::write(&path, bad).unwrap();
+        let args = ServeArgs { config: Some(path.clone()), ..ServeArgs::default() };
+        assert!(matches!(Config::load(&args), Err(ConfigError::Parse { .. })), "{bad}");
+    }
+    std::fs::write(&path, "[signals.tcf_purposes]\n12 = \"x\"\n").unwrap();
+    let args = ServeArgs { config: Some(path), ..ServeArgs::default() };
+    let error = Config::load(&args).unwrap_err().to_string();
+    assert!(error.contains("signals") && error.contains("tcf_purposes"), "{error}");
+}

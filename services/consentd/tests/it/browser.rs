@@ -45,6 +45,29 @@ fn chromium() -> String {
     path
 }
 
+/// Opens each page in Chromium (`drive.py`): what each page's script
+/// published, in order, and the whole run's output for messages.
+async fn drive(python: PathBuf, chromium: String, urls: Vec<String>) -> (Vec<Value>, String) {
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(python)
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/drive.py"))
+            .arg(chromium)
+            .args(urls)
+            .output()
+            .expect("the browser driver runs")
+    })
+    .await
+    .unwrap();
+    let report =
+        format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "the browser run failed:\n{report}");
+    let pages = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    (pages, report)
+}
+
 /// Serves `page` on `listener` as the answer to every request: a web
 /// page's origin is `http://127.0.0.1:<port>`.
 fn serve_page(listener: TcpListener, page: String) -> SocketAddr {
@@ -149,24 +172,8 @@ async fn a_banner_on_an_allowed_origin_records_and_one_elsewhere_is_refused() {
     let other = serve_page(other_listener, banner_page(&consentd, &intempt_key, &jentis_key, "other-user"));
     // The other page first: its refused beacon is then counted before the
     // allowed page's records are looked for.
-    let urls = [format!("http://{other}/"), format!("http://{allowed}/")];
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new(python)
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/drive.py"))
-            .arg(chromium)
-            .args(urls)
-            .output()
-            .expect("the browser driver runs")
-    })
-    .await
-    .unwrap();
-    let report =
-        format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    assert!(output.status.success(), "the browser run failed:\n{report}");
-    let pages: Vec<Value> = String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect();
+    let (pages, report) =
+        drive(python, chromium, vec![format!("http://{other}/"), format!("http://{allowed}/")]).await;
     let (elsewhere, shop) = (&pages[0]["results"], &pages[1]["results"]);
 
     assert_eq!(shop["intempt"]["status"], 200, "{report}");
@@ -194,4 +201,73 @@ async fn a_banner_on_an_allowed_origin_records_and_one_elsewhere_is_refused() {
     }
     assert_eq!(found(&mut client, "jentis_user_id", "other-user").await, 0, "{report}");
     assert_eq!(found(&mut client, "user_id", "other-user").await, 0, "{report}");
+}
+
+/// A tag manager's page: Consent Mode's defaults from consentd before any
+/// tag fires, by the browser's own id, with a publishable key.
+fn tag_manager_page(consentd: &str, key: &str, device: &str) -> String {
+    format!(
+        r#"<!doctype html><html><body><script>
+window.dataLayer = window.dataLayer || [];
+function gtag() {{ dataLayer.push(arguments); }}
+async function run() {{
+  const url = {consentd:?} + "/v1/consent-mode?namespace=device_id&value=" + {device:?} + "&key=" + {key:?};
+  try {{
+    const response = await fetch(url);
+    const state = await response.json();
+    if (response.ok) {{
+      delete state.revision;
+      gtag("consent", "default", state);
+    }}
+    window.results = {{ status: response.status, state: state }};
+  }} catch (error) {{ window.results = {{ error: String(error) }}; }}
+}}
+run();
+</script></body></html>"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tag_manager_reads_consent_mode_from_its_origin_only() {
+    let (python, chromium) = (browser_python(), chromium());
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite://{}?mode=rwc", dir.path().join("consentd.db").display());
+    let allowed_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let allowed_origin = format!("http://{}", allowed_listener.local_addr().unwrap());
+    bind_with_origins(&database_url, "acme", "jentis", JENTIS_ACCOUNT, &[&allowed_origin]);
+    let key = create_publishable(&database_url, "jentis", JENTIS_ACCOUNT, &[&allowed_origin]);
+    let config = "[signals.consent_mode]\nad_storage = \"marketing\"\nanalytics_storage = \"analytics\"\n\
+                  public_namespaces = [\"device_id\"]\n";
+    let server = ConsentdProcess::start(dir.path(), config, &[]).await;
+    let admin = create_key(&database_url, "acme", &[]);
+    let mut client = keyed_client(&server.url(), &admin).await;
+    let grant = |purpose: &str, decision: pb::Decision| pb::PurposeDecision {
+        purpose: purpose.into(),
+        target: String::new(),
+        decision: decision.into(),
+    };
+    let request = pb::RecordConsentRequest {
+        identities: vec![identity("device_id", "browser-1")],
+        decisions: vec![grant("marketing", pb::Decision::Granted), grant("analytics", pb::Decision::Denied)],
+        ..Default::default()
+    };
+    client.record_consent(request).await.unwrap();
+
+    let consentd = format!("http://{}", server.http_addr);
+    let allowed = serve_page(allowed_listener, tag_manager_page(&consentd, &key, "browser-1"));
+    let other = serve_page(
+        TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        tag_manager_page(&consentd, &key, "browser-1"),
+    );
+    let (pages, report) =
+        drive(python, chromium, vec![format!("http://{allowed}/"), format!("http://{other}/")]).await;
+    let (shop, elsewhere) = (&pages[0]["results"], &pages[1]["results"]);
+    assert_eq!(shop["status"], 200, "{report}");
+    assert_eq!(shop["state"]["ad_storage"], "granted", "{report}");
+    assert_eq!(shop["state"]["analytics_storage"], "denied", "{report}");
+    assert_eq!(shop["state"]["ad_personalization"], "denied", "unmapped: {report}");
+    assert!(
+        elsewhere["error"].as_str().is_some_and(|e| e.contains("Failed to fetch")),
+        "another page cannot read the answer: {report}"
+    );
 }

@@ -78,6 +78,8 @@ fn reference_matches(filter: &Filter, subject_ids: &[String], record: &pb::Conse
         evidence: Evidence::default(),
         revision: record.revision,
         kind: EventKind::Recorded,
+        implied_by: None,
+        gpc_conflict: false,
     })
 }
 

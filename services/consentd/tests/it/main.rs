@@ -41,6 +41,7 @@ mod resets;
 mod restart;
 mod secureprivacy;
 mod shutdown;
+mod signals;
 mod subscribe;
 mod subscriber;
 mod support;

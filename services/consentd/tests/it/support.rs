@@ -103,6 +103,7 @@ pub(crate) fn config_for(path: &std::path::Path) -> Config {
         gateway: consentd::config::GatewaySettings::default(),
         webhooks: test_webhooks(),
         shutdown_grace: Duration::from_secs(10),
+        signals: consent_signals::SignalPolicies::default(),
         feed: FeedSettings {
             heartbeat_interval: Duration::from_millis(100),
             send_timeout: Duration::from_millis(300),
