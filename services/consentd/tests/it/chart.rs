@@ -42,3 +42,43 @@ fn the_helm_chart_lints_renders_and_validates() {
         "{report}"
     );
 }
+
+/// Every key `consentd config print` shows in the tables the chart's
+/// `config` value writes is in the chart's values schema, so no setting is
+/// out of a platform team's reach (the schema refuses unknown keys).
+#[test]
+fn the_values_schema_knows_every_configuration_key() {
+    let output = Command::new(env!("CARGO_BIN_EXE_consentd")).args(["config", "print"]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let printed: toml::Table = toml::from_str(&String::from_utf8_lossy(&output.stdout)).unwrap();
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(workspace().join("helm/consentd/values.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let config = &schema["properties"]["config"];
+    let mut missing = Vec::new();
+    for table in ["store", "limits", "subscribe", "gateway", "webhooks", "signals"] {
+        let Some(toml::Value::Table(keys)) = printed.get(table) else {
+            panic!("config print has no [{table}]")
+        };
+        known(&config["properties"][table], table, keys, &mut missing);
+    }
+    assert!(missing.is_empty(), "keys the values schema does not know: {missing:?}");
+}
+
+fn known(schema: &serde_json::Value, path: &str, keys: &toml::Table, missing: &mut Vec<String>) {
+    for (key, value) in keys {
+        let at = format!("{path}.{key}");
+        match schema["properties"].get(key) {
+            None => missing.push(at),
+            // A table of fixed keys: each of its keys too (free-form maps,
+            // such as the mounts, take any key).
+            Some(inner) if inner["properties"].is_object() => {
+                if let toml::Value::Table(table) = value {
+                    known(inner, &at, table, missing);
+                }
+            }
+            Some(_) => {}
+        }
+    }
+}

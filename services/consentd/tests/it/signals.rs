@@ -14,7 +14,7 @@ use tonic::Code;
 use tonic_types::StatusExt;
 
 use crate::auth::{create_key, keyed_client};
-use crate::cors::{ELSEWHERE, SHOP, bind_with_origins};
+use crate::cors::{ELSEWHERE, INTEMPT_PATH, SHOP, bind_with_origins};
 use crate::http_client::{fixture, send};
 use crate::publishable_keys::create_publishable;
 use crate::support::{Client, TestServer, by_identity, check, decision, identity};
@@ -280,6 +280,34 @@ async fn gpc_is_evidence_only_unless_the_tenant_policy_is_on() {
     assert_eq!(from_jentis.len(), 1, "{history:#?}");
     assert_eq!(from_jentis[0].implied_by(), pb::Signal::Gpc);
     assert!(from_jentis[0].evidence.as_ref().unwrap().gpc);
+
+    // A conflict over HTTP: Intempt's banner accepts "sale" from a browser
+    // that sends GPC. Both kept and marked; this tenant prefers GPC.
+    let body = serde_json::json!({
+        "action": "accept", "source": "desktop", "category": "sale", "userId": "intempt-gpc", "validUntil": "unlimited",
+        "timestamp": u64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis()).unwrap(),
+    });
+    let response =
+        send(server.running().http_addr, "POST", INTEMPT_PATH, &headers, body.to_string().as_bytes()).await;
+    assert_eq!(response.status, 200, "{response:?}");
+    let person = by_identity(identity("user_id", "intempt-gpc"));
+    assert_eq!(check(&mut client, person, "sale", "").await, pb::ConsentStatus::Denied);
+    let marked = client
+        .query_consents(pb::QueryConsentsRequest {
+            identity: Some(identity("user_id", "intempt-gpc")),
+            gpc_conflict: true,
+            history: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .records;
+    let decisions: Vec<_> = marked.iter().map(|r| (r.decision(), r.implied_by())).collect();
+    assert_eq!(
+        decisions,
+        [(pb::Decision::Granted, pb::Signal::Unspecified), (pb::Decision::Denied, pb::Signal::Gpc)]
+    );
 }
 
 fn consent_mode_mapping() -> SignalMapping {
