@@ -1,0 +1,32 @@
+//! Verifiable consent evidence, as Certificate Transparency makes a log
+//! verifiable (RFC 9162): every record of a tenant is a leaf of the
+//! tenant's Merkle log, in revision order; the log's key signs checkpoints
+//! of it (c2sp.org/tlog-checkpoint as a c2sp.org/signed-note, ed25519);
+//! inclusion and consistency proofs tie a record to a checkpoint and one
+//! checkpoint to the next; a receipt carries a record with its proof as one
+//! signed document. A verifier needs nothing but the public key.
+//!
+//! - [`leaf`]: the canonical encoding of a record, with its identifying
+//!   values as commitments so that erasure leaves every proof intact;
+//! - [`tree`]: the tree as stored hashes, proofs and their checks;
+//! - [`key`], [`checkpoint`]: the signing key and signed checkpoints;
+//! - [`receipt`], [`verify`]: receipts, and offline verification of a
+//!   receipt or of a whole exported log.
+//!
+//! Pure: no I/O and no clock (the caller passes times in).
+
+pub mod checkpoint;
+mod error;
+pub mod key;
+pub mod leaf;
+pub mod receipt;
+pub mod tree;
+pub mod verify;
+
+pub use checkpoint::Checkpoint;
+pub use error::EvidenceError;
+pub use key::{LogKey, PublicKey};
+pub use leaf::{Disclosure, Leaf, Salt};
+pub use receipt::Receipt;
+pub use tlog_tiles::{Hash, HashReader};
+pub use verify::{ExportedLeaf, LogReport, verify_log, verify_receipt};
