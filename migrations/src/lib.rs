@@ -13,6 +13,7 @@ mod m20261206_000006_evidence_gpc;
 mod m20261206_000007_key_accounts_and_origins;
 mod m20261206_000008_state_expiry;
 mod m20261207_000009_record_signals;
+mod m20261207_000010_evidence_log;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000007_key_accounts_and_origins::Migration),
             Box::new(m20261206_000008_state_expiry::Migration),
             Box::new(m20261207_000009_record_signals::Migration),
+            Box::new(m20261207_000010_evidence_log::Migration),
         ]
     }
 }

@@ -280,3 +280,10 @@ impl Disclosure {
 pub fn parse_salt(text: &str) -> Option<Salt> {
     hex::decode(text).ok()?.try_into().ok()
 }
+
+/// A new random salt.
+pub fn random_salt() -> Salt {
+    let mut salt = [0; 32];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut salt);
+    salt
+}

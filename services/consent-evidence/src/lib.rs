@@ -28,5 +28,5 @@ pub use error::EvidenceError;
 pub use key::{LogKey, PublicKey};
 pub use leaf::{Disclosure, Leaf, Salt};
 pub use receipt::Receipt;
-pub use tlog_tiles::{Hash, HashReader};
+pub use tlog_tiles::{Error as TreeError, Hash, HashReader};
 pub use verify::{ExportedLeaf, LogReport, verify_log, verify_receipt};

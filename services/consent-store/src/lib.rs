@@ -11,6 +11,7 @@ mod convert;
 mod dialect;
 mod entity;
 mod error;
+mod evidence;
 mod expiry;
 mod group_commit;
 mod head;
@@ -251,6 +252,86 @@ impl SqlStore {
     pub fn spawn_expiry(&self, interval: Duration) {
         let parts = Arc::downgrade(&self.parts);
         let _ended = self.parts.vitals.spawn("expiry sweeper", expiry::sweep(parts, interval));
+    }
+
+    /// Starts appending committed records to their tenants' verifiable logs
+    /// every `interval` (see `evidence.rs`), as one of the vital tasks.
+    pub fn spawn_log_builder(&self, interval: Duration) {
+        let parts = Arc::downgrade(&self.parts);
+        let _ended = self.parts.vitals.spawn("log builder", evidence::build(parts, interval));
+    }
+
+    /// Appends up to `max` of the tenant's committed records its log does
+    /// not hold yet; the log's size after.
+    pub async fn append_log(&self, tenant: &TenantId, max: u64) -> Result<u64, ConsentError> {
+        evidence::append(&self.parts.db, tenant, max).await
+    }
+
+    /// How many records the tenant's log holds.
+    pub async fn log_size(&self, tenant: &TenantId) -> Result<u64, ConsentError> {
+        evidence::size(&self.parts.db, tenant).await
+    }
+
+    /// The root hash of the tenant's log at `size` records.
+    pub async fn log_root(
+        &self,
+        tenant: &TenantId,
+        size: u64,
+    ) -> Result<consent_evidence::Hash, ConsentError> {
+        evidence::with_hashes(&self.parts.db, tenant, |hashes| consent_evidence::tree::root(size, hashes))
+            .await
+    }
+
+    /// The proof that the tenant's log of `size` records holds record `index`.
+    pub async fn log_inclusion_proof(
+        &self,
+        tenant: &TenantId,
+        size: u64,
+        index: u64,
+    ) -> Result<Vec<consent_evidence::Hash>, ConsentError> {
+        evidence::with_hashes(&self.parts.db, tenant, |hashes| {
+            consent_evidence::tree::inclusion_proof(size, index, hashes)
+        })
+        .await
+    }
+
+    /// The proof that the tenant's log of `second` records extends the one
+    /// of `first`.
+    pub async fn log_consistency_proof(
+        &self,
+        tenant: &TenantId,
+        second: u64,
+        first: u64,
+    ) -> Result<Vec<consent_evidence::Hash>, ConsentError> {
+        evidence::with_hashes(&self.parts.db, tenant, |hashes| {
+            consent_evidence::tree::consistency_proof(second, first, hashes)
+        })
+        .await
+    }
+
+    /// The tenant's log, re-encoded from the stored records, with the leaf
+    /// hashes it stored (what `consentd verify --log` reads).
+    pub async fn export_log(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<consent_evidence::ExportedLeaf>, ConsentError> {
+        evidence::export(&self.parts.db, tenant).await
+    }
+
+    /// Keeps a signed checkpoint of the tenant's log.
+    pub async fn save_checkpoint(
+        &self,
+        tenant: &TenantId,
+        size: u64,
+        time: i64,
+        note: &str,
+    ) -> Result<(), ConsentError> {
+        evidence::save_checkpoint(&self.parts.db, tenant, size, time, note).await
+    }
+
+    /// The tenant's signed checkpoints, by size.
+    pub async fn checkpoints(&self, tenant: &TenantId) -> Result<Vec<(u64, String)>, ConsentError> {
+        evidence::checkpoints(&self.parts.db, tenant).await
     }
 
     /// The read standbys' state now (none on SQLite).

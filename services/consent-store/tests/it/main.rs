@@ -30,6 +30,7 @@ mod changes;
 mod check_rule;
 mod commit_order;
 mod conformance;
+mod evidence_log;
 mod group_commit;
 mod migrations;
 mod plans;

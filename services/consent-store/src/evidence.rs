@@ -1,0 +1,388 @@
+//! The verifiable log in tables (docs/evidence.md): each tenant's records,
+//! in revision order, appended to its Merkle tree right behind the commits
+//! that wrote them — by a builder on every replica, never inside a write,
+//! so writes do not wait for it. An append takes the tenant's `log_heads`
+//! row lock, so two replicas never append the same record twice; it reads
+//! only committed records, which have no gaps (revisions commit in order),
+//! and stops at the first gap it sees all the same.
+//!
+//! Proofs and roots read a logarithmic number of stored hashes. Which ones
+//! depends only on the sizes asked about, so a read runs the proof once
+//! over placeholder hashes to learn the indexes, fetches them in one
+//! query, and runs it again.
+
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
+use consent_core::{ConsentError, TenantId};
+use consent_evidence::leaf::random_salt;
+use consent_evidence::tree::{first_stored_index, hashes_to_store, stored_hash_index};
+use consent_evidence::{EvidenceError, ExportedLeaf, Hash, HashReader, Leaf, Salt};
+use sea_orm::sea_query::{Expr, OnConflict, Query};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
+};
+
+use crate::convert::from_rows;
+use crate::entity::{consent_record, log_checkpoint, log_hash, log_head, subject_salt};
+use crate::error::db_error;
+
+/// The most records one append transaction takes.
+pub(crate) const APPENDS_PER_TRANSACTION: u64 = 1000;
+
+/// Rows per insert statement (well under SQLite's bound parameters).
+const ROWS_PER_INSERT: usize = 300;
+
+/// Stored hashes by index, and the indexes asked for that were not there.
+#[derive(Default)]
+pub(crate) struct Hashes {
+    known: HashMap<u64, Hash>,
+    missing: RefCell<BTreeSet<u64>>,
+}
+
+impl HashReader for Hashes {
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, consent_evidence::TreeError> {
+        Ok(indexes
+            .iter()
+            .map(|index| {
+                self.known.get(index).copied().unwrap_or_else(|| {
+                    self.missing.borrow_mut().insert(*index);
+                    Hash::default()
+                })
+            })
+            .collect())
+    }
+}
+
+fn evidence_error(err: EvidenceError) -> ConsentError {
+    ConsentError::Internal(format!("verifiable log: {err}"))
+}
+
+/// Runs `proof` over the tenant's stored hashes.
+pub(crate) async fn with_hashes<C: ConnectionTrait, T>(
+    db: &C,
+    tenant: &TenantId,
+    proof: impl Fn(&Hashes) -> Result<T, EvidenceError>,
+) -> Result<T, ConsentError> {
+    let mut hashes = Hashes::default();
+    // Placeholders: only which indexes it reads counts.
+    drop(proof(&hashes));
+    let wanted: Vec<u64> = hashes.missing.take().into_iter().collect();
+    hashes.known = read_hashes(db, tenant, &wanted).await?;
+    let result = proof(&hashes).map_err(evidence_error)?;
+    if hashes.missing.borrow().is_empty() {
+        Ok(result)
+    } else {
+        Err(ConsentError::Internal(format!("tenant {}'s log misses stored hashes", tenant.as_str())))
+    }
+}
+
+async fn read_hashes<C: ConnectionTrait>(
+    db: &C,
+    tenant: &TenantId,
+    indexes: &[u64],
+) -> Result<HashMap<u64, Hash>, ConsentError> {
+    let mut found = HashMap::new();
+    for chunk in indexes.chunks(ROWS_PER_INSERT) {
+        let wanted: Vec<i64> = chunk.iter().filter_map(|index| i64::try_from(*index).ok()).collect();
+        let rows = log_hash::Entity::find()
+            .filter(log_hash::Column::Tenant.eq(tenant.as_str()))
+            .filter(log_hash::Column::Idx.is_in(wanted))
+            .all(db)
+            .await
+            .map_err(db_error)?;
+        for row in rows {
+            let hash: [u8; 32] = row.hash.as_slice().try_into().map_err(|_| {
+                ConsentError::Internal(format!(
+                    "stored hash {} of tenant {} is not 32 bytes",
+                    row.idx, row.tenant
+                ))
+            })?;
+            found.insert(u64::try_from(row.idx).unwrap_or_default(), Hash(hash));
+        }
+    }
+    Ok(found)
+}
+
+/// How many records the tenant's log holds.
+pub(crate) async fn size<C: ConnectionTrait>(db: &C, tenant: &TenantId) -> Result<u64, ConsentError> {
+    let head = log_head::Entity::find_by_id(tenant.as_str().to_owned()).one(db).await.map_err(db_error)?;
+    Ok(head.map_or(0, |head| u64::try_from(head.size).unwrap_or_default()))
+}
+
+/// Appends up to `max` committed records of the tenant that its log does
+/// not hold yet; the log's size after.
+pub(crate) async fn append(
+    db: &DatabaseConnection,
+    tenant: &TenantId,
+    max: u64,
+) -> Result<u64, ConsentError> {
+    let txn = db.begin().await.map_err(db_error)?;
+    let size = lock_head(&txn, tenant).await?;
+    let rows = consent_record::Entity::find()
+        .filter(consent_record::Column::Tenant.eq(tenant.as_str()))
+        .filter(consent_record::Column::Revision.gt(i64::try_from(size).unwrap_or(i64::MAX)))
+        .order_by_asc(consent_record::Column::Revision)
+        .limit(max)
+        .all(&txn)
+        .await
+        .map_err(db_error)?;
+    let records: Vec<_> = from_rows(rows)?
+        .into_iter()
+        .zip(size + 1..)
+        .take_while(|(record, expected)| u64::try_from(record.revision).ok() == Some(*expected))
+        .map(|(record, _)| record)
+        .collect();
+    if records.is_empty() {
+        txn.commit().await.map_err(db_error)?;
+        return Ok(size);
+    }
+    let subjects: BTreeSet<String> = records.iter().map(|record| record.subject_id.to_string()).collect();
+    let salts = salts_for(&txn, tenant, subjects).await?;
+    let mut hashes = Hashes { known: read_hashes(&txn, tenant, &frontier(size)).await?, ..Hashes::default() };
+    let mut rows = Vec::new();
+    for (record, n) in records.iter().zip(size..) {
+        let salt = salts.get(&record.subject_id.to_string()).copied().unwrap_or_else(random_salt);
+        let added = hashes_to_store(n, Leaf::of(record, &salt).hash(), &hashes).map_err(evidence_error)?;
+        for (index, hash) in (first_stored_index(n)..).zip(added) {
+            hashes.known.insert(index, hash);
+            rows.push(log_hash::ActiveModel {
+                tenant: sea_orm::Set(tenant.as_str().to_owned()),
+                idx: sea_orm::Set(i64::try_from(index).unwrap_or(i64::MAX)),
+                hash: sea_orm::Set(hash.0.to_vec()),
+            });
+        }
+    }
+    if !hashes.missing.borrow().is_empty() {
+        return Err(ConsentError::Internal(format!("tenant {}'s log misses stored hashes", tenant.as_str())));
+    }
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        log_hash::Entity::insert_many(chunk.to_vec()).exec(&txn).await.map_err(db_error)?;
+    }
+    let new_size = size + u64::try_from(records.len()).unwrap_or_default();
+    log_head::Entity::update_many()
+        .col_expr(log_head::Column::Size, Expr::value(i64::try_from(new_size).unwrap_or(i64::MAX)))
+        .filter(log_head::Column::Tenant.eq(tenant.as_str()))
+        .exec(&txn)
+        .await
+        .map_err(db_error)?;
+    txn.commit().await.map_err(db_error)?;
+    Ok(new_size)
+}
+
+/// The tenant's log size, its head row locked (created at 0) until the
+/// transaction ends: an upsert, so the lock is taken by the first
+/// statement on both backends.
+async fn lock_head<C: ConnectionTrait>(db: &C, tenant: &TenantId) -> Result<u64, ConsentError> {
+    let statement = Query::insert()
+        .into_table(log_head::Entity)
+        .columns([log_head::Column::Tenant, log_head::Column::Size])
+        .values_panic([tenant.as_str().into(), 0_i64.into()])
+        .on_conflict(
+            OnConflict::column(log_head::Column::Tenant)
+                .value(log_head::Column::Size, Expr::col((log_head::Entity, log_head::Column::Size)))
+                .to_owned(),
+        )
+        .returning_col(log_head::Column::Size)
+        .to_owned();
+    let row = db
+        .query_one(&statement)
+        .await
+        .map_err(db_error)?
+        .ok_or_else(|| ConsentError::Internal("log head upsert returned no row".to_owned()))?;
+    let size: i64 = row.try_get("", "size").map_err(db_error)?;
+    Ok(u64::try_from(size).unwrap_or_default())
+}
+
+/// The stored hashes appending to a tree of `size` records may read: the
+/// roots of the complete subtrees at its right edge, one a level. Records
+/// appended after it read those, or hashes the same append made.
+fn frontier(size: u64) -> Vec<u64> {
+    (0..64_u8)
+        .take_while(|level| size >> level > 0)
+        .map(|level| stored_hash_index(level, (size >> level) - 1))
+        .collect()
+}
+
+/// The salts of `subjects`, made for those without one.
+async fn salts_for<C: ConnectionTrait>(
+    db: &C,
+    tenant: &TenantId,
+    subjects: BTreeSet<String>,
+) -> Result<HashMap<String, Salt>, ConsentError> {
+    let mut salts = read_salts(db, tenant, &subjects).await?;
+    let new: Vec<subject_salt::ActiveModel> = subjects
+        .iter()
+        .filter(|subject| !salts.contains_key(*subject))
+        .map(|subject| subject_salt::ActiveModel {
+            tenant: sea_orm::Set(tenant.as_str().to_owned()),
+            subject_id: sea_orm::Set(subject.clone()),
+            salt: sea_orm::Set(random_salt().to_vec()),
+        })
+        .collect();
+    if !new.is_empty() {
+        for chunk in new.chunks(ROWS_PER_INSERT) {
+            subject_salt::Entity::insert_many(chunk.to_vec())
+                .on_conflict(
+                    OnConflict::columns([subject_salt::Column::Tenant, subject_salt::Column::SubjectId])
+                        .do_nothing()
+                        .to_owned(),
+                )
+                .exec_without_returning(db)
+                .await
+                .map_err(db_error)?;
+        }
+        salts = read_salts(db, tenant, &subjects).await?;
+    }
+    Ok(salts)
+}
+
+async fn read_salts<C: ConnectionTrait>(
+    db: &C,
+    tenant: &TenantId,
+    subjects: &BTreeSet<String>,
+) -> Result<HashMap<String, Salt>, ConsentError> {
+    let mut salts = HashMap::new();
+    let subjects: Vec<&String> = subjects.iter().collect();
+    for chunk in subjects.chunks(ROWS_PER_INSERT) {
+        let rows = subject_salt::Entity::find()
+            .filter(subject_salt::Column::Tenant.eq(tenant.as_str()))
+            .filter(subject_salt::Column::SubjectId.is_in(chunk.iter().map(|s| s.as_str())))
+            .all(db)
+            .await
+            .map_err(db_error)?;
+        for row in rows {
+            if let Ok(salt) = Salt::try_from(row.salt.as_slice()) {
+                salts.insert(row.subject_id, salt);
+            }
+        }
+    }
+    Ok(salts)
+}
+
+/// The tenant's log as its leaves re-encoded from the stored records, each
+/// with the leaf hash the log stored, in index order.
+pub(crate) async fn export<C: ConnectionTrait>(
+    db: &C,
+    tenant: &TenantId,
+) -> Result<Vec<ExportedLeaf>, ConsentError> {
+    use base64::Engine as _;
+    let size = size(db, tenant).await?;
+    let rows = consent_record::Entity::find()
+        .filter(consent_record::Column::Tenant.eq(tenant.as_str()))
+        .filter(consent_record::Column::Revision.lte(i64::try_from(size).unwrap_or(i64::MAX)))
+        .order_by_asc(consent_record::Column::Revision)
+        .all(db)
+        .await
+        .map_err(db_error)?;
+    let records = from_rows(rows)?;
+    let subjects = records.iter().map(|record| record.subject_id.to_string()).collect();
+    let salts = read_salts(db, tenant, &subjects).await?;
+    let leaf_indexes: Vec<u64> = (0..size).map(first_stored_index).collect();
+    let stored = read_hashes(db, tenant, &leaf_indexes).await?;
+    Ok(records
+        .iter()
+        .map(|record| {
+            // A record without its salt (erased) re-encodes under none;
+            // its leaf then fails, which is what verify reports.
+            let salt = salts.get(&record.subject_id.to_string()).copied().unwrap_or_default();
+            let index = u64::try_from(record.revision - 1).unwrap_or_default();
+            let leaf_hash = stored.get(&first_stored_index(index)).map(|hash| hash.0).unwrap_or_default();
+            ExportedLeaf {
+                leaf: Leaf::of(record, &salt),
+                leaf_hash: base64::engine::general_purpose::STANDARD.encode(leaf_hash),
+            }
+        })
+        .collect())
+}
+
+/// Tenants whose log is behind their head revision.
+pub(crate) async fn tenants_behind<C: ConnectionTrait>(db: &C) -> Result<Vec<TenantId>, ConsentError> {
+    let heads: Vec<(String, i64)> = crate::entity::tenant_head::Entity::find()
+        .select_only()
+        .column(crate::entity::tenant_head::Column::Tenant)
+        .column(crate::entity::tenant_head::Column::Head)
+        .into_tuple()
+        .all(db)
+        .await
+        .map_err(db_error)?;
+    let logs: HashMap<String, i64> = log_head::Entity::find()
+        .all(db)
+        .await
+        .map_err(db_error)?
+        .into_iter()
+        .map(|head| (head.tenant, head.size))
+        .collect();
+    Ok(heads
+        .into_iter()
+        .filter(|(tenant, head)| logs.get(tenant).copied().unwrap_or(0) < *head)
+        .map(|(tenant, _)| TenantId::new(tenant))
+        .collect())
+}
+
+/// Keeps a signed checkpoint.
+pub(crate) async fn save_checkpoint<C: ConnectionTrait>(
+    db: &C,
+    tenant: &TenantId,
+    size: u64,
+    time: i64,
+    note: &str,
+) -> Result<(), ConsentError> {
+    let row = log_checkpoint::ActiveModel {
+        tenant: sea_orm::Set(tenant.as_str().to_owned()),
+        size: sea_orm::Set(i64::try_from(size).unwrap_or(i64::MAX)),
+        time: sea_orm::Set(time),
+        note: sea_orm::Set(note.to_owned()),
+    };
+    log_checkpoint::Entity::insert(row)
+        .on_conflict(
+            OnConflict::columns([log_checkpoint::Column::Tenant, log_checkpoint::Column::Size])
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
+/// The tenant's checkpoints, by size.
+pub(crate) async fn checkpoints<C: ConnectionTrait>(
+    db: &C,
+    tenant: &TenantId,
+) -> Result<Vec<(u64, String)>, ConsentError> {
+    Ok(log_checkpoint::Entity::find()
+        .filter(log_checkpoint::Column::Tenant.eq(tenant.as_str()))
+        .order_by_asc(log_checkpoint::Column::Size)
+        .all(db)
+        .await
+        .map_err(db_error)?
+        .into_iter()
+        .map(|row| (u64::try_from(row.size).unwrap_or_default(), row.note))
+        .collect())
+}
+
+/// Appends behind the commits every `interval`, for every tenant whose
+/// log is behind, until the store's last handle is gone.
+pub(crate) async fn build(parts: std::sync::Weak<crate::Parts>, interval: Duration) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let Some(parts) = parts.upgrade() else { return };
+        let tenants = match tenants_behind(&parts.db).await {
+            Ok(tenants) => tenants,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot look for records to append to the log");
+                continue;
+            }
+        };
+        for tenant in tenants {
+            if let Err(err) = append(&parts.db, &tenant, APPENDS_PER_TRANSACTION).await {
+                tracing::warn!(error = %err, tenant = tenant.as_str(), "cannot append to the log");
+            }
+        }
+    }
+}
