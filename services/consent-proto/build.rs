@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let proto_root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
-    let proto_files =
-        ["consent/v1/consent.proto", "consent/v1/webhook.proto"].map(|file| proto_root.join(file));
+    let proto_files = ["consent/v1/consent.proto", "consent/v1/webhook.proto", "consent/v1/evidence.proto"]
+        .map(|file| proto_root.join(file));
     let descriptor = PathBuf::from(std::env::var("OUT_DIR")?).join("consent_v1_descriptor.bin");
     for file in &proto_files {
         println!("cargo:rerun-if-changed={}", file.display());

@@ -13,13 +13,16 @@
 //! - [`receipt`], [`verify`]: receipts, and offline verification of a
 //!   receipt or of a whole exported log.
 //!
-//! Pure: no I/O and no clock (the caller passes times in).
+//! All but [`log`] are pure (no I/O, no clock): [`log`]'s `EvidenceLog`
+//! serves the operations over a [`LogStore`] and signs with the time.
 
 pub mod checkpoint;
 mod error;
 pub mod key;
 pub mod leaf;
+pub mod log;
 pub mod receipt;
+mod store;
 pub mod tree;
 pub mod verify;
 
@@ -27,6 +30,8 @@ pub use checkpoint::Checkpoint;
 pub use error::EvidenceError;
 pub use key::{LogKey, PublicKey};
 pub use leaf::{Disclosure, Leaf, Salt};
+pub use log::{EvidenceLog, Inclusion, LogKeys, SignedCheckpoint};
 pub use receipt::Receipt;
+pub use store::LogStore;
 pub use tlog_tiles::{Error as TreeError, Hash, HashReader};
 pub use verify::{ExportedLeaf, LogReport, verify_log, verify_receipt};

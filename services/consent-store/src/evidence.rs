@@ -32,6 +32,9 @@ use crate::error::db_error;
 /// The most records one append transaction takes.
 pub(crate) const APPENDS_PER_TRANSACTION: u64 = 1000;
 
+/// The most records one append transaction takes, whatever it is asked.
+pub(crate) const MAX_APPENDS_PER_TRANSACTION: u64 = 100_000;
+
 /// Rows per insert statement (well under SQLite's bound parameters).
 const ROWS_PER_INSERT: usize = 300;
 
@@ -113,12 +116,15 @@ pub(crate) async fn size<C: ConnectionTrait>(db: &C, tenant: &TenantId) -> Resul
 }
 
 /// Appends up to `max` committed records of the tenant that its log does
-/// not hold yet; the log's size after.
+/// not hold yet (at most [`MAX_APPENDS_PER_TRANSACTION`] at once); the
+/// log's size after.
 pub(crate) async fn append(
     db: &DatabaseConnection,
     tenant: &TenantId,
     max: u64,
 ) -> Result<u64, ConsentError> {
+    // Its hashes are held in memory until it commits.
+    let max = max.min(MAX_APPENDS_PER_TRANSACTION);
     let txn = db.begin().await.map_err(db_error)?;
     let size = lock_head(&txn, tenant).await?;
     let rows = consent_record::Entity::find()
@@ -384,5 +390,133 @@ pub(crate) async fn build(parts: std::sync::Weak<crate::Parts>, interval: Durati
                 tracing::warn!(error = %err, tenant = tenant.as_str(), "cannot append to the log");
             }
         }
+    }
+}
+
+/// The tenant's largest checkpoint.
+pub(crate) async fn latest_checkpoint<C: ConnectionTrait>(
+    db: &C,
+    tenant: &TenantId,
+) -> Result<Option<(u64, String)>, ConsentError> {
+    Ok(log_checkpoint::Entity::find()
+        .filter(log_checkpoint::Column::Tenant.eq(tenant.as_str()))
+        .order_by_desc(log_checkpoint::Column::Size)
+        .one(db)
+        .await
+        .map_err(db_error)?
+        .map(|row| (u64::try_from(row.size).unwrap_or_default(), row.note)))
+}
+
+/// The tenant's checkpoint of `size` records.
+pub(crate) async fn checkpoint_at<C: ConnectionTrait>(
+    db: &C,
+    tenant: &TenantId,
+    size: u64,
+) -> Result<Option<String>, ConsentError> {
+    let key = (tenant.as_str().to_owned(), i64::try_from(size).unwrap_or(i64::MAX));
+    Ok(log_checkpoint::Entity::find_by_id(key).one(db).await.map_err(db_error)?.map(|row| row.note))
+}
+
+/// Tenants whose log is larger than their latest checkpoint.
+pub(crate) async fn tenants_to_checkpoint<C: ConnectionTrait>(db: &C) -> Result<Vec<TenantId>, ConsentError> {
+    let mut tenants = Vec::new();
+    for head in log_head::Entity::find().all(db).await.map_err(db_error)? {
+        let tenant = TenantId::new(head.tenant);
+        let latest = latest_checkpoint(db, &tenant).await?.map_or(0, |(size, _)| size);
+        if u64::try_from(head.size).unwrap_or_default() > latest {
+            tenants.push(tenant);
+        }
+    }
+    Ok(tenants)
+}
+
+/// The subject's salt.
+pub(crate) async fn subject_salt<C: ConnectionTrait>(
+    db: &C,
+    tenant: &TenantId,
+    subject_id: uuid::Uuid,
+) -> Result<Option<Salt>, ConsentError> {
+    let key = (tenant.as_str().to_owned(), subject_id.to_string());
+    let row = subject_salt::Entity::find_by_id(key).one(db).await.map_err(db_error)?;
+    Ok(row.and_then(|row| Salt::try_from(row.salt.as_slice()).ok()))
+}
+
+impl consent_evidence::LogStore for crate::SqlStore {
+    async fn append_log(&self, tenant: &TenantId, max: u64) -> Result<u64, ConsentError> {
+        append(self.connection(), tenant, max).await
+    }
+
+    async fn log_size(&self, tenant: &TenantId) -> Result<u64, ConsentError> {
+        size(self.connection(), tenant).await
+    }
+
+    async fn log_root(&self, tenant: &TenantId, size: u64) -> Result<Hash, ConsentError> {
+        with_hashes(self.connection(), tenant, |hashes| consent_evidence::tree::root(size, hashes)).await
+    }
+
+    async fn log_inclusion_proof(
+        &self,
+        tenant: &TenantId,
+        size: u64,
+        index: u64,
+    ) -> Result<Vec<Hash>, ConsentError> {
+        with_hashes(self.connection(), tenant, |hashes| {
+            consent_evidence::tree::inclusion_proof(size, index, hashes)
+        })
+        .await
+    }
+
+    async fn log_consistency_proof(
+        &self,
+        tenant: &TenantId,
+        second: u64,
+        first: u64,
+    ) -> Result<Vec<Hash>, ConsentError> {
+        with_hashes(self.connection(), tenant, |hashes| {
+            consent_evidence::tree::consistency_proof(second, first, hashes)
+        })
+        .await
+    }
+
+    async fn subject_salt(
+        &self,
+        tenant: &TenantId,
+        subject_id: uuid::Uuid,
+    ) -> Result<Option<Salt>, ConsentError> {
+        subject_salt(self.connection(), tenant, subject_id).await
+    }
+
+    async fn save_checkpoint(
+        &self,
+        tenant: &TenantId,
+        size: u64,
+        time: i64,
+        note: &str,
+    ) -> Result<(), ConsentError> {
+        save_checkpoint(self.connection(), tenant, size, time, note).await
+    }
+
+    async fn latest_checkpoint(&self, tenant: &TenantId) -> Result<Option<(u64, String)>, ConsentError> {
+        latest_checkpoint(self.connection(), tenant).await
+    }
+
+    async fn checkpoint_at(&self, tenant: &TenantId, size: u64) -> Result<Option<String>, ConsentError> {
+        checkpoint_at(self.connection(), tenant, size).await
+    }
+
+    async fn checkpoints(&self, tenant: &TenantId) -> Result<Vec<(u64, String)>, ConsentError> {
+        checkpoints(self.connection(), tenant).await
+    }
+
+    async fn export_log(&self, tenant: &TenantId) -> Result<Vec<ExportedLeaf>, ConsentError> {
+        export(self.connection(), tenant).await
+    }
+
+    async fn tenants_to_checkpoint(&self) -> Result<Vec<TenantId>, ConsentError> {
+        tenants_to_checkpoint(self.connection()).await
+    }
+
+    async fn stored_log_key(&self, initial: String) -> Result<String, ConsentError> {
+        crate::admin::meta_value(self.connection(), "log_signing_key", || initial).await
     }
 }

@@ -12,7 +12,9 @@ use consent_core::{BindingStore, ConsentError, ConsentStore, KeyStore};
 use crate::{PoolUsage, SqlStore, StandbyStatus, StoreOptions, Vitals};
 
 /// Every interface the server uses, and what running it takes.
-pub trait ServingStore: ConsentStore + KeyStore + BindingStore + WebhookStore + Clone {
+pub trait ServingStore:
+    ConsentStore + KeyStore + BindingStore + WebhookStore + consent_evidence::LogStore + Clone
+{
     /// Applies pending migrations (see [`SqlStore::migrate`]).
     fn migrate(&self) -> impl Future<Output = Result<(), ConsentError>> + Send;
 
@@ -29,6 +31,10 @@ pub trait ServingStore: ConsentStore + KeyStore + BindingStore + WebhookStore + 
     /// Starts announcing expiries on the change feed (see
     /// [`SqlStore::spawn_expiry`]).
     fn spawn_expiry(&self, interval: std::time::Duration);
+
+    /// Starts appending committed records to the verifiable log (see
+    /// [`SqlStore::spawn_log_builder`]).
+    fn spawn_log_builder(&self, interval: std::time::Duration);
 }
 
 impl ServingStore for SqlStore {
@@ -50,6 +56,10 @@ impl ServingStore for SqlStore {
 
     fn spawn_expiry(&self, interval: std::time::Duration) {
         SqlStore::spawn_expiry(self, interval);
+    }
+
+    fn spawn_log_builder(&self, interval: std::time::Duration) {
+        SqlStore::spawn_log_builder(self, interval);
     }
 }
 

@@ -129,6 +129,30 @@ fn timed_body(body: Incoming, timeout: Duration) -> Body {
 #[derive(Debug, Clone, Copy)]
 pub struct PeerAddr(pub std::net::SocketAddr);
 
+/// `GET /.well-known/consentd/log-keys`: the verifiable log's public keys,
+/// `{"keys": ["<name>+<id>+<base64>", …]}`, the signing key's first. Public:
+/// they are what anyone verifies checkpoints and receipts with.
+pub(crate) fn log_key_route(keys: Arc<dyn consent_evidence::LogKeys>) -> Router {
+    Router::new().route(
+        "/.well-known/consentd/log-keys",
+        get(move || {
+            let keys = Arc::clone(&keys);
+            async move {
+                match keys.public_keys().await {
+                    Ok(keys) => (StatusCode::OK, axum::Json(serde_json::json!({ "keys": keys }))),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "cannot read the log's keys");
+                        (
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            axum::Json(serde_json::json!({ "error": "unavailable" })),
+                        )
+                    }
+                }
+            }
+        }),
+    )
+}
+
 /// `/healthz` (the process is up), `/readyz` (the store is usable and the
 /// server is not shutting down) and `/metrics`.
 pub fn health_routes<S: ConsentStore + Clone>(

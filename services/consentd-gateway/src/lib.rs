@@ -97,6 +97,9 @@ pub struct Gateway<S> {
     /// Where a request came from (trusted edge headers, a GeoIP2 database),
     /// for the records' evidence.
     pub locator: consentd_geo::Locator,
+    /// The verifiable log's public keys, published at
+    /// `/.well-known/consentd/log-keys` (the signing key's first).
+    pub log_keys: Arc<dyn consent_evidence::LogKeys>,
 }
 
 /// The routes of the `enabled` adapters, each behind its own pipeline, at

@@ -46,8 +46,9 @@ pub fn serve_gateway<S: GatewayStore>(
     port: &HttpPort,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<Serving, String> {
-    let router =
-        http::health_routes(gateway.service.clone(), draining).merge(crate::routes(gateway, enabled));
+    let router = http::health_routes(gateway.service.clone(), draining)
+        .merge(http::log_key_route(Arc::clone(&gateway.log_keys)))
+        .merge(crate::routes(gateway, enabled));
     // Around the router, not on it: `Router::layer` wraps every route, a
     // boxed service each per call.
     let app = ServiceBuilder::new()

@@ -4,6 +4,7 @@
 mod authorize;
 pub mod connection;
 mod convert;
+mod evidence;
 mod observe;
 mod port;
 pub mod readiness;
@@ -21,6 +22,7 @@ use authorize::authorize;
 use consentd_auth::Scope;
 use consentd_feed::Feeds;
 
+pub use evidence::GrpcEvidenceService;
 pub use observe::TelemetryLayer;
 pub use port::{PortError, PortSettings, serve};
 use status::to_status;

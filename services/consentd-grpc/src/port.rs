@@ -8,6 +8,7 @@ use std::time::Duration;
 use consent_core::webhooks::WebhookStore;
 use consent_core::{ConsentService, ConsentStore};
 use consent_proto::v1::consent_service_server::ConsentServiceServer;
+use consent_proto::v1::evidence_service_server::EvidenceServiceServer;
 use consent_proto::v1::webhook_service_server::WebhookServiceServer;
 use consentd_feed::Feeds;
 use consentd_pipeline::{Admission, Gate, TlsPem, request_ids};
@@ -17,7 +18,9 @@ use tower::Layer as _;
 
 use crate::connection::GrpcConnection;
 use crate::readiness::Health;
-use crate::{Admitted, GrpcConsentService, GrpcTransport, GrpcWebhookService, TelemetryLayer};
+use crate::{
+    Admitted, GrpcConsentService, GrpcEvidenceService, GrpcTransport, GrpcWebhookService, TelemetryLayer,
+};
 
 /// How long a client may take to finish the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -60,17 +63,19 @@ pub struct PortSettings {
 /// Serves the consent and webhook APIs of `service` (Subscribe through
 /// `feeds`) on `listener` behind the request pipeline that spends `gate`,
 /// with `health` and reflection beside them, until `shutdown`.
+#[allow(clippy::too_many_arguments)]
 pub fn serve<S>(
     listener: TcpListener,
     service: ConsentService<S>,
     feeds: Feeds<S>,
+    evidence: consent_evidence::EvidenceLog<S>,
     gate: Gate,
     health: &Health,
     settings: &PortSettings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<impl Future<Output = Result<(), PortError>> + Send + 'static, PortError>
 where
-    S: ConsentStore + WebhookStore + Clone,
+    S: ConsentStore + WebhookStore + consent_evidence::LogStore + Clone + 'static,
 {
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(consent_proto::FILE_DESCRIPTOR_SET)
@@ -87,6 +92,10 @@ where
         .max_decoding_message_size(settings.max_message_bytes);
     let webhook_api =
         Admitted::<_, WebhookServiceServer<GrpcWebhookService<S>>>::new(admission.layer(webhook_api));
+    let evidence_api = EvidenceServiceServer::new(GrpcEvidenceService::new(evidence))
+        .max_decoding_message_size(settings.max_message_bytes);
+    let evidence_api =
+        Admitted::<_, EvidenceServiceServer<GrpcEvidenceService<S>>>::new(admission.layer(evidence_api));
     let mut builder = tonic::transport::Server::builder();
     if let Some(tls) = &settings.tls {
         let identity = tonic::transport::Identity::from_pem(&tls.cert, &tls.key);
@@ -119,6 +128,7 @@ where
         .add_service(reflection)
         .add_service(consent_api)
         .add_service(webhook_api)
+        .add_service(evidence_api)
         .serve_with_incoming_shutdown(incoming(listener, settings.concurrency_per_connection), shutdown);
     Ok(async move { serving.await.map_err(PortError::from) })
 }

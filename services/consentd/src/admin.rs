@@ -151,3 +151,42 @@ fn validate_tenant(slug: &str) -> Result<&str, String> {
         Err(format!("tenant {slug:?} must be 1 to 64 lower-case letters, digits or '-'"))
     }
 }
+
+/// `consentd evidence export`: the tenant's log and checkpoints into `out`.
+pub(super) async fn export_log(tenant: &str, out: &std::path::Path, admin: &AdminArgs) -> Result<(), String> {
+    use consent_evidence::LogStore as _;
+    let tenant = TenantId::new(validate_tenant(tenant)?);
+    let (store, _) = open(admin).await?;
+    // Everything committed, a transaction's worth at a time.
+    let mut size = store.log_size(&tenant).await.map_err(|err| err.to_string())?;
+    loop {
+        let grown = store.append_log(&tenant, 100_000).await.map_err(|err| err.to_string())?;
+        if grown == size {
+            break;
+        }
+        size = grown;
+    }
+    let leaves = store.export_log(&tenant).await.map_err(|err| err.to_string())?;
+    std::fs::create_dir_all(out).map_err(|err| format!("{}: {err}", out.display()))?;
+    let mut log = String::new();
+    for leaf in &leaves {
+        log.push_str(&serde_json::to_string(leaf).map_err(|err| err.to_string())?);
+        log.push('\n');
+    }
+    let write = |name: String, text: &str| {
+        let path = out.join(name);
+        std::fs::write(&path, text).map_err(|err| format!("{}: {err}", path.display()))
+    };
+    write("log.jsonl".to_owned(), &log)?;
+    let checkpoints = store.checkpoints(&tenant).await.map_err(|err| err.to_string())?;
+    for (size, note) in &checkpoints {
+        write(format!("checkpoint-{size}.txt"), note)?;
+    }
+    eprintln!(
+        "exported {} records and {} checkpoints of tenant {}",
+        leaves.len(),
+        checkpoints.len(),
+        tenant.as_str()
+    );
+    Ok(())
+}

@@ -1,5 +1,5 @@
 //! The `consentd` command: `serve`, `migrate`, `config print`, `keys`,
-//! `tenants`.
+//! `tenants`, `evidence export`, `verify`.
 
 use std::process::ExitCode;
 
@@ -40,6 +40,47 @@ enum Command {
     /// Show the configuration
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Export a tenant's verifiable log
+    #[command(subcommand)]
+    Evidence(EvidenceCommand),
+    /// Verify a receipt, or an exported log against checkpoints, offline,
+    /// with public keys alone; exits 0 only when everything verifies
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum EvidenceCommand {
+    /// Write the tenant's log (DIR/log.jsonl: each record re-encoded from
+    /// the database with the leaf hash the log stored) and its checkpoints
+    /// (DIR/checkpoint-<size>.txt), for `consentd verify --log`
+    Export {
+        /// The tenant
+        #[arg(long)]
+        tenant: String,
+        /// The directory to write to (created if missing)
+        #[arg(long)]
+        out: std::path::PathBuf,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["receipt", "log"])))]
+struct VerifyArgs {
+    /// A file of public keys, one `<name>+<id>+<base64>` a line (from
+    /// /.well-known/consentd/log-keys or GetCheckpoint; repeatable)
+    #[arg(long = "public-key", required = true)]
+    public_keys: Vec<std::path::PathBuf>,
+    /// A receipt (the JWS GetReceipt returns)
+    #[arg(long, conflicts_with_all = ["log", "checkpoints"])]
+    receipt: Option<std::path::PathBuf>,
+    /// An exported log (`consentd evidence export`'s log.jsonl)
+    #[arg(long, requires = "checkpoints")]
+    log: Option<std::path::PathBuf>,
+    /// A signed checkpoint to verify the log against (repeatable)
+    #[arg(long = "checkpoint")]
+    checkpoints: Vec<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -171,6 +212,10 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Migrate(args) => migrate(&args).await,
         Command::Keys(command) => report(admin::keys(command).await),
         Command::Tenants(command) => report(admin::tenants(command).await),
+        Command::Evidence(EvidenceCommand::Export { tenant, out, admin }) => {
+            report(admin::export_log(&tenant, &out, &admin).await)
+        }
+        Command::Verify(args) => verify(&args),
         Command::Config(ConfigCommand::Print(args)) => match Config::load(&args) {
             Ok(config) => {
                 print!("{}", config.to_toml());
@@ -195,6 +240,67 @@ fn report(result: Result<(), String>) -> ExitCode {
 }
 
 mod admin;
+
+/// `consentd verify`: what verified on stdout, the first thing that did
+/// not on stderr (exit 1); unreadable input exits 2.
+fn verify(args: &VerifyArgs) -> ExitCode {
+    let read = |path: &std::path::Path| {
+        std::fs::read_to_string(path).map_err(|err| format!("cannot read {}: {err}", path.display()))
+    };
+    let inputs = || -> Result<(Vec<consent_evidence::PublicKey>, Vec<String>), String> {
+        let mut keys = Vec::new();
+        for path in &args.public_keys {
+            for line in read(path)?.lines().map(str::trim).filter(|line| !line.is_empty()) {
+                keys.push(
+                    consent_evidence::PublicKey::parse(line)
+                        .map_err(|err| format!("{}: {err}", path.display()))?,
+                );
+            }
+        }
+        let checkpoints = args.checkpoints.iter().map(|path| read(path)).collect::<Result<_, _>>()?;
+        Ok((keys, checkpoints))
+    };
+    let (keys, checkpoints) = match inputs() {
+        Ok(inputs) => inputs,
+        Err(message) => {
+            eprintln!("consentd: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let outcome = match (&args.receipt, &args.log) {
+        (Some(receipt), _) => read(receipt).map(|jws| {
+            consent_evidence::verify_receipt(&jws, &keys).map(|receipt| {
+                format!(
+                    "receipt verified: record {} of tenant {}",
+                    receipt.consent_receipt_id, receipt.evidence.leaf.tenant
+                )
+            })
+        }),
+        (None, Some(log)) => read(log).map(|text| {
+            consent_evidence::verify_log(&text, &checkpoints, &keys).map(|report| {
+                format!(
+                    "log verified: {} records, checkpoints of sizes {:?}",
+                    report.records, report.checkpoints
+                )
+            })
+        }),
+        (None, None) => Err("--receipt or --log is required".to_owned()),
+    };
+    match outcome {
+        Ok(Ok(summary)) => {
+            println!("{summary}");
+            ExitCode::SUCCESS
+        }
+        Ok(Err(failure)) => {
+            eprintln!("consentd verify: {failure}");
+            ExitCode::FAILURE
+        }
+        Err(message) => {
+            eprintln!("consentd: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
 
 async fn serve(args: &ServeArgs) -> ExitCode {
     let config = match Config::load(args) {

@@ -53,6 +53,9 @@ pub enum ServerError {
     /// The webhook delivery client could not be built.
     #[error("webhooks: {0}")]
     Webhooks(String),
+    /// The verifiable log's key is unusable.
+    #[error("evidence: {0}")]
+    Evidence(String),
     /// The JWT key set (`[auth.jwt]`) could not be loaded.
     #[error("auth.jwt: {0}")]
     Jwt(#[from] consentd_jwt::JwtError),
@@ -175,6 +178,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
 async fn start_on<S: ServingStore>(config: &Config, store: S) -> Result<RunningServer, ServerError> {
     let authenticator = authenticator(config, &store).await?;
     let webhooks = Webhooks::new(store.clone(), &config.webhooks, config.key_secret.clone());
+    let evidence = evidence_log(config, &store)?;
     let service = ConsentService::new(store).with_signals(Arc::new(config.signals.clone()));
 
     let grpc_listener = bind(config.grpc_listen).await?;
@@ -204,10 +208,21 @@ async fn start_on<S: ServingStore>(config: &Config, store: S) -> Result<RunningS
     let limits = &config.limits;
     let tls = config.tls.as_ref().map(TlsPem::read).transpose().map_err(ServerError::Tls)?;
     let port = grpc_port(config, tls.as_ref());
+    let checkpoints =
+        evidence.clone().checkpoint_every(Duration::from_millis(config.evidence.checkpoint_interval_ms));
+    let until_stopped = signalled(stopped.clone());
+    spawn_until_shutdown(&mut tasks, async move {
+        tokio::select! {
+            () = checkpoints => {}
+            () = until_stopped => {}
+        }
+    });
+    let log_keys: Arc<dyn consent_evidence::LogKeys> = Arc::new(evidence.clone());
     let grpc = consentd_grpc::serve(
         grpc_listener,
         service.clone(),
         feeds.clone(),
+        evidence,
         gate.clone(),
         &health,
         &port,
@@ -240,6 +255,7 @@ async fn start_on<S: ServingStore>(config: &Config, store: S) -> Result<RunningS
         cors_origins: Arc::new(config.gateway.cors_origins.clone()),
         mounts: config.gateway.mounts.clone(),
         locator: consentd_geo::Locator::new(&config.gateway.location)?,
+        log_keys,
     };
     let serving = consentd_gateway::serve_gateway(
         http_listener,
@@ -256,6 +272,33 @@ async fn start_on<S: ServingStore>(config: &Config, store: S) -> Result<RunningS
     tracing::info!(%grpc_addr, %http_addr, "consentd is serving");
     let stopper = Stopper { health, draining, shutdown };
     Ok(RunningServer { grpc_addr, http_addr, health_addr, stopper, grace, tasks })
+}
+
+/// The verifiable log: its key from `[evidence] key_file`, else the one
+/// kept in the database (read when first needed: the database may not be
+/// migrated yet); records appended behind their commits.
+fn evidence_log<S: ServingStore + 'static>(
+    config: &Config,
+    store: &S,
+) -> Result<consent_evidence::EvidenceLog<S>, ServerError> {
+    let settings = &config.evidence;
+    let key = settings
+        .key_file
+        .as_ref()
+        .map(|path| {
+            let text = std::fs::read_to_string(path)
+                .map_err(|err| ServerError::Evidence(format!("key_file {}: {err}", path.display())))?;
+            consent_evidence::LogKey::from_private(&text)
+                .map_err(|err| ServerError::Evidence(err.to_string()))
+        })
+        .transpose()?;
+    store.spawn_log_builder(Duration::from_millis(settings.append_interval_ms));
+    Ok(consent_evidence::EvidenceLog::new(
+        store.clone(),
+        key,
+        &settings.name,
+        settings.previous_public_keys.clone(),
+    ))
 }
 
 /// The store, migrated unless told not to, its pool and standbys reported

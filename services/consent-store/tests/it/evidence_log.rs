@@ -4,7 +4,7 @@
 //! changed in the database, named by the verifier.
 
 use consent_core::{Decision, Evidence, Identity, PurposeDecision, RecordConsent, TenantId};
-use consent_evidence::{Checkpoint, EvidenceError, LogKey, PublicKey, verify_log};
+use consent_evidence::{Checkpoint, EvidenceError, LogKey, LogStore as _, PublicKey, verify_log};
 use sea_orm::ConnectionTrait;
 
 use crate::support::TestStore;

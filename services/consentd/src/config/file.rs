@@ -44,6 +44,7 @@ pub(super) struct FileConfig {
     pub(super) webhooks: FileWebhooksConfig,
     #[serde(default)]
     pub(super) signals: FileSignalsConfig,
+    pub(super) evidence: Option<super::EvidenceSettings>,
 }
 
 /// `[signals]`: every tenant's signal settings, and `[signals.tenants.NAME]`
@@ -234,6 +235,7 @@ impl Config {
                 location: Some(self.gateway.location.clone()),
             },
             webhooks: file_webhooks(&self.webhooks),
+            evidence: Some(self.evidence.clone()),
             signals: FileSignalsConfig {
                 default: self.signals.default_settings().clone(),
                 tenants: self.signals.tenant_settings().clone(),

@@ -79,6 +79,8 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Every tenant's consent-signal settings (`[signals]`).
     pub signals: consent_signals::SignalPolicies,
+    /// The verifiable log (`[evidence]`).
+    pub evidence: EvidenceSettings,
 }
 
 /// The vendor HTTP gateway's settings (`[gateway]` in the config file).
@@ -116,6 +118,39 @@ impl Default for GatewaySettings {
             max_whole_lists: 8,
             mounts: std::collections::BTreeMap::new(),
             location: consentd_geo::LocationSettings::default(),
+        }
+    }
+}
+
+/// The verifiable log's settings (`[evidence]` in the config file;
+/// docs/evidence.md).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EvidenceSettings {
+    /// The log's name: the key's name and the checkpoints' origin prefix
+    /// (`<name>/<tenant>`).
+    pub name: String,
+    /// A file holding the signing key (`PRIVATE+KEY+<name>+<id>+<base64>`,
+    /// c2sp.org/signed-note); none: a key generated once and kept in the
+    /// database.
+    pub key_file: Option<std::path::PathBuf>,
+    /// Public keys of earlier signing keys, still published so that the
+    /// checkpoints and receipts they signed verify.
+    pub previous_public_keys: Vec<String>,
+    /// How often committed records are appended to the log.
+    pub append_interval_ms: u64,
+    /// How often a checkpoint is made of each log that grew.
+    pub checkpoint_interval_ms: u64,
+}
+
+impl Default for EvidenceSettings {
+    fn default() -> Self {
+        Self {
+            name: "consentd".to_owned(),
+            key_file: None,
+            previous_public_keys: Vec::new(),
+            append_interval_ms: 250,
+            checkpoint_interval_ms: 60_000,
         }
     }
 }
@@ -284,6 +319,7 @@ impl Config {
             health_listen: args.health_listen.or(file.health_listen),
             gateway: gateway_settings(file.gateway)?,
             webhooks: webhook_settings(file.webhooks)?,
+            evidence: file.evidence.unwrap_or_default(),
             signals: consent_signals::SignalPolicies::new(file.signals.default, file.signals.tenants)
                 .map_err(|message| ConfigError::Invalid { setting: "signals", message })?,
             shutdown_grace: Duration::from_millis(
@@ -308,6 +344,21 @@ impl Config {
         validate_database_url(&self.store.database_url)?;
         for url in &self.store.read_database_urls {
             validate_read_database_url(&self.store.database_url, url)?;
+        }
+        let evidence = &self.evidence;
+        if evidence.append_interval_ms == 0 || evidence.checkpoint_interval_ms == 0 {
+            return Err(ConfigError::Invalid {
+                setting: "evidence",
+                message: "append_interval_ms and checkpoint_interval_ms must be positive".to_owned(),
+            });
+        }
+        if let Some(key) =
+            evidence.previous_public_keys.iter().find(|key| consent_evidence::PublicKey::parse(key).is_err())
+        {
+            return Err(ConfigError::Invalid {
+                setting: "evidence.previous_public_keys",
+                message: format!("{key:?} is not a signed-note public key (<name>+<id>+<base64>)"),
+            });
         }
         if self.store.expiry_interval.is_zero() {
             return Err(ConfigError::Invalid {

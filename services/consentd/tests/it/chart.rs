@@ -57,7 +57,7 @@ fn the_values_schema_knows_every_configuration_key() {
     .unwrap();
     let config = &schema["properties"]["config"];
     let mut missing = Vec::new();
-    for table in ["store", "limits", "subscribe", "gateway", "webhooks", "signals"] {
+    for table in ["store", "limits", "subscribe", "gateway", "webhooks", "signals", "evidence"] {
         let Some(toml::Value::Table(keys)) = printed.get(table) else {
             panic!("config print has no [{table}]")
         };

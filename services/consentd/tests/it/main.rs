@@ -14,6 +14,7 @@ mod concurrency;
 mod config;
 mod cors;
 mod durability;
+mod evidence;
 mod expiry;
 mod feed_checker;
 mod feed_filters;

@@ -104,6 +104,7 @@ pub(crate) fn config_for(path: &std::path::Path) -> Config {
         webhooks: test_webhooks(),
         shutdown_grace: Duration::from_secs(10),
         signals: consent_signals::SignalPolicies::default(),
+        evidence: consentd::config::EvidenceSettings::default(),
         feed: FeedSettings {
             heartbeat_interval: Duration::from_millis(100),
             send_timeout: Duration::from_millis(300),
