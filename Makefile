@@ -1,5 +1,5 @@
 # One entry point for developers; the README's two commands stay the truth.
-.PHONY: run test lint fmt ci bench bench-scale bench-overload bench-vendor bench-list bench-expiry soak helm-check fuzz fuzz-smoke
+.PHONY: run test lint fmt ci bench bench-scale bench-overload bench-vendor bench-list bench-expiry bench-evidence soak helm-check fuzz fuzz-smoke
 
 run:        ## run the service on embedded SQLite (./consentd.db)
 	cargo run -p consentd -- serve
@@ -35,6 +35,9 @@ bench-overload: ## each workload's maximum, then twice it in an open loop, both 
 bench-vendor: ## the vendor routes over HTTP at c32 (SQLite): Intempt, Adobe naming 100, Secure Privacy's check beside bare axum
 	cargo run --release -p consent-bench -- --vendor --backends sqlite --out docs/benchmarks/vendor
 
+bench-evidence: ## record-unique with the verifiable log on and off, and its space per million records, both backends
+	cargo run --release -p consent-bench -- --evidence-log --backends sqlite,postgres
+
 bench-list: ## Secure Privacy's list read whole: the server's peak RSS while it streams 10,000 and 100,000 records (SQLite)
 	cargo run --release -p consent-bench -- --list-memory 10000,100000 --backends sqlite
 
@@ -48,7 +51,7 @@ bench-expiry: ## 100,000 grants expiring within a minute: how long after expires
 # fuzz/corpus/<target> (with fuzz/seeds/<target> read too where it exists), a
 # crash to fuzz/artifacts/<target>. The server targets keep state across
 # inputs on purpose, so leak detection is off for them.
-FUZZ_TARGETS := adobe_decode intempt_decode jentis_decode secureprivacy_decode native_decode tcf_decode gpp_decode grpc_requests gateway_requests
+FUZZ_TARGETS := adobe_decode intempt_decode jentis_decode secureprivacy_decode native_decode tcf_decode gpp_decode evidence_verify grpc_requests gateway_requests
 FUZZ_SECONDS ?= 600
 
 fuzz:       ## every fuzz target for FUZZ_SECONDS seconds each (default 600)

@@ -1,6 +1,7 @@
 //! Shared pieces of consentd's fuzz targets (see README.md).
 
 pub mod adapter;
+pub mod evidence;
 pub mod json;
 pub mod signals;
 pub mod vendors;

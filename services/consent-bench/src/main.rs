@@ -13,6 +13,7 @@
 
 mod baseline;
 mod deployment;
+mod evidence_log;
 mod expiry;
 mod hostile;
 mod list_memory;
@@ -125,6 +126,11 @@ struct Args {
     /// of --backends
     #[arg(long)]
     expiry: Option<usize>,
+    /// Run the verifiable log's cost instead of the benchmarks: record-unique
+    /// at c64 with the log appended behind the commits and with it off, and
+    /// the space its tables take per million records, on each of --backends
+    #[arg(long)]
+    evidence_log: bool,
     /// Run only these closed-loop workloads (default: all)
     #[arg(long, value_enum, value_delimiter = ',')]
     only: Vec<Workload>,
@@ -209,6 +215,14 @@ async fn main() {
     if let Some(records) = args.expiry {
         eprintln!("{records} expiries within a minute on {} …", primary.name());
         print!("{}", expiry::expiry_delay(&binary, primary.backend(), records).await.markdown());
+        return;
+    }
+    if args.evidence_log {
+        for backend in &args.backends {
+            eprintln!("the verifiable log's cost on {} …", backend.name());
+            let cost = evidence_log::evidence_log(&binary, backend.backend(), args.connections, window).await;
+            print!("{}: {}", backend.name(), cost.markdown());
+        }
         return;
     }
     if !args.list_memory.is_empty() {

@@ -17,9 +17,9 @@ use crate::leaf::{Leaf, Salt};
 use crate::receipt::Receipt;
 use crate::store::LogStore;
 
-/// Appends one request may wait for before a record is in the log (a
-/// record is usually appended within the builder's interval already).
-const APPENDS_ON_DEMAND: u64 = 100_000;
+/// Records one append on demand takes (a record is usually appended
+/// within the builder's interval already).
+const APPENDS_ON_DEMAND: u64 = 10_000;
 
 /// A signed checkpoint and what it says.
 #[derive(Debug, Clone, PartialEq)]
@@ -107,6 +107,19 @@ impl<S: LogStore + ConsentStore + Clone + 'static> EvidenceLog<S> {
             .cloned()
     }
 
+    /// Appends every record committed so far (the builder usually has);
+    /// the log's size.
+    async fn caught_up(&self, tenant: &TenantId) -> Result<u64, ConsentError> {
+        let mut size = self.store.log_size(tenant).await?;
+        loop {
+            let grown = self.store.append_log(tenant, APPENDS_ON_DEMAND).await?;
+            if grown == size {
+                return Ok(size);
+            }
+            size = grown;
+        }
+    }
+
     /// The public keys: the signing key's first, then earlier ones.
     pub async fn public_keys(&self) -> Result<Vec<String>, ConsentError> {
         let key = self.key().await?;
@@ -119,7 +132,7 @@ impl<S: LogStore + ConsentStore + Clone + 'static> EvidenceLog<S> {
     /// or when it does not cover the records committed so far, a new one,
     /// made now over every committed record.
     pub async fn checkpoint(&self, tenant: &TenantId, fresh: bool) -> Result<SignedCheckpoint, ConsentError> {
-        let size = self.store.append_log(tenant, APPENDS_ON_DEMAND).await?;
+        let size = self.caught_up(tenant).await?;
         match self.store.latest_checkpoint(tenant).await? {
             Some((latest, note)) if !fresh && latest >= size => Ok(SignedCheckpoint { size: latest, note }),
             _ => self.sign(tenant, size).await,
@@ -156,7 +169,7 @@ impl<S: LogStore + ConsentStore + Clone + 'static> EvidenceLog<S> {
         let index = u64::try_from(record.revision - 1).unwrap_or_default();
         let (size, checkpoint) = match tree_size {
             Some(size) => {
-                let held = self.store.append_log(tenant, APPENDS_ON_DEMAND).await?;
+                let held = self.caught_up(tenant).await?;
                 if size > held || size <= index {
                     return Err(ConsentError::invalid(
                         "tree_size",
@@ -200,7 +213,7 @@ impl<S: LogStore + ConsentStore + Clone + 'static> EvidenceLog<S> {
         first: u64,
         second: u64,
     ) -> Result<Vec<Hash>, ConsentError> {
-        let held = self.store.append_log(tenant, APPENDS_ON_DEMAND).await?;
+        let held = self.caught_up(tenant).await?;
         if first == 0 || first > second || second > held {
             return Err(ConsentError::invalid(
                 "first_size",

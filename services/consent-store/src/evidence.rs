@@ -29,14 +29,23 @@ use crate::convert::from_rows;
 use crate::entity::{consent_record, log_checkpoint, log_hash, log_head, subject_salt};
 use crate::error::db_error;
 
-/// The most records one append transaction takes.
-pub(crate) const APPENDS_PER_TRANSACTION: u64 = 1000;
+/// The most records one append of the builder takes; it appends again at
+/// once while a tenant's log is behind.
+pub(crate) const APPENDS_PER_TRANSACTION: u64 = 5000;
+
+/// Appends of one tenant in one round of the builder, at the most: other
+/// tenants get their turn.
+const APPENDS_PER_ROUND: usize = 20;
 
 /// The most records one append transaction takes, whatever it is asked.
 pub(crate) const MAX_APPENDS_PER_TRANSACTION: u64 = 100_000;
 
-/// Rows per insert statement (well under SQLite's bound parameters).
+/// Rows per read by key and per salt insert.
 const ROWS_PER_INSERT: usize = 300;
+
+/// Stored hashes per insert statement: three values each, well under
+/// SQLite's 32,766 bound parameters and PostgreSQL's 65,535.
+const HASHES_PER_INSERT: usize = 3000;
 
 /// Stored hashes by index, and the indexes asked for that were not there.
 #[derive(Default)]
@@ -118,21 +127,25 @@ pub(crate) async fn size<C: ConnectionTrait>(db: &C, tenant: &TenantId) -> Resul
 /// Appends up to `max` committed records of the tenant that its log does
 /// not hold yet (at most [`MAX_APPENDS_PER_TRANSACTION`] at once); the
 /// log's size after.
+///
+/// Optimistic, so that the write lock (SQLite's whole database) is held
+/// only for the inserts: the records are read and hashed outside any write
+/// transaction, against the size read first; the write transaction then
+/// moves the tenant's head from that size, and finding it moved (another
+/// replica appended them) writes nothing.
 pub(crate) async fn append(
     db: &DatabaseConnection,
     tenant: &TenantId,
     max: u64,
 ) -> Result<u64, ConsentError> {
-    // Its hashes are held in memory until it commits.
     let max = max.min(MAX_APPENDS_PER_TRANSACTION);
-    let txn = db.begin().await.map_err(db_error)?;
-    let size = lock_head(&txn, tenant).await?;
+    let size = size(db, tenant).await?;
     let rows = consent_record::Entity::find()
         .filter(consent_record::Column::Tenant.eq(tenant.as_str()))
         .filter(consent_record::Column::Revision.gt(i64::try_from(size).unwrap_or(i64::MAX)))
         .order_by_asc(consent_record::Column::Revision)
         .limit(max)
-        .all(&txn)
+        .all(db)
         .await
         .map_err(db_error)?;
     let records: Vec<_> = from_rows(rows)?
@@ -142,15 +155,22 @@ pub(crate) async fn append(
         .map(|(record, _)| record)
         .collect();
     if records.is_empty() {
-        txn.commit().await.map_err(db_error)?;
         return Ok(size);
     }
+    // Salts first, in a write of their own: a salt made for an append that
+    // then loses its race is simply used by the next one.
     let subjects: BTreeSet<String> = records.iter().map(|record| record.subject_id.to_string()).collect();
-    let salts = salts_for(&txn, tenant, subjects).await?;
-    let mut hashes = Hashes { known: read_hashes(&txn, tenant, &frontier(size)).await?, ..Hashes::default() };
+    let salts = salts_for(db, tenant, subjects).await?;
+    let mut hashes = Hashes { known: read_hashes(db, tenant, &frontier(size)).await?, ..Hashes::default() };
     let mut rows = Vec::new();
     for (record, n) in records.iter().zip(size..) {
-        let salt = salts.get(&record.subject_id.to_string()).copied().unwrap_or_else(random_salt);
+        let salt = salts.get(&record.subject_id.to_string()).copied().ok_or_else(|| {
+            ConsentError::Internal(format!(
+                "subject {} of tenant {} has no salt",
+                record.subject_id,
+                tenant.as_str()
+            ))
+        })?;
         let added = hashes_to_store(n, Leaf::of(record, &salt).hash(), &hashes).map_err(evidence_error)?;
         for (index, hash) in (first_stored_index(n)..).zip(added) {
             hashes.known.insert(index, hash);
@@ -164,42 +184,52 @@ pub(crate) async fn append(
     if !hashes.missing.borrow().is_empty() {
         return Err(ConsentError::Internal(format!("tenant {}'s log misses stored hashes", tenant.as_str())));
     }
-    for chunk in rows.chunks(ROWS_PER_INSERT) {
+    let new_size = size + u64::try_from(records.len()).unwrap_or_default();
+    let txn = db.begin().await.map_err(db_error)?;
+    if !move_head(&txn, tenant, size, new_size).await? {
+        // Another appender moved it first; what it appended is the same.
+        txn.rollback().await.map_err(db_error)?;
+        return self::size(db, tenant).await;
+    }
+    for chunk in rows.chunks(HASHES_PER_INSERT) {
         log_hash::Entity::insert_many(chunk.to_vec()).exec(&txn).await.map_err(db_error)?;
     }
-    let new_size = size + u64::try_from(records.len()).unwrap_or_default();
-    log_head::Entity::update_many()
-        .col_expr(log_head::Column::Size, Expr::value(i64::try_from(new_size).unwrap_or(i64::MAX)))
-        .filter(log_head::Column::Tenant.eq(tenant.as_str()))
-        .exec(&txn)
-        .await
-        .map_err(db_error)?;
     txn.commit().await.map_err(db_error)?;
     Ok(new_size)
 }
 
-/// The tenant's log size, its head row locked (created at 0) until the
-/// transaction ends: an upsert, so the lock is taken by the first
-/// statement on both backends.
-async fn lock_head<C: ConnectionTrait>(db: &C, tenant: &TenantId) -> Result<u64, ConsentError> {
+/// Moves the tenant's log head from `from` to `to`, as the transaction's
+/// first write (which takes the row's lock, or SQLite's write lock, until
+/// it ends); false when the head is no longer at `from`.
+async fn move_head<C: ConnectionTrait>(
+    db: &C,
+    tenant: &TenantId,
+    from: u64,
+    to: u64,
+) -> Result<bool, ConsentError> {
+    let (from, to) = (i64::try_from(from).unwrap_or(i64::MAX), i64::try_from(to).unwrap_or(i64::MAX));
+    let moved = log_head::Entity::update_many()
+        .col_expr(log_head::Column::Size, Expr::value(to))
+        .filter(log_head::Column::Tenant.eq(tenant.as_str()))
+        .filter(log_head::Column::Size.eq(from))
+        .exec(db)
+        .await
+        .map_err(db_error)?
+        .rows_affected;
+    if moved == 1 {
+        return Ok(true);
+    }
+    if from != 0 {
+        return Ok(false);
+    }
+    // The tenant's first append: its head row does not exist yet.
     let statement = Query::insert()
         .into_table(log_head::Entity)
         .columns([log_head::Column::Tenant, log_head::Column::Size])
-        .values_panic([tenant.as_str().into(), 0_i64.into()])
-        .on_conflict(
-            OnConflict::column(log_head::Column::Tenant)
-                .value(log_head::Column::Size, Expr::col((log_head::Entity, log_head::Column::Size)))
-                .to_owned(),
-        )
-        .returning_col(log_head::Column::Size)
+        .values_panic([tenant.as_str().into(), to.into()])
+        .on_conflict(OnConflict::column(log_head::Column::Tenant).do_nothing().to_owned())
         .to_owned();
-    let row = db
-        .query_one(&statement)
-        .await
-        .map_err(db_error)?
-        .ok_or_else(|| ConsentError::Internal("log head upsert returned no row".to_owned()))?;
-    let size: i64 = row.try_get("", "size").map_err(db_error)?;
-    Ok(u64::try_from(size).unwrap_or_default())
+    Ok(db.execute(&statement).await.map_err(db_error)?.rows_affected() == 1)
 }
 
 /// The stored hashes appending to a tree of `size` records may read: the
@@ -386,8 +416,16 @@ pub(crate) async fn build(parts: std::sync::Weak<crate::Parts>, interval: Durati
             }
         };
         for tenant in tenants {
-            if let Err(err) = append(&parts.db, &tenant, APPENDS_PER_TRANSACTION).await {
-                tracing::warn!(error = %err, tenant = tenant.as_str(), "cannot append to the log");
+            let mut size = None;
+            for _ in 0..APPENDS_PER_ROUND {
+                match append(&parts.db, &tenant, APPENDS_PER_TRANSACTION).await {
+                    Ok(grown) if Some(grown) != size => size = Some(grown),
+                    Ok(_) => break,
+                    Err(err) => {
+                        tracing::warn!(error = %err, tenant = tenant.as_str(), "cannot append to the log");
+                        break;
+                    }
+                }
             }
         }
     }
