@@ -43,3 +43,19 @@ fn a_changed_removed_or_moved_record_is_named() {
     let error = verify_log(&lines(&short), &checkpoints, &keys).unwrap_err();
     assert!(matches!(&error, EvidenceError::CheckpointMismatch { size: 12, .. }), "{error}");
 }
+
+/// Found by the `evidence_verify` fuzz target (an oracle that expected any
+/// cut to fail): records cut from the end of a log, past every checkpoint
+/// given, leave a prefix that verifies against those checkpoints. Nothing
+/// signed speaks for the records after the last checkpoint; a checkpoint
+/// that covers them catches the cut.
+#[test]
+fn a_log_cut_after_its_last_checkpoint_is_a_prefix_and_verifies() {
+    let log = Log::new("acme", 12);
+    let export = log.export();
+    let cut = lines(&export[..9]);
+    let report = verify_log(&cut, &[log.checkpoint(9)], &log.public()).unwrap();
+    assert_eq!(report.records, 9);
+    let error = verify_log(&cut, &[log.checkpoint(9), log.checkpoint(12)], &log.public()).unwrap_err();
+    assert!(matches!(error, EvidenceError::CheckpointMismatch { size: 12, .. }), "{error}");
+}
