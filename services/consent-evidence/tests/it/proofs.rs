@@ -117,3 +117,20 @@ fn a_checkpoint_opens_only_with_its_key_and_unchanged() {
     assert_eq!(again.public(), log.key.public());
     assert!(LogKey::from_private("PRIVATE+KEY+x+00000000+AAAA").is_err());
 }
+
+/// Found by the `evidence_verify` fuzz target (an oracle that expected a
+/// proof to fail for any other size): the size only shapes the proof's
+/// path, so a proof checks against the root it is given. For leaf 0 the
+/// trees of 13 and 14 records have the same path, and the proof shows,
+/// truly, that leaf 0 is in the tree whose root it was given. What binds a
+/// size to its root is the signed checkpoint: receipts and logs are
+/// checked against both together.
+#[test]
+fn a_proof_is_about_the_root_it_is_given_and_the_checkpoint_binds_the_size() {
+    let log = Log::new("acme", 14);
+    let (root13, root14) = (log.tree.root(13).unwrap(), log.tree.root(14).unwrap());
+    let leaf = Leaf::of(&log.records[0], &SALT).hash();
+    let proof = inclusion_proof(13, 0, &log.tree).unwrap();
+    check_inclusion(&proof, 14, root13, 0, leaf).unwrap();
+    assert!(check_inclusion(&proof, 14, root14, 0, leaf).is_err(), "not in the tree of 14 records");
+}
