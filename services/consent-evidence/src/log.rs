@@ -107,17 +107,8 @@ impl<S: LogStore + ConsentStore + Clone + 'static> EvidenceLog<S> {
             .cloned()
     }
 
-    /// Appends every record committed so far (the builder usually has);
-    /// the log's size.
     async fn caught_up(&self, tenant: &TenantId) -> Result<u64, ConsentError> {
-        let mut size = self.store.log_size(tenant).await?;
-        loop {
-            let grown = self.store.append_log(tenant, APPENDS_ON_DEMAND).await?;
-            if grown == size {
-                return Ok(size);
-            }
-            size = grown;
-        }
+        catch_up(&self.store, tenant).await
     }
 
     /// The public keys: the signing key's first, then earlier ones.
@@ -161,6 +152,16 @@ impl<S: LogStore + ConsentStore + Clone + 'static> EvidenceLog<S> {
         record_id: Uuid,
         tree_size: Option<u64>,
     ) -> Result<Inclusion, ConsentError> {
+        Ok(self.proved(tenant, record_id, tree_size).await?.2)
+    }
+
+    /// The record, its subject's salt and its inclusion proof.
+    async fn proved(
+        &self,
+        tenant: &TenantId,
+        record_id: Uuid,
+        tree_size: Option<u64>,
+    ) -> Result<(ConsentRecord, Salt, Inclusion), ConsentError> {
         let record = self
             .store
             .record_by_id(tenant, record_id)
@@ -181,10 +182,9 @@ impl<S: LogStore + ConsentStore + Clone + 'static> EvidenceLog<S> {
                 (size, self.store.checkpoint_at(tenant, size).await?)
             }
             None => {
-                let mut checkpoint = self.checkpoint(tenant, false).await?;
-                if checkpoint.size <= index {
-                    checkpoint = self.checkpoint(tenant, true).await?;
-                }
+                // The record is committed, so a checkpoint over every
+                // committed record (the latest, or a new one) holds it.
+                let checkpoint = self.checkpoint(tenant, false).await?;
                 if checkpoint.size <= index {
                     return Err(ConsentError::Unavailable("the record is not in the log yet".to_owned()));
                 }
@@ -195,7 +195,7 @@ impl<S: LogStore + ConsentStore + Clone + 'static> EvidenceLog<S> {
         let root = self.store.log_root(tenant, size).await?;
         let salt = self.salt(tenant, &record).await?;
         let leaf = String::from_utf8(Leaf::of(&record, &salt).to_bytes()).unwrap_or_default();
-        Ok(Inclusion { index, size, hashes, root, checkpoint, leaf })
+        Ok((record, salt, Inclusion { index, size, hashes, root, checkpoint, leaf }))
     }
 
     async fn salt(&self, tenant: &TenantId, record: &ConsentRecord) -> Result<Salt, ConsentError> {
@@ -226,13 +226,7 @@ impl<S: LogStore + ConsentStore + Clone + 'static> EvidenceLog<S> {
     /// The receipt of record `record_id`: the record, its disclosure, its
     /// inclusion proof and the checkpoint, as a JWS signed by the log's key.
     pub async fn receipt(&self, tenant: &TenantId, record_id: Uuid) -> Result<String, ConsentError> {
-        let inclusion = self.inclusion(tenant, record_id, None).await?;
-        let record = self
-            .store
-            .record_by_id(tenant, record_id)
-            .await?
-            .ok_or_else(|| ConsentError::NotFound("no such consent record".to_owned()))?;
-        let salt = self.salt(tenant, &record).await?;
+        let (record, salt, inclusion) = self.proved(tenant, record_id, None).await?;
         let checkpoint = inclusion.checkpoint.unwrap_or_default();
         Receipt::new(&record, &salt, &inclusion.hashes, checkpoint)
             .sign(&*self.key().await?)
@@ -260,6 +254,19 @@ impl<S: LogStore + ConsentStore + Clone + 'static> EvidenceLog<S> {
                 }
             }
         }
+    }
+}
+
+/// Appends every record the tenant has committed so far (the builder
+/// usually has), an append's worth at a time; the log's size.
+pub async fn catch_up<S: LogStore>(store: &S, tenant: &TenantId) -> Result<u64, ConsentError> {
+    let mut size = store.log_size(tenant).await?;
+    loop {
+        let grown = store.append_log(tenant, APPENDS_ON_DEMAND).await?;
+        if grown == size {
+            return Ok(size);
+        }
+        size = grown;
     }
 }
 

@@ -157,15 +157,7 @@ pub(super) async fn export_log(tenant: &str, out: &std::path::Path, admin: &Admi
     use consent_evidence::LogStore as _;
     let tenant = TenantId::new(validate_tenant(tenant)?);
     let (store, _) = open(admin).await?;
-    // Everything committed, a transaction's worth at a time.
-    let mut size = store.log_size(&tenant).await.map_err(|err| err.to_string())?;
-    loop {
-        let grown = store.append_log(&tenant, 100_000).await.map_err(|err| err.to_string())?;
-        if grown == size {
-            break;
-        }
-        size = grown;
-    }
+    consent_evidence::log::catch_up(&store, &tenant).await.map_err(|err| err.to_string())?;
     let leaves = store.export_log(&tenant).await.map_err(|err| err.to_string())?;
     std::fs::create_dir_all(out).map_err(|err| format!("{}: {err}", out.display()))?;
     let mut log = String::new();

@@ -336,15 +336,12 @@ impl Config {
         self.validate_limits()?;
         self.validate_counts()?;
         self.validate_gateway()?;
-        self.validate_webhooks()
+        self.validate_webhooks()?;
+        self.validate_evidence()
     }
 
-    /// The `[store]` settings.
-    fn validate_store(&self) -> Result<(), ConfigError> {
-        validate_database_url(&self.store.database_url)?;
-        for url in &self.store.read_database_urls {
-            validate_read_database_url(&self.store.database_url, url)?;
-        }
+    /// The `[evidence]` settings.
+    fn validate_evidence(&self) -> Result<(), ConfigError> {
         let evidence = &self.evidence;
         if evidence.append_interval_ms == 0 || evidence.checkpoint_interval_ms == 0 {
             return Err(ConfigError::Invalid {
@@ -359,6 +356,15 @@ impl Config {
                 setting: "evidence.previous_public_keys",
                 message: format!("{key:?} is not a signed-note public key (<name>+<id>+<base64>)"),
             });
+        }
+        Ok(())
+    }
+
+    /// The `[store]` settings.
+    fn validate_store(&self) -> Result<(), ConfigError> {
+        validate_database_url(&self.store.database_url)?;
+        for url in &self.store.read_database_urls {
+            validate_read_database_url(&self.store.database_url, url)?;
         }
         if self.store.expiry_interval.is_zero() {
             return Err(ConfigError::Invalid {

@@ -149,3 +149,21 @@ fn signal_settings_come_from_the_file_per_tenant_and_print_back() {
     let error = Config::load(&args).unwrap_err().to_string();
     assert!(error.contains("signals") && error.contains("tcf_purposes"), "{error}");
 }
+
+#[test]
+fn evidence_settings_that_cannot_work_are_refused_naming_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("consentd.toml");
+    for (bad, setting) in [
+        ("[evidence]\nappend_interval_ms = 0\n", "evidence"),
+        ("[evidence]\nprevious_public_keys = [\"not a key\"]\n", "evidence.previous_public_keys"),
+    ] {
+        std::fs::write(&path, bad).unwrap();
+        let args = ServeArgs { config: Some(path.clone()), ..ServeArgs::default() };
+        let error = Config::load(&args).unwrap_err().to_string();
+        assert!(error.contains(setting), "{bad}: {error}");
+    }
+    std::fs::write(&path, "[evidence]\nkey_fil = \"x\"\n").unwrap();
+    let args = ServeArgs { config: Some(path), ..ServeArgs::default() };
+    assert!(matches!(Config::load(&args), Err(ConfigError::Parse { .. })));
+}
