@@ -14,6 +14,7 @@ mod m20261206_000007_key_accounts_and_origins;
 mod m20261206_000008_state_expiry;
 mod m20261207_000009_record_signals;
 mod m20261207_000010_evidence_log;
+mod m20261208_000011_erasure;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000008_state_expiry::Migration),
             Box::new(m20261207_000009_record_signals::Migration),
             Box::new(m20261207_000010_evidence_log::Migration),
+            Box::new(m20261208_000011_erasure::Migration),
         ]
     }
 }

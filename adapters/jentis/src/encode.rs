@@ -82,8 +82,9 @@ pub(crate) fn event(record: &ConsentRecord) -> Value {
     };
     let action = match record.kind {
         EventKind::Recorded => "new",
-        // An expiry changes what the consent says, as an update does.
-        EventKind::Updated | EventKind::Expired => "update",
+        // An expiry or an erasure changes what the consent says, as an
+        // update does (JENTIS' actions are only `new` and `update`).
+        EventKind::Updated | EventKind::Expired | EventKind::Erased => "update",
     };
     let submission = ConsentSubmission {
         version: API_VERSION.to_owned(),

@@ -298,6 +298,7 @@ pub(crate) fn notification(notification: &Notification<'_>) -> Value {
             EventKind::Recorded => "consent.recorded",
             EventKind::Updated => "consent.updated",
             EventKind::Expired => "consent.expired",
+            EventKind::Erased => "consent.erased",
         }
         .to_owned(),
         subscription_id: notification.subscription_id.to_owned(),

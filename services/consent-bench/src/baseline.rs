@@ -96,6 +96,13 @@ impl ConsentService for Bare {
     ) -> Result<Response<Self::SubscribeStream>, Status> {
         Err(only_checks())
     }
+
+    async fn erase_subject(
+        &self,
+        _: Request<pb::EraseSubjectRequest>,
+    ) -> Result<Response<pb::EraseSubjectResponse>, Status> {
+        Err(only_checks())
+    }
 }
 
 /// The bare server process: binds loopback, prints its address, serves.

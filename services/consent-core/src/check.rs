@@ -9,13 +9,15 @@
 
 use std::cmp::Ordering;
 
-use crate::model::{ConsentRecord, ConsentStatus};
+use crate::model::{ConsentRecord, ConsentStatus, EventKind};
 use crate::time::Timestamp;
 
 /// Whether `record` applies to a question about `purpose` and `target`: its
 /// purpose is that purpose or all purposes, its target that target or any.
+/// An erasure's announcement decides nothing.
 pub fn applies_to(record: &ConsentRecord, purpose: &str, target: &str) -> bool {
-    (record.purpose == purpose || record.purpose.is_empty())
+    record.kind != EventKind::Erased
+        && (record.purpose == purpose || record.purpose.is_empty())
         && (record.target == target || record.target.is_empty())
 }
 
@@ -24,7 +26,8 @@ pub fn applies_to(record: &ConsentRecord, purpose: &str, target: &str) -> bool {
 /// as Secure Privacy asks): its target is that target, or, with
 /// `include_any_target`, any target.
 pub fn applies_to_target(record: &ConsentRecord, target: &str, include_any_target: bool) -> bool {
-    record.target == target || (include_any_target && record.target.is_empty())
+    record.kind != EventKind::Erased
+        && (record.target == target || (include_any_target && record.target.is_empty()))
 }
 
 /// Orders records by recency of the decision: `collected_at`, then revision.

@@ -66,6 +66,33 @@ pub enum WriteCommand {
     RecordAll(Vec<RecordConsent>),
     /// Announces the expiries that are due: see [`ExpireDue`].
     Expire(ExpireDue),
+    /// Erases a subject: see [`EraseSubject`].
+    Erase(EraseSubject),
+    /// Removes what retention no longer keeps: see [`RetainUntil`].
+    Retain(RetainUntil),
+}
+
+/// Removes the identifying values of up to `limit` of the tenant's records
+/// that stopped being current before `cutoff` (a later decision for their
+/// subject, purpose and target replaced them, and both were recorded before
+/// it), except those of subjects on legal hold; their log leaves stay the
+/// same (docs/evidence.md#retention). Takes no revisions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RetainUntil {
+    /// Records that stopped being current before this are removed.
+    pub cutoff: crate::Timestamp,
+    /// The most removed by one command.
+    pub limit: usize,
+}
+
+/// Erases a subject (docs/evidence.md#erasure): its data key and every
+/// identifying value are destroyed, its records stay in the log with their
+/// identifying fields gone, and an [`crate::EventKind::Erased`] record
+/// announces it. Takes its one revision under the tenant's write lock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EraseSubject {
+    /// The subject.
+    pub subject: SubjectRef,
 }
 
 /// Appends an [`crate::EventKind::Expired`] record for each current record
@@ -88,7 +115,7 @@ impl WriteCommand {
         match self {
             Self::Record(cmd) => &cmd.idempotency_key,
             Self::Update(cmd) => &cmd.idempotency_key,
-            Self::RecordAll(_) | Self::Expire(_) => "",
+            Self::RecordAll(_) | Self::Expire(_) | Self::Erase(_) | Self::Retain(_) => "",
         }
     }
 

@@ -20,9 +20,9 @@ pub mod webhooks;
 
 pub use bindings::BindingStore;
 pub use command::{
-    BatchCheckConsent, BatchCheckOutcome, CheckConsent, CheckOutcome, CheckResult, ConsentView, ExpireDue,
-    GetConsent, PurposeTarget, QueryConsents, QueryPage, RecordConsent, RecordFilter, UpdateConsent,
-    UpdateLatest, WriteCommand, WriteOutcome,
+    BatchCheckConsent, BatchCheckOutcome, CheckConsent, CheckOutcome, CheckResult, ConsentView, EraseSubject,
+    ExpireDue, GetConsent, PurposeTarget, QueryConsents, QueryPage, RecordConsent, RecordFilter, RetainUntil,
+    UpdateConsent, UpdateLatest, WriteCommand, WriteOutcome,
 };
 pub use error::{ConsentError, ErrorCode, FieldViolation};
 pub use feed::{ChangeFilter, ChangePage, FeedFilter, FeedStart, Subscribe};

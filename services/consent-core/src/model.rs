@@ -100,6 +100,11 @@ pub enum EventKind {
     /// an id and revision of its own. It announces the change on the feed;
     /// the current record stays the one it copies.
     Expired,
+    /// Written when a subject was erased (`EraseSubject`): it names the
+    /// subject and carries nothing else of it (no identities, no evidence,
+    /// all purposes, decision `denied` for a reader that ignores the kind).
+    /// Never a current record, and no check reads it.
+    Erased,
 }
 
 impl EventKind {
@@ -109,6 +114,7 @@ impl EventKind {
             Self::Recorded => "recorded",
             Self::Updated => "updated",
             Self::Expired => "expired",
+            Self::Erased => "erased",
         }
     }
 
@@ -118,6 +124,7 @@ impl EventKind {
             "recorded" => Some(Self::Recorded),
             "updated" => Some(Self::Updated),
             "expired" => Some(Self::Expired),
+            "erased" => Some(Self::Erased),
             _ => None,
         }
     }

@@ -9,9 +9,9 @@ use uuid::Uuid;
 
 use crate::check;
 use crate::command::{
-    BatchCheckConsent, BatchCheckOutcome, CheckConsent, CheckOutcome, CheckResult, ConsentView, GetConsent,
-    PurposeTarget, QueryConsents, QueryPage, RecordConsent, RecordFilter, UpdateConsent, UpdateLatest,
-    WriteCommand, WriteOutcome,
+    BatchCheckConsent, BatchCheckOutcome, CheckConsent, CheckOutcome, CheckResult, ConsentView, EraseSubject,
+    GetConsent, PurposeTarget, QueryConsents, QueryPage, RecordConsent, RecordFilter, UpdateConsent,
+    UpdateLatest, WriteCommand, WriteOutcome,
 };
 use crate::error::ConsentError;
 use crate::feed::{self, ChangeFilter, ChangePage, FeedFilter, FeedStart, Subscribe};
@@ -102,6 +102,13 @@ impl<S: ConsentStore> ConsentService<S> {
     ) -> Result<WriteOutcome, ConsentError> {
         validate::update(&mut cmd, Timestamp::now())?;
         self.store.write(tenant, WriteCommand::Update(cmd)).await
+    }
+
+    /// Erases a subject (docs/evidence.md#erasure); the revision of the
+    /// `erased` record that announces it.
+    pub async fn erase(&self, tenant: &TenantId, mut cmd: EraseSubject) -> Result<Revision, ConsentError> {
+        validate::erase(&mut cmd)?;
+        Ok(self.store.write(tenant, WriteCommand::Erase(cmd)).await?.revision)
     }
 
     /// Answers whether a purpose is allowed for a subject.

@@ -205,6 +205,17 @@ pub fn latest(subject_ref: &mut SubjectRef, target_value: &str) -> Result<(), Co
     v.into_result()
 }
 
+/// Checks and normalises an erasure in place. The nil subject id is the
+/// one erased records are filed under: it names nobody to erase.
+pub fn erase(cmd: &mut crate::EraseSubject) -> Result<(), ConsentError> {
+    let mut v = Violations::default();
+    if cmd.subject == SubjectRef::Id(uuid::Uuid::nil()) {
+        v.add("subject.subject_id", "must not be the nil id (erased records' subject)");
+    }
+    subject(&mut cmd.subject, "subject", &mut v);
+    v.into_result()
+}
+
 /// Values one subscription filter list may hold.
 pub const MAX_FILTER_VALUES: usize = 100;
 

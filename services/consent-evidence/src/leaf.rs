@@ -158,36 +158,29 @@ fn identity_field(namespace: &str) -> String {
     format!("identity:{namespace}")
 }
 
-impl Leaf {
-    /// The leaf of `record`, its identifying values committed under `salt`.
+/// The commitments of a record's identifying values: what the leaf holds
+/// of them, and what is kept of a record whose values were erased or
+/// removed by retention, so its leaf is the same ever after.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct Commitments {
+    pub identities: Vec<LeafIdentity>,
+    pub consent_id: String,
+    pub ip: String,
+    pub message: String,
+    pub metadata_json: String,
+    pub proxy_ip: String,
+    pub uri: String,
+    pub user_agent: String,
+}
+
+impl Commitments {
+    /// The commitments of `record`'s values under `salt`.
     pub fn of(record: &ConsentRecord, salt: &Salt) -> Self {
         let e = &record.evidence;
         let commit = |field: &str, value: &str| commitment(salt, field, value);
         Self {
-            collected_at: record.collected_at.as_micros(),
-            decision: record.decision.as_str().to_owned(),
-            evidence: LeafEvidence {
-                city: e.city.clone(),
-                consent_id: commit("consent_id", &e.consent_id),
-                country: e.country.clone(),
-                gpc: e.gpc,
-                gpp_string: e.gpp_string.clone(),
-                ip: commit("ip", &e.ip),
-                message: commit("message", &e.message),
-                metadata_json: commit("metadata_json", &e.metadata_json),
-                notice_version: e.notice_version.clone(),
-                payload_digest: e.payload_digest.clone(),
-                policy_version: e.policy_version.clone(),
-                proxy_ip: commit("proxy_ip", &e.proxy_ip),
-                region: e.region.clone(),
-                tc_string: e.tc_string.clone(),
-                uri: commit("uri", &e.uri),
-                user_agent: commit("user_agent", &e.user_agent),
-                vendor: e.vendor.clone(),
-            },
-            expires_at: record.expires_at.map(Timestamp::as_micros),
-            gpc_conflict: record.gpc_conflict,
-            id: record.id.to_string(),
             identities: record
                 .identities
                 .iter()
@@ -196,6 +189,53 @@ impl Leaf {
                     value: commit(&identity_field(&identity.namespace), &identity.value),
                 })
                 .collect(),
+            consent_id: commit("consent_id", &e.consent_id),
+            ip: commit("ip", &e.ip),
+            message: commit("message", &e.message),
+            metadata_json: commit("metadata_json", &e.metadata_json),
+            proxy_ip: commit("proxy_ip", &e.proxy_ip),
+            uri: commit("uri", &e.uri),
+            user_agent: commit("user_agent", &e.user_agent),
+        }
+    }
+}
+
+impl Leaf {
+    /// The leaf of `record`, its identifying values committed under `salt`.
+    pub fn of(record: &ConsentRecord, salt: &Salt) -> Self {
+        Self::with(record, Commitments::of(record, salt))
+    }
+
+    /// The leaf of `record` with these commitments of its identifying
+    /// values (the record's own values are not read).
+    pub fn with(record: &ConsentRecord, commitments: Commitments) -> Self {
+        let e = &record.evidence;
+        Self {
+            collected_at: record.collected_at.as_micros(),
+            decision: record.decision.as_str().to_owned(),
+            evidence: LeafEvidence {
+                city: e.city.clone(),
+                consent_id: commitments.consent_id,
+                country: e.country.clone(),
+                gpc: e.gpc,
+                gpp_string: e.gpp_string.clone(),
+                ip: commitments.ip,
+                message: commitments.message,
+                metadata_json: commitments.metadata_json,
+                notice_version: e.notice_version.clone(),
+                payload_digest: e.payload_digest.clone(),
+                policy_version: e.policy_version.clone(),
+                proxy_ip: commitments.proxy_ip,
+                region: e.region.clone(),
+                tc_string: e.tc_string.clone(),
+                uri: commitments.uri,
+                user_agent: commitments.user_agent,
+                vendor: e.vendor.clone(),
+            },
+            expires_at: record.expires_at.map(Timestamp::as_micros),
+            gpc_conflict: record.gpc_conflict,
+            id: record.id.to_string(),
+            identities: commitments.identities,
             implied_by: record.implied_by.map_or("", consent_core::Signal::as_str).to_owned(),
             kind: record.kind.as_str().to_owned(),
             purpose: record.purpose.clone(),

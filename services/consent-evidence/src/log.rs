@@ -6,16 +6,16 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use consent_core::{ConsentError, ConsentRecord, ConsentStore, TenantId, Timestamp};
+use consent_core::{ConsentError, ConsentStore, TenantId, Timestamp};
 use tlog_tiles::Hash;
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 use crate::checkpoint::{Checkpoint, origin};
 use crate::key::LogKey;
-use crate::leaf::{Leaf, Salt};
+
 use crate::receipt::Receipt;
-use crate::store::LogStore;
+use crate::store::{LogStore, LoggedRecord, LoggedValues};
 
 /// Records one append on demand takes (a record is usually appended
 /// within the builder's interval already).
@@ -152,21 +152,18 @@ impl<S: LogStore + ConsentStore + Clone + 'static> EvidenceLog<S> {
         record_id: Uuid,
         tree_size: Option<u64>,
     ) -> Result<Inclusion, ConsentError> {
-        Ok(self.proved(tenant, record_id, tree_size).await?.2)
+        Ok(self.proved(tenant, record_id, tree_size).await?.1)
     }
 
-    /// The record, its subject's salt and its inclusion proof.
+    /// The record as logged and its inclusion proof.
     async fn proved(
         &self,
         tenant: &TenantId,
         record_id: Uuid,
         tree_size: Option<u64>,
-    ) -> Result<(ConsentRecord, Salt, Inclusion), ConsentError> {
-        let record = self
-            .store
-            .record_by_id(tenant, record_id)
-            .await?
-            .ok_or_else(|| ConsentError::NotFound("no such consent record".to_owned()))?;
+    ) -> Result<(LoggedRecord, Inclusion), ConsentError> {
+        let not_found = || ConsentError::NotFound("no such consent record".to_owned());
+        let record = self.store.record_by_id(tenant, record_id).await?.ok_or_else(not_found)?;
         let index = u64::try_from(record.revision - 1).unwrap_or_default();
         let (size, checkpoint) = match tree_size {
             Some(size) => {
@@ -193,16 +190,10 @@ impl<S: LogStore + ConsentStore + Clone + 'static> EvidenceLog<S> {
         };
         let hashes = self.store.log_inclusion_proof(tenant, size, index).await?;
         let root = self.store.log_root(tenant, size).await?;
-        let salt = self.salt(tenant, &record).await?;
-        let leaf = String::from_utf8(Leaf::of(&record, &salt).to_bytes()).unwrap_or_default();
-        Ok((record, salt, Inclusion { index, size, hashes, root, checkpoint, leaf }))
-    }
-
-    async fn salt(&self, tenant: &TenantId, record: &ConsentRecord) -> Result<Salt, ConsentError> {
-        self.store
-            .subject_salt(tenant, record.subject_id)
-            .await?
-            .ok_or_else(|| ConsentError::NotFound("the record's subject was erased".to_owned()))
+        // Read once the log holds it: its subject's salt exists by then.
+        let logged = self.store.logged_record(tenant, record_id).await?.ok_or_else(not_found)?;
+        let leaf = String::from_utf8(logged.leaf().to_bytes()).unwrap_or_default();
+        Ok((logged, Inclusion { index, size, hashes, root, checkpoint, leaf }))
     }
 
     /// The proof that the tenant's log of `second` records extends the one
@@ -226,9 +217,19 @@ impl<S: LogStore + ConsentStore + Clone + 'static> EvidenceLog<S> {
     /// The receipt of record `record_id`: the record, its disclosure, its
     /// inclusion proof and the checkpoint, as a JWS signed by the log's key.
     pub async fn receipt(&self, tenant: &TenantId, record_id: Uuid) -> Result<String, ConsentError> {
-        let (record, salt, inclusion) = self.proved(tenant, record_id, None).await?;
+        let (logged, inclusion) = self.proved(tenant, record_id, None).await?;
+        let LoggedValues::Salted(salt) = logged.values else {
+            // Its values are gone, so nothing can disclose them: receipts
+            // issued before still verify, and its inclusion proof (which
+            // holds the leaf) is still served.
+            return Err(ConsentError::FailedPrecondition {
+                reason: "RECORD_ERASED",
+                message: "the record's identifying values were erased; its inclusion proof is still served"
+                    .to_owned(),
+            });
+        };
         let checkpoint = inclusion.checkpoint.unwrap_or_default();
-        Receipt::new(&record, &salt, &inclusion.hashes, checkpoint)
+        Receipt::new(&logged.record, &salt, &inclusion.hashes, checkpoint)
             .sign(&*self.key().await?)
             .map_err(internal)
     }

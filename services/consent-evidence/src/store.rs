@@ -1,5 +1,5 @@
 //! What the evidence log needs of its store: the tenants' trees, the
-//! subjects' salts, the checkpoints kept, and the log's signing key.
+//! records as logged, the checkpoints kept, and the log's signing key.
 
 use std::future::Future;
 
@@ -7,7 +7,9 @@ use consent_core::{ConsentError, TenantId};
 use tlog_tiles::Hash;
 use uuid::Uuid;
 
-use crate::leaf::Salt;
+use consent_core::ConsentRecord;
+
+use crate::leaf::{Commitments, Salt};
 
 /// The verifiable log's storage.
 pub trait LogStore: Send + Sync {
@@ -47,13 +49,14 @@ pub trait LogStore: Send + Sync {
         first: u64,
     ) -> impl Future<Output = Result<Vec<Hash>, ConsentError>> + Send;
 
-    /// The subject's commitment salt; `None` before its first record was
-    /// appended (or after erasure).
-    fn subject_salt(
+    /// The record `record_id` as its leaf encodes it, and how its
+    /// identifying values enter the leaf; `None` when the tenant has no
+    /// such record.
+    fn logged_record(
         &self,
         tenant: &TenantId,
-        subject_id: Uuid,
-    ) -> impl Future<Output = Result<Option<Salt>, ConsentError>> + Send;
+        record_id: Uuid,
+    ) -> impl Future<Output = Result<Option<LoggedRecord>, ConsentError>> + Send;
 
     /// Keeps a signed checkpoint (one per size; a second of a size is
     /// ignored).
@@ -98,4 +101,34 @@ pub trait LogStore: Send + Sync {
     /// The log's signing key kept in the database (`initial` the first
     /// time), for a server given none in its configuration.
     fn stored_log_key(&self, initial: String) -> impl Future<Output = Result<String, ConsentError>> + Send;
+}
+
+/// A record as the log holds it.
+#[derive(Debug, Clone)]
+pub struct LoggedRecord {
+    /// The record: its subject is the one the leaf names, even after
+    /// erasure files the record under no subject.
+    pub record: ConsentRecord,
+    /// Its identifying values' commitments.
+    pub values: LoggedValues,
+}
+
+/// How a logged record's identifying values enter its leaf.
+#[derive(Debug, Clone)]
+pub enum LoggedValues {
+    /// The values are in the record, committed under its subject's salt.
+    Salted(Salt),
+    /// The values are gone (erasure, retention); their commitments were
+    /// kept.
+    Removed(Commitments),
+}
+
+impl LoggedRecord {
+    /// The record's leaf.
+    pub fn leaf(&self) -> crate::Leaf {
+        match &self.values {
+            LoggedValues::Salted(salt) => crate::Leaf::of(&self.record, salt),
+            LoggedValues::Removed(commitments) => crate::Leaf::with(&self.record, commitments.clone()),
+        }
+    }
 }

@@ -243,6 +243,7 @@ mod tests {
                 gpp_string: String::new(),
                 implied_by: "tcf".to_owned(),
                 gpc_conflict: true,
+                removed: String::new(),
             });
             states.push(consent_state::Model {
                 tenant: "t".to_owned(),

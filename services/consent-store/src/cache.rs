@@ -66,6 +66,13 @@ struct Progress {
     generation: AtomicU64,
 }
 
+/// When a link lookup began (see [`CheckCache::link_stamp`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LinkStamp {
+    generation: u64,
+    unlinks: u64,
+}
+
 /// What is known of an identity.
 #[derive(Debug, Clone, Copy)]
 enum Link {
@@ -116,6 +123,9 @@ struct Inner {
     online: AtomicBool,
     /// Counts resets, so a seeding that straddled one is dropped.
     resets: AtomicU64,
+    /// Erasures seen: an erasure unlinks identities, so a link read from
+    /// the database before one may be stale (see [`CheckCache::forget_links`]).
+    unlinks: AtomicU64,
     epochs: Box<[Mutex<u64>]>,
     hasher: std::hash::RandomState,
     subjects: Cache<SubjectKey, Arc<[CurrentRecord]>, Bytes>,
@@ -155,6 +165,7 @@ impl CheckCache {
             inner: Arc::new(Inner {
                 online: AtomicBool::new(online),
                 resets: AtomicU64::new(0),
+                unlinks: AtomicU64::new(0),
                 epochs: (0..SHARDS).map(|_| Mutex::new(0)).collect(),
                 hasher: std::hash::RandomState::new(),
                 subjects: Cache::with_weighter(
@@ -263,20 +274,37 @@ impl CheckCache {
         self.progress(tenant).generation.load(Ordering::Acquire)
     }
 
-    /// Remembers what the database said of an identity; `generation` is the
-    /// one read before asking it.
+    /// What to read before a database lookup of a link, for
+    /// [`CheckCache::remember_link`].
+    pub(crate) fn link_stamp(&self, tenant: &TenantId) -> LinkStamp {
+        LinkStamp { generation: self.generation(tenant), unlinks: self.inner.unlinks.load(Ordering::Acquire) }
+    }
+
+    /// Remembers what the database said of an identity; `stamp` is the one
+    /// read before asking it. Nothing is kept if an erasure came between.
     pub(crate) fn remember_link(
         &self,
         tenant: &TenantId,
         identity: &Identity,
         subject: Option<Uuid>,
-        generation: u64,
+        stamp: LinkStamp,
     ) {
+        if self.inner.unlinks.load(Ordering::Acquire) != stamp.unlinks {
+            return;
+        }
         let link = match subject {
             Some(subject) => Link::Subject(subject),
-            None => Link::Unlinked { generation },
+            None => Link::Unlinked { generation: stamp.generation },
         };
         self.inner.identities.insert((tenant.clone(), identity.clone()), link);
+    }
+
+    /// An erasure removed identity links: every cached link goes (links
+    /// are otherwise permanent, so nothing else drops them). Rare enough
+    /// that all of them going costs nothing worth tracking.
+    pub(crate) fn forget_links(&self) {
+        self.inner.unlinks.fetch_add(1, Ordering::AcqRel);
+        self.inner.identities.clear();
     }
 
     /// The cached current records of a subject.

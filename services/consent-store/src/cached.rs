@@ -35,6 +35,7 @@ impl SqlStore {
         if !cache.is_online() {
             return Ok(None);
         }
+        let vault = self.vault().await?;
         // The revision is read before any entry: every entry then reflects
         // at least every commit up to it.
         let applied = match cache.applied(tenant) {
@@ -57,16 +58,16 @@ impl SqlStore {
             SubjectRef::Identity(identity) => match cache.subject_of(tenant, identity) {
                 Some(known) => known,
                 None => {
-                    let generation = cache.generation(tenant);
+                    let stamp = cache.link_stamp(tenant);
                     // Read where the cache's revision is reached: a fill
                     // older than the invalidations already applied would
                     // stay stale.
                     let found = self
                         .parts
                         .reads
-                        .read(tenant, revision, |db| read::subject_of(db, tenant, identity))
+                        .read(tenant, revision, |db| read::subject_of(db, vault, tenant, identity))
                         .await?;
-                    cache.remember_link(tenant, identity, found, generation);
+                    cache.remember_link(tenant, identity, found, stamp);
                     found
                 }
             },
@@ -82,7 +83,7 @@ impl SqlStore {
         let loaded = self
             .parts
             .reads
-            .read(tenant, revision, |db| read::current_with_first(db, tenant, subject_id, limit))
+            .read(tenant, revision, |db| read::current_with_first(db, vault, tenant, subject_id, limit))
             .await?;
         if loaded.len() > cache::MAX_CACHED_RECORDS {
             // Too many to keep: this subject's checks read the tables.

@@ -38,6 +38,10 @@ pub(crate) fn connect_options(options: &StoreOptions, url: &str) -> ConnectOptio
                 .synchronous(SqliteSynchronous::Full)
                 .busy_timeout(Duration::from_secs(5))
                 .statement_cache_capacity(STATEMENT_CACHE)
+                // Deleted content is overwritten, not left in free space:
+                // an erased subject's wrapped key must not outlive its row
+                // in the file (docs/evidence.md#erasure).
+                .pragma("secure_delete", "on")
         })
         .map_sqlx_postgres_opts(move |postgres| {
             postgres

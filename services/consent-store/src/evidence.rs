@@ -13,19 +13,23 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
-use std::time::Duration;
 
-use consent_core::{ConsentError, TenantId};
+use consent_core::{ConsentError, EventKind, TenantId};
 use consent_evidence::leaf::random_salt;
 use consent_evidence::tree::{first_stored_index, hashes_to_store, stored_hash_index};
-use consent_evidence::{EvidenceError, ExportedLeaf, Hash, HashReader, Leaf, Salt};
+use consent_evidence::{
+    Commitments, EvidenceError, ExportedLeaf, Hash, HashReader, LoggedRecord, LoggedValues, Salt,
+};
+use consent_vault::Vault;
 use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
 };
+use uuid::Uuid;
 
-use crate::convert::from_rows;
+use crate::convert::{Opening, Removed, from_row, keys_for_rows, row_key};
+use crate::dialect::Dialect;
 use crate::entity::{consent_record, log_checkpoint, log_hash, log_head, subject_salt};
 use crate::error::db_error;
 
@@ -135,43 +139,59 @@ pub(crate) async fn size<C: ConnectionTrait>(db: &C, tenant: &TenantId) -> Resul
 /// replica appended them) writes nothing.
 pub(crate) async fn append(
     db: &DatabaseConnection,
+    vault: &Vault,
     tenant: &TenantId,
     max: u64,
 ) -> Result<u64, ConsentError> {
     let max = max.min(MAX_APPENDS_PER_TRANSACTION);
     let size = size(db, tenant).await?;
-    let rows = consent_record::Entity::find()
+    let after = i64::try_from(size).unwrap_or(i64::MAX);
+    let subjects: Vec<(String, String)> = consent_record::Entity::find()
+        .select_only()
+        .column(consent_record::Column::SubjectId)
+        .column(consent_record::Column::Kind)
         .filter(consent_record::Column::Tenant.eq(tenant.as_str()))
-        .filter(consent_record::Column::Revision.gt(i64::try_from(size).unwrap_or(i64::MAX)))
+        .filter(consent_record::Column::Revision.gt(after))
         .order_by_asc(consent_record::Column::Revision)
         .limit(max)
+        .into_tuple()
         .all(db)
         .await
         .map_err(db_error)?;
-    let records: Vec<_> = from_rows(rows)?
-        .into_iter()
-        .zip(size + 1..)
-        .take_while(|(record, expected)| u64::try_from(record.revision).ok() == Some(*expected))
-        .map(|(record, _)| record)
-        .collect();
-    if records.is_empty() {
+    if subjects.is_empty() {
         return Ok(size);
     }
     // Salts first, in a write of their own: a salt made for an append that
     // then loses its race is simply used by the next one.
-    let subjects: BTreeSet<String> = records.iter().map(|record| record.subject_id.to_string()).collect();
-    let salts = salts_for(db, tenant, subjects).await?;
+    let needing_salts =
+        subjects.into_iter().filter(|(_, kind)| kind != EventKind::Erased.as_str()).map(|(s, _)| s).collect();
+    salts_for(db, tenant, needing_salts).await?;
+    // The records, their keys and salts from one snapshot: an erasure
+    // committing meanwhile is seen whole or not at all.
+    let txn = snapshot(db).await?;
+    let rows = consent_record::Entity::find()
+        .filter(consent_record::Column::Tenant.eq(tenant.as_str()))
+        .filter(consent_record::Column::Revision.gt(after))
+        .order_by_asc(consent_record::Column::Revision)
+        .limit(max)
+        .all(&txn)
+        .await
+        .map_err(db_error)?;
+    let logged = logged_records(&txn, vault, tenant, rows, Opening::Strict).await;
+    txn.commit().await.map_err(db_error)?;
+    let records: Vec<LoggedRecord> = logged?
+        .into_iter()
+        .zip(size + 1..)
+        .take_while(|(logged, expected)| u64::try_from(logged.record.revision).ok() == Some(*expected))
+        .map(|(logged, _)| logged)
+        .collect();
+    if records.is_empty() {
+        return Ok(size);
+    }
     let mut hashes = Hashes { known: read_hashes(db, tenant, &frontier(size)).await?, ..Hashes::default() };
     let mut rows = Vec::new();
-    for (record, n) in records.iter().zip(size..) {
-        let salt = salts.get(&record.subject_id.to_string()).copied().ok_or_else(|| {
-            ConsentError::Internal(format!(
-                "subject {} of tenant {} has no salt",
-                record.subject_id,
-                tenant.as_str()
-            ))
-        })?;
-        let added = hashes_to_store(n, Leaf::of(record, &salt).hash(), &hashes).map_err(evidence_error)?;
+    for (logged, n) in records.iter().zip(size..) {
+        let added = hashes_to_store(n, logged.leaf().hash(), &hashes).map_err(evidence_error)?;
         for (index, hash) in (first_stored_index(n)..).zip(added) {
             hashes.known.insert(index, hash);
             rows.push(log_hash::ActiveModel {
@@ -196,6 +216,88 @@ pub(crate) async fn append(
     }
     txn.commit().await.map_err(db_error)?;
     Ok(new_size)
+}
+
+/// A read-only transaction whose statements all see one state.
+async fn snapshot(db: &DatabaseConnection) -> Result<DatabaseTransaction, ConsentError> {
+    let (isolation, access) = Dialect::of(db).snapshot_read();
+    db.begin_with_config(isolation, access).await.map_err(db_error)
+}
+
+/// Records as the log holds them: opened, with their salts, or with the
+/// commitments kept when their values were removed. `Opening::Lenient`
+/// lists a record whose values do not open (or whose salt is gone) all
+/// the same, with values its leaf cannot match: an export then names it.
+async fn logged_records<C: ConnectionTrait>(
+    db: &C,
+    vault: &Vault,
+    tenant: &TenantId,
+    rows: Vec<consent_record::Model>,
+    opening: Opening,
+) -> Result<Vec<LoggedRecord>, ConsentError> {
+    let keys = keys_for_rows(db, vault, &rows).await?;
+    let subjects: BTreeSet<String> = rows
+        .iter()
+        .filter(|row| row.removed.is_empty() && row.kind != EventKind::Erased.as_str())
+        .map(|row| row.subject_id.clone())
+        .collect();
+    let salts = read_salts(db, tenant, &subjects).await?;
+    let mut logged = Vec::with_capacity(rows.len());
+    for row in rows {
+        let removed = match (Removed::parse(&row), opening) {
+            (Ok(removed), _) => removed,
+            (Err(_), Opening::Lenient) => Some(Removed::unreadable()),
+            (Err(err), Opening::Strict) => return Err(err),
+        };
+        let salt = salts.get(&row.subject_id).copied();
+        let erased_kind = row.kind == EventKind::Erased.as_str();
+        let key = row_key(&keys, &row);
+        let mut record = from_row(row, key, opening)?;
+        let values = match removed {
+            Some(removed) => {
+                // The leaf names the subject the record was filed under.
+                record.subject_id = Uuid::parse_str(&removed.subject_id).unwrap_or_default();
+                LoggedValues::Removed(removed.commitments)
+            }
+            // An erasure's announcement holds no values to commit.
+            None if erased_kind => LoggedValues::Removed(Commitments::default()),
+            None => match (salt, opening) {
+                (Some(salt), _) => LoggedValues::Salted(salt),
+                (None, Opening::Lenient) => LoggedValues::Removed(Removed::unreadable().commitments),
+                (None, Opening::Strict) => {
+                    return Err(ConsentError::Internal(format!(
+                        "subject {} of tenant {} has no salt",
+                        record.subject_id,
+                        tenant.as_str()
+                    )));
+                }
+            },
+        };
+        logged.push(LoggedRecord { record, values });
+    }
+    Ok(logged)
+}
+
+/// The tenant's record `record_id` as the log holds it.
+pub(crate) async fn logged_record(
+    db: &DatabaseConnection,
+    vault: &Vault,
+    tenant: &TenantId,
+    record_id: uuid::Uuid,
+) -> Result<Option<LoggedRecord>, ConsentError> {
+    let txn = snapshot(db).await?;
+    let logged = async {
+        let row = consent_record::Entity::find_by_id(record_id.to_string())
+            .filter(consent_record::Column::Tenant.eq(tenant.as_str()))
+            .one(&txn)
+            .await
+            .map_err(db_error)?;
+        let rows = row.into_iter().collect();
+        Ok::<_, ConsentError>(logged_records(&txn, vault, tenant, rows, Opening::Strict).await?.pop())
+    }
+    .await;
+    txn.commit().await.map_err(db_error)?;
+    logged
 }
 
 /// Moves the tenant's log head from `from` to `to`, as the transaction's
@@ -300,34 +402,36 @@ async fn read_salts<C: ConnectionTrait>(
 
 /// The tenant's log as its leaves re-encoded from the stored records, each
 /// with the leaf hash the log stored, in index order.
-pub(crate) async fn export<C: ConnectionTrait>(
-    db: &C,
+pub(crate) async fn export(
+    db: &DatabaseConnection,
+    vault: &Vault,
     tenant: &TenantId,
 ) -> Result<Vec<ExportedLeaf>, ConsentError> {
     use base64::Engine as _;
-    let size = size(db, tenant).await?;
-    let rows = consent_record::Entity::find()
-        .filter(consent_record::Column::Tenant.eq(tenant.as_str()))
-        .filter(consent_record::Column::Revision.lte(i64::try_from(size).unwrap_or(i64::MAX)))
-        .order_by_asc(consent_record::Column::Revision)
-        .all(db)
-        .await
-        .map_err(db_error)?;
-    let records = from_rows(rows)?;
-    let subjects = records.iter().map(|record| record.subject_id.to_string()).collect();
-    let salts = read_salts(db, tenant, &subjects).await?;
-    let leaf_indexes: Vec<u64> = (0..size).map(first_stored_index).collect();
-    let stored = read_hashes(db, tenant, &leaf_indexes).await?;
-    Ok(records
+    let txn = snapshot(db).await?;
+    let logged = async {
+        let size = size(&txn, tenant).await?;
+        let rows = consent_record::Entity::find()
+            .filter(consent_record::Column::Tenant.eq(tenant.as_str()))
+            .filter(consent_record::Column::Revision.lte(i64::try_from(size).unwrap_or(i64::MAX)))
+            .order_by_asc(consent_record::Column::Revision)
+            .all(&txn)
+            .await
+            .map_err(db_error)?;
+        let leaf_indexes: Vec<u64> = (0..size).map(first_stored_index).collect();
+        let stored = read_hashes(&txn, tenant, &leaf_indexes).await?;
+        Ok::<_, ConsentError>((logged_records(&txn, vault, tenant, rows, Opening::Lenient).await?, stored))
+    }
+    .await;
+    txn.commit().await.map_err(db_error)?;
+    let (logged, stored) = logged?;
+    Ok(logged
         .iter()
-        .map(|record| {
-            // A record without its salt (erased) re-encodes under none;
-            // its leaf then fails, which is what verify reports.
-            let salt = salts.get(&record.subject_id.to_string()).copied().unwrap_or_default();
-            let index = u64::try_from(record.revision - 1).unwrap_or_default();
+        .map(|logged| {
+            let index = u64::try_from(logged.record.revision - 1).unwrap_or_default();
             let leaf_hash = stored.get(&first_stored_index(index)).map(|hash| hash.0).unwrap_or_default();
             ExportedLeaf {
-                leaf: Leaf::of(record, &salt),
+                leaf: logged.leaf(),
                 leaf_hash: base64::engine::general_purpose::STANDARD.encode(leaf_hash),
             }
         })
@@ -400,31 +504,33 @@ pub(crate) async fn checkpoints<C: ConnectionTrait>(
         .collect())
 }
 
-/// Appends behind the commits every `interval`, for every tenant whose
-/// log is behind, until the store's last handle is gone.
-pub(crate) async fn build(parts: std::sync::Weak<crate::Parts>, interval: Duration) {
-    let mut ticks = tokio::time::interval(interval);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticks.tick().await;
-        let Some(parts) = parts.upgrade() else { return };
-        let tenants = match tenants_behind(&parts.db).await {
-            Ok(tenants) => tenants,
-            Err(err) => {
-                tracing::warn!(error = %err, "cannot look for records to append to the log");
-                continue;
-            }
-        };
-        for tenant in tenants {
-            let mut size = None;
-            for _ in 0..APPENDS_PER_ROUND {
-                match append(&parts.db, &tenant, APPENDS_PER_TRANSACTION).await {
-                    Ok(grown) if Some(grown) != size => size = Some(grown),
-                    Ok(_) => break,
-                    Err(err) => {
-                        tracing::warn!(error = %err, tenant = tenant.as_str(), "cannot append to the log");
-                        break;
-                    }
+/// One round of the builder: appends behind the commits for every tenant
+/// whose log is behind.
+pub(crate) async fn build(store: crate::SqlStore) {
+    let db = store.connection();
+    let tenants = match tenants_behind(db).await {
+        Ok(tenants) => tenants,
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot look for records to append to the log");
+            return;
+        }
+    };
+    let vault = match store.vault().await {
+        Ok(vault) => vault,
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot open the vault to append to the log");
+            return;
+        }
+    };
+    for tenant in tenants {
+        let mut size = None;
+        for _ in 0..APPENDS_PER_ROUND {
+            match append(db, vault, &tenant, APPENDS_PER_TRANSACTION).await {
+                Ok(grown) if Some(grown) != size => size = Some(grown),
+                Ok(_) => break,
+                Err(err) => {
+                    tracing::warn!(error = %err, tenant = tenant.as_str(), "cannot append to the log");
+                    break;
                 }
             }
         }
@@ -481,7 +587,7 @@ pub(crate) async fn subject_salt<C: ConnectionTrait>(
 
 impl consent_evidence::LogStore for crate::SqlStore {
     async fn append_log(&self, tenant: &TenantId, max: u64) -> Result<u64, ConsentError> {
-        append(self.connection(), tenant, max).await
+        append(self.connection(), self.vault().await?, tenant, max).await
     }
 
     async fn log_size(&self, tenant: &TenantId) -> Result<u64, ConsentError> {
@@ -516,12 +622,12 @@ impl consent_evidence::LogStore for crate::SqlStore {
         .await
     }
 
-    async fn subject_salt(
+    async fn logged_record(
         &self,
         tenant: &TenantId,
-        subject_id: uuid::Uuid,
-    ) -> Result<Option<Salt>, ConsentError> {
-        subject_salt(self.connection(), tenant, subject_id).await
+        record_id: uuid::Uuid,
+    ) -> Result<Option<LoggedRecord>, ConsentError> {
+        logged_record(self.connection(), self.vault().await?, tenant, record_id).await
     }
 
     async fn save_checkpoint(
@@ -547,7 +653,7 @@ impl consent_evidence::LogStore for crate::SqlStore {
     }
 
     async fn export_log(&self, tenant: &TenantId) -> Result<Vec<ExportedLeaf>, ConsentError> {
-        export(self.connection(), tenant).await
+        export(self.connection(), self.vault().await?, tenant).await
     }
 
     async fn tenants_to_checkpoint(&self) -> Result<Vec<TenantId>, ConsentError> {

@@ -12,21 +12,21 @@
 //! many as it announces, after the batch's other writes of the tenant).
 //! An announced row is marked; a new record for the key clears the mark.
 
-use std::time::Duration;
-
 use consent_core::{
     ConsentError, ConsentRecord, EventKind, ExpireDue, Revision, TenantId, Timestamp, WriteCommand,
     WriteOutcome,
 };
+use consent_vault::Vault;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
-use crate::convert::{from_rows, to_row};
+use crate::convert::{open_rows, to_row};
 use crate::entity::{consent_record, consent_state};
 use crate::error::db_error;
 use crate::head::advance_head;
-use crate::{Parts, SqlStore, bulk, read};
+use crate::keys::keys_of;
+use crate::{SqlStore, bulk, read};
 
 /// The most expiries one write announces: a tenant with more due takes
 /// several writes in a row.
@@ -61,6 +61,7 @@ pub(crate) async fn due_tenants<C: ConnectionTrait>(
 /// revisions for this write: it takes its own here.
 pub(crate) async fn expire_due<C: ConnectionTrait>(
     db: &C,
+    vault: &Vault,
     tenant: &TenantId,
     cmd: &ExpireDue,
     first_revision: Revision,
@@ -90,11 +91,13 @@ pub(crate) async fn expire_due<C: ConnectionTrait>(
     if due.is_empty() {
         return Ok(nothing);
     }
-    let expired = announcements(db, tenant, &due, first_revision, now).await?;
+    let expired = announcements(db, vault, tenant, &due, first_revision, now).await?;
     let count = expired.len();
     advance_head(db, tenant, count).await?;
     // The log only: the current record stays the one that expired.
-    let rows: Vec<consent_record::Model> = expired.iter().map(to_row).collect();
+    let keys = keys_of(db, vault, tenant, expired.iter().map(|record| record.subject_id)).await?;
+    let rows: Vec<consent_record::Model> =
+        expired.iter().map(|record| to_row(record, vault, &keys)).collect::<Result<_, _>>()?;
     bulk::write(db, &[], &rows, &[]).await?;
     // The due-expiry index finds the rows (record ids have none here).
     consent_state::Entity::update_many()
@@ -115,6 +118,7 @@ pub(crate) async fn expire_due<C: ConnectionTrait>(
 /// revisions from `first_revision` on.
 async fn announcements<C: ConnectionTrait>(
     db: &C,
+    vault: &Vault,
     tenant: &TenantId,
     ids: &[String],
     first_revision: Revision,
@@ -124,7 +128,7 @@ async fn announcements<C: ConnectionTrait>(
     // the condition PostgreSQL walked the tenant's records instead, seconds
     // for 100,000 of them.
     let rows = read::records_by_id(db, tenant, ids.to_vec(), sea_orm::Condition::all()).await?;
-    let mut records = from_rows(rows)?;
+    let mut records = open_rows(db, vault, rows).await?;
     let order: std::collections::HashMap<&str, usize> =
         ids.iter().enumerate().map(|(index, id)| (id.as_str(), index)).collect();
     records.sort_by_cached_key(|record| order.get(record.id.to_string().as_str()).copied());
@@ -141,26 +145,18 @@ async fn announcements<C: ConnectionTrait>(
         .collect())
 }
 
-/// Runs the sweeper every `interval` until the store's last handle is gone
-/// (see the module documentation); it holds none itself.
-pub(crate) async fn sweep(parts: std::sync::Weak<Parts>, interval: Duration) {
-    let mut ticks = tokio::time::interval(interval);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticks.tick().await;
-        let Some(parts) = parts.upgrade() else { return };
-        let store = SqlStore { parts };
-        let now = Timestamp::now();
-        let tenants = match due_tenants(store.connection(), now).await {
-            Ok(tenants) => tenants,
-            Err(err) => {
-                tracing::warn!(error = %err, "cannot look for due expiries");
-                continue;
-            }
-        };
-        for tenant in tenants {
-            announce(&store, &tenant, now).await;
+/// One round of the sweeper (see the module documentation).
+pub(crate) async fn sweep(store: SqlStore) {
+    let now = Timestamp::now();
+    let tenants = match due_tenants(store.connection(), now).await {
+        Ok(tenants) => tenants,
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot look for due expiries");
+            return;
         }
+    };
+    for tenant in tenants {
+        announce(&store, &tenant, now).await;
     }
 }
 

@@ -15,7 +15,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use consent_core::{ConsentError, RecordConsent, TenantId, Timestamp, WriteCommand, WriteOutcome};
+use consent_core::{ConsentError, EventKind, RecordConsent, TenantId, Timestamp, WriteCommand, WriteOutcome};
+use consent_vault::Vault;
 
 use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -24,6 +25,7 @@ use crate::cache::CheckCache;
 use crate::dialect::Dialect;
 use crate::error::db_error;
 use crate::head::advance_head;
+use crate::keys::VaultCell;
 use crate::notify::{self, TenantChanges};
 use crate::vitals::Vitals;
 use crate::write::{Applied, apply, apply_at, merged, plain_records, record_together, revisions_needed};
@@ -61,6 +63,7 @@ impl GroupCommitter {
     /// `committed` is bumped after every commit (the change feed's wake-up).
     pub(crate) fn start(
         db: DatabaseConnection,
+        vault: Arc<VaultCell>,
         max_batch: usize,
         queue_timeout: Duration,
         committed: Arc<watch::Sender<u64>>,
@@ -71,7 +74,7 @@ impl GroupCommitter {
         let (queue, jobs) = mpsc::channel(max_batch * 4);
         let commits = committed.subscribe();
         // Ends by itself once every writer's handle is dropped.
-        let _ended = vitals.spawn("group committer", run(db, jobs, max_batch, committed, cache));
+        let _ended = vitals.spawn("group committer", run(db, vault, jobs, max_batch, committed, cache));
         Self { queue, commits, queue_timeout }
     }
 
@@ -109,6 +112,7 @@ impl GroupCommitter {
 
 async fn run(
     db: DatabaseConnection,
+    vault: Arc<VaultCell>,
     mut jobs: mpsc::Receiver<Job>,
     max_batch: usize,
     committed: Arc<watch::Sender<u64>>,
@@ -148,7 +152,7 @@ async fn run(
             Some(_) => {}
         }
         batch_sizes.record(batch.len() as u64, &[]);
-        let prepared = prepare(&db, std::mem::take(&mut batch)).await;
+        let prepared = prepare(&db, &vault, std::mem::take(&mut batch)).await;
         if let Some(earlier) = committing.take() {
             rethrow(earlier.await);
         }
@@ -190,6 +194,7 @@ fn changes_of<'a>(
         entry.subjects.push(outcome.subject_id);
         entry.subjects.extend(outcome.records.iter().map(|record| record.subject_id));
         entry.head = entry.head.max(outcome.revision);
+        entry.unlinked |= outcome.records.iter().any(|record| record.kind == EventKind::Erased);
     }
     for entry in changes.values_mut() {
         entry.subjects.sort_unstable();
@@ -209,18 +214,26 @@ struct Prepared {
 /// Applies one batch (and, on PostgreSQL, queues its commit notices). When
 /// the transaction broke, the batch back with the error, for the caller to
 /// answer every writer with.
-async fn prepare(db: &DatabaseConnection, mut batch: Vec<Job>) -> Result<Prepared, (Vec<Job>, ConsentError)> {
+async fn prepare(
+    db: &DatabaseConnection,
+    vault: &VaultCell,
+    mut batch: Vec<Job>,
+) -> Result<Prepared, (Vec<Job>, ConsentError)> {
     tracing::debug!(writes = batch.len(), "applying batch");
+    let vault = match vault.get(db).await {
+        Ok(vault) => vault,
+        Err(err) => return Err((batch, err)),
+    };
     // Every write locks its tenant's head row until commit. Taking those locks
     // in one order (a stable sort keeps each tenant's arrival order) means two
     // batches, of this replica or another, can never deadlock on each other.
     // A tenant's expiry announcement comes after its other writes: it takes
     // its revisions under the lock, after theirs (see `expiry.rs`).
     batch.sort_by(|a, b| a.tenant.cmp(&b.tenant).then(announces(a).cmp(&announces(b))));
-    let applied = match apply_together(db, &batch).await {
+    let applied = match apply_together(db, vault, &batch).await {
         Ok(Some(applied)) => Ok(applied),
         // A write failed or replayed: one savepoint per write, from the top.
-        Ok(None) => apply_one_by_one(db, &batch).await,
+        Ok(None) => apply_one_by_one(db, vault, &batch).await,
         Err(err) => Err(err),
     };
     let (txn, answers) = match applied {
@@ -243,7 +256,7 @@ async fn prepare(db: &DatabaseConnection, mut batch: Vec<Job>) -> Result<Prepare
 
 /// Whether a job announces expiries.
 const fn announces(job: &Job) -> bool {
-    matches!(job.command, WriteCommand::Expire(_))
+    matches!(job.command, WriteCommand::Expire(_) | WriteCommand::Retain(_))
 }
 
 /// Commits an applied batch, then (only then) answers its writers and wakes
@@ -273,6 +286,9 @@ async fn finish(prepared: Prepared, cache: Option<CheckCache>, committed: Arc<wa
         // sees every commit, so the applied revision advances here; on
         // PostgreSQL it advances with the notices, in commit order.
         for (tenant, changed) in &changes {
+            if changed.unlinked {
+                cache.forget_links();
+            }
             cache.committed(tenant, changed.subjects.iter().copied(), (!shared).then_some(changed.head));
         }
     }
@@ -293,6 +309,7 @@ type Answers = Vec<Result<WriteOutcome, ConsentError>>;
 /// per write.
 async fn apply_together(
     db: &DatabaseConnection,
+    vault: &Vault,
     batch: &[Job],
 ) -> Result<Option<(DatabaseTransaction, Answers)>, ConsentError> {
     // Durable on PostgreSQL whatever its defaults: every connection raised
@@ -312,7 +329,7 @@ async fn apply_together(
             group.iter().map(|job| plain_records(&job.command)).collect();
         if let Some(writes) = plain {
             let cmds: Vec<&RecordConsent> = writes.iter().flat_map(|cmds| cmds.iter()).collect();
-            match record_together(&txn, &group[0].tenant, &cmds, next, now).await {
+            match record_together(&txn, vault, &group[0].tenant, &cmds, next, now).await {
                 Ok(outcomes) => answers.extend(per_write(&writes, outcomes)),
                 Err(_) => {
                     txn.rollback().await.map_err(db_error)?;
@@ -322,7 +339,7 @@ async fn apply_together(
             continue;
         }
         for job in group {
-            match apply_at(&txn, &job.tenant, &job.command, next, now).await {
+            match apply_at(&txn, vault, &job.tenant, &job.command, next, now).await {
                 Ok(Applied::Written(outcome)) => {
                     next = outcome.revision + 1;
                     answers.push(Ok(outcome));
@@ -357,6 +374,7 @@ fn per_write(
 /// rolls back only that write, and revisions stay gapless.
 async fn apply_one_by_one(
     db: &DatabaseConnection,
+    vault: &Vault,
     batch: &[Job],
 ) -> Result<(DatabaseTransaction, Answers), ConsentError> {
     // Durable on PostgreSQL whatever its defaults: every connection raised
@@ -364,7 +382,7 @@ async fn apply_one_by_one(
     let txn = db.begin().await.map_err(db_error)?;
     let mut answers = Vec::with_capacity(batch.len());
     for job in batch {
-        answers.push(apply_in_savepoint(&txn, job).await?);
+        answers.push(apply_in_savepoint(&txn, vault, job).await?);
     }
     Ok((txn, answers))
 }
@@ -373,10 +391,11 @@ async fn apply_one_by_one(
 /// (the transaction is unusable); the inner one is the job's own answer.
 async fn apply_in_savepoint(
     txn: &DatabaseTransaction,
+    vault: &Vault,
     job: &Job,
 ) -> Result<Result<WriteOutcome, ConsentError>, ConsentError> {
     let savepoint = txn.begin().await.map_err(db_error)?;
-    match apply(&savepoint, &job.tenant, &job.command, Timestamp::now()).await {
+    match apply(&savepoint, vault, &job.tenant, &job.command, Timestamp::now()).await {
         Ok(Applied::Written(outcome)) => {
             savepoint.commit().await.map_err(db_error)?;
             Ok(Ok(outcome))

@@ -10,14 +10,18 @@ mod connect;
 mod convert;
 mod dialect;
 mod entity;
+mod erase;
 mod error;
 mod evidence;
 mod expiry;
 mod group_commit;
 mod head;
+mod holds;
+mod keys;
 mod notify;
 mod read;
 mod replicas;
+mod retention;
 mod rule;
 mod serving;
 mod statements;
@@ -48,8 +52,11 @@ use crate::dialect::Dialect;
 use crate::error::db_error;
 use crate::group_commit::GroupCommitter;
 pub use crate::group_commit::MAX_BATCH;
+pub use crate::holds::LegalHold;
+use crate::keys::VaultCell;
 pub use crate::replicas::StandbyStatus;
 use crate::replicas::{Reads, StandbyPolicy};
+pub use crate::retention::Retention;
 pub use crate::serving::{ServingStore, open};
 use crate::statements::Statements;
 pub use crate::vitals::Vitals;
@@ -102,6 +109,9 @@ pub struct StoreOptions {
     /// change feed (see [`SqlStore::spawn_expiry`]): about the most an
     /// `expired` event comes after its `expires_at`, while the store keeps up.
     pub expiry_interval: Duration,
+    /// The master key subject data keys are wrapped under; `None` keeps a
+    /// generated one in the database (docs/evidence.md#erasure).
+    pub master_key: Option<consent_vault::MasterKey>,
 }
 
 impl StoreOptions {
@@ -120,6 +130,7 @@ impl StoreOptions {
             standby_wait: Duration::from_millis(50),
             statement_timeout: Duration::from_secs(10),
             expiry_interval: Duration::from_millis(250),
+            master_key: None,
         }
     }
 }
@@ -153,6 +164,7 @@ struct Parts {
     cache: Option<CheckCache>,
     vitals: Vitals,
     bindings: KnownBindings,
+    vault: Arc<VaultCell>,
     #[cfg(feature = "testing")]
     statements: Statements,
 }
@@ -180,8 +192,10 @@ impl SqlStore {
         let cache = (options.cache_max_bytes > 0)
             .then(|| CheckCache::new(options.cache_max_bytes, !shared, max_staleness));
         let vitals = Vitals::default();
+        let vault = Arc::new(VaultCell::new(options.master_key.clone()));
         let writer = GroupCommitter::start(
             db.clone(),
+            Arc::clone(&vault),
             options.max_batch,
             options.acquire_timeout,
             Arc::clone(&committed),
@@ -224,6 +238,7 @@ impl SqlStore {
                 cache,
                 vitals,
                 bindings: KnownBindings::default(),
+                vault,
                 #[cfg(feature = "testing")]
                 statements,
             }),
@@ -250,15 +265,13 @@ impl SqlStore {
     /// every `interval` (see `expiry.rs`), as one of the vital tasks. Only a
     /// serving process does: a command-line tool's store announces none.
     pub fn spawn_expiry(&self, interval: Duration) {
-        let parts = Arc::downgrade(&self.parts);
-        let _ended = self.parts.vitals.spawn("expiry sweeper", expiry::sweep(parts, interval));
+        let _ended = self.parts.vitals.spawn("expiry sweeper", every(self, interval, expiry::sweep));
     }
 
     /// Starts appending committed records to their tenants' verifiable logs
     /// every `interval` (see `evidence.rs`), as one of the vital tasks.
     pub fn spawn_log_builder(&self, interval: Duration) {
-        let parts = Arc::downgrade(&self.parts);
-        let _ended = self.parts.vitals.spawn("log builder", evidence::build(parts, interval));
+        let _ended = self.parts.vitals.spawn("log builder", every(self, interval, evidence::build));
     }
 
     /// The read standbys' state now (none on SQLite).
@@ -274,6 +287,11 @@ impl SqlStore {
 
     pub(crate) fn connection(&self) -> &DatabaseConnection {
         &self.parts.db
+    }
+
+    /// The vault that seals and opens the subjects' values.
+    pub(crate) async fn vault(&self) -> Result<&consent_vault::Vault, ConsentError> {
+        self.parts.vault.get(&self.parts.db).await
     }
 
     /// The connection pool's size now and how many of its connections are
@@ -300,7 +318,33 @@ impl SqlStore {
             txn.execute_unprepared("SET LOCAL statement_timeout = 0").await.map_err(db_error)?;
         }
         Migrator::up(&txn, None).await.map_err(db_error)?;
+        let vault = self.parts.vault.get(&txn).await?;
+        keys::pseudonymize_identities(&txn, vault).await?;
         txn.commit().await.map_err(db_error)
+    }
+}
+
+/// Runs `round` every `interval` (a late round is not made up) until the
+/// store's last handle is gone: between rounds the task holds none, so it
+/// never keeps the store alive.
+pub(crate) fn every<F, Fut>(
+    store: &SqlStore,
+    interval: Duration,
+    round: F,
+) -> impl Future<Output = ()> + use<F, Fut>
+where
+    F: Fn(SqlStore) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let parts = Arc::downgrade(&store.parts);
+    async move {
+        let mut ticks = tokio::time::interval(interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            let Some(parts) = parts.upgrade() else { return };
+            round(SqlStore { parts }).await;
+        }
     }
 }
 
@@ -327,6 +371,7 @@ impl ConsentStore for SqlStore {
         at: Option<Timestamp>,
         min_revision: Revision,
     ) -> Result<CurrentChecks, ConsentError> {
+        let vault = self.vault().await?;
         if at.is_none()
             && let Some(cache) = &self.parts.cache
             && let Some(Cached { revision, subject }) =
@@ -345,7 +390,7 @@ impl ConsentStore for SqlStore {
                     self.parts
                         .reads
                         .read(tenant, revision, |db| {
-                            rule::deciding_records_at_once(db, tenant, subject_id, pairs)
+                            rule::deciding_records_at_once(db, vault, tenant, subject_id, pairs)
                         })
                         .await?
                 }
@@ -356,7 +401,7 @@ impl ConsentStore for SqlStore {
         // never ahead of what the records were read from.
         self.parts
             .reads
-            .read(tenant, min_revision, |db| rule::check_many_at_once(db, tenant, subject, pairs, at))
+            .read(tenant, min_revision, |db| rule::check_many_at_once(db, vault, tenant, subject, pairs, at))
             .await
     }
 
@@ -367,6 +412,7 @@ impl ConsentStore for SqlStore {
         target: &str,
         include_any_target: bool,
     ) -> Result<TargetCheck, ConsentError> {
+        let vault = self.vault().await?;
         if let Some(cache) = &self.parts.cache
             && let Some(Cached { revision, subject }) = self.cached_current(cache, tenant, subject, 0).await?
         {
@@ -385,7 +431,7 @@ impl ConsentStore for SqlStore {
                     self.parts
                         .reads
                         .read(tenant, revision, |db| {
-                            rule::target_decision(db, tenant, subject_id, target, include_any_target)
+                            rule::target_decision(db, vault, tenant, subject_id, target, include_any_target)
                         })
                         .await?
                 }
@@ -394,7 +440,7 @@ impl ConsentStore for SqlStore {
         }
         self.parts
             .reads
-            .read(tenant, 0, |db| rule::check_target(db, tenant, subject, target, include_any_target))
+            .read(tenant, 0, |db| rule::check_target(db, vault, tenant, subject, target, include_any_target))
             .await
     }
 
@@ -403,7 +449,8 @@ impl ConsentStore for SqlStore {
     }
 
     async fn subject_of(&self, tenant: &TenantId, identity: &Identity) -> Result<Option<Uuid>, ConsentError> {
-        self.parts.reads.read(tenant, 0, |db| read::subject_of(db, tenant, identity)).await
+        let vault = self.vault().await?;
+        self.parts.reads.read(tenant, 0, |db| read::subject_of(db, vault, tenant, identity)).await
     }
 
     async fn current_record(
@@ -413,9 +460,10 @@ impl ConsentStore for SqlStore {
         purpose: &str,
         target: &str,
     ) -> Result<Option<ConsentRecord>, ConsentError> {
+        let vault = self.vault().await?;
         self.parts
             .reads
-            .read(tenant, 0, |db| read::current_record(db, tenant, subject_id, purpose, target))
+            .read(tenant, 0, |db| read::current_record(db, vault, tenant, subject_id, purpose, target))
             .await
     }
 
@@ -427,7 +475,8 @@ impl ConsentStore for SqlStore {
         include_any_target: bool,
     ) -> Result<Option<ConsentRecord>, ConsentError> {
         // Updates build on it (with an expected revision): the primary's.
-        rule::latest_for_target(&self.parts.db, tenant, subject_id, target, include_any_target).await
+        let vault = self.vault().await?;
+        rule::latest_for_target(&self.parts.db, vault, tenant, subject_id, target, include_any_target).await
     }
 
     async fn first_collected(
@@ -439,7 +488,8 @@ impl ConsentStore for SqlStore {
     }
 
     async fn record_by_id(&self, tenant: &TenantId, id: Uuid) -> Result<Option<ConsentRecord>, ConsentError> {
-        self.parts.reads.read(tenant, 0, |db| read::record_by_id(db, tenant, id)).await
+        let vault = self.vault().await?;
+        self.parts.reads.read(tenant, 0, |db| read::record_by_id(db, vault, tenant, id)).await
     }
 
     async fn list(
@@ -450,7 +500,11 @@ impl ConsentStore for SqlStore {
         up_to: Revision,
         limit: u64,
     ) -> Result<Listed, ConsentError> {
-        self.parts.reads.read(tenant, up_to, |db| read::list(db, tenant, filter, after, up_to, limit)).await
+        let vault = self.vault().await?;
+        self.parts
+            .reads
+            .read(tenant, up_to, |db| read::list(db, vault, tenant, filter, after, up_to, limit))
+            .await
     }
 
     async fn changes(
@@ -461,9 +515,10 @@ impl ConsentStore for SqlStore {
         up_to: Revision,
         limit: u64,
     ) -> Result<Vec<ConsentRecord>, ConsentError> {
+        let vault = self.vault().await?;
         self.parts
             .reads
-            .read(tenant, up_to, |db| read::changes(db, tenant, filter, after, up_to, limit))
+            .read(tenant, up_to, |db| read::changes(db, vault, tenant, filter, after, up_to, limit))
             .await
     }
 

@@ -36,6 +36,8 @@ use crate::vitals::Vitals;
 pub(crate) struct TenantChanges {
     pub(crate) subjects: Vec<Uuid>,
     pub(crate) head: Revision,
+    /// Whether a subject was erased (its identities unlinked).
+    pub(crate) unlinked: bool,
 }
 
 const CHANNEL: &str = "consentd_commits";
@@ -55,7 +57,11 @@ pub(crate) async fn send<C: ConnectionTrait>(
         let last = chunks.len().saturating_sub(1);
         for (index, subjects) in chunks.into_iter().enumerate() {
             let head = (index == last).then_some(changed.head);
-            let payload = json!({ "t": tenant.as_str(), "h": head, "s": subjects }).to_string();
+            let mut payload = json!({ "t": tenant.as_str(), "h": head, "s": subjects });
+            if changed.unlinked {
+                payload["u"] = json!(true);
+            }
+            let payload = payload.to_string();
             notify(txn, payload).await?;
         }
     }
@@ -143,6 +149,9 @@ fn handle(payload: &str, cache: Option<&CheckCache>) {
     });
     match (notice["t"].as_str(), subjects) {
         (Some(tenant), Some(subjects)) => {
+            if notice["u"].as_bool() == Some(true) {
+                cache.forget_links();
+            }
             cache.committed(&TenantId::new(tenant), subjects, notice["h"].as_i64());
         }
         // A notice this version cannot read (an older replica's, during a

@@ -2,25 +2,29 @@
 //! can make the same reads inside its transaction.
 
 use consent_core::{
-    ChangeFilter, ConsentError, ConsentRecord, Decision, FirstCollected, Identity, Listed, RecordFilter,
-    Revision, TenantId, Timestamp,
+    ChangeFilter, ConsentError, ConsentRecord, Decision, EventKind, FirstCollected, Identity, Listed,
+    RecordFilter, Revision, TenantId, Timestamp,
 };
 use std::collections::HashMap;
 
+use consent_vault::Vault;
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use crate::cache::CurrentRecord;
-use crate::convert::{from_row, from_rows};
+use crate::convert::{open_row, open_rows};
 use crate::entity::{consent_record, consent_state, identity, tenant_head};
 use crate::error::db_error;
 
 pub(crate) async fn subject_of<C: ConnectionTrait>(
     db: &C,
+    vault: &Vault,
     tenant: &TenantId,
     wanted: &Identity,
 ) -> Result<Option<Uuid>, ConsentError> {
-    let key = (tenant.as_str().to_owned(), wanted.namespace.clone(), wanted.value.clone());
+    // Identities are stored by pseudonym (docs/evidence.md#erasure).
+    let pseudonym = vault.pseudonym(tenant.as_str(), &wanted.namespace, &wanted.value);
+    let key = (tenant.as_str().to_owned(), wanted.namespace.clone(), pseudonym);
     let Some(row) = identity::Entity::find_by_id(key).one(db).await.map_err(db_error)? else {
         return Ok(None);
     };
@@ -42,20 +46,21 @@ pub(crate) async fn head_revision<C: ConnectionTrait>(
 
 pub(crate) async fn record_by_id<C: ConnectionTrait>(
     db: &C,
+    vault: &Vault,
     tenant: &TenantId,
     id: Uuid,
 ) -> Result<Option<ConsentRecord>, ConsentError> {
-    consent_record::Entity::find_by_id(id.to_string())
+    let row = consent_record::Entity::find_by_id(id.to_string())
         .filter(consent_record::Column::Tenant.eq(tenant.as_str()))
         .one(db)
         .await
-        .map_err(db_error)?
-        .map(from_row)
-        .transpose()
+        .map_err(db_error)?;
+    open_row(db, vault, row).await
 }
 
 pub(crate) async fn current_record<C: ConnectionTrait>(
     db: &C,
+    vault: &Vault,
     tenant: &TenantId,
     subject_id: Uuid,
     purpose: &str,
@@ -65,13 +70,14 @@ pub(crate) async fn current_record<C: ConnectionTrait>(
     let Some(state) = consent_state::Entity::find_by_id(key).one(db).await.map_err(db_error)? else {
         return Ok(None);
     };
-    record_row(db, state.record_id).await
+    record_row(db, vault, state.record_id).await
 }
 
 /// The current records of a subject (one per purpose and target), at most
 /// `limit`: what the check cache keeps of it.
 pub(crate) async fn current_records<C: ConnectionTrait>(
     db: &C,
+    vault: &Vault,
     tenant: &TenantId,
     subject_id: Uuid,
     limit: u64,
@@ -91,7 +97,7 @@ pub(crate) async fn current_records<C: ConnectionTrait>(
     }
     // Records never change once written: the ones the state named a moment
     // ago are still there.
-    from_rows(records_by_id(db, tenant, ids, Condition::all()).await?)
+    open_rows(db, vault, records_by_id(db, tenant, ids, Condition::all()).await?).await
 }
 
 /// Up to `limit` current records of a subject, each with the earliest
@@ -99,11 +105,12 @@ pub(crate) async fn current_records<C: ConnectionTrait>(
 /// a subject.
 pub(crate) async fn current_with_first<C: ConnectionTrait>(
     db: &C,
+    vault: &Vault,
     tenant: &TenantId,
     subject_id: Uuid,
     limit: u64,
 ) -> Result<Vec<CurrentRecord>, ConsentError> {
-    let records = current_records(db, tenant, subject_id, limit).await?;
+    let records = current_records(db, vault, tenant, subject_id, limit).await?;
     if records.is_empty() || records.len() as u64 >= limit {
         // Nothing to date, or too many to keep: the caller reads no further.
         return Ok(records
@@ -146,9 +153,11 @@ pub(crate) async fn records_by_id<C: ConnectionTrait>(
 
 pub(crate) async fn record_row<C: ConnectionTrait>(
     db: &C,
+    vault: &Vault,
     id: String,
 ) -> Result<Option<ConsentRecord>, ConsentError> {
-    consent_record::Entity::find_by_id(id).one(db).await.map_err(db_error)?.map(from_row).transpose()
+    let row = consent_record::Entity::find_by_id(id).one(db).await.map_err(db_error)?;
+    open_row(db, vault, row).await
 }
 
 /// For every key of these subjects, its earliest `collected_at`: one grouped
@@ -171,6 +180,8 @@ pub(crate) async fn first_collected<C: ConnectionTrait>(
         .column_as(Column::CollectedAt.min(), "first")
         .filter(Column::Tenant.eq(tenant.as_str()))
         .filter(Column::SubjectId.is_in(subject_ids.iter().map(Uuid::to_string)))
+        // An erasure's announcement decides nothing (consent_core::check).
+        .filter(Column::Kind.ne(EventKind::Erased.as_str()))
         .group_by(Column::SubjectId)
         .group_by(Column::Purpose)
         .group_by(Column::Target)
@@ -200,6 +211,7 @@ pub(crate) async fn first_collected<C: ConnectionTrait>(
 /// the state).
 pub(crate) async fn list<C: ConnectionTrait>(
     db: &C,
+    vault: &Vault,
     tenant: &TenantId,
     filter: &RecordFilter,
     after: Revision,
@@ -230,8 +242,6 @@ pub(crate) async fn list<C: ConnectionTrait>(
         (Column::Purpose, &filter.purpose),
         (Column::Target, &filter.target),
         (Column::Source, &filter.source),
-        (Column::Ip, &filter.ip),
-        (Column::UserAgent, &filter.user_agent),
         (Column::Country, &filter.country),
         (Column::Region, &filter.region),
         (Column::City, &filter.city),
@@ -240,9 +250,20 @@ pub(crate) async fn list<C: ConnectionTrait>(
             condition = condition.add(column.eq(value.as_str()));
         }
     }
+    // Sealed values match by their filter tag; values stored before
+    // sealing, as they are.
+    for (column, field, value) in
+        [(Column::Ip, "ip", &filter.ip), (Column::UserAgent, "user_agent", &filter.user_agent)]
+    {
+        if !value.is_empty() {
+            let prefix = consent_vault::tag_prefix(&vault.tag(tenant.as_str(), field, value));
+            condition = condition
+                .add(Condition::any().add(column.starts_with(prefix)).add(column.eq(value.as_str())));
+        }
+    }
     if filter.history {
         let condition = within(tenant, filter.subject_id, after, up_to).add(condition);
-        return in_revision_order(db, condition, up_to, limit).await;
+        return in_revision_order(db, vault, condition, up_to, limit).await;
     }
     let (ids, examined) = current_in(db, tenant, filter.subject_id, after, up_to, limit).await?;
     if ids.is_empty() {
@@ -250,7 +271,7 @@ pub(crate) async fn list<C: ConnectionTrait>(
     }
     let mut rows = records_by_id(db, tenant, ids, condition).await?;
     rows.sort_unstable_by_key(|row| row.revision);
-    Ok(Listed { records: from_rows(rows)?, examined })
+    Ok(Listed { records: open_rows(db, vault, rows).await?, examined })
 }
 
 /// The record ids of the current state in `(after, up_to]` (of one
@@ -314,6 +335,7 @@ fn reached(count: usize, last: Option<Revision>, up_to: Revision, limit: u64) ->
 /// One read of the change feed: matching records in `(after, up_to]`.
 pub(crate) async fn changes<C: ConnectionTrait>(
     db: &C,
+    vault: &Vault,
     tenant: &TenantId,
     filter: &ChangeFilter,
     after: Revision,
@@ -333,7 +355,7 @@ pub(crate) async fn changes<C: ConnectionTrait>(
     if !filter.sources.is_empty() {
         condition = condition.add(Column::Source.is_in(filter.sources.iter().map(String::as_str)));
     }
-    Ok(in_revision_order(db, condition, up_to, limit).await?.records)
+    Ok(in_revision_order(db, vault, condition, up_to, limit).await?.records)
 }
 
 /// The records of the tenant (of one subject, if given) in `(after,
@@ -360,6 +382,7 @@ fn within(tenant: &TenantId, subject_id: Option<Uuid>, after: Revision, up_to: R
 /// revision: what query pages and feed reads both walk.
 async fn in_revision_order<C: ConnectionTrait>(
     db: &C,
+    vault: &Vault,
     condition: Condition,
     up_to: Revision,
     limit: u64,
@@ -373,7 +396,7 @@ async fn in_revision_order<C: ConnectionTrait>(
         .map_err(db_error)?;
     let examined = reached(rows.len(), rows.last().map(|row| row.revision), up_to, limit);
     rows.retain(|row| row.revision <= up_to);
-    Ok(Listed { records: from_rows(rows)?, examined })
+    Ok(Listed { records: open_rows(db, vault, rows).await?, examined })
 }
 
 /// The database's id, created on first use.

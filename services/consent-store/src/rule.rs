@@ -5,8 +5,9 @@
 //! backends. Change a rule there, and its mirror here, together.
 
 use consent_core::{
-    ConsentError, ConsentRecord, CurrentChecks, SubjectRef, TargetCheck, TenantId, Timestamp,
+    ConsentError, ConsentRecord, CurrentChecks, EventKind, SubjectRef, TargetCheck, TenantId, Timestamp,
 };
+use consent_vault::Vault;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, SimpleExpr};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter,
@@ -14,7 +15,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::convert::from_row;
+use crate::convert::open_row;
 use crate::dialect::Dialect;
 use crate::entity::{consent_record, consent_state};
 use crate::error::db_error;
@@ -37,6 +38,7 @@ pub(crate) fn state_replaced_when() -> SimpleExpr {
 /// `as_of`.
 pub(crate) async fn deciding_record<C: ConnectionTrait>(
     db: &C,
+    vault: &Vault,
     tenant: &TenantId,
     subject_id: Uuid,
     purpose: &str,
@@ -55,29 +57,31 @@ pub(crate) async fn deciding_record<C: ConnectionTrait>(
             .await
             .map_err(db_error)?;
         return match deciding {
-            Some(state) => read::record_row(db, state.record_id).await,
+            Some(state) => read::record_row(db, vault, state.record_id).await,
             None => Ok(None),
         };
     };
-    consent_record::Entity::find()
+    let row = consent_record::Entity::find()
         .filter(consent_record::Column::Tenant.eq(tenant.as_str()))
         .filter(consent_record::Column::SubjectId.eq(subject_id.to_string()))
         .filter(consent_record::Column::Purpose.is_in([purpose, ""]))
         .filter(consent_record::Column::Target.is_in([target, ""]))
         .filter(consent_record::Column::CollectedAt.lte(at.as_micros()))
+        // An erasure's announcement decides nothing (check::applies_to).
+        .filter(consent_record::Column::Kind.ne(EventKind::Erased.as_str()))
         .order_by_desc(consent_record::Column::CollectedAt)
         .order_by_desc(consent_record::Column::Revision)
         .one(db)
         .await
-        .map_err(db_error)?
-        .map(from_row)
-        .transpose()
+        .map_err(db_error)?;
+    open_row(db, vault, row).await
 }
 
 /// [`consent_core::check::deciding_for_target`] among the current records, read through
 /// the current state's (tenant, subject) key.
 pub(crate) async fn latest_for_target<C: ConnectionTrait>(
     db: &C,
+    vault: &Vault,
     tenant: &TenantId,
     subject_id: Uuid,
     target: &str,
@@ -94,7 +98,7 @@ pub(crate) async fn latest_for_target<C: ConnectionTrait>(
         .await
         .map_err(db_error)?;
     match latest {
-        Some(state) => read::record_row(db, state.record_id).await,
+        Some(state) => read::record_row(db, vault, state.record_id).await,
         None => Ok(None),
     }
 }
@@ -103,6 +107,7 @@ pub(crate) async fn latest_for_target<C: ConnectionTrait>(
 /// order, on one database.
 pub(crate) async fn deciding_records<C: ConnectionTrait>(
     db: &C,
+    vault: &Vault,
     tenant: &TenantId,
     subject_id: Uuid,
     pairs: &[(&str, &str)],
@@ -110,7 +115,7 @@ pub(crate) async fn deciding_records<C: ConnectionTrait>(
 ) -> Result<Vec<Option<ConsentRecord>>, ConsentError> {
     let mut records = Vec::with_capacity(pairs.len());
     for (purpose, target) in pairs {
-        records.push(deciding_record(db, tenant, subject_id, purpose, target, as_of).await?);
+        records.push(deciding_record(db, vault, tenant, subject_id, purpose, target, as_of).await?);
     }
     Ok(records)
 }
@@ -122,16 +127,17 @@ pub(crate) async fn deciding_records<C: ConnectionTrait>(
 /// of what its record was read from.
 pub(crate) async fn check_many_at_once(
     db: &DatabaseConnection,
+    vault: &Vault,
     tenant: &TenantId,
     subject: &SubjectRef,
     pairs: &[(&str, &str)],
     at: Option<Timestamp>,
 ) -> Result<CurrentChecks, ConsentError> {
     if pairs.len() < 2 {
-        return check_many(db, tenant, subject, pairs, at).await;
+        return check_many(db, vault, tenant, subject, pairs, at).await;
     }
     let txn = snapshot(db).await?;
-    let checks = check_many(&txn, tenant, subject, pairs, at).await;
+    let checks = check_many(&txn, vault, tenant, subject, pairs, at).await;
     end(txn, checks).await
 }
 
@@ -139,15 +145,16 @@ pub(crate) async fn check_many_at_once(
 /// [`check_many_at_once`].
 pub(crate) async fn deciding_records_at_once(
     db: &DatabaseConnection,
+    vault: &Vault,
     tenant: &TenantId,
     subject_id: Uuid,
     pairs: &[(&str, &str)],
 ) -> Result<Vec<Option<ConsentRecord>>, ConsentError> {
     if pairs.len() < 2 {
-        return deciding_records(db, tenant, subject_id, pairs, None).await;
+        return deciding_records(db, vault, tenant, subject_id, pairs, None).await;
     }
     let txn = snapshot(db).await?;
-    let records = deciding_records(&txn, tenant, subject_id, pairs, None).await;
+    let records = deciding_records(&txn, vault, tenant, subject_id, pairs, None).await;
     end(txn, records).await
 }
 
@@ -168,14 +175,15 @@ async fn end<T>(txn: DatabaseTransaction, read: Result<T, ConsentError>) -> Resu
 /// revision, on one database: the subject is resolved once.
 pub(crate) async fn check_many<C: ConnectionTrait>(
     db: &C,
+    vault: &Vault,
     tenant: &TenantId,
     subject: &SubjectRef,
     pairs: &[(&str, &str)],
     at: Option<Timestamp>,
 ) -> Result<CurrentChecks, ConsentError> {
     let revision = read::head_revision(db, tenant).await?;
-    let records = match subject_named(db, tenant, subject).await? {
-        Some(subject_id) => deciding_records(db, tenant, subject_id, pairs, at).await?,
+    let records = match subject_named(db, vault, tenant, subject).await? {
+        Some(subject_id) => deciding_records(db, vault, tenant, subject_id, pairs, at).await?,
         None => vec![None; pairs.len()],
     };
     Ok(CurrentChecks { revision, records })
@@ -185,12 +193,14 @@ pub(crate) async fn check_many<C: ConnectionTrait>(
 /// and target were first collected, on one database.
 pub(crate) async fn target_decision<C: ConnectionTrait>(
     db: &C,
+    vault: &Vault,
     tenant: &TenantId,
     subject_id: Uuid,
     target: &str,
     include_any_target: bool,
 ) -> Result<Option<(ConsentRecord, Timestamp)>, ConsentError> {
-    let Some(record) = latest_for_target(db, tenant, subject_id, target, include_any_target).await? else {
+    let Some(record) = latest_for_target(db, vault, tenant, subject_id, target, include_any_target).await?
+    else {
         return Ok(None);
     };
     let first = read::first_collected(db, tenant, &[subject_id])
@@ -204,15 +214,18 @@ pub(crate) async fn target_decision<C: ConnectionTrait>(
 /// A whole check of one target on one database, as [`check`] is.
 pub(crate) async fn check_target<C: ConnectionTrait>(
     db: &C,
+    vault: &Vault,
     tenant: &TenantId,
     subject: &SubjectRef,
     target: &str,
     include_any_target: bool,
 ) -> Result<TargetCheck, ConsentError> {
     let revision = read::head_revision(db, tenant).await?;
-    let subject_id = subject_named(db, tenant, subject).await?;
+    let subject_id = subject_named(db, vault, tenant, subject).await?;
     let deciding = match subject_id {
-        Some(subject_id) => target_decision(db, tenant, subject_id, target, include_any_target).await?,
+        Some(subject_id) => {
+            target_decision(db, vault, tenant, subject_id, target, include_any_target).await?
+        }
         None => None,
     };
     Ok(TargetCheck { revision, deciding })
@@ -221,11 +234,12 @@ pub(crate) async fn check_target<C: ConnectionTrait>(
 /// The subject `subject` names, if there is one.
 async fn subject_named<C: ConnectionTrait>(
     db: &C,
+    vault: &Vault,
     tenant: &TenantId,
     subject: &SubjectRef,
 ) -> Result<Option<Uuid>, ConsentError> {
     match subject {
         SubjectRef::Id(id) => Ok(Some(*id)),
-        SubjectRef::Identity(identity) => read::subject_of(db, tenant, identity).await,
+        SubjectRef::Identity(identity) => read::subject_of(db, vault, tenant, identity).await,
     }
 }

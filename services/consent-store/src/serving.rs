@@ -7,9 +7,10 @@
 use std::future::Future;
 
 use consent_core::webhooks::WebhookStore;
-use consent_core::{BindingStore, ConsentError, ConsentStore, KeyStore};
+use consent_core::{BindingStore, ConsentError, ConsentStore, KeyStore, SubjectRef, TenantId};
+use uuid::Uuid;
 
-use crate::{PoolUsage, SqlStore, StandbyStatus, StoreOptions, Vitals};
+use crate::{LegalHold, PoolUsage, Retention, SqlStore, StandbyStatus, StoreOptions, Vitals};
 
 /// Every interface the server uses, and what running it takes.
 pub trait ServingStore:
@@ -35,6 +36,46 @@ pub trait ServingStore:
     /// Starts appending committed records to the verifiable log (see
     /// [`SqlStore::spawn_log_builder`]).
     fn spawn_log_builder(&self, interval: std::time::Duration);
+
+    /// Starts removing what retention no longer keeps (see
+    /// [`SqlStore::spawn_retention`]).
+    fn spawn_retention(&self, retention: Retention, interval: std::time::Duration);
+
+    /// Removes the values of up to 500 records that stopped being current
+    /// before `cutoff` (see [`SqlStore::apply_retention`]).
+    fn apply_retention(
+        &self,
+        tenant: &TenantId,
+        cutoff: consent_core::Timestamp,
+    ) -> impl Future<Output = Result<(), ConsentError>> + Send;
+
+    /// How many records retention would remove values of at `cutoff`.
+    fn retention_due(
+        &self,
+        tenant: &TenantId,
+        cutoff: consent_core::Timestamp,
+    ) -> impl Future<Output = Result<u64, ConsentError>> + Send;
+
+    /// Places a legal hold on a subject (see [`SqlStore::place_legal_hold`]).
+    fn place_legal_hold(
+        &self,
+        tenant: &TenantId,
+        subject: &SubjectRef,
+        reason: &str,
+    ) -> impl Future<Output = Result<Uuid, ConsentError>> + Send;
+
+    /// Releases a subject's legal hold; whether it had one.
+    fn release_legal_hold(
+        &self,
+        tenant: &TenantId,
+        subject: &SubjectRef,
+    ) -> impl Future<Output = Result<bool, ConsentError>> + Send;
+
+    /// The tenant's legal holds.
+    fn legal_holds(
+        &self,
+        tenant: &TenantId,
+    ) -> impl Future<Output = Result<Vec<LegalHold>, ConsentError>> + Send;
 }
 
 impl ServingStore for SqlStore {
@@ -60,6 +101,50 @@ impl ServingStore for SqlStore {
 
     fn spawn_log_builder(&self, interval: std::time::Duration) {
         SqlStore::spawn_log_builder(self, interval);
+    }
+
+    fn spawn_retention(&self, retention: Retention, interval: std::time::Duration) {
+        SqlStore::spawn_retention(self, retention, interval);
+    }
+
+    fn apply_retention(
+        &self,
+        tenant: &TenantId,
+        cutoff: consent_core::Timestamp,
+    ) -> impl Future<Output = Result<(), ConsentError>> + Send {
+        SqlStore::apply_retention(self, tenant, cutoff)
+    }
+
+    fn retention_due(
+        &self,
+        tenant: &TenantId,
+        cutoff: consent_core::Timestamp,
+    ) -> impl Future<Output = Result<u64, ConsentError>> + Send {
+        SqlStore::retention_due(self, tenant, cutoff)
+    }
+
+    fn place_legal_hold(
+        &self,
+        tenant: &TenantId,
+        subject: &SubjectRef,
+        reason: &str,
+    ) -> impl Future<Output = Result<Uuid, ConsentError>> + Send {
+        SqlStore::place_legal_hold(self, tenant, subject, reason)
+    }
+
+    fn release_legal_hold(
+        &self,
+        tenant: &TenantId,
+        subject: &SubjectRef,
+    ) -> impl Future<Output = Result<bool, ConsentError>> + Send {
+        SqlStore::release_legal_hold(self, tenant, subject)
+    }
+
+    fn legal_holds(
+        &self,
+        tenant: &TenantId,
+    ) -> impl Future<Output = Result<Vec<LegalHold>, ConsentError>> + Send {
+        SqlStore::legal_holds(self, tenant)
     }
 }
 

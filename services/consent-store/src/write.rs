@@ -11,16 +11,18 @@ use consent_core::{
     ConsentError, ConsentRecord, EventKind, Identity, RecordConsent, Revision, SubjectRef, TenantId,
     Timestamp, UpdateConsent, WriteCommand, WriteOutcome,
 };
+use consent_vault::{Vault, is_sealed};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Statement,
 };
 use uuid::Uuid;
 
-use crate::convert::{from_rows, identities_from_json, identities_to_json, to_row};
+use crate::convert::{identities_from_json, identities_to_json, open_rows, to_row};
 use crate::dialect::Dialect;
 use crate::entity::{consent_record, consent_state, idempotency_key, identity};
 use crate::error::db_error;
 use crate::head::advance_head;
+use crate::keys::{keys_for_writing, keys_of, vault_error};
 use crate::{bulk, read};
 
 /// What applying a write did.
@@ -37,11 +39,11 @@ pub(crate) enum Applied {
 pub(crate) fn revisions_needed(command: &WriteCommand) -> usize {
     match command {
         WriteCommand::Record(cmd) => cmd.decisions.len(),
-        WriteCommand::Update(_) => 1,
+        WriteCommand::Update(_) | WriteCommand::Erase(_) => 1,
         WriteCommand::RecordAll(cmds) => cmds.iter().map(|cmd| cmd.decisions.len()).sum(),
         // Known only under the tenant's lock: it takes them itself, last in
         // its batch (see `group_commit::prepare`).
-        WriteCommand::Expire(_) => 0,
+        WriteCommand::Expire(_) | WriteCommand::Retain(_) => 0,
     }
 }
 
@@ -49,6 +51,7 @@ pub(crate) fn revisions_needed(command: &WriteCommand) -> usize {
 /// writes (see [`apply_at`]).
 pub(crate) async fn apply<C: ConnectionTrait>(
     db: &C,
+    vault: &Vault,
     tenant: &TenantId,
     command: &WriteCommand,
     now: Timestamp,
@@ -56,33 +59,39 @@ pub(crate) async fn apply<C: ConnectionTrait>(
     let count = revisions_needed(command);
     let head = advance_head(db, tenant, count).await?;
     let first_revision = head - i64::try_from(count).unwrap_or(i64::MAX) + 1;
-    apply_at(db, tenant, command, first_revision, now).await
+    apply_at(db, vault, tenant, command, first_revision, now).await
 }
 
 /// Applies one write whose revisions, from `first_revision` on, the caller
 /// already took from the tenant's head (holding its lock until commit).
 pub(crate) async fn apply_at<C: ConnectionTrait>(
     db: &C,
+    vault: &Vault,
     tenant: &TenantId,
     command: &WriteCommand,
     first_revision: Revision,
     now: Timestamp,
 ) -> Result<Applied, ConsentError> {
-    if let Some(outcome) = replay(db, tenant, command).await? {
+    if let Some(outcome) = replay(db, vault, tenant, command).await? {
         return Ok(Applied::Replayed(outcome));
     }
     let outcome = match command {
-        WriteCommand::Record(cmd) => record(db, tenant, cmd, first_revision, now).await?,
-        WriteCommand::Update(cmd) => update(db, tenant, cmd, first_revision, now).await?,
-        WriteCommand::RecordAll(cmds) => record_all(db, tenant, cmds, first_revision, now).await?,
-        WriteCommand::Expire(cmd) => crate::expiry::expire_due(db, tenant, cmd, first_revision, now).await?,
+        WriteCommand::Record(cmd) => record(db, vault, tenant, cmd, first_revision, now).await?,
+        WriteCommand::Update(cmd) => update(db, vault, tenant, cmd, first_revision, now).await?,
+        WriteCommand::RecordAll(cmds) => record_all(db, vault, tenant, cmds, first_revision, now).await?,
+        WriteCommand::Expire(cmd) => {
+            crate::expiry::expire_due(db, vault, tenant, cmd, first_revision, now).await?
+        }
+        WriteCommand::Erase(cmd) => crate::erase::erase(db, vault, tenant, cmd, first_revision, now).await?,
+        WriteCommand::Retain(cmd) => crate::retention::retain(db, vault, tenant, cmd, first_revision).await?,
     };
-    remember(db, tenant, command, &outcome, now).await?;
+    remember(db, vault, tenant, command, &outcome, now).await?;
     Ok(Applied::Written(outcome))
 }
 
 async fn replay<C: ConnectionTrait>(
     db: &C,
+    vault: &Vault,
     tenant: &TenantId,
     command: &WriteCommand,
 ) -> Result<Option<WriteOutcome>, ConsentError> {
@@ -108,16 +117,27 @@ async fn replay<C: ConnectionTrait>(
         .await
         .map_err(db_error)?;
     let corrupt = || ConsentError::Internal(format!("idempotency key {key} has a bad stored outcome"));
+    let subject_id = Uuid::parse_str(&seen.subject_id).map_err(|_| corrupt())?;
+    let conflicts = if is_sealed(&seen.conflicts) {
+        // Unopenable once the subject is erased: its conflicts went with it.
+        let keys = keys_of(db, vault, tenant, [subject_id]).await?;
+        keys.get(&subject_id)
+            .and_then(|subject_key| subject_key.open(&conflicts_context(key), &seen.conflicts).ok())
+            .unwrap_or_default()
+    } else {
+        seen.conflicts
+    };
     Ok(Some(WriteOutcome {
-        subject_id: Uuid::parse_str(&seen.subject_id).map_err(|_| corrupt())?,
-        records: from_rows(rows)?,
+        subject_id,
+        records: open_rows(db, vault, rows).await?,
         revision: seen.last_revision,
-        conflicting_identities: identities_from_json(&seen.conflicts).map_err(|_| corrupt())?,
+        conflicting_identities: identities_from_json(&conflicts).map_err(|_| corrupt())?,
     }))
 }
 
 async fn remember<C: ConnectionTrait>(
     db: &C,
+    vault: &Vault,
     tenant: &TenantId,
     command: &WriteCommand,
     outcome: &WriteOutcome,
@@ -128,6 +148,18 @@ async fn remember<C: ConnectionTrait>(
         return Ok(());
     }
     let first_revision = outcome.records.first().map_or(outcome.revision, |r| r.revision);
+    // Identities of other subjects, kept under this subject's key.
+    let conflicts = if outcome.conflicting_identities.is_empty() {
+        "[]".to_owned()
+    } else {
+        let keys = keys_for_writing(db, vault, tenant, [outcome.subject_id]).await?;
+        let subject_key = keys.get(&outcome.subject_id).ok_or_else(|| {
+            ConsentError::Internal(format!("subject {} has no data key", outcome.subject_id))
+        })?;
+        subject_key
+            .seal(&conflicts_context(key), &identities_to_json(&outcome.conflicting_identities))
+            .map_err(vault_error)?
+    };
     let row = idempotency_key::Model {
         tenant: tenant.as_str().to_owned(),
         key: key.to_owned(),
@@ -135,7 +167,7 @@ async fn remember<C: ConnectionTrait>(
         subject_id: outcome.subject_id.to_string(),
         first_revision,
         last_revision: outcome.revision,
-        conflicts: identities_to_json(&outcome.conflicting_identities),
+        conflicts,
         created_at: now.as_micros(),
     };
     idempotency_key::Entity::insert(row.into_active_model()).exec(db).await.map_err(db_error)?;
@@ -144,12 +176,14 @@ async fn remember<C: ConnectionTrait>(
 
 async fn record<C: ConnectionTrait>(
     db: &C,
+    vault: &Vault,
     tenant: &TenantId,
     cmd: &RecordConsent,
     first_revision: Revision,
     now: Timestamp,
 ) -> Result<WriteOutcome, ConsentError> {
-    let mut outcomes = record_together(db, tenant, std::slice::from_ref(&cmd), first_revision, now).await?;
+    let mut outcomes =
+        record_together(db, vault, tenant, std::slice::from_ref(&cmd), first_revision, now).await?;
     outcomes.pop().ok_or_else(|| ConsentError::Internal("a record write produced no outcome".to_owned()))
 }
 
@@ -160,7 +194,11 @@ pub(crate) fn plain_records(command: &WriteCommand) -> Option<&[RecordConsent]> 
     match command {
         WriteCommand::Record(cmd) if cmd.idempotency_key.is_empty() => Some(std::slice::from_ref(cmd)),
         WriteCommand::RecordAll(cmds) => Some(cmds),
-        WriteCommand::Record(_) | WriteCommand::Update(_) | WriteCommand::Expire(_) => None,
+        WriteCommand::Record(_)
+        | WriteCommand::Update(_)
+        | WriteCommand::Expire(_)
+        | WriteCommand::Erase(_)
+        | WriteCommand::Retain(_) => None,
     }
 }
 
@@ -183,13 +221,14 @@ pub(crate) fn merged(outcomes: impl IntoIterator<Item = WriteOutcome>) -> Option
 /// the current-state changes (one statement on PostgreSQL, three on SQLite).
 pub(crate) async fn record_together<C: ConnectionTrait>(
     db: &C,
+    vault: &Vault,
     tenant: &TenantId,
     cmds: &[&RecordConsent],
     first_revision: Revision,
     now: Timestamp,
 ) -> Result<Vec<WriteOutcome>, ConsentError> {
     let named: Vec<&Identity> = cmds.iter().flat_map(|cmd| &cmd.identities).collect();
-    let mut linked = linked_subjects(db, tenant, &named).await?;
+    let mut linked = linked_subjects(db, vault, tenant, &named).await?;
     let mut new_links = Vec::new();
     let mut records = Vec::new();
     let mut outcomes = Vec::with_capacity(cmds.len());
@@ -215,7 +254,7 @@ pub(crate) async fn record_together<C: ConnectionTrait>(
                 new_links.push(identity::Model {
                     tenant: tenant.as_str().to_owned(),
                     namespace: identity.namespace.clone(),
-                    value: identity.value.clone(),
+                    value: vault.pseudonym(tenant.as_str(), &identity.namespace, &identity.value),
                     subject_id: subject_id.to_string(),
                     linked_revision: next,
                 });
@@ -250,7 +289,7 @@ pub(crate) async fn record_together<C: ConnectionTrait>(
         records.extend(written.iter().cloned());
         outcomes.push(WriteOutcome { subject_id, records: written, revision, conflicting_identities });
     }
-    append(db, &new_links, &records).await?;
+    append(db, vault, tenant, &new_links, &records).await?;
     Ok(outcomes)
 }
 
@@ -258,18 +297,20 @@ pub(crate) async fn record_together<C: ConnectionTrait>(
 /// same few statements as one request (see [`record_together`]).
 async fn record_all<C: ConnectionTrait>(
     db: &C,
+    vault: &Vault,
     tenant: &TenantId,
     cmds: &[RecordConsent],
     first_revision: Revision,
     now: Timestamp,
 ) -> Result<WriteOutcome, ConsentError> {
     let cmds: Vec<&RecordConsent> = cmds.iter().collect();
-    let outcomes = record_together(db, tenant, &cmds, first_revision, now).await?;
+    let outcomes = record_together(db, vault, tenant, &cmds, first_revision, now).await?;
     merged(outcomes).ok_or_else(|| ConsentError::invalid("records", "at least one record is required"))
 }
 
 async fn update<C: ConnectionTrait>(
     db: &C,
+    vault: &Vault,
     tenant: &TenantId,
     cmd: &UpdateConsent,
     revision: Revision,
@@ -280,10 +321,10 @@ async fn update<C: ConnectionTrait>(
     let subject_id = match &cmd.subject {
         SubjectRef::Id(id) => *id,
         SubjectRef::Identity(identity) => {
-            read::subject_of(db, tenant, identity).await?.ok_or_else(not_found)?
+            read::subject_of(db, vault, tenant, identity).await?.ok_or_else(not_found)?
         }
     };
-    let current = read::current_record(db, tenant, subject_id, &cmd.purpose, &cmd.target)
+    let current = read::current_record(db, vault, tenant, subject_id, &cmd.purpose, &cmd.target)
         .await?
         .ok_or_else(not_found)?;
     if let Some(expected) = cmd.expected_revision
@@ -315,7 +356,7 @@ async fn update<C: ConnectionTrait>(
         implied_by: None,
         gpc_conflict: false,
     };
-    append(db, &[], std::slice::from_ref(&record)).await?;
+    append(db, vault, tenant, &[], std::slice::from_ref(&record)).await?;
     Ok(WriteOutcome { subject_id, records: vec![record], revision, conflicting_identities: Vec::new() })
 }
 
@@ -331,12 +372,22 @@ fn collected_at_or_now(collected_at: Option<Timestamp>, now: Timestamp) -> Times
 /// whole primary key (tenant, namespace, value) of each.
 async fn linked_subjects<C: ConnectionTrait>(
     db: &C,
+    vault: &Vault,
     tenant: &TenantId,
     identities: &[&Identity],
 ) -> Result<HashMap<Identity, Uuid>, ConsentError> {
-    let mut wanted: Vec<&Identity> = identities.to_vec();
+    // Stored by pseudonym: looked up by it, and mapped back.
+    let mut by_pseudonym: HashMap<(String, String), &Identity> = identities
+        .iter()
+        .map(|identity| {
+            let pseudonym = vault.pseudonym(tenant.as_str(), &identity.namespace, &identity.value);
+            ((identity.namespace.clone(), pseudonym), *identity)
+        })
+        .collect();
+    let stored: Vec<Identity> =
+        by_pseudonym.keys().map(|(namespace, pseudonym)| Identity::new(namespace, pseudonym)).collect();
+    let mut wanted: Vec<&Identity> = stored.iter().collect();
     wanted.sort_unstable();
-    wanted.dedup();
     let rows = if Dialect::of(db).rows_as_json() {
         linked_rows_postgres(db, tenant, &wanted).await?
     } else {
@@ -346,7 +397,9 @@ async fn linked_subjects<C: ConnectionTrait>(
     for (namespace, value, subject_id) in rows {
         let subject_id = Uuid::parse_str(&subject_id)
             .map_err(|_| ConsentError::Internal(format!("identity row has a bad subject id {subject_id}")))?;
-        linked.insert(Identity::new(namespace, value), subject_id);
+        if let Some(identity) = by_pseudonym.remove(&(namespace, value)) {
+            linked.insert(identity.clone(), subject_id);
+        }
     }
     Ok(linked)
 }
@@ -420,10 +473,14 @@ async fn linked_rows_postgres<C: ConnectionTrait>(
 /// current state of their keys (see [`state_changes`]).
 async fn append<C: ConnectionTrait>(
     db: &C,
+    vault: &Vault,
+    tenant: &TenantId,
     links: &[identity::Model],
     records: &[ConsentRecord],
 ) -> Result<(), ConsentError> {
-    let rows: Vec<consent_record::Model> = records.iter().map(to_row).collect();
+    let keys = keys_for_writing(db, vault, tenant, records.iter().map(|record| record.subject_id)).await?;
+    let rows: Vec<consent_record::Model> =
+        records.iter().map(|record| to_row(record, vault, &keys)).collect::<Result<_, _>>()?;
     bulk::write(db, links, &rows, &state_changes(records)).await
 }
 
@@ -454,4 +511,9 @@ fn state_changes(records: &[ConsentRecord]) -> Vec<consent_state::Model> {
             expired: false,
         })
         .collect()
+}
+
+/// What a write's sealed conflicts are bound to: its idempotency key.
+fn conflicts_context(key: &str) -> String {
+    format!("idempotency/{key}/conflicts")
 }

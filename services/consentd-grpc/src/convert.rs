@@ -4,9 +4,9 @@
 use consent_core::error::Violations;
 use consent_core::{
     BatchCheckConsent, BatchCheckOutcome, CheckConsent, CheckOutcome, ConsentError, ConsentModeOutcome,
-    ConsentRecord, ConsentStatus, Decision, EventKind, Evidence, FeedFilter, FeedStart, GetConsent, Identity,
-    PurposeDecision, PurposeTarget, QueryConsents, QueryPage, RecordConsent, RecordFilter, Revision, Signal,
-    SubjectRef, Subscribe, Timestamp, UpdateConsent, WriteOutcome,
+    ConsentRecord, ConsentStatus, Decision, EraseSubject, EventKind, Evidence, FeedFilter, FeedStart,
+    GetConsent, Identity, PurposeDecision, PurposeTarget, QueryConsents, QueryPage, RecordConsent,
+    RecordFilter, Revision, Signal, SubjectRef, Subscribe, Timestamp, UpdateConsent, WriteOutcome,
 };
 use consent_proto::v1 as pb;
 use uuid::Uuid;
@@ -63,6 +63,12 @@ pub(crate) fn check_request(req: pb::CheckConsentRequest) -> Result<CheckConsent
         target: req.target,
         min_revision: req.min_revision,
     };
+    v.into_result().map(|()| cmd)
+}
+
+pub(crate) fn erase_request(req: pb::EraseSubjectRequest) -> Result<EraseSubject, ConsentError> {
+    let mut v = Violations::default();
+    let cmd = EraseSubject { subject: subject(req.subject, "subject", &mut v) };
     v.into_result().map(|()| cmd)
 }
 
@@ -442,5 +448,6 @@ pub(crate) const fn event_kind_pb(kind: EventKind) -> pb::EventKind {
         EventKind::Recorded => pb::EventKind::Recorded,
         EventKind::Updated => pb::EventKind::Updated,
         EventKind::Expired => pb::EventKind::Expired,
+        EventKind::Erased => pb::EventKind::Erased,
     }
 }

@@ -84,6 +84,17 @@ impl<S: ConsentStore + Clone> ConsentServiceApi for GrpcConsentService<S> {
     }
 
     #[tracing::instrument(skip_all)]
+    async fn erase_subject(
+        &self,
+        request: Request<pb::EraseSubjectRequest>,
+    ) -> Result<Response<pb::EraseSubjectResponse>, Status> {
+        let tenant = authorize(&request, Scope::Admin)?.tenant;
+        let cmd = convert::erase_request(request.into_inner()).map_err(to_status)?;
+        let revision = self.service.erase(&tenant, cmd).await.map_err(to_status)?;
+        Ok(Response::new(pb::EraseSubjectResponse { revision }))
+    }
+
+    #[tracing::instrument(skip_all)]
     async fn check_consent(
         &self,
         request: Request<pb::CheckConsentRequest>,

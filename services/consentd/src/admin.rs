@@ -3,16 +3,16 @@
 use std::sync::Arc;
 
 use consent_core::{BindingStore as _, KeyStore as _, TenantId, Timestamp};
-use consent_store::{ServingStore, StoreOptions};
+use consent_store::ServingStore;
 use consentd::config::AdminArgs;
 use consentd_auth::{Authenticator, KeyKind, Scope};
 
 use super::{KeysCommand, TenantsCommand};
 
 /// The store (migrated) and the key secret the arguments name.
-async fn open(admin: &AdminArgs) -> Result<(impl ServingStore + use<>, Option<String>), String> {
-    let (url, key_secret) = admin.resolve().map_err(|err| err.to_string())?;
-    let store = consent_store::open(&StoreOptions::new(url)).await.map_err(|err| err.to_string())?;
+pub(super) async fn open(admin: &AdminArgs) -> Result<(impl ServingStore + use<>, Option<String>), String> {
+    let (options, key_secret) = admin.resolve().map_err(|err| err.to_string())?;
+    let store = consent_store::open(&options).await.map_err(|err| err.to_string())?;
     store.migrate().await.map_err(|err| err.to_string())?;
     Ok((store, key_secret))
 }
@@ -141,7 +141,7 @@ fn parse_scopes(names: &[String]) -> Result<Vec<Scope>, String> {
 }
 
 /// Tenant slugs: lower-case letters, digits and '-', 1 to 64 characters.
-fn validate_tenant(slug: &str) -> Result<&str, String> {
+pub(super) fn validate_tenant(slug: &str) -> Result<&str, String> {
     let ok = !slug.is_empty()
         && slug.len() <= 64
         && slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');

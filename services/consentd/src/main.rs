@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use consent_store::{ServingStore as _, StoreOptions};
+use consent_store::ServingStore as _;
 use consentd::config::{AdminArgs, Config, ServeArgs};
 use consentd::server;
 use consentd_telemetry as telemetry;
@@ -43,6 +43,12 @@ enum Command {
     /// Export a tenant's verifiable log
     #[command(subcommand)]
     Evidence(EvidenceCommand),
+    /// Place, release and list legal holds
+    #[command(subcommand)]
+    Holds(retention::HoldsCommand),
+    /// Apply retention now
+    #[command(subcommand)]
+    Retention(retention::RetentionCommand),
     /// Verify a receipt, or an exported log against checkpoints, offline,
     /// with public keys alone; exits 0 only when everything verifies
     Verify(VerifyArgs),
@@ -215,6 +221,8 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Evidence(EvidenceCommand::Export { tenant, out, admin }) => {
             report(admin::export_log(&tenant, &out, &admin).await)
         }
+        Command::Holds(command) => report(retention::holds(command).await),
+        Command::Retention(command) => report(retention::retention(command).await),
         Command::Verify(args) => verify(&args),
         Command::Config(ConfigCommand::Print(args)) => match Config::load(&args) {
             Ok(config) => {
@@ -240,6 +248,7 @@ fn report(result: Result<(), String>) -> ExitCode {
 }
 
 mod admin;
+mod retention;
 
 /// `consentd verify`: what verified on stdout, the first thing that did
 /// not on stderr (exit 1); unreadable input exits 2.
@@ -372,21 +381,22 @@ async fn flush(telemetry: Telemetry) {
 
 async fn migrate(args: &AdminArgs) -> ExitCode {
     telemetry::init_logs(None);
-    let url = match args.resolve() {
-        Ok((url, _)) => url,
+    let options = match args.resolve() {
+        Ok((options, _)) => options,
         Err(err) => {
             eprintln!("consentd: {err}");
             return ExitCode::from(2);
         }
     };
     let result = async {
-        let store = consent_store::open(&StoreOptions::new(url.clone())).await?;
+        let store = consent_store::open(&options).await?;
         store.migrate().await
     }
     .await;
     match result {
         Ok(()) => {
-            tracing::info!(database_url = %consentd::config::redact_url(&url), "migrations applied");
+            let url = consentd::config::redact_url(&options.database_url);
+            tracing::info!(database_url = %url, "migrations applied");
             ExitCode::SUCCESS
         }
         Err(err) => {

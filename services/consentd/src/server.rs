@@ -292,7 +292,16 @@ fn evidence_log<S: ServingStore + 'static>(
                 .map_err(|err| ServerError::Evidence(err.to_string()))
         })
         .transpose()?;
+    if config.store.master_key.is_none() {
+        // Erasure destroys a subject's key, but a key wrapped under a
+        // master key kept beside it is only as safe as the database.
+        tracing::warn!(
+            "no master key is configured (--master-key-file, [evidence] master_key_file): the subjects' \
+             data keys are wrapped under one kept in the database (docs/evidence.md#erasure)"
+        );
+    }
     store.spawn_log_builder(Duration::from_millis(settings.append_interval_ms));
+    store.spawn_retention(settings.retention.policy(), Duration::from_millis(settings.retention.interval_ms));
     Ok(consent_evidence::EvidenceLog::new(
         store.clone(),
         key,

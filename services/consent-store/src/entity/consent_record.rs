@@ -41,6 +41,9 @@ pub struct Model {
     /// The signal that implied the decision; empty when stated.
     pub implied_by: String,
     pub gpc_conflict: bool,
+    /// Empty while the identifying values are here; else why they went and
+    /// their commitments (`convert::Removed` as JSON).
+    pub removed: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -127,6 +127,7 @@ async fn every_changed_column_names_its_record(store: TestStore) {
         ("implied_by", "'tcf'".into()),
         ("gpc_conflict", flip("gpc_conflict")),
         ("revision", "revision + 1000".into()),
+        ("removed", "'x'".into()),
         ("tenant", "'globex'".into()),
     ];
     assert!(changes.len() < 40);

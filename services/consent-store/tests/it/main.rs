@@ -30,6 +30,7 @@ mod changes;
 mod check_rule;
 mod commit_order;
 mod conformance;
+mod erasure;
 mod evidence_log;
 mod group_commit;
 mod migrations;

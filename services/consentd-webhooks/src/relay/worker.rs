@@ -306,6 +306,8 @@ impl<S: RelayStore> Worker<S> {
         // the expiry.
         view.status = match view.record.kind {
             EventKind::Expired => ConsentStatus::Expired,
+            // The subject is gone: nothing is known of its consent.
+            EventKind::Erased => ConsentStatus::Unknown,
             EventKind::Recorded | EventKind::Updated => view.record.decision.into(),
         };
         let event = event.to_string();

@@ -9,6 +9,7 @@ use clap::Args;
 use super::file::{FileConfig, read_file};
 use super::urls::{validate_database_url, validate_key_secret};
 use super::{AuthMode, ConfigError};
+use consent_store::StoreOptions;
 use consentd_telemetry::LogFormat;
 
 /// Default database: an embedded SQLite file in the working directory.
@@ -103,9 +104,9 @@ pub struct AdminArgs {
 }
 
 impl AdminArgs {
-    /// The database URL and key secret: flags and environment, then the
+    /// The store's options and the key secret: flags and environment, then the
     /// file, then the defaults.
-    pub fn resolve(&self) -> Result<(String, Option<String>), ConfigError> {
+    pub fn resolve(&self) -> Result<(StoreOptions, Option<String>), ConfigError> {
         let file = match &self.config {
             Some(path) => read_file(path)?,
             None => FileConfig::default(),
@@ -119,7 +120,9 @@ impl AdminArgs {
         validate_database_url(&url)?;
         let key_secret = self.key_secret.key_secret.clone().or(file.key_secret);
         validate_key_secret(key_secret.as_deref())?;
-        Ok((url, key_secret))
+        let mut store = StoreOptions::new(url);
+        store.master_key = self.key_secret.master_key(file.evidence.as_ref())?;
+        Ok((store, key_secret))
     }
 }
 
@@ -131,6 +134,29 @@ pub struct KeySecretArgs {
     /// the database
     #[arg(long, env = "CONSENTD_KEY_SECRET", hide_env_values = true)]
     pub key_secret: Option<String>,
+    /// File holding the master key the subjects' data keys are wrapped
+    /// under (32 bytes as hex or base64; `openssl rand -hex 32`). Give
+    /// `serve` and the admin commands the same one. Unset: `[evidence]
+    /// master_key_file`, else a key generated once and kept in the database
+    #[arg(long, env = "CONSENTD_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
+}
+
+impl KeySecretArgs {
+    /// The master key the flag or `[evidence] master_key_file` names, read.
+    pub fn master_key(
+        &self,
+        file: Option<&super::EvidenceSettings>,
+    ) -> Result<Option<consent_vault::MasterKey>, ConfigError> {
+        let path = self.master_key_file.clone().or_else(|| file.and_then(|e| e.master_key_file.clone()));
+        let Some(path) = path else { return Ok(None) };
+        let invalid = |message: String| ConfigError::Invalid { setting: "evidence.master_key_file", message };
+        let text =
+            std::fs::read_to_string(&path).map_err(|err| invalid(format!("{}: {err}", path.display())))?;
+        consent_vault::MasterKey::parse(&text)
+            .map(Some)
+            .map_err(|err| invalid(format!("{}: {err}", path.display())))
+    }
 }
 
 /// A listen address from its default text (which always parses).

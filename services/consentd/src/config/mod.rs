@@ -141,6 +141,38 @@ pub struct EvidenceSettings {
     pub append_interval_ms: u64,
     /// How often a checkpoint is made of each log that grew.
     pub checkpoint_interval_ms: u64,
+    /// A file holding the master key the subjects' data keys are wrapped
+    /// under (docs/evidence.md#erasure); `--master-key-file` wins. None: a
+    /// key generated once and kept in the database.
+    pub master_key_file: Option<std::path::PathBuf>,
+    /// What is kept of records that stopped being current.
+    pub retention: RetentionSettings,
+}
+
+/// `[evidence.retention]` (docs/evidence.md#retention).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionSettings {
+    /// Days a record's identifying values are kept after it stops being
+    /// current; 0 keeps them for ever.
+    pub days: u32,
+    /// Days for the tenants named (0: for ever).
+    pub tenants: std::collections::BTreeMap<String, u32>,
+    /// How often each replica looks for values retention no longer keeps.
+    pub interval_ms: u64,
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        Self { days: 0, tenants: std::collections::BTreeMap::new(), interval_ms: 60_000 }
+    }
+}
+
+impl RetentionSettings {
+    /// The store's policy.
+    pub fn policy(&self) -> consent_store::Retention {
+        consent_store::Retention { days: self.days, tenants: self.tenants.clone() }
+    }
 }
 
 impl Default for EvidenceSettings {
@@ -151,6 +183,8 @@ impl Default for EvidenceSettings {
             previous_public_keys: Vec::new(),
             append_interval_ms: 250,
             checkpoint_interval_ms: 60_000,
+            master_key_file: None,
+            retention: RetentionSettings::default(),
         }
     }
 }
@@ -296,6 +330,7 @@ impl Config {
         } else {
             args.read_databases.read_database_urls.clone()
         };
+        store.master_key = args.key_secret.master_key(file.evidence.as_ref())?;
         let (file_auth, jwt) = file.auth.map(FileAuth::into_parts).unwrap_or_default();
         let config = Self {
             store,
@@ -347,6 +382,12 @@ impl Config {
             return Err(ConfigError::Invalid {
                 setting: "evidence",
                 message: "append_interval_ms and checkpoint_interval_ms must be positive".to_owned(),
+            });
+        }
+        if evidence.retention.interval_ms == 0 {
+            return Err(ConfigError::Invalid {
+                setting: "evidence.retention.interval_ms",
+                message: "must be positive".to_owned(),
             });
         }
         if let Some(key) =

@@ -157,6 +157,8 @@ fn evidence_settings_that_cannot_work_are_refused_naming_the_setting() {
     for (bad, setting) in [
         ("[evidence]\nappend_interval_ms = 0\n", "evidence"),
         ("[evidence]\nprevious_public_keys = [\"not a key\"]\n", "evidence.previous_public_keys"),
+        ("[evidence.retention]\ninterval_ms = 0\n", "evidence.retention.interval_ms"),
+        ("[evidence]\nmaster_key_file = \"/nonexistent/master.key\"\n", "evidence.master_key_file"),
     ] {
         std::fs::write(&path, bad).unwrap();
         let args = ServeArgs { config: Some(path.clone()), ..ServeArgs::default() };
@@ -166,4 +168,33 @@ fn evidence_settings_that_cannot_work_are_refused_naming_the_setting() {
     std::fs::write(&path, "[evidence]\nkey_fil = \"x\"\n").unwrap();
     let args = ServeArgs { config: Some(path), ..ServeArgs::default() };
     assert!(matches!(Config::load(&args), Err(ConfigError::Parse { .. })));
+}
+
+#[test]
+fn the_master_key_and_retention_come_from_the_file_and_the_flag_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    let (in_file, on_flag) = (dir.path().join("file.key"), dir.path().join("flag.key"));
+    std::fs::write(&in_file, format!("{}\n", "11".repeat(32))).unwrap();
+    std::fs::write(&on_flag, "22".repeat(32)).unwrap();
+    let path = dir.path().join("consentd.toml");
+    let toml = format!(
+        "[evidence]\nmaster_key_file = {:?}\n[evidence.retention]\ndays = 30\ntenants = {{ acme = 0, globex = 7 }}\n",
+        in_file.display().to_string()
+    );
+    std::fs::write(&path, toml).unwrap();
+    let args = ServeArgs { config: Some(path.clone()), ..ServeArgs::default() };
+    let config = Config::load(&args).unwrap();
+    let from_file = config.store.master_key.clone().expect("the file's key");
+    assert_eq!(from_file.to_hex(), "11".repeat(32));
+    let policy = config.evidence.retention.policy();
+    assert_eq!(
+        (policy.days_for("other"), policy.days_for("acme"), policy.days_for("globex")),
+        (Some(30), None, Some(7))
+    );
+    let mut args = ServeArgs { config: Some(path), ..ServeArgs::default() };
+    args.key_secret.master_key_file = Some(on_flag);
+    assert_eq!(Config::load(&args).unwrap().store.master_key.unwrap().to_hex(), "22".repeat(32));
+    // The key itself is never printed; its file is.
+    let printed = config.to_toml();
+    assert!(printed.contains("master_key_file") && !printed.contains(&"11".repeat(32)), "{printed}");
 }

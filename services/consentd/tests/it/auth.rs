@@ -150,6 +150,9 @@ async fn call(client: &mut KeyedClient, rpc: &str) -> Code {
             .await
             .map(drop),
         "Subscribe" => client.subscribe(pb::SubscribeRequest::default()).await.map(drop),
+        "EraseSubject" => {
+            client.erase_subject(pb::EraseSubjectRequest { subject: subject() }).await.map(drop)
+        }
         other => panic!("unknown rpc {other}"),
     };
     result.map_or_else(|status| status.code(), |()| Code::Ok)
@@ -165,6 +168,7 @@ async fn each_rpc_needs_its_scope() {
         ("QueryConsents", "consent:read"),
         ("GetConsent", "consent:read"),
         ("Subscribe", "consent:subscribe"),
+        ("EraseSubject", "admin"),
     ];
     let scope_sets: [&[&str]; 5] =
         [&["consent:read"], &["consent:write"], &["consent:subscribe"], &["admin"], &[]];

@@ -14,6 +14,7 @@ mod concurrency;
 mod config;
 mod cors;
 mod durability;
+mod erasure;
 mod evidence;
 mod expiry;
 mod feed_checker;

@@ -1,0 +1,177 @@
+//! Retention (docs/evidence.md#retention): a tenant keeps a record's
+//! identifying values for a number of days after the record stops being
+//! current, unless its subject is on legal hold. Then they go as an
+//! erasure's do — the record keeps their commitments, so its log leaf and
+//! every proof stay the same — but the record stays filed under its
+//! subject, and the subject keeps its key for the records still kept.
+//!
+//! A sweeper on every replica hands each tenant's due removals to the group
+//! committer as a [`RetainUntil`] write each round (at most
+//! [`REMOVALS_PER_WRITE`]): under the tenant's write lock, so a
+//! removal never races an erasure of the same record.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use consent_core::{ConsentError, RetainUntil, Revision, TenantId, Timestamp, WriteCommand, WriteOutcome};
+use consent_evidence::Commitments;
+use consent_vault::Vault;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Statement};
+use uuid::Uuid;
+
+use crate::convert::{Opening, Removed, from_row, keys_for_rows, row_key};
+use crate::entity::{consent_record, tenant_head};
+use crate::error::db_error;
+use crate::{SqlStore, erase, evidence};
+
+/// Why a record's values went, as `removed` says.
+pub(crate) const RETENTION: &str = "retention";
+
+/// The most records one [`RetainUntil`] write removes.
+pub(crate) const REMOVALS_PER_WRITE: usize = 500;
+
+/// How long each tenant keeps what its records no longer need.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Retention {
+    /// Days a record's identifying values are kept after it stops being
+    /// current, for every tenant not named in `tenants`; 0 keeps them for
+    /// ever.
+    pub days: u32,
+    /// Days for the tenants named (0: for ever).
+    pub tenants: BTreeMap<String, u32>,
+}
+
+impl Retention {
+    /// The tenant's days, `None` when it keeps everything.
+    pub fn days_for(&self, tenant: &str) -> Option<u32> {
+        Some(self.tenants.get(tenant).copied().unwrap_or(self.days)).filter(|days| *days > 0)
+    }
+
+    /// Whether no tenant removes anything.
+    pub fn keeps_everything(&self) -> bool {
+        self.days == 0 && self.tenants.values().all(|days| *days == 0)
+    }
+}
+
+/// The ids of up to `limit` records of the tenant whose values retention
+/// no longer keeps: not current, replaced by the current record of their
+/// key, both recorded before `cutoff` (a record stops being current no
+/// later than the later of the two), the subject not on legal hold.
+const DUE_FROM: &str = "FROM consent_records r \
+    JOIN consent_state s ON s.tenant = r.tenant AND s.subject_id = r.subject_id \
+        AND s.purpose = r.purpose AND s.target = r.target \
+    JOIN consent_records c ON c.id = s.record_id \
+    WHERE r.tenant = $1 AND r.removed = '' AND s.record_id <> r.id \
+        AND r.recorded_at < $2 AND c.recorded_at < $2 \
+        AND NOT EXISTS (SELECT 1 FROM legal_holds h WHERE h.tenant = r.tenant AND h.subject_id = r.subject_id)";
+
+/// Removes the values retention no longer keeps (see [`RetainUntil`]).
+pub(crate) async fn retain<C: ConnectionTrait>(
+    db: &C,
+    vault: &Vault,
+    tenant: &TenantId,
+    cmd: &RetainUntil,
+    first_revision: Revision,
+) -> Result<WriteOutcome, ConsentError> {
+    let nothing = WriteOutcome {
+        subject_id: Uuid::nil(),
+        records: Vec::new(),
+        revision: first_revision - 1,
+        conflicting_identities: Vec::new(),
+    };
+    let limit = i64::try_from(cmd.limit.clamp(1, REMOVALS_PER_WRITE)).unwrap_or(1);
+    let statement = Statement::from_sql_and_values(
+        db.get_database_backend(),
+        format!("SELECT r.id {DUE_FROM} ORDER BY r.revision LIMIT $3"),
+        [tenant.as_str().into(), cmd.cutoff.as_micros().into(), limit.into()],
+    );
+    let ids: Vec<String> = db
+        .query_all_raw(statement)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(|row| row.try_get::<String>("", "id").map_err(db_error))
+        .collect::<Result<_, _>>()?;
+    if ids.is_empty() {
+        return Ok(nothing);
+    }
+    let rows = consent_record::Entity::find()
+        .filter(consent_record::Column::Id.is_in(ids))
+        .all(db)
+        .await
+        .map_err(db_error)?;
+    let keys = keys_for_rows(db, vault, &rows).await?;
+    let mut removed = 0;
+    for row in rows {
+        let subject_id = Uuid::parse_str(&row.subject_id).unwrap_or_default();
+        // Not appended to the log yet, so no salt: the next sweep takes it.
+        let Some(salt) = evidence::subject_salt(db, tenant, subject_id).await? else { continue };
+        let record = from_row(row.clone(), row_key(&keys, &row), Opening::Strict)?;
+        let kept = Removed {
+            reason: RETENTION.to_owned(),
+            subject_id: row.subject_id.clone(),
+            commitments: Commitments::of(&record, &salt),
+        };
+        erase::strip(db, &row.id, subject_id, &kept).await?;
+        removed += 1;
+    }
+    tracing::debug!(tenant = tenant.as_str(), removed, "retention removed identifying values");
+    Ok(nothing)
+}
+
+/// One round of the sweeper: a removal write for each tenant that keeps
+/// less than everything.
+async fn sweep(store: SqlStore, retention: &Retention) {
+    let tenants: Vec<String> = match tenant_head::Entity::find().all(store.connection()).await {
+        Ok(heads) => heads.into_iter().map(|head| head.tenant).collect(),
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot list tenants for retention");
+            return;
+        }
+    };
+    for tenant in tenants {
+        let Some(days) = retention.days_for(&tenant) else { continue };
+        let cutoff = Timestamp::now().saturating_add_micros(-i64::from(days) * 86_400 * 1_000_000);
+        if let Err(err) = store.apply_retention(&TenantId::new(tenant.clone()), cutoff).await {
+            tracing::warn!(error = %err, tenant, "cannot apply retention");
+        }
+    }
+}
+
+impl SqlStore {
+    /// Removes the values of up to [`REMOVALS_PER_WRITE`] of `tenant`'s
+    /// records that stopped being current before `cutoff`: one write, so a
+    /// sweep never holds a tenant's write lock long; the next sweep takes
+    /// the rest.
+    pub async fn apply_retention(&self, tenant: &TenantId, cutoff: Timestamp) -> Result<(), ConsentError> {
+        let command = WriteCommand::Retain(RetainUntil { cutoff, limit: REMOVALS_PER_WRITE });
+        self.parts.writer.write(tenant, command).await.map(drop)
+    }
+
+    /// How many of `tenant`'s records retention would remove values of at
+    /// `cutoff` (those of subjects on legal hold not counted).
+    pub async fn retention_due(&self, tenant: &TenantId, cutoff: Timestamp) -> Result<u64, ConsentError> {
+        let db = self.connection();
+        let statement = Statement::from_sql_and_values(
+            db.get_database_backend(),
+            format!("SELECT COUNT(*) AS due {DUE_FROM}"),
+            [tenant.as_str().into(), cutoff.as_micros().into()],
+        );
+        let row = db.query_one_raw(statement).await.map_err(db_error)?;
+        let due = row.map(|row| row.try_get::<i64>("", "due")).transpose().map_err(db_error)?;
+        Ok(u64::try_from(due.unwrap_or(0)).unwrap_or(0))
+    }
+
+    /// Starts removing what `retention` no longer keeps, looking every
+    /// `interval`, as one of the vital tasks.
+    pub fn spawn_retention(&self, retention: Retention, interval: Duration) {
+        if retention.keeps_everything() {
+            return;
+        }
+        let rounds = crate::every(self, interval, move |store| {
+            let retention = retention.clone();
+            async move { sweep(store, &retention).await }
+        });
+        let _ended = self.parts.vitals.spawn("retention sweeper", rounds);
+    }
+}
