@@ -15,6 +15,7 @@ mod m20261206_000008_state_expiry;
 mod m20261207_000009_record_signals;
 mod m20261207_000010_evidence_log;
 mod m20261208_000011_erasure;
+mod m20261208_000012_log_tiles;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000009_record_signals::Migration),
             Box::new(m20261207_000010_evidence_log::Migration),
             Box::new(m20261208_000011_erasure::Migration),
+            Box::new(m20261208_000012_log_tiles::Migration),
         ]
     }
 }

@@ -105,7 +105,7 @@ pub(crate) async fn evidence_log(
 async fn table_bytes(url: &str) -> Option<f64> {
     let db = sea_orm::Database::connect(url).await.ok()?;
     let sql = "SELECT CAST(SUM(pg_total_relation_size(t)) AS BIGINT) AS bytes FROM \
-               unnest(ARRAY['log_hashes','log_heads','subject_salts','log_checkpoints']) AS t";
+               unnest(ARRAY['log_tiles','log_heads','subject_salts','log_checkpoints']) AS t";
     let row =
         db.query_one_raw(sea_orm::Statement::from_string(db.get_database_backend(), sql)).await.ok()??;
     let bytes: i64 = row.try_get("", "bytes").ok()?;

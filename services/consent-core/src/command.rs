@@ -72,17 +72,18 @@ pub enum WriteCommand {
     Retain(RetainUntil),
 }
 
-/// Removes the identifying values of up to `limit` of the tenant's records
-/// that stopped being current before `cutoff` (a later decision for their
-/// subject, purpose and target replaced them, and both were recorded before
-/// it), except those of subjects on legal hold; their log leaves stay the
-/// same (docs/evidence.md#retention). Takes no revisions.
+/// Removes the identifying values of those of `records` (the tenant's,
+/// found due outside the write lock) that still stopped being current before
+/// `cutoff` (a later decision for their subject, purpose and target replaced
+/// them, and both were recorded before it) and whose subject is not on legal
+/// hold; their log leaves stay the same (docs/evidence.md#retention). Takes
+/// no revisions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RetainUntil {
     /// Records that stopped being current before this are removed.
     pub cutoff: crate::Timestamp,
-    /// The most removed by one command.
-    pub limit: usize,
+    /// The records to check again and remove (ids).
+    pub records: Vec<String>,
 }
 
 /// Erases a subject (docs/evidence.md#erasure): its data key and every

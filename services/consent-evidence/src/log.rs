@@ -223,9 +223,11 @@ impl<S: LogStore + ConsentStore + Clone + 'static> EvidenceLog<S> {
             // issued before still verify, and its inclusion proof (which
             // holds the leaf) is still served.
             return Err(ConsentError::FailedPrecondition {
-                reason: "RECORD_ERASED",
-                message: "the record's identifying values were erased; its inclusion proof is still served"
-                    .to_owned(),
+                reason: "VALUES_REMOVED",
+                message:
+                    "the record's identifying values were removed (erasure or retention); its inclusion \
+                          proof is still served"
+                        .to_owned(),
             });
         };
         let checkpoint = inclusion.checkpoint.unwrap_or_default();

@@ -12,7 +12,7 @@ use tlog_tiles::{
 
 use crate::error::EvidenceError;
 
-pub use tlog_tiles::stored_hash_index;
+pub use tlog_tiles::{Tile, stored_hash_index};
 
 /// A log's stored hashes in memory: what a verifier rebuilds from an
 /// exported log, and what tests use as a store.

@@ -36,6 +36,9 @@ impl SqlStore {
             return Ok(None);
         }
         let vault = self.vault().await?;
+        // Before the revision: an erasure noticed after it is then seen by
+        // `remember_link`, which keeps nothing read before it.
+        let stamp = cache.link_stamp(tenant);
         // The revision is read before any entry: every entry then reflects
         // at least every commit up to it.
         let applied = match cache.applied(tenant) {
@@ -58,7 +61,6 @@ impl SqlStore {
             SubjectRef::Identity(identity) => match cache.subject_of(tenant, identity) {
                 Some(known) => known,
                 None => {
-                    let stamp = cache.link_stamp(tenant);
                     // Read where the cache's revision is reached: a fill
                     // older than the invalidations already applied would
                     // stay stale.

@@ -13,7 +13,6 @@ use consent_core::{
     Timestamp, WriteOutcome,
 };
 use consent_evidence::Commitments;
-use consent_evidence::leaf::random_salt;
 use consent_vault::Vault;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Statement};
@@ -69,15 +68,26 @@ pub(crate) async fn erase<C: ConnectionTrait>(
         return Err(ConsentError::NotFound(format!("subject {subject} has no records to erase")));
     }
     let keys = keys_for_rows(db, vault, &rows).await?;
-    // A subject whose records the log has not reached yet may have no salt:
-    // a new one commits them just as well, and goes with the rest.
-    let salt = evidence::subject_salt(db, tenant, subject_id).await?.unwrap_or_else(random_salt);
+    // The salt the log commits under: a subject without a data key (its
+    // records written before values were sealed) has a stored one, made here
+    // if the log has not reached it yet — the way the builder makes it, so
+    // a builder appending meanwhile commits under the same one.
+    let keyed = !crate::keys::keys_of(db, vault, tenant, [subject_id]).await?.is_empty();
+    let stored_salt = if keyed {
+        evidence::subject_salt(db, tenant, subject_id).await?
+    } else {
+        evidence::salts_for(db, tenant, [subject.clone()].into()).await?.get(&subject).copied()
+    };
     for row in rows {
         let removed = match Removed::parse(&row)? {
             // Removed by retention already: only the reason and the filing change.
             Some(removed) => Removed { reason: ERASED.to_owned(), ..removed },
             None => {
-                let record = from_row(row.clone(), row_key(&keys, &row), Opening::Strict)?;
+                let key = row_key(&keys, &row);
+                let salt = evidence::commitment_salt(stored_salt, key).ok_or_else(|| {
+                    ConsentError::Internal(format!("subject {subject} has neither a data key nor a salt"))
+                })?;
+                let record = from_row(row.clone(), key, Opening::Strict)?;
                 Removed {
                     reason: ERASED.to_owned(),
                     subject_id: subject.clone(),

@@ -30,8 +30,9 @@ use uuid::Uuid;
 
 use crate::convert::{Opening, Removed, from_row, keys_for_rows, row_key};
 use crate::dialect::Dialect;
-use crate::entity::{consent_record, log_checkpoint, log_hash, log_head, subject_salt};
+use crate::entity::{consent_record, log_checkpoint, log_head, subject_salt};
 use crate::error::db_error;
+use crate::tiles;
 
 /// The most records one append of the builder takes; it appends again at
 /// once while a tenant's log is behind.
@@ -46,10 +47,6 @@ pub(crate) const MAX_APPENDS_PER_TRANSACTION: u64 = 100_000;
 
 /// Rows per read by key and per salt insert.
 const ROWS_PER_INSERT: usize = 300;
-
-/// Stored hashes per insert statement: three values each, well under
-/// SQLite's 32,766 bound parameters and PostgreSQL's 65,535.
-const HASHES_PER_INSERT: usize = 3000;
 
 /// Stored hashes by index, and the indexes asked for that were not there.
 #[derive(Default)]
@@ -86,40 +83,13 @@ pub(crate) async fn with_hashes<C: ConnectionTrait, T>(
     // Placeholders: only which indexes it reads counts.
     drop(proof(&hashes));
     let wanted: Vec<u64> = hashes.missing.take().into_iter().collect();
-    hashes.known = read_hashes(db, tenant, &wanted).await?;
+    hashes.known = tiles::read_hashes(db, tenant, &wanted).await?;
     let result = proof(&hashes).map_err(evidence_error)?;
     if hashes.missing.borrow().is_empty() {
         Ok(result)
     } else {
         Err(ConsentError::Internal(format!("tenant {}'s log misses stored hashes", tenant.as_str())))
     }
-}
-
-async fn read_hashes<C: ConnectionTrait>(
-    db: &C,
-    tenant: &TenantId,
-    indexes: &[u64],
-) -> Result<HashMap<u64, Hash>, ConsentError> {
-    let mut found = HashMap::new();
-    for chunk in indexes.chunks(ROWS_PER_INSERT) {
-        let wanted: Vec<i64> = chunk.iter().filter_map(|index| i64::try_from(*index).ok()).collect();
-        let rows = log_hash::Entity::find()
-            .filter(log_hash::Column::Tenant.eq(tenant.as_str()))
-            .filter(log_hash::Column::Idx.is_in(wanted))
-            .all(db)
-            .await
-            .map_err(db_error)?;
-        for row in rows {
-            let hash: [u8; 32] = row.hash.as_slice().try_into().map_err(|_| {
-                ConsentError::Internal(format!(
-                    "stored hash {} of tenant {} is not 32 bytes",
-                    row.idx, row.tenant
-                ))
-            })?;
-            found.insert(u64::try_from(row.idx).unwrap_or_default(), Hash(hash));
-        }
-    }
-    Ok(found)
 }
 
 /// How many records the tenant's log holds.
@@ -146,10 +116,11 @@ pub(crate) async fn append(
     let max = max.min(MAX_APPENDS_PER_TRANSACTION);
     let size = size(db, tenant).await?;
     let after = i64::try_from(size).unwrap_or(i64::MAX);
-    let subjects: Vec<(String, String)> = consent_record::Entity::find()
+    let subjects: Vec<(String, String, String)> = consent_record::Entity::find()
         .select_only()
         .column(consent_record::Column::SubjectId)
         .column(consent_record::Column::Kind)
+        .column(consent_record::Column::Removed)
         .filter(consent_record::Column::Tenant.eq(tenant.as_str()))
         .filter(consent_record::Column::Revision.gt(after))
         .order_by_asc(consent_record::Column::Revision)
@@ -161,11 +132,17 @@ pub(crate) async fn append(
     if subjects.is_empty() {
         return Ok(size);
     }
-    // Salts first, in a write of their own: a salt made for an append that
+    // A subject with a data key commits under the salt derived from it; one
+    // without (its records written before values were sealed) gets a stored
+    // salt, first, in a write of its own: a salt made for an append that
     // then loses its race is simply used by the next one.
-    let needing_salts =
-        subjects.into_iter().filter(|(_, kind)| kind != EventKind::Erased.as_str()).map(|(s, _)| s).collect();
-    salts_for(db, tenant, needing_salts).await?;
+    let live: BTreeSet<String> = subjects
+        .into_iter()
+        .filter(|(_, kind, removed)| kind != EventKind::Erased.as_str() && removed.is_empty())
+        .map(|(subject, _, _)| subject)
+        .collect();
+    let keyed = crate::keys::subjects_with_keys(db, tenant, &live).await?;
+    salts_for(db, tenant, live.difference(&keyed).cloned().collect()).await?;
     // The records, their keys and salts from one snapshot: an erasure
     // committing meanwhile is seen whole or not at all.
     let txn = snapshot(db).await?;
@@ -188,32 +165,28 @@ pub(crate) async fn append(
     if records.is_empty() {
         return Ok(size);
     }
-    let mut hashes = Hashes { known: read_hashes(db, tenant, &frontier(size)).await?, ..Hashes::default() };
-    let mut rows = Vec::new();
+    let mut hashes =
+        Hashes { known: tiles::read_hashes(db, tenant, &frontier(size)).await?, ..Hashes::default() };
+    let mut added = HashMap::new();
     for (logged, n) in records.iter().zip(size..) {
-        let added = hashes_to_store(n, logged.leaf().hash(), &hashes).map_err(evidence_error)?;
-        for (index, hash) in (first_stored_index(n)..).zip(added) {
+        let stored = hashes_to_store(n, logged.leaf().hash(), &hashes).map_err(evidence_error)?;
+        for (index, hash) in (first_stored_index(n)..).zip(stored) {
             hashes.known.insert(index, hash);
-            rows.push(log_hash::ActiveModel {
-                tenant: sea_orm::Set(tenant.as_str().to_owned()),
-                idx: sea_orm::Set(i64::try_from(index).unwrap_or(i64::MAX)),
-                hash: sea_orm::Set(hash.0.to_vec()),
-            });
+            added.insert(index, hash);
         }
     }
     if !hashes.missing.borrow().is_empty() {
         return Err(ConsentError::Internal(format!("tenant {}'s log misses stored hashes", tenant.as_str())));
     }
     let new_size = size + u64::try_from(records.len()).unwrap_or_default();
+    let rows = tiles::grown(db, tenant, size, new_size, added).await?;
     let txn = db.begin().await.map_err(db_error)?;
     if !move_head(&txn, tenant, size, new_size).await? {
         // Another appender moved it first; what it appended is the same.
         txn.rollback().await.map_err(db_error)?;
         return self::size(db, tenant).await;
     }
-    for chunk in rows.chunks(HASHES_PER_INSERT) {
-        log_hash::Entity::insert_many(chunk.to_vec()).exec(&txn).await.map_err(db_error)?;
-    }
+    tiles::save(&txn, rows).await?;
     txn.commit().await.map_err(db_error)?;
     Ok(new_size)
 }
@@ -249,9 +222,9 @@ async fn logged_records<C: ConnectionTrait>(
             (Err(_), Opening::Lenient) => Some(Removed::unreadable()),
             (Err(err), Opening::Strict) => return Err(err),
         };
-        let salt = salts.get(&row.subject_id).copied();
-        let erased_kind = row.kind == EventKind::Erased.as_str();
         let key = row_key(&keys, &row);
+        let salt = commitment_salt(salts.get(&row.subject_id).copied(), key);
+        let erased_kind = row.kind == EventKind::Erased.as_str();
         let mut record = from_row(row, key, opening)?;
         let values = match removed {
             Some(removed) => {
@@ -276,6 +249,12 @@ async fn logged_records<C: ConnectionTrait>(
         logged.push(LoggedRecord { record, values });
     }
     Ok(logged)
+}
+
+/// The salt a subject's records commit under: the one stored for it (its
+/// records predate sealed values), else the one its data key derives.
+pub(crate) fn commitment_salt(stored: Option<Salt>, key: Option<&consent_vault::SubjectKey>) -> Option<Salt> {
+    stored.or_else(|| key.map(consent_vault::SubjectKey::commitment_salt))
 }
 
 /// The tenant's record `record_id` as the log holds it.
@@ -345,7 +324,7 @@ fn frontier(size: u64) -> Vec<u64> {
 }
 
 /// The salts of `subjects`, made for those without one.
-async fn salts_for<C: ConnectionTrait>(
+pub(crate) async fn salts_for<C: ConnectionTrait>(
     db: &C,
     tenant: &TenantId,
     subjects: BTreeSet<String>,
@@ -419,7 +398,7 @@ pub(crate) async fn export(
             .await
             .map_err(db_error)?;
         let leaf_indexes: Vec<u64> = (0..size).map(first_stored_index).collect();
-        let stored = read_hashes(&txn, tenant, &leaf_indexes).await?;
+        let stored = tiles::read_hashes(&txn, tenant, &leaf_indexes).await?;
         Ok::<_, ConsentError>((logged_records(&txn, vault, tenant, rows, Opening::Lenient).await?, stored))
     }
     .await;

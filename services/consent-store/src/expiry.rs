@@ -25,7 +25,7 @@ use crate::convert::{open_rows, to_row};
 use crate::entity::{consent_record, consent_state};
 use crate::error::db_error;
 use crate::head::advance_head;
-use crate::keys::keys_of;
+use crate::keys::keys_for_writing;
 use crate::{SqlStore, bulk, read};
 
 /// The most expiries one write announces: a tenant with more due takes
@@ -95,7 +95,8 @@ pub(crate) async fn expire_due<C: ConnectionTrait>(
     let count = expired.len();
     advance_head(db, tenant, count).await?;
     // The log only: the current record stays the one that expired.
-    let keys = keys_of(db, vault, tenant, expired.iter().map(|record| record.subject_id)).await?;
+    // A subject whose records predate sealing gets its key here.
+    let keys = keys_for_writing(db, vault, tenant, expired.iter().map(|record| record.subject_id)).await?;
     let rows: Vec<consent_record::Model> =
         expired.iter().map(|record| to_row(record, vault, &keys)).collect::<Result<_, _>>()?;
     bulk::write(db, &[], &rows, &[]).await?;

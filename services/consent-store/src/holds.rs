@@ -1,12 +1,16 @@
 //! Legal holds (docs/evidence.md#legal-holds): a subject on hold is neither
 //! erased nor touched by retention until the hold is released.
 
-use consent_core::{ConsentError, SubjectRef, TenantId, Timestamp};
+use consent_core::{ConsentError, EventKind, SubjectRef, TenantId, Timestamp};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, Statement,
+    TransactionTrait,
+};
 use uuid::Uuid;
 
-use crate::entity::legal_hold;
+use crate::dialect::Dialect;
+use crate::entity::{consent_record, legal_hold};
 use crate::error::db_error;
 use crate::{SqlStore, read};
 
@@ -34,15 +38,42 @@ impl SqlStore {
         }
     }
 
-    /// Places a hold on a subject (again: keeps the first hold's reason);
-    /// the subject's id.
+    /// Places a hold on a subject that has records (again: keeps the first
+    /// hold's reason); the subject's id. Under the tenant's write lock, as
+    /// erasures are: an erasure either sees the hold or is done before it.
     pub async fn place_legal_hold(
         &self,
         tenant: &TenantId,
         subject: &SubjectRef,
         reason: &str,
     ) -> Result<Uuid, ConsentError> {
-        let subject_id = self.held_subject(tenant, subject).await?;
+        let txn = self.connection().begin().await.map_err(db_error)?;
+        if Dialect::of(&txn).needs_explicit_locks() {
+            txn.execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT head FROM tenant_heads WHERE tenant = $1 FOR UPDATE",
+                [tenant.as_str().into()],
+            ))
+            .await
+            .map_err(db_error)?;
+        }
+        let subject_id = match subject {
+            SubjectRef::Id(id) => *id,
+            SubjectRef::Identity(identity) => read::subject_of(&txn, self.vault().await?, tenant, identity)
+                .await?
+                .ok_or_else(|| ConsentError::NotFound("no subject has this identity".to_owned()))?,
+        };
+        let has_records = consent_record::Entity::find()
+            .filter(consent_record::Column::Tenant.eq(tenant.as_str()))
+            .filter(consent_record::Column::SubjectId.eq(subject_id.to_string()))
+            .filter(consent_record::Column::Kind.ne(EventKind::Erased.as_str()))
+            .one(&txn)
+            .await
+            .map_err(db_error)?
+            .is_some();
+        if !has_records || subject_id.is_nil() {
+            return Err(ConsentError::NotFound(format!("subject {subject_id} has no records to hold")));
+        }
         let row = legal_hold::ActiveModel {
             tenant: sea_orm::Set(tenant.as_str().to_owned()),
             subject_id: sea_orm::Set(subject_id.to_string()),
@@ -55,9 +86,10 @@ impl SqlStore {
                     .do_nothing()
                     .to_owned(),
             )
-            .exec_without_returning(self.connection())
+            .exec_without_returning(&txn)
             .await
             .map_err(db_error)?;
+        txn.commit().await.map_err(db_error)?;
         Ok(subject_id)
     }
 

@@ -43,6 +43,18 @@ impl VaultCell {
                     Some(master) => master.clone(),
                     None => stored_master_key(db).await?,
                 };
+                // Another master key would silently miss every pseudonym and
+                // unwrap no key: refused at once.
+                let fingerprint = master.fingerprint();
+                let known =
+                    crate::admin::meta_value(db, "master_key_fingerprint", || fingerprint.clone()).await?;
+                if known != fingerprint {
+                    return Err(ConsentError::Unavailable(
+                        "the master key is not the one this database's subject keys are wrapped under \
+                         (--master-key-file, [evidence] master_key_file; docs/evidence.md#erasure)"
+                            .to_owned(),
+                    ));
+                }
                 Ok(Vault::new(&master))
             })
             .await
@@ -87,6 +99,31 @@ pub(crate) async fn keys_of<C: ConnectionTrait>(
         }
     }
     Ok(keys)
+}
+
+/// Which of `subjects` have a data key.
+pub(crate) async fn subjects_with_keys<C: ConnectionTrait>(
+    db: &C,
+    tenant: &TenantId,
+    subjects: &BTreeSet<String>,
+) -> Result<BTreeSet<String>, ConsentError> {
+    use sea_orm::QuerySelect;
+
+    let subjects: Vec<&String> = subjects.iter().collect();
+    let mut keyed = BTreeSet::new();
+    for chunk in subjects.chunks(KEYS_PER_READ) {
+        let found: Vec<String> = subject_key::Entity::find()
+            .select_only()
+            .column(subject_key::Column::SubjectId)
+            .filter(subject_key::Column::Tenant.eq(tenant.as_str()))
+            .filter(subject_key::Column::SubjectId.is_in(chunk.iter().map(|s| s.as_str())))
+            .into_tuple()
+            .all(db)
+            .await
+            .map_err(db_error)?;
+        keyed.extend(found);
+    }
+    Ok(keyed)
 }
 
 /// The data keys of `subjects`, made for those without one. Inside a write:

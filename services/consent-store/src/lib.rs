@@ -27,6 +27,7 @@ mod serving;
 mod statements;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod tiles;
 mod vitals;
 mod webhooks;
 mod write;
@@ -56,7 +57,7 @@ pub use crate::holds::LegalHold;
 use crate::keys::VaultCell;
 pub use crate::replicas::StandbyStatus;
 use crate::replicas::{Reads, StandbyPolicy};
-pub use crate::retention::Retention;
+pub use crate::retention::{MAX_RETENTION_DAYS, Retention, cutoff as retention_cutoff};
 pub use crate::serving::{ServingStore, open};
 use crate::statements::Statements;
 pub use crate::vitals::Vitals;

@@ -30,6 +30,9 @@ pub(crate) const RETENTION: &str = "retention";
 /// The most records one [`RetainUntil`] write removes.
 pub(crate) const REMOVALS_PER_WRITE: usize = 500;
 
+/// The most days a retention may be: a hundred years.
+pub const MAX_RETENTION_DAYS: u32 = 36_500;
+
 /// How long each tenant keeps what its records no longer need.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Retention {
@@ -53,19 +56,49 @@ impl Retention {
     }
 }
 
-/// The ids of up to `limit` records of the tenant whose values retention
-/// no longer keeps: not current, replaced by the current record of their
-/// key, both recorded before `cutoff` (a record stops being current no
-/// later than the later of the two), the subject not on legal hold.
+/// The records of the tenant whose values retention no longer keeps: not
+/// current, replaced by the current record of their key, both recorded
+/// before `cutoff` (a record stops being current no later than the later of
+/// the two), the subject not on legal hold, and its salt at hand (a key, or
+/// a stored salt: a record the log has not reached yet waits for it).
 const DUE_FROM: &str = "FROM consent_records r \
     JOIN consent_state s ON s.tenant = r.tenant AND s.subject_id = r.subject_id \
         AND s.purpose = r.purpose AND s.target = r.target \
     JOIN consent_records c ON c.id = s.record_id \
     WHERE r.tenant = $1 AND r.removed = '' AND s.record_id <> r.id \
         AND r.recorded_at < $2 AND c.recorded_at < $2 \
-        AND NOT EXISTS (SELECT 1 FROM legal_holds h WHERE h.tenant = r.tenant AND h.subject_id = r.subject_id)";
+        AND NOT EXISTS (SELECT 1 FROM legal_holds h WHERE h.tenant = r.tenant AND h.subject_id = r.subject_id) \
+        AND (EXISTS (SELECT 1 FROM subject_keys k WHERE k.tenant = r.tenant AND k.subject_id = r.subject_id) \
+            OR EXISTS (SELECT 1 FROM subject_salts t WHERE t.tenant = r.tenant AND t.subject_id = r.subject_id))";
 
-/// Removes the values retention no longer keeps (see [`RetainUntil`]).
+/// The ids of up to `limit` due records, in revision order; with `among`,
+/// only of those.
+async fn due<C: ConnectionTrait>(
+    db: &C,
+    tenant: &TenantId,
+    cutoff: Timestamp,
+    limit: usize,
+    among: Option<&[String]>,
+) -> Result<Vec<String>, ConsentError> {
+    let mut values: Vec<sea_orm::Value> = vec![tenant.as_str().into(), cutoff.as_micros().into()];
+    let mut sql = format!("SELECT r.id {DUE_FROM}");
+    if let Some(ids) = among {
+        let placeholders: Vec<String> = (3..ids.len() + 3).map(|n| format!("${n}")).collect();
+        sql.push_str(&format!(" AND r.id IN ({})", placeholders.join(", ")));
+        values.extend(ids.iter().map(|id| id.as_str().into()));
+    }
+    sql.push_str(&format!(" ORDER BY r.revision LIMIT {limit}"));
+    let statement = Statement::from_sql_and_values(db.get_database_backend(), sql, values);
+    db.query_all_raw(statement)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(|row| row.try_get::<String>("", "id").map_err(db_error))
+        .collect()
+}
+
+/// Removes the values retention no longer keeps (see [`RetainUntil`]):
+/// under the tenant's write lock, so only the candidates are checked again.
 pub(crate) async fn retain<C: ConnectionTrait>(
     db: &C,
     vault: &Vault,
@@ -79,19 +112,11 @@ pub(crate) async fn retain<C: ConnectionTrait>(
         revision: first_revision - 1,
         conflicting_identities: Vec::new(),
     };
-    let limit = i64::try_from(cmd.limit.clamp(1, REMOVALS_PER_WRITE)).unwrap_or(1);
-    let statement = Statement::from_sql_and_values(
-        db.get_database_backend(),
-        format!("SELECT r.id {DUE_FROM} ORDER BY r.revision LIMIT $3"),
-        [tenant.as_str().into(), cmd.cutoff.as_micros().into(), limit.into()],
-    );
-    let ids: Vec<String> = db
-        .query_all_raw(statement)
-        .await
-        .map_err(db_error)?
-        .iter()
-        .map(|row| row.try_get::<String>("", "id").map_err(db_error))
-        .collect::<Result<_, _>>()?;
+    let candidates: Vec<String> = cmd.records.iter().take(REMOVALS_PER_WRITE).cloned().collect();
+    if candidates.is_empty() {
+        return Ok(nothing);
+    }
+    let ids = due(db, tenant, cmd.cutoff, candidates.len(), Some(&candidates)).await?;
     if ids.is_empty() {
         return Ok(nothing);
     }
@@ -104,9 +129,10 @@ pub(crate) async fn retain<C: ConnectionTrait>(
     let mut removed = 0;
     for row in rows {
         let subject_id = Uuid::parse_str(&row.subject_id).unwrap_or_default();
-        // Not appended to the log yet, so no salt: the next sweep takes it.
-        let Some(salt) = evidence::subject_salt(db, tenant, subject_id).await? else { continue };
-        let record = from_row(row.clone(), row_key(&keys, &row), Opening::Strict)?;
+        let key = row_key(&keys, &row);
+        let stored = evidence::subject_salt(db, tenant, subject_id).await?;
+        let Some(salt) = evidence::commitment_salt(stored, key) else { continue };
+        let record = from_row(row.clone(), key, Opening::Strict)?;
         let kept = Removed {
             reason: RETENTION.to_owned(),
             subject_id: row.subject_id.clone(),
@@ -117,6 +143,11 @@ pub(crate) async fn retain<C: ConnectionTrait>(
     }
     tracing::debug!(tenant = tenant.as_str(), removed, "retention removed identifying values");
     Ok(nothing)
+}
+
+/// The instant `days` days before `now`, for any number of days.
+pub fn cutoff(now: Timestamp, days: u32) -> Timestamp {
+    now.saturating_add_micros(i64::from(days).saturating_mul(-86_400_000_000))
 }
 
 /// One round of the sweeper: a removal write for each tenant that keeps
@@ -131,7 +162,7 @@ async fn sweep(store: SqlStore, retention: &Retention) {
     };
     for tenant in tenants {
         let Some(days) = retention.days_for(&tenant) else { continue };
-        let cutoff = Timestamp::now().saturating_add_micros(-i64::from(days) * 86_400 * 1_000_000);
+        let cutoff = cutoff(Timestamp::now(), days);
         if let Err(err) = store.apply_retention(&TenantId::new(tenant.clone()), cutoff).await {
             tracing::warn!(error = %err, tenant, "cannot apply retention");
         }
@@ -144,7 +175,13 @@ impl SqlStore {
     /// sweep never holds a tenant's write lock long; the next sweep takes
     /// the rest.
     pub async fn apply_retention(&self, tenant: &TenantId, cutoff: Timestamp) -> Result<(), ConsentError> {
-        let command = WriteCommand::Retain(RetainUntil { cutoff, limit: REMOVALS_PER_WRITE });
+        // Found outside the write lock (it is a scan of the tenant's
+        // records); checked again under it.
+        let records = due(self.connection(), tenant, cutoff, REMOVALS_PER_WRITE, None).await?;
+        if records.is_empty() {
+            return Ok(());
+        }
+        let command = WriteCommand::Retain(RetainUntil { cutoff, records });
         self.parts.writer.write(tenant, command).await.map(drop)
     }
 

@@ -52,6 +52,12 @@ impl MasterKey {
         hex::encode(self.0)
     }
 
+    /// A public fingerprint of the key (16 bytes of a subkey, hex): a
+    /// database keeps it to refuse a different master key.
+    pub fn fingerprint(&self) -> String {
+        hex::encode(&self.derive("fingerprint")[..16])
+    }
+
     /// The subkey for `purpose`: `HMAC-SHA256(master, "consentd/vault/v1/" ||
     /// purpose)`, so no two uses share a key.
     pub(crate) fn derive(&self, purpose: &str) -> [u8; 32] {
@@ -75,6 +81,10 @@ mod tests {
         assert_eq!(MasterKey::parse(&b64).unwrap().0, [9; 32]);
         assert!(MasterKey::parse("abcd").unwrap_err().to_string().contains("3 bytes"));
         assert!(MasterKey::parse(&"zz".repeat(32)).is_err());
+        assert_ne!(
+            MasterKey::from_bytes([1; 32]).fingerprint(),
+            MasterKey::from_bytes([2; 32]).fingerprint()
+        );
         let key = MasterKey::generate().unwrap();
         assert_eq!(MasterKey::parse(&key.to_hex()).unwrap().0, key.0);
     }

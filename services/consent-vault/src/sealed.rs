@@ -14,9 +14,13 @@ use crate::{VaultError, aes_key, open_bytes, seal_bytes};
 
 const PREFIX: &str = "e1:";
 
+/// What the commitment salt is derived under.
+const SALT_LABEL: &[u8] = b"consentd/commitment-salt/v1";
+
 /// A subject's data key, unwrapped.
 pub struct SubjectKey {
     key: LessSafeKey,
+    salt: [u8; 32],
 }
 
 impl fmt::Debug for SubjectKey {
@@ -27,7 +31,18 @@ impl fmt::Debug for SubjectKey {
 
 impl SubjectKey {
     pub(crate) fn new(bytes: &[u8; 32]) -> Self {
-        Self { key: aes_key(bytes) }
+        let salt = ring::hmac::sign(&ring::hmac::Key::new(ring::hmac::HMAC_SHA256, bytes), SALT_LABEL);
+        let mut commitment_salt = [0u8; 32];
+        commitment_salt.copy_from_slice(salt.as_ref());
+        Self { key: aes_key(bytes), salt: commitment_salt }
+    }
+
+    /// The salt of the subject's log commitments, `HMAC-SHA256(data key,
+    /// "consentd/commitment-salt/v1")`: kept nowhere, so destroying the key
+    /// destroys it too. Disclosing it (a receipt does) discloses nothing of
+    /// the key.
+    pub fn commitment_salt(&self) -> [u8; 32] {
+        self.salt
     }
 
     /// `plain` sealed, bound to `context` (the record and field it belongs
@@ -94,6 +109,8 @@ mod tests {
         let tagged = key.seal_tagged("r1/ip", "192.0.2.1", "abcd").unwrap();
         assert!(tagged.starts_with(&tag_prefix("abcd")));
         assert_eq!(key.open("r1/ip", &tagged).unwrap(), "192.0.2.1");
+        assert_eq!(key.commitment_salt(), SubjectKey::new(&[1; 32]).commitment_salt());
+        assert_ne!(key.commitment_salt(), SubjectKey::new(&[2; 32]).commitment_salt());
         for broken in ["e1::", "e1:x", "plain", &a[..a.len() - 2], &format!("{a}A")] {
             assert!(key.open("r1/ip", broken).is_err(), "{broken}");
         }

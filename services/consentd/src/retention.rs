@@ -79,8 +79,8 @@ pub(super) enum RetentionCommand {
         #[arg(long)]
         tenant: String,
         /// Days to keep values after a record stops being current (0: remove
-        /// them from every record that is not current)
-        #[arg(long)]
+        /// them from every record that is not current; at most 36500)
+        #[arg(long, value_parser = clap::value_parser!(u32).range(0..=i64::from(consent_store::MAX_RETENTION_DAYS)))]
         days: u32,
         #[command(flatten)]
         admin: AdminArgs,
@@ -120,7 +120,7 @@ pub(super) async fn retention(command: RetentionCommand) -> Result<(), String> {
     let RetentionCommand::Apply { tenant, days, admin } = command;
     let tenant = TenantId::new(validate_tenant(&tenant)?);
     let (store, _) = open(&admin).await?;
-    let cutoff = Timestamp::now().saturating_add_micros(-i64::from(days) * 86_400 * 1_000_000);
+    let cutoff = consent_store::retention_cutoff(Timestamp::now(), days);
     let due = store.retention_due(&tenant, cutoff).await.map_err(|err| err.to_string())?;
     let mut left = due;
     while left > 0 {

@@ -23,6 +23,7 @@ on_every_backend!(
     identifying_values_never_reach_the_database_files,
     a_legal_hold_stops_erasure_and_retention,
     retention_removes_only_what_stopped_being_current,
+    another_master_key_is_refused,
 );
 
 /// Values that appear nowhere else: found in a file, they came from here.
@@ -288,6 +289,9 @@ async fn a_legal_hold_stops_erasure_and_retention(store: TestStore) {
     assert_eq!(service.store().place_legal_hold(&acme(), &by_email, "case 42").await.unwrap(), subject);
     let holds = service.store().legal_holds(&acme()).await.unwrap();
     assert_eq!((holds.len(), holds[0].reason.as_str()), (1, "case 42"));
+    let nobody = SubjectRef::Id(Uuid::now_v7());
+    let refused = service.store().place_legal_hold(&acme(), &nobody, "case 43").await;
+    assert!(matches!(refused, Err(ConsentError::NotFound(_))), "{refused:?}");
     match service.erase(&acme(), EraseSubject { subject: by_email.clone() }).await {
         Err(ConsentError::FailedPrecondition { reason: "LEGAL_HOLD", .. }) => {}
         other => panic!("{other:?}"),
@@ -344,4 +348,29 @@ async fn retention_removes_only_what_stopped_being_current(store: TestStore) {
     let leaves = service.store().export_log(&acme()).await.unwrap();
     assert_eq!(leaves[..leaves_before.len()], leaves_before[..]);
     verify_log(&lines(&leaves), &[after], &keys).unwrap();
+}
+
+/// A database remembers the master key its subject keys are wrapped under:
+/// a replica given another is refused, naming the setting, and writes
+/// nothing.
+async fn another_master_key_is_refused(store: TestStore) {
+    let erin = Person::new();
+    store.service.record(&acme(), erin.record("ads", Decision::Granted)).await.unwrap();
+    let mut options = consent_store::StoreOptions::new(store.database.url.clone());
+    options.master_key = Some(consent_vault::MasterKey::from_bytes([7; 32]));
+    let other = consent_core::ConsentService::new(consent_store::SqlStore::connect(&options).await.unwrap());
+    let by_email = || SubjectRef::Identity(Identity::new("email", &erin.email));
+    let cmd = CheckConsent {
+        subject: by_email(),
+        purpose: "ads".into(),
+        target: String::new(),
+        at: None,
+        min_revision: 0,
+    };
+    match other.check(&acme(), cmd).await {
+        Err(ConsentError::Unavailable(message)) => assert!(message.contains("master key"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(other.record(&acme(), erin.record("ads", Decision::Denied)).await.is_err());
+    assert_eq!(check(&store, by_email(), "ads", None).await, ConsentStatus::Granted);
 }

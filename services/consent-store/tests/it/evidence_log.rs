@@ -9,7 +9,11 @@ use sea_orm::ConnectionTrait;
 
 use crate::support::TestStore;
 
-on_every_backend!(records_are_appended_once_and_verify, every_changed_column_names_its_record);
+on_every_backend!(
+    records_are_appended_once_and_verify,
+    every_changed_column_names_its_record,
+    tiles_hold_the_same_tree_across_tile_boundaries,
+);
 
 const RECORDS: i64 = 40;
 
@@ -145,5 +149,54 @@ async fn every_changed_column_names_its_record(store: TestStore) {
             error.to_string().contains(&format!("record {revision}")),
             "{column} of record {revision}: {error}"
         );
+    }
+}
+
+/// More records than a tile holds, appended in uneven steps: the tiles give
+/// the tree an in-memory one builds from the same leaves, at every size,
+/// with proofs across tile boundaries.
+async fn tiles_hold_the_same_tree_across_tile_boundaries(store: TestStore) {
+    let tenant = TenantId::new("acme");
+    let cmds: Vec<RecordConsent> = (0..600)
+        .map(|i| RecordConsent {
+            identities: vec![Identity::new("user_id", format!("u{i}"))],
+            decisions: vec![PurposeDecision::stated("ads", "", Decision::Granted)],
+            collected_at: None,
+            expires_at: None,
+            source: "web".into(),
+            evidence: Evidence::default(),
+            idempotency_key: String::new(),
+        })
+        .collect();
+    for chunk in cmds.chunks(100) {
+        store.service.record_all(&tenant, chunk.to_vec()).await.unwrap();
+    }
+    let (mut size, mut step) = (0, 1);
+    while size < 600 {
+        size = store.service.store().append_log(&tenant, step).await.unwrap();
+        step = step * 7 % 300 + 1;
+    }
+    let mut memory = consent_evidence::tree::MemoryTree::default();
+    let mut leaves = Vec::new();
+    for exported in store.service.store().export_log(&tenant).await.unwrap() {
+        leaves.push(exported.leaf.hash());
+        memory.append(exported.leaf.hash()).unwrap();
+    }
+    let store = store.service.store();
+    for size in [1, 2, 255, 256, 257, 300, 511, 512, 513, 599, 600] {
+        let root = store.log_root(&tenant, size).await.unwrap();
+        assert_eq!(root, memory.root(size).unwrap(), "root at {size}");
+        for index in [0, size / 2, size - 1] {
+            let proof = store.log_inclusion_proof(&tenant, size, index).await.unwrap();
+            let leaf = leaves[usize::try_from(index).unwrap()];
+            consent_evidence::tree::check_inclusion(&proof, size, root, index, leaf).unwrap();
+        }
+        for first in [1, 256, 257] {
+            if first <= size {
+                let proof = store.log_consistency_proof(&tenant, size, first).await.unwrap();
+                let old = store.log_root(&tenant, first).await.unwrap();
+                consent_evidence::tree::check_consistency(&proof, size, root, first, old).unwrap();
+            }
+        }
     }
 }

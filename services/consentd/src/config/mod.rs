@@ -390,6 +390,16 @@ impl Config {
                 message: "must be positive".to_owned(),
             });
         }
+        let max = consent_store::MAX_RETENTION_DAYS;
+        if let Some(days) = std::iter::once(&evidence.retention.days)
+            .chain(evidence.retention.tenants.values())
+            .find(|d| **d > max)
+        {
+            return Err(ConfigError::Invalid {
+                setting: "evidence.retention.days",
+                message: format!("{days} is more than {max} (a hundred years; 0 keeps everything for ever)"),
+            });
+        }
         if let Some(key) =
             evidence.previous_public_keys.iter().find(|key| consent_evidence::PublicKey::parse(key).is_err())
         {

@@ -158,6 +158,7 @@ fn evidence_settings_that_cannot_work_are_refused_naming_the_setting() {
         ("[evidence]\nappend_interval_ms = 0\n", "evidence"),
         ("[evidence]\nprevious_public_keys = [\"not a key\"]\n", "evidence.previous_public_keys"),
         ("[evidence.retention]\ninterval_ms = 0\n", "evidence.retention.interval_ms"),
+        ("[evidence.retention]\ntenants = { acme = 999999999 }\n", "evidence.retention.days"),
         ("[evidence]\nmaster_key_file = \"/nonexistent/master.key\"\n", "evidence.master_key_file"),
     ] {
         std::fs::write(&path, bad).unwrap();
