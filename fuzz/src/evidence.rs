@@ -136,7 +136,7 @@ impl Genuine {
                     .map(|record| {
                         let leaf = Leaf::of(record, &SALT);
                         let leaf_hash = base64(&leaf.hash());
-                        serde_json::to_string(&ExportedLeaf { leaf, leaf_hash }).expect("json")
+                        serde_json::to_string(&ExportedLeaf { leaf, leaf_hash, record_hash: None }).expect("json")
                     })
                     .collect();
                 let genuine = lines.join("\n");

@@ -1,8 +1,10 @@
 //! Erasure and retention (docs/evidence.md#erasure): each subject's data
-//! key, wrapped under the master key (`subject_keys`; erasure deletes the
-//! row); what a record whose identifying values were removed keeps of them
+//! key, wrapped under the master key, base64 (`subject_keys`; erasure
+//! deletes the row); what a record whose identifying values were removed keeps of them
 //! (`consent_records.removed`: why, and their commitments, so its log leaf
-//! stays the same); and the subjects on legal hold (`legal_holds`), which
+//! stays the same); each record's log leaf hash, computed by its write
+//! where its values are at hand (`consent_records.leaf_hash`, hex), which
+//! the log builder appends; and the subjects on legal hold (`legal_holds`), which
 //! neither erasure nor retention touches.
 
 use sea_orm_migration::prelude::*;
@@ -31,6 +33,7 @@ enum LegalHolds {
 enum ConsentRecords {
     Table,
     Removed,
+    LeafHash,
 }
 
 #[sea_orm_migration::async_trait::async_trait]
@@ -48,7 +51,7 @@ impl MigrationTrait for Migration {
                     .table(SubjectKeys::Table)
                     .col(ColumnDef::new(SubjectKeys::Tenant).string().not_null())
                     .col(ColumnDef::new(SubjectKeys::SubjectId).string().not_null())
-                    .col(ColumnDef::new(SubjectKeys::Wrapped).binary().not_null())
+                    .col(ColumnDef::new(SubjectKeys::Wrapped).text().not_null())
                     .primary_key(Index::create().col(SubjectKeys::Tenant).col(SubjectKeys::SubjectId))
                     .to_owned(),
             )
@@ -70,6 +73,14 @@ impl MigrationTrait for Migration {
                 Table::alter()
                     .table(ConsentRecords::Table)
                     .add_column(ColumnDef::new(ConsentRecords::Removed).text().not_null().default(""))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(ConsentRecords::Table)
+                    .add_column(ColumnDef::new(ConsentRecords::LeafHash).text().not_null().default(""))
                     .to_owned(),
             )
             .await

@@ -24,6 +24,11 @@ pub struct ExportedLeaf {
     pub leaf: Leaf,
     /// The leaf hash the log stored when it appended the record, base64.
     pub leaf_hash: String,
+    /// The leaf hash the record's own row keeps (its write computed it, and
+    /// the log appended it), base64; absent for a record written before rows
+    /// kept one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_hash: Option<String>,
 }
 
 /// What a verified log held.
@@ -113,6 +118,13 @@ pub fn verify_log(
         if leaf.hash() != stored {
             return Err(record(
                 "does not match the leaf hash the log stored: a stored value was changed".to_owned(),
+            ));
+        }
+        if let Some(kept) = &line.record_hash
+            && hash(kept).ok() != Some(stored)
+        {
+            return Err(record(
+                "keeps a leaf hash that is not the log's: a stored value was changed".to_owned(),
             ));
         }
         tree.append(stored)?;

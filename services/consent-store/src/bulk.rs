@@ -19,7 +19,7 @@ use serde::Serialize;
 use consent_core::ConsentError;
 
 use crate::dialect::Dialect;
-use crate::entity::{consent_record, consent_state, identity};
+use crate::entity::{consent_record, consent_state, identity, subject_key};
 use crate::error::db_error;
 use crate::rule;
 
@@ -34,47 +34,80 @@ pub(crate) const ROWS_PER_STATEMENT: usize = 500;
 /// once per statement. A duplicate link or record fails the write.
 pub(crate) async fn write<C: ConnectionTrait>(
     db: &C,
+    keys: &[subject_key::Model],
     links: &[identity::Model],
     records: &[consent_record::Model],
     states: &[consent_state::Model],
 ) -> Result<(), ConsentError> {
     if Dialect::of(db).rows_as_json() {
-        return write_postgres(db, links, records, states).await;
+        return write_postgres(db, keys, links, records, states).await;
     }
+    insert_sqlite::<_, subject_key::Entity>(db, keys).await?;
     insert_sqlite::<_, identity::Entity>(db, links).await?;
     insert_sqlite::<_, consent_record::Entity>(db, records).await?;
     upsert_state_sqlite(db, states).await
 }
 
-/// PostgreSQL: one statement of fixed text a chunk for all three tables,
+/// Inserts rows of one table: on PostgreSQL one statement of fixed text a
+/// chunk (the rows one JSON parameter), which the server plans once; on
+/// SQLite `VALUES` lists.
+pub(crate) async fn insert<C, E>(db: &C, rows: &[E::Model]) -> Result<(), ConsentError>
+where
+    C: ConnectionTrait,
+    E: EntityTrait,
+    E::Model: IntoActiveModel<E::ActiveModel> + Serialize,
+{
+    if !Dialect::of(db).rows_as_json() {
+        return insert_sqlite::<_, E>(db, rows).await;
+    }
+    let sql = insert_from_json::<E>("$1");
+    for index in 0..rows.len().div_ceil(ROWS_PER_STATEMENT) {
+        let statement = Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql.as_str(),
+            [json_chunk(rows, index)?.into()],
+        );
+        db.execute_raw(statement).await.map_err(db_error)?;
+    }
+    Ok(())
+}
+
+/// PostgreSQL: one statement of fixed text a chunk for all four tables,
 /// each table's rows one JSON parameter expanded by
 /// `jsonb_populate_recordset` into the table's row type. Inserts in `WITH`
 /// run to completion whether or not the statement reads them.
 async fn write_postgres<C: ConnectionTrait>(
     db: &C,
+    keys: &[subject_key::Model],
     links: &[identity::Model],
     records: &[consent_record::Model],
     states: &[consent_state::Model],
 ) -> Result<(), ConsentError> {
     static WRITE: LazyLock<String> = LazyLock::new(|| {
         format!(
-            "WITH linked AS ({}), logged AS ({}) {} ON CONFLICT (tenant, subject_id, purpose, target) \
+            "WITH keyed AS ({}), linked AS ({}), logged AS ({}) {} ON CONFLICT (tenant, subject_id, purpose, target) \
              DO UPDATE SET record_id = excluded.record_id, revision = excluded.revision, \
              collected_at = excluded.collected_at, expires_at = excluded.expires_at, \
              expired = excluded.expired WHERE {}",
+            insert_from_json::<subject_key::Entity>("$4"),
             insert_from_json::<identity::Entity>("$1"),
             insert_from_json::<consent_record::Entity>("$2"),
             insert_from_json::<consent_state::Entity>("$3"),
             rule::STATE_REPLACED_WHEN,
         )
     });
-    let statements = [links.len(), records.len(), states.len()]
+    let statements = [links.len(), records.len(), states.len(), keys.len()]
         .into_iter()
         .map(|rows| rows.div_ceil(ROWS_PER_STATEMENT))
         .max()
         .unwrap_or(0);
     for index in 0..statements {
-        let values = [json_chunk(links, index)?, json_chunk(records, index)?, json_chunk(states, index)?];
+        let values = [
+            json_chunk(links, index)?,
+            json_chunk(records, index)?,
+            json_chunk(states, index)?,
+            json_chunk(keys, index)?,
+        ];
         let statement = Statement::from_sql_and_values(
             DbBackend::Postgres,
             WRITE.as_str(),
@@ -244,6 +277,7 @@ mod tests {
                 implied_by: "tcf".to_owned(),
                 gpc_conflict: true,
                 removed: String::new(),
+                leaf_hash: String::new(),
             });
             states.push(consent_state::Model {
                 tenant: "t".to_owned(),
@@ -282,7 +316,7 @@ mod tests {
         let (_database, store) = migrated(backend).await;
         let count = ROWS_PER_STATEMENT * 2 + 7;
         let (links, records, states) = rows(count);
-        write(&store.parts.db, &links, &records, &states).await.unwrap();
+        write(&store.parts.db, &[], &links, &records, &states).await.unwrap();
         assert_eq!(identity::Entity::find().count(&store.parts.db).await.unwrap(), count as u64);
         assert_eq!(consent_state::Entity::find().count(&store.parts.db).await.unwrap(), count as u64);
         let mut stored = consent_record::Entity::find().all(&store.parts.db).await.unwrap();
@@ -297,7 +331,7 @@ mod tests {
     /// version still write (a rolling upgrade): their rows get the default.
     async fn a_column_added_later_gets_its_default(backend: Backend) {
         let (_database, store) = migrated(backend).await;
-        for table in ["identities", "consent_records", "consent_state"] {
+        for table in ["subject_keys", "identities", "consent_records", "consent_state"] {
             store
                 .parts
                 .db
@@ -308,7 +342,7 @@ mod tests {
                 .unwrap();
         }
         let (links, records, states) = rows(3);
-        write(&store.parts.db, &links, &records, &states).await.unwrap();
+        write(&store.parts.db, &[], &links, &records, &states).await.unwrap();
         assert_eq!(consent_record::Entity::find().count(&store.parts.db).await.unwrap(), 3);
     }
 

@@ -13,14 +13,14 @@ use std::collections::{BTreeSet, HashMap};
 use consent_core::{
     ConsentError, ConsentRecord, Decision, EventKind, Evidence, Identity, Signal, TenantId, Timestamp,
 };
-use consent_evidence::Commitments;
+use consent_evidence::{Commitments, Leaf, Salt};
 use consent_vault::{SubjectKey, Vault, is_sealed};
 use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::entity::consent_record;
-use crate::keys::{Keys, keys_of, vault_error};
+use crate::keys::{Keys, Sealing, keys_of, vault_error};
 
 /// The evidence fields sealed, as (name, tagged for filters).
 pub(crate) const SEALED_EVIDENCE: [(&str, bool); 7] = [
@@ -88,7 +88,7 @@ const UNOPENABLE: &str = "\u{fffd}unopenable";
 
 pub(crate) fn to_row(
     record: &ConsentRecord,
-    vault: &Vault,
+    vault: &Sealing,
     keys: &Keys,
 ) -> Result<consent_record::Model, ConsentError> {
     let e = &record.evidence;
@@ -159,7 +159,51 @@ pub(crate) fn to_row(
         implied_by: record.implied_by.map_or("", Signal::as_str).to_owned(),
         gpc_conflict: record.gpc_conflict,
         removed: String::new(),
+        // The values are at hand here: the log builder then needs only this.
+        leaf_hash: if vault.leaf_hashes {
+            hex::encode(
+                Leaf::of(record, &key.map_or_else(Salt::default, SubjectKey::commitment_salt)).hash().0,
+            )
+        } else {
+            String::new()
+        },
     })
+}
+
+/// The salt the row's values commit under in its log leaf: sealed values
+/// under the salt its subject's data key derives; values stored plain
+/// (written before sealing) under the subject's stored salt; no values
+/// under any (every commitment is empty).
+pub(crate) fn commitment_salt(
+    row: &consent_record::Model,
+    stored: Option<Salt>,
+    key: Option<&SubjectKey>,
+) -> Option<Salt> {
+    if has_sealed(row) {
+        key.map(SubjectKey::commitment_salt)
+    } else if holds_plain_values(row) {
+        stored
+    } else {
+        Some(Salt::default())
+    }
+}
+
+/// Whether the row holds identifying values stored plain (written before
+/// sealing).
+pub(crate) fn holds_plain_values(row: &consent_record::Model) -> bool {
+    let identities = !row.identities.is_empty() && row.identities != "[]" && !is_sealed(&row.identities);
+    identities
+        || [
+            &row.user_agent,
+            &row.ip,
+            &row.proxy_ip,
+            &row.uri,
+            &row.message,
+            &row.metadata_json,
+            &row.consent_id,
+        ]
+        .iter()
+        .any(|value| !value.is_empty() && !is_sealed(value))
 }
 
 /// Whether any value of the row is sealed (it needs its subject's key).

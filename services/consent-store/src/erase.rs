@@ -13,15 +13,14 @@ use consent_core::{
     Timestamp, WriteOutcome,
 };
 use consent_evidence::Commitments;
-use consent_vault::Vault;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Statement};
 use uuid::Uuid;
 
-use crate::convert::{Opening, Removed, from_row, keys_for_rows, row_key, to_row};
+use crate::convert::{Opening, Removed, commitment_salt, from_row, keys_for_rows, row_key, to_row};
 use crate::entity::{consent_record, legal_hold};
 use crate::error::db_error;
-use crate::keys::Keys;
+use crate::keys::{Keys, Sealing};
 use crate::{bulk, evidence, read};
 
 /// Why a record's values went, as `removed` says.
@@ -32,7 +31,7 @@ pub(crate) const ERASURE_SOURCE: &str = "consentd.erase";
 
 pub(crate) async fn erase<C: ConnectionTrait>(
     db: &C,
-    vault: &Vault,
+    vault: &Sealing,
     tenant: &TenantId,
     cmd: &EraseSubject,
     revision: Revision,
@@ -84,7 +83,7 @@ pub(crate) async fn erase<C: ConnectionTrait>(
             Some(removed) => Removed { reason: ERASED.to_owned(), ..removed },
             None => {
                 let key = row_key(&keys, &row);
-                let salt = evidence::commitment_salt(stored_salt, key).ok_or_else(|| {
+                let salt = commitment_salt(&row, stored_salt, key).ok_or_else(|| {
                     ConsentError::Internal(format!("subject {subject} has neither a data key nor a salt"))
                 })?;
                 let record = from_row(row.clone(), key, Opening::Strict)?;
@@ -117,7 +116,7 @@ pub(crate) async fn erase<C: ConnectionTrait>(
         gpc_conflict: false,
     };
     // It holds nothing to seal: no key needed.
-    bulk::write(db, &[], &[to_row(&announcement, vault, &Keys::new())?], &[]).await?;
+    bulk::write(db, &[], &[], &[to_row(&announcement, vault, &Keys::new())?], &[]).await?;
     Ok(WriteOutcome { subject_id, records: vec![announcement], revision, conflicting_identities: Vec::new() })
 }
 

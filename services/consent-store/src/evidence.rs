@@ -28,7 +28,9 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::convert::{Opening, Removed, from_row, keys_for_rows, row_key};
+use crate::convert::{
+    Opening, Removed, commitment_salt, from_row, holds_plain_values, keys_for_rows, row_key,
+};
 use crate::dialect::Dialect;
 use crate::entity::{consent_record, log_checkpoint, log_head, subject_salt};
 use crate::error::db_error;
@@ -116,11 +118,12 @@ pub(crate) async fn append(
     let max = max.min(MAX_APPENDS_PER_TRANSACTION);
     let size = size(db, tenant).await?;
     let after = i64::try_from(size).unwrap_or(i64::MAX);
-    let subjects: Vec<(String, String, String)> = consent_record::Entity::find()
+    // Each record's write computed its leaf hash (where its values were at
+    // hand): the usual append reads only those.
+    let written: Vec<(i64, String)> = consent_record::Entity::find()
         .select_only()
-        .column(consent_record::Column::SubjectId)
-        .column(consent_record::Column::Kind)
-        .column(consent_record::Column::Removed)
+        .column(consent_record::Column::Revision)
+        .column(consent_record::Column::LeafHash)
         .filter(consent_record::Column::Tenant.eq(tenant.as_str()))
         .filter(consent_record::Column::Revision.gt(after))
         .order_by_asc(consent_record::Column::Revision)
@@ -129,20 +132,70 @@ pub(crate) async fn append(
         .all(db)
         .await
         .map_err(db_error)?;
-    if subjects.is_empty() {
+    let leaf_hashes: Option<Vec<Hash>> = written
+        .iter()
+        .zip(after + 1..)
+        .take_while(|((revision, _), expected)| revision == expected)
+        .map(|((_, hash), _)| hex::decode(hash).ok().and_then(|bytes| bytes.try_into().ok()).map(Hash))
+        .collect();
+    let leaf_hashes = match leaf_hashes {
+        Some(hashes) => hashes,
+        // Records written before leaf hashes were: encoded here.
+        None => encoded_leaf_hashes(db, vault, tenant, after, max).await?,
+    };
+    if leaf_hashes.is_empty() {
         return Ok(size);
     }
-    // A subject with a data key commits under the salt derived from it; one
-    // without (its records written before values were sealed) gets a stored
-    // salt, first, in a write of its own: a salt made for an append that
-    // then loses its race is simply used by the next one.
-    let live: BTreeSet<String> = subjects
-        .into_iter()
-        .filter(|(_, kind, removed)| kind != EventKind::Erased.as_str() && removed.is_empty())
-        .map(|(subject, _, _)| subject)
-        .collect();
-    let keyed = crate::keys::subjects_with_keys(db, tenant, &live).await?;
-    salts_for(db, tenant, live.difference(&keyed).cloned().collect()).await?;
+    let mut hashes =
+        Hashes { known: tiles::read_hashes(db, tenant, &frontier(size)).await?, ..Hashes::default() };
+    let mut added = HashMap::new();
+    for (leaf_hash, n) in leaf_hashes.iter().zip(size..) {
+        let stored = hashes_to_store(n, *leaf_hash, &hashes).map_err(evidence_error)?;
+        for (index, hash) in (first_stored_index(n)..).zip(stored) {
+            hashes.known.insert(index, hash);
+            added.insert(index, hash);
+        }
+    }
+    if !hashes.missing.borrow().is_empty() {
+        return Err(ConsentError::Internal(format!("tenant {}'s log misses stored hashes", tenant.as_str())));
+    }
+    let new_size = size + u64::try_from(leaf_hashes.len()).unwrap_or_default();
+    let rows = tiles::grown(db, tenant, size, new_size, added).await?;
+    let txn = db.begin().await.map_err(db_error)?;
+    if !move_head(&txn, tenant, size, new_size).await? {
+        // Another appender moved it first; what it appended is the same.
+        txn.rollback().await.map_err(db_error)?;
+        return self::size(db, tenant).await;
+    }
+    tiles::save(&txn, rows).await?;
+    txn.commit().await.map_err(db_error)?;
+    Ok(new_size)
+}
+
+/// The leaf hashes of up to `max` records after revision `after`, encoded
+/// from the records (their values opened): for records written before each
+/// write stored its leaf hash.
+async fn encoded_leaf_hashes(
+    db: &DatabaseConnection,
+    vault: &Vault,
+    tenant: &TenantId,
+    after: i64,
+    max: u64,
+) -> Result<Vec<Hash>, ConsentError> {
+    let rows = consent_record::Entity::find()
+        .filter(consent_record::Column::Tenant.eq(tenant.as_str()))
+        .filter(consent_record::Column::Revision.gt(after))
+        .order_by_asc(consent_record::Column::Revision)
+        .limit(max)
+        .all(db)
+        .await
+        .map_err(db_error)?;
+    // Values stored plain commit under a stored salt, made first, in a write
+    // of its own: a salt made for an append that then loses its race is
+    // simply used by the next one.
+    let plain: BTreeSet<String> =
+        rows.iter().filter(|row| holds_plain_values(row)).map(|row| row.subject_id.clone()).collect();
+    salts_for(db, tenant, plain).await?;
     // The records, their keys and salts from one snapshot: an erasure
     // committing meanwhile is seen whole or not at all.
     let txn = snapshot(db).await?;
@@ -156,39 +209,12 @@ pub(crate) async fn append(
         .map_err(db_error)?;
     let logged = logged_records(&txn, vault, tenant, rows, Opening::Strict).await;
     txn.commit().await.map_err(db_error)?;
-    let records: Vec<LoggedRecord> = logged?
+    Ok(logged?
         .into_iter()
-        .zip(size + 1..)
-        .take_while(|(logged, expected)| u64::try_from(logged.record.revision).ok() == Some(*expected))
-        .map(|(logged, _)| logged)
-        .collect();
-    if records.is_empty() {
-        return Ok(size);
-    }
-    let mut hashes =
-        Hashes { known: tiles::read_hashes(db, tenant, &frontier(size)).await?, ..Hashes::default() };
-    let mut added = HashMap::new();
-    for (logged, n) in records.iter().zip(size..) {
-        let stored = hashes_to_store(n, logged.leaf().hash(), &hashes).map_err(evidence_error)?;
-        for (index, hash) in (first_stored_index(n)..).zip(stored) {
-            hashes.known.insert(index, hash);
-            added.insert(index, hash);
-        }
-    }
-    if !hashes.missing.borrow().is_empty() {
-        return Err(ConsentError::Internal(format!("tenant {}'s log misses stored hashes", tenant.as_str())));
-    }
-    let new_size = size + u64::try_from(records.len()).unwrap_or_default();
-    let rows = tiles::grown(db, tenant, size, new_size, added).await?;
-    let txn = db.begin().await.map_err(db_error)?;
-    if !move_head(&txn, tenant, size, new_size).await? {
-        // Another appender moved it first; what it appended is the same.
-        txn.rollback().await.map_err(db_error)?;
-        return self::size(db, tenant).await;
-    }
-    tiles::save(&txn, rows).await?;
-    txn.commit().await.map_err(db_error)?;
-    Ok(new_size)
+        .zip(after + 1..)
+        .take_while(|(logged, expected)| logged.record.revision == *expected)
+        .map(|(logged, _)| logged.leaf().hash())
+        .collect())
 }
 
 /// A read-only transaction whose statements all see one state.
@@ -223,7 +249,7 @@ async fn logged_records<C: ConnectionTrait>(
             (Err(err), Opening::Strict) => return Err(err),
         };
         let key = row_key(&keys, &row);
-        let salt = commitment_salt(salts.get(&row.subject_id).copied(), key);
+        let salt = commitment_salt(&row, salts.get(&row.subject_id).copied(), key);
         let erased_kind = row.kind == EventKind::Erased.as_str();
         let mut record = from_row(row, key, opening)?;
         let values = match removed {
@@ -249,12 +275,6 @@ async fn logged_records<C: ConnectionTrait>(
         logged.push(LoggedRecord { record, values });
     }
     Ok(logged)
-}
-
-/// The salt a subject's records commit under: the one stored for it (its
-/// records predate sealed values), else the one its data key derives.
-pub(crate) fn commitment_salt(stored: Option<Salt>, key: Option<&consent_vault::SubjectKey>) -> Option<Salt> {
-    stored.or_else(|| key.map(consent_vault::SubjectKey::commitment_salt))
 }
 
 /// The tenant's record `record_id` as the log holds it.
@@ -399,20 +419,27 @@ pub(crate) async fn export(
             .map_err(db_error)?;
         let leaf_indexes: Vec<u64> = (0..size).map(first_stored_index).collect();
         let stored = tiles::read_hashes(&txn, tenant, &leaf_indexes).await?;
-        Ok::<_, ConsentError>((logged_records(&txn, vault, tenant, rows, Opening::Lenient).await?, stored))
+        let kept: HashMap<i64, String> =
+            rows.iter().map(|row| (row.revision, row.leaf_hash.clone())).collect();
+        let logged = logged_records(&txn, vault, tenant, rows, Opening::Lenient).await?;
+        Ok::<_, ConsentError>((logged, stored, kept))
     }
     .await;
     txn.commit().await.map_err(db_error)?;
-    let (logged, stored) = logged?;
+    let (logged, stored, kept) = logged?;
+    let base64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
     Ok(logged
         .iter()
         .map(|logged| {
             let index = u64::try_from(logged.record.revision - 1).unwrap_or_default();
             let leaf_hash = stored.get(&first_stored_index(index)).map(|hash| hash.0).unwrap_or_default();
-            ExportedLeaf {
-                leaf: logged.leaf(),
-                leaf_hash: base64::engine::general_purpose::STANDARD.encode(leaf_hash),
-            }
+            // As the row keeps it; what is not hex is shown as it is, and
+            // does not verify.
+            let record_hash = kept
+                .get(&logged.record.revision)
+                .filter(|hash| !hash.is_empty())
+                .map(|hash| hex::decode(hash).map_or_else(|_| hash.clone(), |bytes| base64(&bytes)));
+            ExportedLeaf { leaf: logged.leaf(), leaf_hash: base64(&leaf_hash), record_hash }
         })
         .collect())
 }

@@ -16,7 +16,6 @@ use consent_core::{
     ConsentError, ConsentRecord, EventKind, ExpireDue, Revision, TenantId, Timestamp, WriteCommand,
     WriteOutcome,
 };
-use consent_vault::Vault;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
@@ -25,7 +24,8 @@ use crate::convert::{open_rows, to_row};
 use crate::entity::{consent_record, consent_state};
 use crate::error::db_error;
 use crate::head::advance_head;
-use crate::keys::keys_for_writing;
+use crate::keys::Sealing;
+use crate::new_keys::keys_for_writing;
 use crate::{SqlStore, bulk, read};
 
 /// The most expiries one write announces: a tenant with more due takes
@@ -61,7 +61,7 @@ pub(crate) async fn due_tenants<C: ConnectionTrait>(
 /// revisions for this write: it takes its own here.
 pub(crate) async fn expire_due<C: ConnectionTrait>(
     db: &C,
-    vault: &Vault,
+    vault: &Sealing,
     tenant: &TenantId,
     cmd: &ExpireDue,
     first_revision: Revision,
@@ -99,7 +99,7 @@ pub(crate) async fn expire_due<C: ConnectionTrait>(
     let keys = keys_for_writing(db, vault, tenant, expired.iter().map(|record| record.subject_id)).await?;
     let rows: Vec<consent_record::Model> =
         expired.iter().map(|record| to_row(record, vault, &keys)).collect::<Result<_, _>>()?;
-    bulk::write(db, &[], &rows, &[]).await?;
+    bulk::write(db, &[], &[], &rows, &[]).await?;
     // The due-expiry index finds the rows (record ids have none here).
     consent_state::Entity::update_many()
         .col_expr(Column::Expired, Expr::value(true))
@@ -119,7 +119,7 @@ pub(crate) async fn expire_due<C: ConnectionTrait>(
 /// revisions from `first_revision` on.
 async fn announcements<C: ConnectionTrait>(
     db: &C,
-    vault: &Vault,
+    vault: &Sealing,
     tenant: &TenantId,
     ids: &[String],
     first_revision: Revision,

@@ -16,7 +16,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use consent_core::{ConsentError, EventKind, RecordConsent, TenantId, Timestamp, WriteCommand, WriteOutcome};
-use consent_vault::Vault;
 
 use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -25,7 +24,7 @@ use crate::cache::CheckCache;
 use crate::dialect::Dialect;
 use crate::error::db_error;
 use crate::head::advance_head;
-use crate::keys::VaultCell;
+use crate::keys::{Sealing, VaultCell};
 use crate::notify::{self, TenantChanges};
 use crate::vitals::Vitals;
 use crate::write::{Applied, apply, apply_at, merged, plain_records, record_together, revisions_needed};
@@ -309,7 +308,7 @@ type Answers = Vec<Result<WriteOutcome, ConsentError>>;
 /// per write.
 async fn apply_together(
     db: &DatabaseConnection,
-    vault: &Vault,
+    vault: &Sealing,
     batch: &[Job],
 ) -> Result<Option<(DatabaseTransaction, Answers)>, ConsentError> {
     // Durable on PostgreSQL whatever its defaults: every connection raised
@@ -374,7 +373,7 @@ fn per_write(
 /// rolls back only that write, and revisions stay gapless.
 async fn apply_one_by_one(
     db: &DatabaseConnection,
-    vault: &Vault,
+    vault: &Sealing,
     batch: &[Job],
 ) -> Result<(DatabaseTransaction, Answers), ConsentError> {
     // Durable on PostgreSQL whatever its defaults: every connection raised
@@ -391,7 +390,7 @@ async fn apply_one_by_one(
 /// (the transaction is unusable); the inner one is the job's own answer.
 async fn apply_in_savepoint(
     txn: &DatabaseTransaction,
-    vault: &Vault,
+    vault: &Sealing,
     job: &Job,
 ) -> Result<Result<WriteOutcome, ConsentError>, ConsentError> {
     let savepoint = txn.begin().await.map_err(db_error)?;

@@ -7,12 +7,15 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use consent_core::{ConsentError, TenantId};
 use consent_vault::{MasterKey, SubjectKey, Vault};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Statement};
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
+use crate::dialect::Dialect;
 use crate::entity::subject_key;
 use crate::error::db_error;
 
@@ -27,16 +30,34 @@ const KEYS_PER_READ: usize = 300;
 #[derive(Debug)]
 pub(crate) struct VaultCell {
     configured: Option<MasterKey>,
-    vault: OnceCell<Vault>,
+    leaf_hashes: bool,
+    vault: OnceCell<Sealing>,
+}
+
+/// How a store writes records: the vault, and whether each write computes
+/// its records' log leaf hashes (the verifiable log on; see
+/// [`crate::StoreOptions::leaf_hashes`]).
+#[derive(Debug)]
+pub(crate) struct Sealing {
+    vault: Vault,
+    pub(crate) leaf_hashes: bool,
+}
+
+impl std::ops::Deref for Sealing {
+    type Target = Vault;
+
+    fn deref(&self) -> &Vault {
+        &self.vault
+    }
 }
 
 impl VaultCell {
-    pub(crate) fn new(configured: Option<MasterKey>) -> Self {
-        Self { configured, vault: OnceCell::new() }
+    pub(crate) fn new(configured: Option<MasterKey>, leaf_hashes: bool) -> Self {
+        Self { configured, leaf_hashes, vault: OnceCell::new() }
     }
 
     /// The vault.
-    pub(crate) async fn get<C: ConnectionTrait>(&self, db: &C) -> Result<&Vault, ConsentError> {
+    pub(crate) async fn get<C: ConnectionTrait>(&self, db: &C) -> Result<&Sealing, ConsentError> {
         self.vault
             .get_or_try_init(|| async {
                 let master = match &self.configured {
@@ -55,7 +76,7 @@ impl VaultCell {
                             .to_owned(),
                     ));
                 }
-                Ok(Vault::new(&master))
+                Ok(Sealing { vault: Vault::new(&master), leaf_hashes: self.leaf_hashes })
             })
             .await
     }
@@ -79,82 +100,99 @@ pub(crate) async fn keys_of<C: ConnectionTrait>(
     subjects: impl IntoIterator<Item = Uuid>,
 ) -> Result<Keys, ConsentError> {
     let subjects: BTreeSet<String> = subjects.into_iter().map(|subject| subject.to_string()).collect();
-    let subjects: Vec<String> = subjects.into_iter().collect();
-    let mut keys = Keys::with_capacity(subjects.len());
-    for chunk in subjects.chunks(KEYS_PER_READ) {
-        let rows = subject_key::Entity::find()
-            .filter(subject_key::Column::Tenant.eq(tenant.as_str()))
-            .filter(subject_key::Column::SubjectId.is_in(chunk.iter().map(String::as_str)))
-            .all(db)
-            .await
-            .map_err(db_error)?;
-        for row in rows {
-            let subject = Uuid::parse_str(&row.subject_id).map_err(|_| {
-                ConsentError::Internal(format!("subject key of a bad subject id {}", row.subject_id))
-            })?;
-            let key = vault.subject_key(tenant.as_str(), &row.subject_id, &row.wrapped).map_err(|err| {
-                ConsentError::Internal(format!("the data key of subject {subject} does not unwrap: {err}"))
-            })?;
-            keys.insert(subject, key);
-        }
+    let rows = if Dialect::of(db).rows_as_json() {
+        key_rows_postgres(db, tenant, &subjects).await?
+    } else {
+        key_rows_by_chunk(db, tenant, &subjects).await?
+    };
+    let mut keys = Keys::with_capacity(rows.len());
+    for (subject_id, wrapped) in rows {
+        let subject = Uuid::parse_str(&subject_id)
+            .map_err(|_| ConsentError::Internal(format!("subject key of a bad subject id {subject_id}")))?;
+        keys.insert(subject, unwrap_key(vault, tenant, subject, &wrapped)?);
     }
     Ok(keys)
 }
 
-/// Which of `subjects` have a data key.
-pub(crate) async fn subjects_with_keys<C: ConnectionTrait>(
+/// A stored (wrapped, base64) data key, unwrapped.
+pub(crate) fn unwrap_key(
+    vault: &Vault,
+    tenant: &TenantId,
+    subject: Uuid,
+    wrapped: &str,
+) -> Result<SubjectKey, ConsentError> {
+    STANDARD
+        .decode(wrapped)
+        .map_err(|_| consent_vault::VaultError::Undecryptable)
+        .and_then(|wrapped| vault.subject_key(tenant.as_str(), &subject.to_string(), &wrapped))
+        .map_err(|err| {
+            ConsentError::Internal(format!("the data key of subject {subject} does not unwrap: {err}"))
+        })
+}
+
+/// A new data key for a subject, and its row to store.
+pub(crate) fn new_key(
+    vault: &Vault,
+    tenant: &TenantId,
+    subject: Uuid,
+) -> Result<(SubjectKey, subject_key::Model), ConsentError> {
+    let (key, wrapped) = vault.new_subject_key(tenant.as_str(), &subject.to_string()).map_err(vault_error)?;
+    let row = subject_key::Model {
+        tenant: tenant.as_str().to_owned(),
+        subject_id: subject.to_string(),
+        wrapped: STANDARD.encode(wrapped),
+    };
+    Ok((key, row))
+}
+
+/// (subject id, wrapped key) rows, by `IN` lists.
+pub(crate) async fn key_rows_by_chunk<C: ConnectionTrait>(
     db: &C,
     tenant: &TenantId,
     subjects: &BTreeSet<String>,
-) -> Result<BTreeSet<String>, ConsentError> {
-    use sea_orm::QuerySelect;
-
+) -> Result<Vec<(String, String)>, ConsentError> {
     let subjects: Vec<&String> = subjects.iter().collect();
-    let mut keyed = BTreeSet::new();
+    let mut found = Vec::with_capacity(subjects.len());
     for chunk in subjects.chunks(KEYS_PER_READ) {
-        let found: Vec<String> = subject_key::Entity::find()
-            .select_only()
-            .column(subject_key::Column::SubjectId)
+        let rows = subject_key::Entity::find()
             .filter(subject_key::Column::Tenant.eq(tenant.as_str()))
             .filter(subject_key::Column::SubjectId.is_in(chunk.iter().map(|s| s.as_str())))
-            .into_tuple()
             .all(db)
             .await
             .map_err(db_error)?;
-        keyed.extend(found);
+        found.extend(rows.into_iter().map(|row| (row.subject_id, row.wrapped)));
     }
-    Ok(keyed)
+    Ok(found)
 }
 
-/// The data keys of `subjects`, made for those without one. Inside a write:
-/// the tenant's write lock is held, so no other writer makes one at once.
-pub(crate) async fn keys_for_writing<C: ConnectionTrait>(
+/// PostgreSQL: one statement of fixed text however many subjects, planned
+/// once per connection (an `IN` list of each length is a statement of its
+/// own to parse and plan: it took most of a write's time).
+async fn key_rows_postgres<C: ConnectionTrait>(
     db: &C,
-    vault: &Vault,
     tenant: &TenantId,
-    subjects: impl IntoIterator<Item = Uuid>,
-) -> Result<Keys, ConsentError> {
-    let subjects: BTreeSet<Uuid> = subjects.into_iter().collect();
-    let mut keys = keys_of(db, vault, tenant, subjects.iter().copied()).await?;
-    let missing: Vec<Uuid> = subjects.into_iter().filter(|subject| !keys.contains_key(subject)).collect();
-    let mut rows = Vec::new();
-    for subject in missing {
-        let (key, wrapped) =
-            vault.new_subject_key(tenant.as_str(), &subject.to_string()).map_err(vault_error)?;
-        keys.insert(subject, key);
-        rows.push(subject_key::ActiveModel {
-            tenant: sea_orm::Set(tenant.as_str().to_owned()),
-            subject_id: sea_orm::Set(subject.to_string()),
-            wrapped: sea_orm::Set(wrapped),
-        });
+    subjects: &BTreeSet<String>,
+) -> Result<Vec<(String, String)>, ConsentError> {
+    const LOOKUP: &str = "SELECT subject_id, wrapped FROM subject_keys \
+        WHERE tenant = $1 AND subject_id IN (SELECT jsonb_array_elements_text($2::jsonb))";
+    if subjects.is_empty() {
+        return Ok(Vec::new());
     }
-    for chunk in rows.chunks(KEYS_PER_READ) {
-        subject_key::Entity::insert_many(chunk.to_vec())
-            .exec_without_returning(db)
-            .await
-            .map_err(db_error)?;
-    }
-    Ok(keys)
+    let wanted = serde_json::to_string(subjects)
+        .map_err(|err| ConsentError::Internal(format!("subject ids do not serialise: {err}")))?;
+    let statement =
+        Statement::from_sql_and_values(DbBackend::Postgres, LOOKUP, [tenant.as_str().into(), wanted.into()]);
+    db.query_all_raw(statement)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(|row| {
+            Ok((
+                row.try_get::<String>("", "subject_id").map_err(db_error)?,
+                row.try_get::<String>("", "wrapped").map_err(db_error)?,
+            ))
+        })
+        .collect()
 }
 
 /// Identity links stored before pseudonyms existed hold their values: once,

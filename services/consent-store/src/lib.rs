@@ -18,6 +18,7 @@ mod group_commit;
 mod head;
 mod holds;
 mod keys;
+mod new_keys;
 mod notify;
 mod read;
 mod replicas;
@@ -113,6 +114,10 @@ pub struct StoreOptions {
     /// The master key subject data keys are wrapped under; `None` keeps a
     /// generated one in the database (docs/evidence.md#erasure).
     pub master_key: Option<consent_vault::MasterKey>,
+    /// Whether each write computes its records' log leaf hashes, which the
+    /// log builder appends (the verifiable log on; docs/evidence.md). Off,
+    /// the log is built only when asked, from the records.
+    pub leaf_hashes: bool,
 }
 
 impl StoreOptions {
@@ -132,6 +137,7 @@ impl StoreOptions {
             statement_timeout: Duration::from_secs(10),
             expiry_interval: Duration::from_millis(250),
             master_key: None,
+            leaf_hashes: true,
         }
     }
 }
@@ -193,7 +199,7 @@ impl SqlStore {
         let cache = (options.cache_max_bytes > 0)
             .then(|| CheckCache::new(options.cache_max_bytes, !shared, max_staleness));
         let vitals = Vitals::default();
-        let vault = Arc::new(VaultCell::new(options.master_key.clone()));
+        let vault = Arc::new(VaultCell::new(options.master_key.clone(), options.leaf_hashes));
         let writer = GroupCommitter::start(
             db.clone(),
             Arc::clone(&vault),
@@ -291,7 +297,7 @@ impl SqlStore {
     }
 
     /// The vault that seals and opens the subjects' values.
-    pub(crate) async fn vault(&self) -> Result<&consent_vault::Vault, ConsentError> {
+    pub(crate) async fn vault(&self) -> Result<&keys::Sealing, ConsentError> {
         self.parts.vault.get(&self.parts.db).await
     }
 

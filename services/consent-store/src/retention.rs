@@ -15,13 +15,13 @@ use std::time::Duration;
 
 use consent_core::{ConsentError, RetainUntil, Revision, TenantId, Timestamp, WriteCommand, WriteOutcome};
 use consent_evidence::Commitments;
-use consent_vault::Vault;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Statement};
 use uuid::Uuid;
 
-use crate::convert::{Opening, Removed, from_row, keys_for_rows, row_key};
+use crate::convert::{Opening, Removed, commitment_salt, from_row, keys_for_rows, row_key};
 use crate::entity::{consent_record, tenant_head};
 use crate::error::db_error;
+use crate::keys::Sealing;
 use crate::{SqlStore, erase, evidence};
 
 /// Why a record's values went, as `removed` says.
@@ -101,7 +101,7 @@ async fn due<C: ConnectionTrait>(
 /// under the tenant's write lock, so only the candidates are checked again.
 pub(crate) async fn retain<C: ConnectionTrait>(
     db: &C,
-    vault: &Vault,
+    vault: &Sealing,
     tenant: &TenantId,
     cmd: &RetainUntil,
     first_revision: Revision,
@@ -131,7 +131,7 @@ pub(crate) async fn retain<C: ConnectionTrait>(
         let subject_id = Uuid::parse_str(&row.subject_id).unwrap_or_default();
         let key = row_key(&keys, &row);
         let stored = evidence::subject_salt(db, tenant, subject_id).await?;
-        let Some(salt) = evidence::commitment_salt(stored, key) else { continue };
+        let Some(salt) = commitment_salt(&row, stored, key) else { continue };
         let record = from_row(row.clone(), key, Opening::Strict)?;
         let kept = Removed {
             reason: RETENTION.to_owned(),

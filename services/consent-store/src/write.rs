@@ -11,7 +11,7 @@ use consent_core::{
     ConsentError, ConsentRecord, EventKind, Identity, RecordConsent, Revision, SubjectRef, TenantId,
     Timestamp, UpdateConsent, WriteCommand, WriteOutcome,
 };
-use consent_vault::{Vault, is_sealed};
+use consent_vault::is_sealed;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Statement,
 };
@@ -19,10 +19,11 @@ use uuid::Uuid;
 
 use crate::convert::{identities_from_json, identities_to_json, open_rows, to_row};
 use crate::dialect::Dialect;
-use crate::entity::{consent_record, consent_state, idempotency_key, identity};
+use crate::entity::{consent_record, consent_state, idempotency_key, identity, subject_key};
 use crate::error::db_error;
 use crate::head::advance_head;
-use crate::keys::{keys_for_writing, keys_of, vault_error};
+use crate::keys::{Keys, Sealing, key_rows_by_chunk, keys_of, new_key, unwrap_key, vault_error};
+use crate::new_keys::keys_for_writing;
 use crate::{bulk, read};
 
 /// What applying a write did.
@@ -51,7 +52,7 @@ pub(crate) fn revisions_needed(command: &WriteCommand) -> usize {
 /// writes (see [`apply_at`]).
 pub(crate) async fn apply<C: ConnectionTrait>(
     db: &C,
-    vault: &Vault,
+    vault: &Sealing,
     tenant: &TenantId,
     command: &WriteCommand,
     now: Timestamp,
@@ -66,7 +67,7 @@ pub(crate) async fn apply<C: ConnectionTrait>(
 /// already took from the tenant's head (holding its lock until commit).
 pub(crate) async fn apply_at<C: ConnectionTrait>(
     db: &C,
-    vault: &Vault,
+    vault: &Sealing,
     tenant: &TenantId,
     command: &WriteCommand,
     first_revision: Revision,
@@ -91,7 +92,7 @@ pub(crate) async fn apply_at<C: ConnectionTrait>(
 
 async fn replay<C: ConnectionTrait>(
     db: &C,
-    vault: &Vault,
+    vault: &Sealing,
     tenant: &TenantId,
     command: &WriteCommand,
 ) -> Result<Option<WriteOutcome>, ConsentError> {
@@ -137,7 +138,7 @@ async fn replay<C: ConnectionTrait>(
 
 async fn remember<C: ConnectionTrait>(
     db: &C,
-    vault: &Vault,
+    vault: &Sealing,
     tenant: &TenantId,
     command: &WriteCommand,
     outcome: &WriteOutcome,
@@ -176,7 +177,7 @@ async fn remember<C: ConnectionTrait>(
 
 async fn record<C: ConnectionTrait>(
     db: &C,
-    vault: &Vault,
+    vault: &Sealing,
     tenant: &TenantId,
     cmd: &RecordConsent,
     first_revision: Revision,
@@ -221,14 +222,14 @@ pub(crate) fn merged(outcomes: impl IntoIterator<Item = WriteOutcome>) -> Option
 /// the current-state changes (one statement on PostgreSQL, three on SQLite).
 pub(crate) async fn record_together<C: ConnectionTrait>(
     db: &C,
-    vault: &Vault,
+    vault: &Sealing,
     tenant: &TenantId,
     cmds: &[&RecordConsent],
     first_revision: Revision,
     now: Timestamp,
 ) -> Result<Vec<WriteOutcome>, ConsentError> {
     let named: Vec<&Identity> = cmds.iter().flat_map(|cmd| &cmd.identities).collect();
-    let mut linked = linked_subjects(db, vault, tenant, &named).await?;
+    let Linked { subjects: mut linked, wrapped } = linked_subjects(db, vault, tenant, &named).await?;
     let mut new_links = Vec::new();
     let mut records = Vec::new();
     let mut outcomes = Vec::with_capacity(cmds.len());
@@ -289,7 +290,26 @@ pub(crate) async fn record_together<C: ConnectionTrait>(
         records.extend(written.iter().cloned());
         outcomes.push(WriteOutcome { subject_id, records: written, revision, conflicting_identities });
     }
-    append(db, vault, tenant, &new_links, &records).await?;
+    // The keys of the subjects written: those linked already came with
+    // their links; the others (new subjects, and subjects written before
+    // values were sealed) get one, stored with the records.
+    let mut keys = Keys::new();
+    let mut new_keys = Vec::new();
+    for subject in records.iter().map(|record| record.subject_id) {
+        if keys.contains_key(&subject) {
+            continue;
+        }
+        let key = match wrapped.get(&subject) {
+            Some(wrapped) => unwrap_key(vault, tenant, subject, wrapped)?,
+            None => {
+                let (key, row) = new_key(vault, tenant, subject)?;
+                new_keys.push(row);
+                key
+            }
+        };
+        keys.insert(subject, key);
+    }
+    write_rows(db, vault, &keys, &new_keys, &new_links, &records).await?;
     Ok(outcomes)
 }
 
@@ -297,7 +317,7 @@ pub(crate) async fn record_together<C: ConnectionTrait>(
 /// same few statements as one request (see [`record_together`]).
 async fn record_all<C: ConnectionTrait>(
     db: &C,
-    vault: &Vault,
+    vault: &Sealing,
     tenant: &TenantId,
     cmds: &[RecordConsent],
     first_revision: Revision,
@@ -310,7 +330,7 @@ async fn record_all<C: ConnectionTrait>(
 
 async fn update<C: ConnectionTrait>(
     db: &C,
-    vault: &Vault,
+    vault: &Sealing,
     tenant: &TenantId,
     cmd: &UpdateConsent,
     revision: Revision,
@@ -356,7 +376,8 @@ async fn update<C: ConnectionTrait>(
         implied_by: None,
         gpc_conflict: false,
     };
-    append(db, vault, tenant, &[], std::slice::from_ref(&record)).await?;
+    let keys = keys_for_writing(db, vault, tenant, [subject_id]).await?;
+    write_rows(db, vault, &keys, &[], &[], std::slice::from_ref(&record)).await?;
     Ok(WriteOutcome { subject_id, records: vec![record], revision, conflicting_identities: Vec::new() })
 }
 
@@ -372,10 +393,10 @@ fn collected_at_or_now(collected_at: Option<Timestamp>, now: Timestamp) -> Times
 /// whole primary key (tenant, namespace, value) of each.
 async fn linked_subjects<C: ConnectionTrait>(
     db: &C,
-    vault: &Vault,
+    vault: &Sealing,
     tenant: &TenantId,
     identities: &[&Identity],
-) -> Result<HashMap<Identity, Uuid>, ConsentError> {
+) -> Result<Linked, ConsentError> {
     // Stored by pseudonym: looked up by it, and mapped back.
     let mut by_pseudonym: HashMap<(String, String), &Identity> = identities
         .iter()
@@ -388,24 +409,46 @@ async fn linked_subjects<C: ConnectionTrait>(
         by_pseudonym.keys().map(|(namespace, pseudonym)| Identity::new(namespace, pseudonym)).collect();
     let mut wanted: Vec<&Identity> = stored.iter().collect();
     wanted.sort_unstable();
-    let rows = if Dialect::of(db).rows_as_json() {
+    let postgres = Dialect::of(db).rows_as_json();
+    let rows = if postgres {
         linked_rows_postgres(db, tenant, &wanted).await?
     } else {
         linked_rows_by_namespace(db, tenant, &wanted).await?
     };
-    let mut linked = HashMap::with_capacity(rows.len());
-    for (namespace, value, subject_id) in rows {
+    let mut linked = Linked { subjects: HashMap::with_capacity(rows.len()), wrapped: HashMap::new() };
+    for (namespace, value, subject_id, wrapped) in rows {
         let subject_id = Uuid::parse_str(&subject_id)
             .map_err(|_| ConsentError::Internal(format!("identity row has a bad subject id {subject_id}")))?;
         if let Some(identity) = by_pseudonym.remove(&(namespace, value)) {
-            linked.insert(identity.clone(), subject_id);
+            linked.subjects.insert(identity.clone(), subject_id);
+        }
+        if let Some(wrapped) = wrapped {
+            linked.wrapped.insert(subject_id, wrapped);
+        }
+    }
+    if !postgres {
+        // PostgreSQL's lookup brought the keys along; here, one more read.
+        let subjects: std::collections::BTreeSet<String> =
+            linked.subjects.values().map(Uuid::to_string).collect();
+        for (subject_id, wrapped) in key_rows_by_chunk(db, tenant, &subjects).await? {
+            if let Ok(subject_id) = Uuid::parse_str(&subject_id) {
+                linked.wrapped.insert(subject_id, wrapped);
+            }
         }
     }
     Ok(linked)
 }
 
-/// (namespace, value, subject id) of the identities linked already.
-type LinkedRows = Vec<(String, String, String)>;
+/// The subjects already linked to identities, and the wrapped data keys of
+/// those that have one.
+struct Linked {
+    subjects: HashMap<Identity, Uuid>,
+    wrapped: HashMap<Uuid, String>,
+}
+
+/// (namespace, value, subject id, its wrapped key if PostgreSQL read it
+/// along) of the identities linked already.
+type LinkedRows = Vec<(String, String, String, Option<String>)>;
 
 /// One query per namespace (and per [`bulk::ROWS_PER_STATEMENT`] values),
 /// `namespace = ? AND value IN (…)`, which SQLite answers from the primary
@@ -431,7 +474,7 @@ async fn linked_rows_by_namespace<C: ConnectionTrait>(
                 .all(db)
                 .await
                 .map_err(db_error)?;
-            linked.extend(rows.into_iter().map(|row| (row.namespace, row.value, row.subject_id)));
+            linked.extend(rows.into_iter().map(|row| (row.namespace, row.value, row.subject_id, None)));
         }
     }
     Ok(linked)
@@ -449,10 +492,13 @@ async fn linked_rows_postgres<C: ConnectionTrait>(
     tenant: &TenantId,
     wanted: &[&Identity],
 ) -> Result<LinkedRows, ConsentError> {
-    const LOOKUP: &str = "SELECT linked.namespace, linked.value, linked.subject_id \
+    // The subject's wrapped key comes along (a primary-key probe each): a
+    // write needs it, and a statement of its own would cost a round trip.
+    const LOOKUP: &str = "SELECT linked.namespace, linked.value, linked.subject_id, k.wrapped \
         FROM jsonb_to_recordset($2::jsonb) AS wanted(namespace text, value text) \
         CROSS JOIN LATERAL (SELECT namespace, value, subject_id FROM identities \
-        WHERE tenant = $1 AND namespace = wanted.namespace AND value = wanted.value LIMIT 1) AS linked";
+        WHERE tenant = $1 AND namespace = wanted.namespace AND value = wanted.value LIMIT 1) AS linked \
+        LEFT JOIN subject_keys k ON k.tenant = $1 AND k.subject_id = linked.subject_id";
     let wanted = serde_json::to_string(wanted)
         .map_err(|err| ConsentError::Internal(format!("identities do not serialise: {err}")))?;
     let statement =
@@ -464,24 +510,26 @@ async fn linked_rows_postgres<C: ConnectionTrait>(
                 row.try_get::<String>("", "namespace").map_err(db_error)?,
                 row.try_get::<String>("", "value").map_err(db_error)?,
                 row.try_get::<String>("", "subject_id").map_err(db_error)?,
+                row.try_get::<Option<String>>("", "wrapped").map_err(db_error)?,
             ))
         })
         .collect()
 }
 
-/// Writes new identity links, appends `records` to the log and moves the
-/// current state of their keys (see [`state_changes`]).
-async fn append<C: ConnectionTrait>(
+/// Writes new data keys and identity links, appends `records` (their
+/// values sealed with `keys`) and moves the current state of their keys
+/// (see [`state_changes`]).
+async fn write_rows<C: ConnectionTrait>(
     db: &C,
-    vault: &Vault,
-    tenant: &TenantId,
+    vault: &Sealing,
+    keys: &Keys,
+    new_keys: &[subject_key::Model],
     links: &[identity::Model],
     records: &[ConsentRecord],
 ) -> Result<(), ConsentError> {
-    let keys = keys_for_writing(db, vault, tenant, records.iter().map(|record| record.subject_id)).await?;
     let rows: Vec<consent_record::Model> =
-        records.iter().map(|record| to_row(record, vault, &keys)).collect::<Result<_, _>>()?;
-    bulk::write(db, links, &rows, &state_changes(records)).await
+        records.iter().map(|record| to_row(record, vault, keys)).collect::<Result<_, _>>()?;
+    bulk::write(db, new_keys, links, &rows, &state_changes(records)).await
 }
 
 /// The current-state rows `records` leave behind: for each key, the latest

@@ -208,15 +208,17 @@ async fn start_on<S: ServingStore>(config: &Config, store: S) -> Result<RunningS
     let limits = &config.limits;
     let tls = config.tls.as_ref().map(TlsPem::read).transpose().map_err(ServerError::Tls)?;
     let port = grpc_port(config, tls.as_ref());
-    let checkpoints =
-        evidence.clone().checkpoint_every(Duration::from_millis(config.evidence.checkpoint_interval_ms));
-    let until_stopped = signalled(stopped.clone());
-    spawn_until_shutdown(&mut tasks, async move {
-        tokio::select! {
-            () = checkpoints => {}
-            () = until_stopped => {}
-        }
-    });
+    if config.evidence.log {
+        let checkpoints =
+            evidence.clone().checkpoint_every(Duration::from_millis(config.evidence.checkpoint_interval_ms));
+        let until_stopped = signalled(stopped.clone());
+        spawn_until_shutdown(&mut tasks, async move {
+            tokio::select! {
+                () = checkpoints => {}
+                () = until_stopped => {}
+            }
+        });
+    }
     let log_keys: Arc<dyn consent_evidence::LogKeys> = Arc::new(evidence.clone());
     let grpc = consentd_grpc::serve(
         grpc_listener,
@@ -300,7 +302,9 @@ fn evidence_log<S: ServingStore + 'static>(
              data keys are wrapped under one kept in the database (docs/evidence.md#erasure)"
         );
     }
-    store.spawn_log_builder(Duration::from_millis(settings.append_interval_ms));
+    if settings.log {
+        store.spawn_log_builder(Duration::from_millis(settings.append_interval_ms));
+    }
     store.spawn_retention(settings.retention.policy(), Duration::from_millis(settings.retention.interval_ms));
     Ok(consent_evidence::EvidenceLog::new(
         store.clone(),

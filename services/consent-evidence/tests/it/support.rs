@@ -68,7 +68,7 @@ impl Log {
             .map(|record| {
                 let leaf = Leaf::of(record, &SALT);
                 let leaf_hash = base64_hash(&leaf);
-                ExportedLeaf { leaf, leaf_hash }
+                ExportedLeaf { leaf, leaf_hash, record_hash: None }
             })
             .collect()
     }

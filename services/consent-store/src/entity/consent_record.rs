@@ -44,6 +44,9 @@ pub struct Model {
     /// Empty while the identifying values are here; else why they went and
     /// their commitments (`convert::Removed` as JSON).
     pub removed: String,
+    /// The record's log leaf hash, hex, computed by the write that stored
+    /// it (empty for records written before it was).
+    pub leaf_hash: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

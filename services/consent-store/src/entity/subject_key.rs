@@ -2,14 +2,15 @@
 
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "subject_keys")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub tenant: String,
     #[sea_orm(primary_key, auto_increment = false)]
     pub subject_id: String,
-    pub wrapped: Vec<u8>,
+    /// base64 of the wrapped key.
+    pub wrapped: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -204,18 +204,17 @@ async fn identifying_values_never_reach_the_database_files(store: TestStore) {
         // SQLite overwrites deleted rows (secure_delete): the destroyed key
         // is nowhere in the file. PostgreSQL leaves a deleted row's bytes
         // until the space is reused (docs/evidence.md#erasure).
-        let hex: Vec<String> = wrapped.iter().map(hex::encode).collect();
-        let raw: Vec<&[u8]> = wrapped.iter().map(Vec::as_slice).collect();
-        assert_absent_bytes(&files, &raw, &hex);
+        let raw: Vec<&[u8]> = wrapped.iter().map(String::as_bytes).collect();
+        assert_absent_bytes(&files, &raw, &wrapped);
     }
 }
 
-async fn wrapped_keys(db: &sea_orm::DatabaseConnection) -> Vec<Vec<u8>> {
+async fn wrapped_keys(db: &sea_orm::DatabaseConnection) -> Vec<String> {
     let rows = db
         .query_all_raw(Statement::from_string(db.get_database_backend(), "SELECT wrapped FROM subject_keys"))
         .await
         .unwrap();
-    rows.iter().map(|row| row.try_get::<Vec<u8>>("", "wrapped").unwrap()).collect()
+    rows.iter().map(|row| row.try_get::<String>("", "wrapped").unwrap()).collect()
 }
 
 /// The database's files, flushed: SQLite's file after a checkpoint that

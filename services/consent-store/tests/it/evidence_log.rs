@@ -132,6 +132,7 @@ async fn every_changed_column_names_its_record(store: TestStore) {
         ("gpc_conflict", flip("gpc_conflict")),
         ("revision", "revision + 1000".into()),
         ("removed", "'x'".into()),
+        ("leaf_hash", "'00'".into()),
         ("tenant", "'globex'".into()),
     ];
     assert!(changes.len() < 40);

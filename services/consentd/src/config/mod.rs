@@ -127,6 +127,11 @@ impl Default for GatewaySettings {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EvidenceSettings {
+    /// Whether the verifiable log is kept as records are written: each write
+    /// hashes its records and every replica appends them behind the commits.
+    /// Off, nothing of the log is done until an evidence call asks for it,
+    /// and then from the records, slowly.
+    pub log: bool,
     /// The log's name: the key's name and the checkpoints' origin prefix
     /// (`<name>/<tenant>`).
     pub name: String,
@@ -178,6 +183,7 @@ impl RetentionSettings {
 impl Default for EvidenceSettings {
     fn default() -> Self {
         Self {
+            log: true,
             name: "consentd".to_owned(),
             key_file: None,
             previous_public_keys: Vec::new(),
@@ -331,6 +337,7 @@ impl Config {
             args.read_databases.read_database_urls.clone()
         };
         store.master_key = args.key_secret.master_key(file.evidence.as_ref())?;
+        store.leaf_hashes = file.evidence.as_ref().is_none_or(|evidence| evidence.log);
         let (file_auth, jwt) = file.auth.map(FileAuth::into_parts).unwrap_or_default();
         let config = Self {
             store,

@@ -199,3 +199,15 @@ fn the_master_key_and_retention_come_from_the_file_and_the_flag_wins() {
     let printed = config.to_toml();
     assert!(printed.contains("master_key_file") && !printed.contains(&"11".repeat(32)), "{printed}");
 }
+
+#[test]
+fn the_log_off_turns_off_leaf_hashes_on_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("consentd.toml");
+    let args = ServeArgs { config: Some(path.clone()), ..ServeArgs::default() };
+    std::fs::write(&path, "").unwrap();
+    assert!(Config::load(&args).unwrap().store.leaf_hashes, "on by default");
+    std::fs::write(&path, "[evidence]\nlog = false\n").unwrap();
+    let config = Config::load(&args).unwrap();
+    assert!(!config.evidence.log && !config.store.leaf_hashes);
+}

@@ -282,3 +282,22 @@ async fn a_record_changed_in_the_database_is_named_by_verify() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("record 6 "), "{stderr}");
 }
+
+#[tokio::test]
+async fn with_the_log_off_a_receipt_is_built_when_asked() {
+    // `[evidence] log = false`: writes hash nothing and nothing is appended
+    // in the background; asking for evidence builds the log from the records.
+    let server = TestServer::start_with(|config| {
+        config.evidence.log = false;
+        config.store.leaf_hashes = false;
+    })
+    .await;
+    let ids = write(&server, 3).await;
+    let mut evidence = evidence_client(&server).await;
+    let receipt =
+        evidence.get_receipt(pb::GetReceiptRequest { record_id: ids[1].clone() }).await.unwrap().into_inner();
+    let checkpoint =
+        evidence.get_checkpoint(pb::GetCheckpointRequest { fresh: false }).await.unwrap().into_inner();
+    assert_eq!(checkpoint.tree_size, 3);
+    check_independently(&receipt.receipt, &checkpoint.public_keys[0]);
+}
