@@ -100,7 +100,7 @@ fuzz_target!(|data: &[u8]| {
     let service = &harness.service;
     harness.runtime.block_on(async {
         let call = async {
-            match selector % 8 {
+            match selector % 9 {
                 0 => {
                     let Ok(message) = pb::RecordConsentRequest::decode(bytes) else { return };
                     check("RecordConsent", service.record_consent(request(message)).await);
@@ -128,6 +128,14 @@ fuzz_target!(|data: &[u8]| {
                 6 => {
                     let Ok(message) = pb::GetConsentModeStateRequest::decode(bytes) else { return };
                     check("GetConsentModeState", service.get_consent_mode_state(request(message)).await);
+                }
+                7 => {
+                    let Ok(message) = pb::EraseSubjectRequest::decode(bytes) else { return };
+                    // An administrator's call: the anonymous caller may not erase.
+                    let mut request = request(message);
+                    let admin = Principal { scopes: vec![consentd_auth::Scope::Admin], ..Principal::anonymous() };
+                    request.extensions_mut().insert(admin);
+                    check("EraseSubject", service.erase_subject(request).await);
                 }
                 _ => {
                     let Ok(message) = pb::SubscribeRequest::decode(bytes) else { return };

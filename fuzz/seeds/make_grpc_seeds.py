@@ -85,11 +85,13 @@ SEEDS = {
     "get_id": (4, msg(field(1, SUBJECT_ID))),
     "get_current": (4, msg(field(2, msg(
         field(1, subject_identity("email", "a@example.com")), field(2, "marketing"))))),
-    "subscribe_now": (5, msg(field(2, identity("email", "a@example.com")), field(3, "marketing"))),
-    "subscribe_all": (5, msg(
+    "erase_identity": (7, msg(field(1, subject_identity("email", "a@example.com")))),
+    "erase_id": (7, msg(field(1, msg(field(1, SUBJECT_ID))))),
+    "subscribe_now": (8, msg(field(2, identity("email", "a@example.com")), field(3, "marketing"))),
+    "subscribe_all": (8, msg(
         field(1, SUBJECT_ID), field(3, "marketing"), field(4, "newsletter"), field(5, "web"),
         field(7, True))),
-    "subscribe_after": (5, msg(field(6, 1), field(8, "token"))),
+    "subscribe_after": (8, msg(field(6, 1), field(8, "token"))),
 }
 
 if __name__ == "__main__":
