@@ -191,27 +191,26 @@ pub(crate) fn commitment_salt(
 /// Whether the row holds identifying values stored plain (written before
 /// sealing).
 pub(crate) fn holds_plain_values(row: &consent_record::Model) -> bool {
-    let identities = !row.identities.is_empty() && row.identities != "[]" && !is_sealed(&row.identities);
-    identities
-        || [
-            &row.user_agent,
-            &row.ip,
-            &row.proxy_ip,
-            &row.uri,
-            &row.message,
-            &row.metadata_json,
-            &row.consent_id,
-        ]
-        .iter()
-        .any(|value| !value.is_empty() && !is_sealed(value))
+    identifying_columns(row).iter().any(|value| !value.is_empty() && *value != "[]" && !is_sealed(value))
+}
+
+/// The columns of a row that hold values that can identify a person.
+fn identifying_columns(row: &consent_record::Model) -> [&str; 8] {
+    [
+        &row.identities,
+        &row.user_agent,
+        &row.ip,
+        &row.proxy_ip,
+        &row.uri,
+        &row.message,
+        &row.metadata_json,
+        &row.consent_id,
+    ]
 }
 
 /// Whether any value of the row is sealed (it needs its subject's key).
 fn has_sealed(row: &consent_record::Model) -> bool {
-    [&row.identities, &row.user_agent, &row.ip, &row.proxy_ip, &row.uri, &row.message, &row.metadata_json]
-        .iter()
-        .chain([&&row.consent_id])
-        .any(|value| is_sealed(value))
+    identifying_columns(row).iter().any(|value| is_sealed(value))
 }
 
 /// The record of a row, its sealed values opened with `key`.

@@ -9,8 +9,8 @@
 //! before, stays the same; nothing left opens or links back to the values.
 
 use consent_core::{
-    ConsentError, ConsentRecord, Decision, EraseSubject, EventKind, Evidence, Revision, SubjectRef, TenantId,
-    Timestamp, WriteOutcome,
+    ConsentError, ConsentRecord, Decision, EraseSubject, EventKind, Evidence, Revision, TenantId, Timestamp,
+    WriteOutcome,
 };
 use consent_evidence::Commitments;
 use sea_orm::sea_query::Expr;
@@ -37,13 +37,9 @@ pub(crate) async fn erase<C: ConnectionTrait>(
     revision: Revision,
     now: Timestamp,
 ) -> Result<WriteOutcome, ConsentError> {
-    let not_found = || ConsentError::NotFound("no subject has this identity".to_owned());
-    let subject_id = match &cmd.subject {
-        SubjectRef::Id(id) => *id,
-        SubjectRef::Identity(identity) => {
-            read::subject_of(db, vault, tenant, identity).await?.ok_or_else(not_found)?
-        }
-    };
+    let subject_id = read::subject_named(db, vault, tenant, &cmd.subject)
+        .await?
+        .ok_or_else(|| ConsentError::NotFound("no subject has this identity".to_owned()))?;
     let subject = subject_id.to_string();
     if legal_hold::Entity::find_by_id((tenant.as_str().to_owned(), subject.clone()))
         .one(db)

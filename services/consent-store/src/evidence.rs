@@ -23,18 +23,17 @@ use consent_evidence::{
 use consent_vault::Vault;
 use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
 };
 use uuid::Uuid;
 
 use crate::convert::{
     Opening, Removed, commitment_salt, from_row, holds_plain_values, keys_for_rows, row_key,
 };
-use crate::dialect::Dialect;
 use crate::entity::{consent_record, log_checkpoint, log_head, subject_salt};
 use crate::error::db_error;
-use crate::tiles;
+use crate::{read, tiles};
 
 /// The most records one append of the builder takes; it appends again at
 /// once while a tenant's log is behind.
@@ -198,7 +197,7 @@ async fn encoded_leaf_hashes(
     salts_for(db, tenant, plain).await?;
     // The records, their keys and salts from one snapshot: an erasure
     // committing meanwhile is seen whole or not at all.
-    let txn = snapshot(db).await?;
+    let txn = read::snapshot(db).await?;
     let rows = consent_record::Entity::find()
         .filter(consent_record::Column::Tenant.eq(tenant.as_str()))
         .filter(consent_record::Column::Revision.gt(after))
@@ -208,19 +207,13 @@ async fn encoded_leaf_hashes(
         .await
         .map_err(db_error)?;
     let logged = logged_records(&txn, vault, tenant, rows, Opening::Strict).await;
-    txn.commit().await.map_err(db_error)?;
-    Ok(logged?
+    let logged = read::end(txn, logged).await?;
+    Ok(logged
         .into_iter()
         .zip(after + 1..)
         .take_while(|(logged, expected)| logged.record.revision == *expected)
         .map(|(logged, _)| logged.leaf().hash())
         .collect())
-}
-
-/// A read-only transaction whose statements all see one state.
-async fn snapshot(db: &DatabaseConnection) -> Result<DatabaseTransaction, ConsentError> {
-    let (isolation, access) = Dialect::of(db).snapshot_read();
-    db.begin_with_config(isolation, access).await.map_err(db_error)
 }
 
 /// Records as the log holds them: opened, with their salts, or with the
@@ -284,7 +277,7 @@ pub(crate) async fn logged_record(
     tenant: &TenantId,
     record_id: uuid::Uuid,
 ) -> Result<Option<LoggedRecord>, ConsentError> {
-    let txn = snapshot(db).await?;
+    let txn = read::snapshot(db).await?;
     let logged = async {
         let row = consent_record::Entity::find_by_id(record_id.to_string())
             .filter(consent_record::Column::Tenant.eq(tenant.as_str()))
@@ -295,8 +288,7 @@ pub(crate) async fn logged_record(
         Ok::<_, ConsentError>(logged_records(&txn, vault, tenant, rows, Opening::Strict).await?.pop())
     }
     .await;
-    txn.commit().await.map_err(db_error)?;
-    logged
+    read::end(txn, logged).await
 }
 
 /// Moves the tenant's log head from `from` to `to`, as the transaction's
@@ -376,7 +368,7 @@ pub(crate) async fn salts_for<C: ConnectionTrait>(
     Ok(salts)
 }
 
-async fn read_salts<C: ConnectionTrait>(
+pub(crate) async fn read_salts<C: ConnectionTrait>(
     db: &C,
     tenant: &TenantId,
     subjects: &BTreeSet<String>,
@@ -407,7 +399,7 @@ pub(crate) async fn export(
     tenant: &TenantId,
 ) -> Result<Vec<ExportedLeaf>, ConsentError> {
     use base64::Engine as _;
-    let txn = snapshot(db).await?;
+    let txn = read::snapshot(db).await?;
     let logged = async {
         let size = size(&txn, tenant).await?;
         let rows = consent_record::Entity::find()
@@ -425,8 +417,7 @@ pub(crate) async fn export(
         Ok::<_, ConsentError>((logged, stored, kept))
     }
     .await;
-    txn.commit().await.map_err(db_error)?;
-    let (logged, stored, kept) = logged?;
+    let (logged, stored, kept) = read::end(txn, logged).await?;
     let base64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
     Ok(logged
         .iter()

@@ -26,18 +26,6 @@ pub struct LegalHold {
 }
 
 impl SqlStore {
-    /// The subject `subject` names; `NotFound` for an identity no subject has.
-    async fn held_subject(&self, tenant: &TenantId, subject: &SubjectRef) -> Result<Uuid, ConsentError> {
-        match subject {
-            SubjectRef::Id(id) => Ok(*id),
-            SubjectRef::Identity(identity) => {
-                read::subject_of(self.connection(), self.vault().await?, tenant, identity)
-                    .await?
-                    .ok_or_else(|| ConsentError::NotFound("no subject has this identity".to_owned()))
-            }
-        }
-    }
-
     /// Places a hold on a subject that has records (again: keeps the first
     /// hold's reason); the subject's id. Under the tenant's write lock, as
     /// erasures are: an erasure either sees the hold or is done before it.
@@ -57,12 +45,7 @@ impl SqlStore {
             .await
             .map_err(db_error)?;
         }
-        let subject_id = match subject {
-            SubjectRef::Id(id) => *id,
-            SubjectRef::Identity(identity) => read::subject_of(&txn, self.vault().await?, tenant, identity)
-                .await?
-                .ok_or_else(|| ConsentError::NotFound("no subject has this identity".to_owned()))?,
-        };
+        let subject_id = held_subject(&txn, self.vault().await?, tenant, subject).await?;
         let has_records = consent_record::Entity::find()
             .filter(consent_record::Column::Tenant.eq(tenant.as_str()))
             .filter(consent_record::Column::SubjectId.eq(subject_id.to_string()))
@@ -99,7 +82,7 @@ impl SqlStore {
         tenant: &TenantId,
         subject: &SubjectRef,
     ) -> Result<bool, ConsentError> {
-        let subject_id = self.held_subject(tenant, subject).await?;
+        let subject_id = held_subject(self.connection(), self.vault().await?, tenant, subject).await?;
         let deleted = legal_hold::Entity::delete_by_id((tenant.as_str().to_owned(), subject_id.to_string()))
             .exec(self.connection())
             .await
@@ -127,4 +110,16 @@ impl SqlStore {
             })
             .collect()
     }
+}
+
+/// The subject `subject` names; `NotFound` for an identity no subject has.
+async fn held_subject<C: ConnectionTrait>(
+    db: &C,
+    vault: &consent_vault::Vault,
+    tenant: &TenantId,
+    subject: &SubjectRef,
+) -> Result<Uuid, ConsentError> {
+    read::subject_named(db, vault, tenant, subject)
+        .await?
+        .ok_or_else(|| ConsentError::NotFound("no subject has this identity".to_owned()))
 }

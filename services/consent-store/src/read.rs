@@ -3,12 +3,15 @@
 
 use consent_core::{
     ChangeFilter, ConsentError, ConsentRecord, Decision, EventKind, FirstCollected, Identity, Listed,
-    RecordFilter, Revision, TenantId, Timestamp,
+    RecordFilter, Revision, SubjectRef, TenantId, Timestamp,
 };
 use std::collections::HashMap;
 
 use consent_vault::Vault;
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+};
 use uuid::Uuid;
 
 use crate::cache::CurrentRecord;
@@ -31,6 +34,35 @@ pub(crate) async fn subject_of<C: ConnectionTrait>(
     Uuid::parse_str(&row.subject_id)
         .map(Some)
         .map_err(|_| ConsentError::Internal(format!("identity row has a bad subject id {}", row.subject_id)))
+}
+
+/// The subject `subject` names, if there is one.
+pub(crate) async fn subject_named<C: ConnectionTrait>(
+    db: &C,
+    vault: &Vault,
+    tenant: &TenantId,
+    subject: &SubjectRef,
+) -> Result<Option<Uuid>, ConsentError> {
+    match subject {
+        SubjectRef::Id(id) => Ok(Some(*id)),
+        SubjectRef::Identity(identity) => subject_of(db, vault, tenant, identity).await,
+    }
+}
+
+/// A read-only transaction whose statements all see one state.
+pub(crate) async fn snapshot(db: &DatabaseConnection) -> Result<DatabaseTransaction, ConsentError> {
+    let (isolation, access) = crate::dialect::Dialect::of(db).snapshot_read();
+    db.begin_with_config(isolation, access).await.map_err(db_error)
+}
+
+/// Ends a read transaction, keeping what was read (or its error).
+pub(crate) async fn end<T>(
+    txn: DatabaseTransaction,
+    read: Result<T, ConsentError>,
+) -> Result<T, ConsentError> {
+    let read = read?;
+    txn.commit().await.map_err(db_error)?;
+    Ok(read)
 }
 
 pub(crate) async fn head_revision<C: ConnectionTrait>(

@@ -126,12 +126,13 @@ pub(crate) async fn retain<C: ConnectionTrait>(
         .await
         .map_err(db_error)?;
     let keys = keys_for_rows(db, vault, &rows).await?;
+    let subjects = rows.iter().map(|row| row.subject_id.clone()).collect();
+    let salts = evidence::read_salts(db, tenant, &subjects).await?;
     let mut removed = 0;
     for row in rows {
         let subject_id = Uuid::parse_str(&row.subject_id).unwrap_or_default();
         let key = row_key(&keys, &row);
-        let stored = evidence::subject_salt(db, tenant, subject_id).await?;
-        let Some(salt) = commitment_salt(&row, stored, key) else { continue };
+        let Some(salt) = commitment_salt(&row, salts.get(&row.subject_id).copied(), key) else { continue };
         let record = from_row(row.clone(), key, Opening::Strict)?;
         let kept = Removed {
             reason: RETENTION.to_owned(),

@@ -9,14 +9,10 @@ use consent_core::{
 };
 use consent_vault::Vault;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, SimpleExpr};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter,
-    QueryOrder, TransactionTrait,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 use crate::convert::open_row;
-use crate::dialect::Dialect;
 use crate::entity::{consent_record, consent_state};
 use crate::error::db_error;
 use crate::read;
@@ -136,9 +132,9 @@ pub(crate) async fn check_many_at_once(
     if pairs.len() < 2 {
         return check_many(db, vault, tenant, subject, pairs, at).await;
     }
-    let txn = snapshot(db).await?;
+    let txn = read::snapshot(db).await?;
     let checks = check_many(&txn, vault, tenant, subject, pairs, at).await;
-    end(txn, checks).await
+    read::end(txn, checks).await
 }
 
 /// [`deciding_records`] of several pairs in one snapshot of `db`, as
@@ -153,22 +149,9 @@ pub(crate) async fn deciding_records_at_once(
     if pairs.len() < 2 {
         return deciding_records(db, vault, tenant, subject_id, pairs, None).await;
     }
-    let txn = snapshot(db).await?;
+    let txn = read::snapshot(db).await?;
     let records = deciding_records(&txn, vault, tenant, subject_id, pairs, None).await;
-    end(txn, records).await
-}
-
-/// A read-only transaction whose statements all see one state.
-async fn snapshot(db: &DatabaseConnection) -> Result<DatabaseTransaction, ConsentError> {
-    let (isolation, access) = Dialect::of(db).snapshot_read();
-    db.begin_with_config(isolation, access).await.map_err(db_error)
-}
-
-/// Ends a read transaction, keeping what was read (or its error).
-async fn end<T>(txn: DatabaseTransaction, read: Result<T, ConsentError>) -> Result<T, ConsentError> {
-    let read = read?;
-    txn.commit().await.map_err(db_error)?;
-    Ok(read)
+    read::end(txn, records).await
 }
 
 /// The checks of `pairs` for the subject `subject` names, with the head
@@ -182,7 +165,7 @@ pub(crate) async fn check_many<C: ConnectionTrait>(
     at: Option<Timestamp>,
 ) -> Result<CurrentChecks, ConsentError> {
     let revision = read::head_revision(db, tenant).await?;
-    let records = match subject_named(db, vault, tenant, subject).await? {
+    let records = match read::subject_named(db, vault, tenant, subject).await? {
         Some(subject_id) => deciding_records(db, vault, tenant, subject_id, pairs, at).await?,
         None => vec![None; pairs.len()],
     };
@@ -221,7 +204,7 @@ pub(crate) async fn check_target<C: ConnectionTrait>(
     include_any_target: bool,
 ) -> Result<TargetCheck, ConsentError> {
     let revision = read::head_revision(db, tenant).await?;
-    let subject_id = subject_named(db, vault, tenant, subject).await?;
+    let subject_id = read::subject_named(db, vault, tenant, subject).await?;
     let deciding = match subject_id {
         Some(subject_id) => {
             target_decision(db, vault, tenant, subject_id, target, include_any_target).await?
@@ -229,17 +212,4 @@ pub(crate) async fn check_target<C: ConnectionTrait>(
         None => None,
     };
     Ok(TargetCheck { revision, deciding })
-}
-
-/// The subject `subject` names, if there is one.
-async fn subject_named<C: ConnectionTrait>(
-    db: &C,
-    vault: &Vault,
-    tenant: &TenantId,
-    subject: &SubjectRef,
-) -> Result<Option<Uuid>, ConsentError> {
-    match subject {
-        SubjectRef::Id(id) => Ok(Some(*id)),
-        SubjectRef::Identity(identity) => read::subject_of(db, vault, tenant, identity).await,
-    }
 }

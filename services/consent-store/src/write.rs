@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use consent_core::subject::subject_id_for;
 use consent_core::{
-    ConsentError, ConsentRecord, EventKind, Identity, RecordConsent, Revision, SubjectRef, TenantId,
-    Timestamp, UpdateConsent, WriteCommand, WriteOutcome,
+    ConsentError, ConsentRecord, EventKind, Identity, RecordConsent, Revision, TenantId, Timestamp,
+    UpdateConsent, WriteCommand, WriteOutcome,
 };
 use consent_vault::is_sealed;
 use sea_orm::{
@@ -338,12 +338,7 @@ async fn update<C: ConnectionTrait>(
 ) -> Result<WriteOutcome, ConsentError> {
     let not_found =
         || ConsentError::NotFound("no consent exists for this subject, purpose and target".to_owned());
-    let subject_id = match &cmd.subject {
-        SubjectRef::Id(id) => *id,
-        SubjectRef::Identity(identity) => {
-            read::subject_of(db, vault, tenant, identity).await?.ok_or_else(not_found)?
-        }
-    };
+    let subject_id = read::subject_named(db, vault, tenant, &cmd.subject).await?.ok_or_else(not_found)?;
     let current = read::current_record(db, vault, tenant, subject_id, &cmd.purpose, &cmd.target)
         .await?
         .ok_or_else(not_found)?;
