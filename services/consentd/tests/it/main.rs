@@ -34,6 +34,7 @@ mod parity;
 mod process;
 mod publishable_keys;
 mod python;
+mod python_example;
 mod query;
 mod read_standbys;
 mod record;

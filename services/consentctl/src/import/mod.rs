@@ -1,0 +1,316 @@
+//! `import`: JSONL or CSV rows into RecordConsent calls.
+//!
+//! A reader thread parses the file and groups rows into requests
+//! ([`groups`]); each request goes to one of `--concurrency` lanes chosen
+//! by its subject, so one person's rows are written in file order while
+//! different people's are written at once (and the server commits them in
+//! shared batches). A request the server has seen before (the same content,
+//! so the same idempotency key) returns its first result, whose revision
+//! is at or below the tenant's head when the import began: such rows are
+//! counted as skipped. Memory stays bounded by the lanes' queues.
+
+mod groups;
+mod rows;
+
+use std::io::BufReader;
+use std::path::PathBuf;
+
+use clap::Args;
+use consent_client::Client;
+use tokio::sync::mpsc;
+use tonic::Code;
+
+use crate::export::FileFormat;
+use crate::format::RecordRow;
+use crate::output::Format;
+use crate::progress::Progress;
+use crate::{Failure, Outcome};
+use groups::Group;
+use rows::{Mapping, NotImported, Row};
+
+#[derive(Debug, Args)]
+pub(crate) struct ImportArgs {
+    /// The file to import
+    file: PathBuf,
+    /// jsonl or csv [default: csv for a .csv file, else jsonl]
+    #[arg(long, value_enum)]
+    format: Option<FileFormat>,
+    /// For another platform's CSV: where a column goes, COLUMN=FIELD, with
+    /// FIELD one of identity.<namespace>, purpose, target, decision,
+    /// collected_at, expires_at, source, evidence.<field> (repeatable;
+    /// other columns are ignored)
+    #[arg(long = "map", value_parser = rows::parse_map)]
+    map: Vec<(String, String)>,
+    /// With --map: the purpose of rows without a purpose column
+    #[arg(long, default_value = "")]
+    purpose: String,
+    /// With --map: the source of rows without a source column
+    #[arg(long, default_value = "import")]
+    source: String,
+    /// Requests in flight at once
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+}
+
+/// What became of rows.
+#[derive(Debug)]
+enum Report {
+    Written(u64),
+    Skipped(u64, &'static str),
+    Refused {
+        line: u64,
+        field: String,
+        message: String,
+    },
+    /// The reader got this far into the file (bytes).
+    Read(u64),
+    /// The import cannot go on.
+    Fatal(Failure),
+}
+
+#[derive(Debug, Default, serde::Serialize)]
+struct Summary {
+    written: u64,
+    skipped: u64,
+    refused: u64,
+    #[serde(skip)]
+    reasons: std::collections::BTreeMap<&'static str, u64>,
+}
+
+impl Summary {
+    fn rows(&self) -> u64 {
+        self.written + self.skipped + self.refused
+    }
+
+    fn line(&self) -> String {
+        format!("{} written, {} skipped, {} refused", self.written, self.skipped, self.refused)
+    }
+}
+
+pub(crate) async fn run(client: &Client, args: ImportArgs, output: Format) -> Result<Outcome, Failure> {
+    let file = std::fs::File::open(&args.file)
+        .map_err(|err| Failure::usage(format!("cannot open {}: {err}", args.file.display())))?;
+    let size = file.metadata()?.len();
+    let format = args.format.unwrap_or_else(|| FileFormat::of(&args.file));
+    let mapping =
+        Mapping { columns: args.map.into_iter().collect(), purpose: args.purpose, source: args.source };
+    if !mapping.columns.is_empty() && format != FileFormat::Csv {
+        return Err(Failure::usage("--map applies to CSV files".to_owned()));
+    }
+    // Written before the import began: what a replayed request returns.
+    let head = client.head_revision().await?;
+    let (reports, mut received) = mpsc::channel(1024);
+    let lanes: Vec<_> =
+        (0..args.concurrency.max(1)).map(|_| lane(client.clone(), head, reports.clone())).collect();
+    let reader = std::thread::spawn(move || read(file, format, &mapping, &lanes, &reports));
+
+    let progress = Progress::new(size, 0, 0);
+    let mut summary = Summary::default();
+    while let Some(report) = received.recv().await {
+        match report {
+            Report::Written(rows) => summary.written += rows,
+            Report::Skipped(rows, reason) => {
+                summary.skipped += rows;
+                *summary.reasons.entry(reason).or_default() += rows;
+            }
+            Report::Refused { line, field, message } => {
+                summary.refused += 1;
+                progress.println(format!("line {line}: {field}: {message}"));
+            }
+            Report::Read(bytes) => progress.update(bytes, summary.rows(), &summary.line()),
+            Report::Fatal(failure) => return Err(failure),
+        }
+    }
+    reader.join().map_err(|_| Failure::usage("the file reader stopped".to_owned()))??;
+    progress.finish(summary.rows(), &summary.line());
+    for (reason, rows) in &summary.reasons {
+        eprintln!("consentctl: skipped {rows}: {reason}");
+    }
+    match output {
+        Format::Json => println!("{}", serde_json::to_string(&summary).unwrap_or_default()),
+        Format::Table | Format::Csv => println!("{}", summary.line()),
+    }
+    Ok(if summary.refused == 0 { Outcome::Done } else { Outcome::Negative })
+}
+
+/// Reads the file, grouping rows and handing each group to its lane.
+fn read(
+    file: std::fs::File,
+    format: FileFormat,
+    mapping: &Mapping,
+    lanes: &[mpsc::Sender<Group>],
+    reports: &mpsc::Sender<Report>,
+) -> Result<(), Failure> {
+    let mut group = Group::default();
+    let dispatch = |group: Group| {
+        let lane = lane_of(&group.subject_key(), lanes.len());
+        // A closed lane ended on a fatal error, which is already reported.
+        let _ = lanes[lane].blocking_send(group);
+    };
+    let mut reported = 0_u64;
+    let mut take = |offset: u64, row: Result<Row, NotImported>| {
+        match row {
+            Ok(row) => {
+                if !group.takes(&row) {
+                    dispatch(std::mem::take(&mut group));
+                }
+                group.rows.push(row);
+            }
+            Err(NotImported::Skipped(reason)) => {
+                let _ = reports.blocking_send(Report::Skipped(1, reason));
+            }
+            Err(NotImported::Refused { line, field, message }) => {
+                let _ = reports.blocking_send(Report::Refused { line, field, message });
+            }
+        }
+        // The bar moves every 64 KiB, not every row.
+        if offset >= reported + 64 * 1024 {
+            reported = offset;
+            let _ = reports.blocking_send(Report::Read(offset));
+        }
+    };
+    match format {
+        FileFormat::Jsonl => {
+            for (offset, row) in rows::jsonl_rows(BufReader::new(file)) {
+                take(offset, row);
+            }
+        }
+        FileFormat::Csv => {
+            let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(file);
+            let header = reader
+                .headers()
+                .map_err(|err| Failure::usage(format!("cannot read the header: {err}")))?
+                .clone();
+            let ours = mapping.columns.is_empty();
+            if ours && !(header.iter().any(|c| c == "identities") && header.iter().any(|c| c == "decision")) {
+                return Err(Failure::usage(
+                    "the CSV has no identities and decision columns: map another platform's columns with --map"
+                        .to_owned(),
+                ));
+            }
+            let mut cells = csv::StringRecord::new();
+            loop {
+                // The line the next record starts on (the header is line 1).
+                let line = reader.position().line();
+                match reader.read_record(&mut cells) {
+                    Ok(false) => break,
+                    Ok(true) => {
+                        let row = if ours {
+                            RecordRow::from_csv(&header, &cells)
+                                .map_err(|(field, message)| NotImported::Refused { line, field, message })
+                                .and_then(|record| rows::from_record(line, record))
+                        } else {
+                            rows::from_mapped(line, mapping, &header, &cells)
+                        };
+                        take(reader.position().byte(), row);
+                    }
+                    Err(err) => take(
+                        reader.position().byte(),
+                        Err(NotImported::Refused { line, field: String::new(), message: err.to_string() }),
+                    ),
+                }
+            }
+        }
+    }
+    if !group.rows.is_empty() {
+        dispatch(group);
+    }
+    Ok(())
+}
+
+/// The lane for a subject key: a stable hash, so one person's rows share
+/// one lane.
+fn lane_of(key: &str, lanes: usize) -> usize {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    key.hash(&mut hasher);
+    (hasher.finish() % lanes as u64) as usize
+}
+
+/// A lane: writes its groups one after another.
+fn lane(client: Client, head: i64, reports: mpsc::Sender<Report>) -> mpsc::Sender<Group> {
+    let (groups, mut received) = mpsc::channel::<Group>(64);
+    tokio::spawn(async move {
+        while let Some(group) = received.recv().await {
+            if let Err(failure) = write(&client, head, group, &reports).await {
+                let _ = reports.send(Report::Fatal(failure)).await;
+                return;
+            }
+        }
+    });
+    groups
+}
+
+/// Writes one group; a refused group is tried row by row to name the row.
+async fn write(
+    client: &Client,
+    head: i64,
+    group: Group,
+    reports: &mpsc::Sender<Report>,
+) -> Result<(), Failure> {
+    let rows = group.rows.len() as u64;
+    let written = match group.update() {
+        Some(update) => {
+            let key = update.idempotency_key.clone();
+            match client.update(update).await {
+                Ok(response) => Ok(response.revision),
+                // Nothing to update (a current-state export): the row is
+                // recorded instead, under the update's key, so that a rerun's
+                // update finds the key taken by this record and records
+                // (that is, replays) too.
+                Err(status) if status.code() == Code::NotFound || key_taken(&status) => {
+                    let mut record = group.request();
+                    record.idempotency_key = key;
+                    client.record(record).await.map(|response| response.revision)
+                }
+                Err(status) => Err(status),
+            }
+        }
+        None => client.record(group.request()).await.map(|response| response.revision),
+    };
+    let report = match written {
+        Ok(revision) if revision <= head => Report::Skipped(rows, "already imported"),
+        Ok(_) => Report::Written(rows),
+        Err(status) if refusal(status.code()) && rows > 1 => {
+            for single in group.split() {
+                Box::pin(write(client, head, single, reports)).await?;
+            }
+            return Ok(());
+        }
+        Err(status) if refusal(status.code()) => {
+            let line = group.rows[0].line;
+            let (field, message) = first_violation(&status);
+            Report::Refused { line, field, message }
+        }
+        Err(status) => return Err(status.into()),
+    };
+    let _ = reports.send(report).await;
+    Ok(())
+}
+
+/// The server refused the idempotency key as used by another request.
+fn key_taken(status: &tonic::Status) -> bool {
+    status.code() == Code::InvalidArgument && first_violation(status).0 == "idempotency_key"
+}
+
+/// A code that refuses the row, not the import.
+fn refusal(code: Code) -> bool {
+    matches!(code, Code::InvalidArgument | Code::FailedPrecondition | Code::OutOfRange | Code::AlreadyExists)
+}
+
+/// The field a refusal names (without the request's `decisions[i].`
+/// prefix: a row is one decision), and its description.
+fn first_violation(status: &tonic::Status) -> (String, String) {
+    use tonic_types::StatusExt as _;
+    let violation = status.get_details_bad_request().and_then(|bad| bad.field_violations.into_iter().next());
+    match violation {
+        Some(violation) => {
+            let field = match violation.field.split_once("].") {
+                Some((prefix, rest)) if prefix.starts_with("decisions[") => rest.to_owned(),
+                _ => violation.field,
+            };
+            (field, violation.description)
+        }
+        None => (String::new(), status.message().to_owned()),
+    }
+}
