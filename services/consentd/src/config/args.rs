@@ -6,7 +6,6 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::file::{FileConfig, read_file};
 use super::urls::{validate_database_url, validate_key_secret};
 use super::{AuthMode, ConfigError};
 use consent_store::StoreOptions;
@@ -107,10 +106,7 @@ impl AdminArgs {
     /// The store's options and the key secret: flags and environment, then the
     /// file, then the defaults.
     pub fn resolve(&self) -> Result<(StoreOptions, Option<String>), ConfigError> {
-        let file = match &self.config {
-            Some(path) => read_file(path)?,
-            None => FileConfig::default(),
-        };
+        let file = super::layers::file_and_environment(self.config.as_deref())?;
         let url = self
             .database
             .database_url

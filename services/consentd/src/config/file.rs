@@ -3,7 +3,7 @@
 //! TOML.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -438,11 +438,4 @@ pub(super) fn feed_settings(file: &FileSubscribeConfig) -> FeedSettings {
 
 pub(super) fn millis(duration: Duration) -> usize {
     usize::try_from(duration.as_millis()).unwrap_or(usize::MAX)
-}
-
-pub(super) fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
-    toml::from_str(&text)
-        .map_err(|err| ConfigError::Parse { path: path.to_owned(), message: err.to_string() })
 }

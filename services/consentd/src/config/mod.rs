@@ -1,5 +1,6 @@
 //! Configuration, layered once at start: defaults, then the TOML file, then
-//! environment (`CONSENTD_*`), then flags; validated; logged with secrets
+//! environment (`CONSENTD_<TABLE>__<KEY>` for every key, `layers.rs`), then
+//! flags (each with its own variable); validated; logged with secrets
 //! redacted. The flags are in `args.rs`, the file's shape and its
 //! conversions in `file.rs`, database URLs and secrets in `urls.rs`.
 
@@ -20,13 +21,13 @@ use consentd_webhooks::WebhookSettings;
 
 mod args;
 mod file;
+mod layers;
 mod urls;
 
 pub use args::{AdminArgs, DEFAULT_DATABASE_URL, DatabaseArgs, KeySecretArgs, ReadDatabaseArgs, ServeArgs};
 use args::{DEFAULT_GRPC_LISTEN, DEFAULT_HTTP_LISTEN, DEFAULT_SHUTDOWN_GRACE_MS, parse_default};
 use file::{
-    FileAuth, FileConfig, FileTlsConfig, feed_settings, gateway_settings, millis, read_file, server_limits,
-    webhook_settings,
+    FileAuth, FileTlsConfig, feed_settings, gateway_settings, millis, server_limits, webhook_settings,
 };
 pub use urls::{redact_url, validate_database_url};
 use urls::{validate_key_secret, validate_read_database_url};
@@ -276,6 +277,14 @@ pub enum ConfigError {
         /// What is wrong.
         message: String,
     },
+    /// A `CONSENTD_<TABLE>__<KEY>` variable does not fit its setting.
+    #[error("invalid environment variable {variable}: {message}")]
+    Environment {
+        /// The variable.
+        variable: String,
+        /// What is wrong.
+        message: String,
+    },
     /// A setting has an unusable value.
     #[error("invalid setting {setting}: {message}")]
     Invalid {
@@ -290,10 +299,7 @@ impl Config {
     /// Layers flags and environment (already merged by clap) over the file
     /// over the defaults, then validates.
     pub fn load(args: &ServeArgs) -> Result<Self, ConfigError> {
-        let file = match &args.config {
-            Some(path) => read_file(path)?,
-            None => FileConfig::default(),
-        };
+        let file = layers::file_and_environment(args.config.as_deref())?;
         let database_url = args
             .database
             .database_url

@@ -108,3 +108,67 @@ fn invalid_settings_are_refused_at_start_naming_the_setting() {
         assert!(String::from_utf8_lossy(&output.stderr).contains(setting), "{output:?}");
     }
 }
+
+/// Every key of every table has a variable, `CONSENTD_<TABLE>__<KEY>`
+/// (tables nest with `__`), over the file and under the flags.
+#[test]
+fn every_table_takes_its_keys_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("consentd.toml"), "[limits]\nrate_per_key = 100\nburst_per_key = 300\n")
+        .unwrap();
+    let env = [
+        ("CONSENTD_STORE__MAX_CONNECTIONS", "7"),
+        ("CONSENTD_LIMITS__RATE_PER_KEY", "500"),
+        ("CONSENTD_SUBSCRIBE__MAX_STREAMS", "33"),
+        ("CONSENTD_GATEWAY__CORS_ORIGINS", "[\"https://shop.example\"]"),
+        ("CONSENTD_WEBHOOKS__MAX_ATTEMPTS", "4"),
+        ("CONSENTD_EVIDENCE__CHECKPOINT_INTERVAL_MS", "12345"),
+        ("CONSENTD_EVIDENCE__RETENTION__DAYS", "30"),
+        ("CONSENTD_AUTH__MODE", "disabled"),
+        ("CONSENTD_SIGNALS__TCF_VENDORS", "[755, 42]"),
+        ("CONSENTD_TLS__CERT_FILE", "/etc/consentd/tls.crt"),
+        ("CONSENTD_TLS__KEY_FILE", "/etc/consentd/tls.key"),
+    ];
+    let printed = print(dir.path(), &env, &[]);
+    for (key, expected) in [
+        ("max_connections", "7"),
+        ("rate_per_key", "500"),
+        // The file's other key in the same table stays.
+        ("burst_per_key", "300"),
+        ("max_streams", "33"),
+        ("cors_origins", "[\"https://shop.example\"]"),
+        ("max_attempts", "4"),
+        ("checkpoint_interval_ms", "12345"),
+        ("days", "30"),
+        ("mode", "\"disabled\""),
+        ("tcf_vendors", "[755, 42]"),
+        ("cert_file", "\"/etc/consentd/tls.crt\""),
+    ] {
+        assert_eq!(value(&printed, key), expected, "{key} in\n{printed}");
+    }
+    // The flag's own variable and the flag still win over `[auth] mode`.
+    let printed =
+        print(dir.path(), &[("CONSENTD_AUTH__MODE", "disabled"), ("CONSENTD_AUTH", "required")], &[]);
+    assert_eq!(value(&printed, "mode"), "\"required\"");
+}
+
+#[test]
+fn a_variable_that_does_not_fit_is_refused_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("consentd.toml"), "").unwrap();
+    for (variable, value, named) in [
+        ("CONSENTD_LIMITS__RATE_PER_KEY", "lots", "CONSENTD_LIMITS__RATE_PER_KEY"),
+        ("CONSENTD_LIMITS__RATE_PER_KY", "5", "rate_per_ky"),
+        ("CONSENTD_LIMITS__MAX_ERROR_RESETS", "0", "limits.max_error_resets"),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_consentd"))
+            .args(["config", "print", "--config", "consentd.toml"])
+            .env(variable, value)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{variable}: {stderr}");
+        assert!(stderr.contains(named), "{variable}: {stderr}");
+    }
+}
