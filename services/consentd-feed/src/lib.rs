@@ -28,6 +28,7 @@ use crate::tail::{Follower, Page, Reading, Tails};
 use consentd_auth::{Authenticator, Principal};
 
 mod budget;
+mod delay;
 pub mod tail;
 
 use budget::{Budget, ByteBudget, Charge};
@@ -240,6 +241,7 @@ impl<S: ConsentStore + Clone> Feeds<S> {
             shutdown: self.shutdown.clone(),
             follower,
             key: principal.key_id.is_some().then_some(principal).zip(self.authenticator.clone()),
+            live: false,
             budget: Budget {
                 own: ByteBudget::new(self.settings.buffer_bytes),
                 shared: self.buffered.clone(),
@@ -305,6 +307,10 @@ struct Producer<S> {
     /// The stream's caller (its key, or its token's expiry) and who checks
     /// it still may; `None` without authentication.
     key: Option<(Principal, Authenticator)>,
+    /// The stream has read the log up to the tail once: what it reads from
+    /// then on was committed while it followed, and its delay is lag (see
+    /// [`delay`]).
+    live: bool,
 }
 
 impl<S: ConsentStore + Clone> Producer<S> {
@@ -336,6 +342,7 @@ impl<S: ConsentStore + Clone> Producer<S> {
             if full {
                 continue;
             }
+            self.live = true;
             if Instant::now() >= next_heartbeat {
                 if let Err(end) = self.send(self.heartbeat()).await {
                     return end;
@@ -393,7 +400,8 @@ impl<S: ConsentStore + Clone> Producer<S> {
                 Err(_) => return Err(Some(FeedEnd::TooSlow)),
             };
         let left = deadline.saturating_duration_since(Instant::now());
-        match self.items.send_timeout(Buffered { item, _charge: charge }, left).await {
+        let live = self.live;
+        match self.items.send_timeout(Buffered { item, live, _charge: charge }, left).await {
             Ok(()) => Ok(()),
             Err(SendTimeoutError::Timeout(_)) => Err(Some(FeedEnd::TooSlow)),
             Err(SendTimeoutError::Closed(_)) => Err(None),
@@ -419,6 +427,8 @@ impl<S: ConsentStore + Clone> Producer<S> {
 #[derive(Debug)]
 struct Buffered {
     item: FeedItem,
+    /// Sent after the stream caught up: its delay is measured when taken.
+    live: bool,
     _charge: Charge,
 }
 
@@ -465,7 +475,10 @@ impl Stream for FeedStream {
         }
         match self.receiver.poll_recv(cx) {
             // The item leaves the budgets as it is taken.
-            Poll::Ready(Some(Buffered { item, .. })) => {
+            Poll::Ready(Some(Buffered { item, live, .. })) => {
+                if live && let FeedItem::Event { record, .. } = &item {
+                    delay::observe(record);
+                }
                 self.last_revision = item.revision();
                 Poll::Ready(Some(Ok(item)))
             }
