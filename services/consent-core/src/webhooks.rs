@@ -250,4 +250,8 @@ pub trait WebhookStore: Send + Sync + 'static {
 
     /// Forgets delivery attempts made before `before`; how many.
     fn prune_deliveries(&self, before: Timestamp) -> impl Future<Output = Result<u64, ConsentError>> + Send;
+
+    /// How many subscriptions are parked, across tenants (the relay's
+    /// `consentd.webhook.parked` gauge).
+    fn parked_webhooks(&self) -> impl Future<Output = Result<u64, ConsentError>> + Send;
 }

@@ -274,6 +274,11 @@ impl<S: ConsentStore + Clone> Follower<S> {
         self.advanced.changed().await
     }
 
+    /// Where the tenant's head is, as the shared tail reads it.
+    pub fn head(&self) -> TailHead {
+        TailHead(Arc::downgrade(&self.tail))
+    }
+
     /// The matching records after `cursor`; the error when the tail or the
     /// log cannot be read.
     pub async fn read(&mut self, cursor: Revision) -> Result<Page, ConsentError> {
@@ -324,6 +329,21 @@ impl<S: ConsentStore + Clone> Follower<S> {
             .filter(|record| filter.matches(record))
             .map(|record| ConsentRecord::clone(record))
             .collect())
+    }
+}
+
+/// A tenant's head as its shared tail last read it — every revision up to
+/// it is committed — for a gauge to read at any time. It does not keep the
+/// tail running: only followers do.
+#[derive(Debug, Clone)]
+pub struct TailHead(Weak<Tail>);
+
+impl TailHead {
+    /// The head; `None` once the tail stopped.
+    pub fn revision(&self) -> Option<Revision> {
+        let tail = self.0.upgrade()?;
+        let cursor = tail.window.read().unwrap_or_else(std::sync::PoisonError::into_inner).cursor;
+        Some(cursor)
     }
 }
 

@@ -382,4 +382,15 @@ impl WebhookStore for SqlStore {
             .map_err(db_error)?
             .rows_affected)
     }
+
+    /// A count over the subscriptions table, which holds at most
+    /// `max_per_tenant` rows per tenant: as cheap as the claim query each
+    /// relay poll already makes.
+    async fn parked_webhooks(&self) -> Result<u64, ConsentError> {
+        webhook_subscription::Entity::find()
+            .filter(webhook_subscription::Column::State.eq(WebhookState::Parked.as_str()))
+            .count(self.connection())
+            .await
+            .map_err(db_error)
+    }
 }

@@ -161,6 +161,7 @@ async fn one_replica_holds_a_lease_and_moves_the_cursor(store: TestStore) {
     assert!(sql.record_delivery(&failed, &tenant(), "c", &retry).await.unwrap());
     let waiting = sql.webhook(&tenant(), created.id).await.unwrap().unwrap();
     assert_eq!((waiting.failures, waiting.next_attempt_at, waiting.cursor), (1, Some(later), 2));
+    assert_eq!(sql.parked_webhooks().await.unwrap(), 0, "retrying is not parked");
     failed.attempt = 2;
     failed.id = Uuid::now_v7();
     assert!(sql.record_delivery(&failed, &tenant(), "c", &Progress::Park).await.unwrap());
@@ -170,6 +171,7 @@ async fn one_replica_holds_a_lease_and_moves_the_cursor(store: TestStore) {
         (WebhookState::Parked, 2, "receiver answered 500")
     );
     assert!(sql.claimable_webhooks(lease("c", later)).await.unwrap().is_empty(), "parked: nobody delivers");
+    assert_eq!(sql.parked_webhooks().await.unwrap(), 1);
     let log = sql.webhook_deliveries(&tenant(), created.id, None, 10).await.unwrap();
     assert_eq!(
         log.iter().map(|d| (d.revision, d.attempt)).collect::<Vec<_>>(),
@@ -177,6 +179,8 @@ async fn one_replica_holds_a_lease_and_moves_the_cursor(store: TestStore) {
         "newest first"
     );
     assert!(log.iter().all(|d| d.event_id == event_id(created.id, d.revision)));
+    sql.redeliver_webhook(&tenant(), created.id, None).await.unwrap().expect("it exists");
+    assert_eq!(sql.parked_webhooks().await.unwrap(), 0, "redelivered: active again");
 }
 
 async fn redelivery_and_deletion_take_the_lease_away(store: TestStore) {

@@ -31,8 +31,10 @@ use super::WebhookSettings;
 use super::deliver::{Deliverer, SigningKeys};
 use consentd_feed::Feeds;
 
+mod gauges;
 mod worker;
 
+use gauges::Gauges;
 use worker::Worker;
 
 /// What the relay needs of its store: the consent log (to follow), the
@@ -57,6 +59,8 @@ struct Context<S> {
     /// This replica's id in lease rows.
     owner: String,
     shutdown: watch::Receiver<bool>,
+    /// The backlog and parked gauges.
+    gauges: Arc<Gauges>,
 }
 
 impl<S: RelayStore> Context<S> {
@@ -123,6 +127,7 @@ impl<S: RelayStore> Relay<S> {
                 settings,
                 owner,
                 shutdown,
+                gauges: Gauges::registered(),
             }),
         }
     }
@@ -149,6 +154,9 @@ impl<S: RelayStore> Relay<S> {
                 }
                 Err(err) => tracing::debug!(error = %err, "still cannot look for webhook subscriptions"),
             }
+            if !failing {
+                count_parked(&context).await;
+            }
             if !failing && Instant::now() >= next_prune {
                 next_prune = Instant::now() + PRUNE_EVERY;
                 prune(&context).await;
@@ -174,6 +182,16 @@ async fn prune<S: RelayStore>(context: &Context<S>) {
         Ok(0) => {}
         Ok(pruned) => tracing::info!(pruned, "pruned the webhook delivery log"),
         Err(err) => tracing::warn!(error = %err, "cannot prune the webhook delivery log"),
+    }
+}
+
+/// Refreshes the parked gauge, once per poll: scrapes never query the
+/// database. A failed count keeps the last one (the claim's failure is what
+/// the log reports).
+async fn count_parked<S: RelayStore>(context: &Context<S>) {
+    match context.store().parked_webhooks().await {
+        Ok(count) => context.gauges.set_parked(count),
+        Err(err) => tracing::debug!(error = %err, "cannot count parked webhook subscriptions"),
     }
 }
 

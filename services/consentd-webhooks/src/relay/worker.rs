@@ -55,6 +55,7 @@ impl<S: RelayStore> Worker<S> {
     pub(super) async fn run(mut self) {
         let id = self.subscription.id;
         let Err(stop) = self.deliver_until_stopped().await;
+        self.context.gauges.forget(id);
         tracing::debug!(subscription_id = %id, ?stop, "webhook worker stopped");
     }
 
@@ -75,16 +76,19 @@ impl<S: RelayStore> Worker<S> {
             if let Some(due) = self.subscription.next_attempt_at
                 && due > now
             {
+                // Followed while backed off too, so the backlog gauge shows a
+                // subscription claimed in backoff; a failure here is left
+                // for the attempt to report.
+                if follower.is_none() {
+                    follower = self.follow().await.ok();
+                }
+                self.read_up_to(follower.as_ref(), scanned);
                 self.wait(&mut shutdown, None, duration_until(now, due.min(self.renew_at()))).await;
                 continue;
             }
             let following = match &mut follower {
                 Some(following) => following,
-                None => match context
-                    .feeds
-                    .follower(&self.subscription.tenant, self.subscription.filter.clone())
-                    .await
-                {
+                None => match self.follow().await {
                     Ok(following) => follower.insert(following),
                     Err(err) => {
                         self.store_failed("follow the change log", &err);
@@ -92,6 +96,7 @@ impl<S: RelayStore> Worker<S> {
                     }
                 },
             };
+            self.read_up_to(Some(&*following), scanned);
             following.seen();
             let page = match following.read(scanned).await {
                 Ok(page) => page,
@@ -104,6 +109,7 @@ impl<S: RelayStore> Worker<S> {
             };
             if page.records.is_empty() {
                 scanned = page.cursor;
+                self.read_up_to(Some(&*following), scanned);
                 if page.full {
                     // More to read at once, none of it this subscription's.
                     continue;
@@ -117,7 +123,10 @@ impl<S: RelayStore> Worker<S> {
             for record in page.records {
                 let revision = record.revision;
                 match self.attempt(record).await? {
-                    Step::Delivered => scanned = revision,
+                    Step::Delivered => {
+                        scanned = revision;
+                        self.read_up_to(Some(&*following), scanned);
+                    }
                     Step::Later => {
                         all_delivered = false;
                         break;
@@ -127,6 +136,20 @@ impl<S: RelayStore> Worker<S> {
             if all_delivered {
                 scanned = scanned.max(page.cursor);
             }
+        }
+    }
+
+    /// A reader of the subscription's changes, on the tenant's shared tail.
+    async fn follow(&self) -> Result<Follower<S>, ConsentError> {
+        let subscription = &self.subscription;
+        self.context.feeds.follower(&subscription.tenant, subscription.filter.clone()).await
+    }
+
+    /// Tells the backlog gauge how far the worker has read (nothing while
+    /// it follows no tail: the head is unknown).
+    fn read_up_to(&self, follower: Option<&Follower<S>>, scanned: consent_core::Revision) {
+        if let Some(follower) = follower {
+            self.context.gauges.read_up_to(self.subscription.id, follower.head(), scanned);
         }
     }
 
