@@ -4,6 +4,8 @@
 
 use sea_orm::{AccessMode, ConnectionTrait, DatabaseConnection, DbBackend, IsolationLevel};
 
+use crate::PoolUsage;
+
 /// The SQL database behind the store. Only SQLite and PostgreSQL are built
 /// in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,18 +77,19 @@ impl Dialect {
         self == Self::Postgres
     }
 
-    /// The pool's connections: open, and idle among them (each driver has
-    /// its own pool type).
-    pub(crate) fn pool_usage(self, db: &DatabaseConnection) -> (u32, usize) {
-        match self {
+    /// The pool's connections: open, idle among them, and the most it opens
+    /// (each driver has its own pool type).
+    pub(crate) fn pool_usage(self, db: &DatabaseConnection) -> PoolUsage {
+        let (open, idle, max) = match self {
             Self::Postgres => {
                 let pool = db.get_postgres_connection_pool();
-                (pool.size(), pool.num_idle())
+                (pool.size(), pool.num_idle(), pool.options().get_max_connections())
             }
             Self::Sqlite => {
                 let pool = db.get_sqlite_connection_pool();
-                (pool.size(), pool.num_idle())
+                (pool.size(), pool.num_idle(), pool.options().get_max_connections())
             }
-        }
+        };
+        PoolUsage { open, idle: u32::try_from(idle).unwrap_or(u32::MAX), max }
     }
 }

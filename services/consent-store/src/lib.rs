@@ -149,6 +149,9 @@ pub struct PoolUsage {
     pub open: u32,
     /// Of those, idle.
     pub idle: u32,
+    /// The most it opens (`store.max_connections`): a pool with none idle
+    /// and `open == max` makes calls wait for a connection.
+    pub max: u32,
 }
 
 /// The consent store on a SQL database. Cheap to clone (one shared
@@ -304,8 +307,7 @@ impl SqlStore {
     /// The connection pool's size now and how many of its connections are
     /// idle, for the pool-usage metric.
     pub fn pool_usage(&self) -> PoolUsage {
-        let (open, idle) = Dialect::of(&self.parts.db).pool_usage(&self.parts.db);
-        PoolUsage { open, idle: u32::try_from(idle).unwrap_or(u32::MAX) }
+        Dialect::of(&self.parts.db).pool_usage(&self.parts.db)
     }
 
     /// Applies pending migrations, in one transaction. On PostgreSQL a

@@ -418,9 +418,18 @@ fn http_port(config: &Config, tls: Option<TlsPem>) -> HttpPort {
 }
 
 /// Reports the store's pool usage (`consentd.store.pool.connections` by
-/// `state` idle/used) at each metrics collection.
+/// `state` idle/used, and the pool's `consentd.store.pool.max_connections`,
+/// which used connections are measured against) at each metrics collection.
 fn register_pool_usage<S: ServingStore>(store: S) {
-    consentd_telemetry::meter()
+    let meter = consentd_telemetry::meter();
+    let limit = store.clone();
+    meter
+        .u64_observable_gauge("consentd.store.pool.max_connections")
+        .with_unit("{connection}")
+        .with_description("The most database connections the pool opens")
+        .with_callback(move |observer| observer.observe(u64::from(limit.pool_usage().max), &[]))
+        .build();
+    meter
         .u64_observable_gauge("consentd.store.pool.connections")
         .with_unit("{connection}")
         .with_description("Database connections open, by state")
