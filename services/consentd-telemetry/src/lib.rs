@@ -12,7 +12,8 @@
 //!   names a collector.
 //! - **Metrics**: OpenTelemetry instruments — RPC and vendor-route latency
 //!   histograms by method and status (their counts are the call counts), open
-//!   streams, write batch sizes, store pool usage, webhook attempts — exported
+//!   streams and their events' delay, write batch sizes, store pool usage,
+//!   webhook attempts, backlog and parked subscriptions — exported
 //!   over OTLP when an endpoint is set, and readable at any time in Prometheus
 //!   text at `GET /metrics`.
 //!

@@ -1,7 +1,9 @@
 //! OpenTelemetry from a real `consentd` process: spans and metrics over OTLP
 //! to a collector in the test (a tonic server implementing the OTLP trace
 //! and metrics services), parented by the caller's W3C trace context, and
-//! the same metrics in Prometheus text at `GET /metrics`.
+//! the same metrics in Prometheus text at `GET /metrics` — among them the
+//! ones the chart's dashboard and alerts read, each shown after the event it
+//! measures ([`observed_everything`], which `chart.rs` reuses).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -29,7 +31,9 @@ use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::http_client::send;
 use crate::process::ConsentdProcess;
-use crate::support::{identity, record_request};
+use crate::subscriber::{Message, Subscriber};
+use crate::support::{by_identity, check, identity, record, record_request};
+use crate::webhook_receiver::Receiver;
 
 /// What the collector received.
 #[derive(Default)]
@@ -322,5 +326,168 @@ async fn a_refused_vendor_call_logs_its_request_id() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert!(line.contains("log-me-42") && line.contains("secureprivacy"), "{line}");
+    process.stop().await;
+}
+
+/// The sum of a series' samples over its label sets in Prometheus text
+/// (`name{...} value` or `name value` lines); `None` when it has none.
+pub(crate) fn sample(metrics: &str, series: &str) -> Option<f64> {
+    let values: Vec<f64> = metrics
+        .lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix(series)?;
+            if !(rest.starts_with('{') || rest.starts_with(' ')) {
+                return None;
+            }
+            line.rsplit(' ').next()?.parse().ok()
+        })
+        .collect();
+    (!values.is_empty()).then(|| values.iter().sum())
+}
+
+async fn scrape(process: &ConsentdProcess) -> String {
+    let response = send(process.http_addr, "GET", "/metrics", &[], b"").await;
+    assert_eq!(response.status, 200, "{response:?}");
+    response.body
+}
+
+/// Scrapes until `holds` is true of the series' value; the text it held in.
+async fn scrape_until(
+    process: &ConsentdProcess,
+    series: &str,
+    what: &str,
+    holds: impl Fn(Option<f64>) -> bool,
+) -> String {
+    let give_up = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let metrics = scrape(process).await;
+        if holds(sample(&metrics, series)) {
+            return metrics;
+        }
+        assert!(tokio::time::Instant::now() < give_up, "{series} never {what}:\n{metrics}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Webhooks to loopback receivers: two attempts before a subscription is
+/// parked, quick retries and polls, time for a slow receiver to answer.
+const WEBHOOKS: &str = r#"
+[webhooks]
+allowed_urls = ["http://127.0.0.1:*"]
+allowed_networks = ["127.0.0.0/8"]
+connect_timeout_ms = 500
+response_timeout_ms = 5000
+max_attempts = 2
+retry_initial_ms = 50
+retry_max_ms = 100
+poll_interval_ms = 100
+"#;
+
+/// A webhook subscription to `url`, through Secure Privacy's route.
+async fn subscribe_webhook(process: &ConsentdProcess, url: &str) {
+    let body = serde_json::to_vec(&serde_json::json!({ "WebhookUrl": url })).unwrap();
+    let response = send(
+        process.http_addr,
+        "POST",
+        "/api/universalconsent/subscribe",
+        &[("content-type", "application/json")],
+        &body,
+    )
+    .await;
+    assert_eq!(response.status, 200, "{response:?}");
+}
+
+/// A consentd (in `dir`) that has been through every event its dashboard
+/// and alerts measure — consent calls and a vendor call, writes, a live
+/// Subscribe event (and a replayed one, which is not lag), webhook deliveries
+/// to a slow receiver (a backlog) and to a failing one (parked) — asserting
+/// on the way that each metric shows it; and its `/metrics` text at the end,
+/// with the stream still open.
+pub(crate) async fn observed_everything(dir: &std::path::Path) -> (ConsentdProcess, String) {
+    let process = ConsentdProcess::start(dir, WEBHOOKS, &[("CONSENTD_AUTH", "disabled")]).await;
+    let mut client = ConsentServiceClient::connect(process.url()).await.unwrap();
+    let person = identity("user_id", "observed");
+    let replayed = record(&mut client, person.clone(), "marketing", "", pb::Decision::Granted).await;
+    check(&mut client, by_identity(person.clone()), "marketing", "").await;
+    let vendor = send(
+        process.http_addr,
+        "POST",
+        "/api/universalconsent",
+        &[("content-type", "application/json")],
+        br#"{"ConsentGiven": "All", "CustomUserId": "observed@example.com"}"#,
+    )
+    .await;
+    assert_eq!(vendor.status, 200, "{vendor:?}");
+
+    // The feed's delay counts live events only: a replay is history.
+    let from_beginning = pb::SubscribeRequest { from_beginning: true, ..Default::default() };
+    let mut stream = Subscriber::open(&mut client, from_beginning).await.unwrap();
+    next_event(&mut stream, replayed.revision).await;
+    let metrics = scrape(&process).await;
+    assert_eq!(sample(&metrics, "consentd_subscribe_delay_seconds_count").unwrap_or(0.0), 0.0, "{metrics}");
+    let live = record(&mut client, person, "analytics", "", pb::Decision::Denied).await;
+    next_event(&mut stream, live.revision).await;
+    // The stream took the event before the client got it: no wait needed.
+    let metrics = scrape(&process).await;
+    assert_eq!(sample(&metrics, "consentd_subscribe_delay_seconds_count"), Some(1.0), "{metrics}");
+    assert!(sample(&metrics, "consentd_subscribe_delay_seconds_sum").is_some_and(|s| s >= 0.0), "{metrics}");
+    assert_eq!(sample(&metrics, "consentd_subscribe_open_streams"), Some(1.0), "{metrics}");
+    let max = sample(&metrics, "consentd_store_pool_max_connections").expect("the pool's maximum");
+    let open = sample(&metrics, "consentd_store_pool_connections").expect("the pool's connections");
+    assert!(max >= 1.0 && open <= max, "{open} open of at most {max}");
+
+    // A receiver taking 1.5 s per delivery leaves changes waiting; one that
+    // fails gets its subscription parked after its two attempts.
+    let slow = Receiver::start().await;
+    slow.delay(Duration::from_millis(1500));
+    let failing = Receiver::start().await;
+    failing.answer(503);
+    subscribe_webhook(&process, &slow.url("/slow")).await;
+    subscribe_webhook(&process, &failing.url("/failing")).await;
+    for i in 0..3 {
+        record(&mut client, identity("user_id", &format!("w{i}")), "marketing", "", pb::Decision::Granted)
+            .await;
+    }
+    let metrics = scrape_until(&process, "consentd_webhook_backlog", "showed a backlog", |backlog| {
+        backlog.is_some_and(|b| b >= 1.0)
+    })
+    .await;
+    let backlog = sample(&metrics, "consentd_webhook_backlog").unwrap_or_default();
+    assert!(backlog <= 6.0, "two subscriptions, three changes each, yet {backlog} behind");
+    scrape_until(&process, "consentd_webhook_parked", "counted the parked subscription", |parked| {
+        parked == Some(1.0)
+    })
+    .await;
+    slow.wait_until(Duration::from_secs(30), "three deliveries", |deliveries| {
+        deliveries.iter().filter(|delivery| delivery.answered == 200).count() >= 3
+    })
+    .await;
+    // Delivered, or parked (no longer anyone's backlog): nothing is behind.
+    let metrics =
+        scrape_until(&process, "consentd_webhook_backlog", "went back to 0", |backlog| backlog == Some(0.0))
+            .await;
+    assert_eq!(sample(&metrics, "consentd_webhook_parked"), Some(1.0), "{metrics}");
+    let attempts = sample(&metrics, "consentd_webhook_attempts_total").unwrap_or_default();
+    assert!(attempts >= 5.0, "3 delivered and 2 failed, yet {attempts} attempts:\n{metrics}");
+    drop(stream);
+    (process, metrics)
+}
+
+/// Reads `stream` up to the event of `revision`.
+async fn next_event(stream: &mut Subscriber, revision: i64) {
+    loop {
+        match stream.next().await {
+            Message::Event(event) if event.revision == revision => return,
+            Message::Event(event) if event.revision < revision => {}
+            Message::Heartbeat(_) => {}
+            other @ (Message::Event(_) | Message::End(_) | Message::Closed) => panic!("{other:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feed_delay_webhook_backlog_parked_subscriptions_and_pool_size_are_exported() {
+    let dir = tempfile::tempdir().unwrap();
+    let (process, _) = observed_everything(dir.path()).await;
     process.stop().await;
 }
