@@ -475,3 +475,13 @@ topologySpreadConstraints:
   {{- toYaml $constraints | nindent 2 }}
 {{- end }}
 {{- end -}}
+
+{{/*
+The labels of each of the chart's alerts: its severity, the release's
+namespace (the alerts' own expressions aggregate it away), then
+prometheusRule.alertLabels. Call with (dict "ctx" $ "severity" "warning").
+*/}}
+{{- define "consentd.alertLabels" -}}
+{{- $labels := dict "severity" .severity "namespace" .ctx.Release.Namespace -}}
+{{- toYaml (merge $labels (.ctx.Values.prometheusRule.alertLabels | default dict)) -}}
+{{- end -}}
