@@ -1,6 +1,7 @@
 """Each rendered document on its own: strict validation against the Kubernetes
 schemas, the namespace and object-name rules, and the structural check of a
-kind with no schema there (the ServiceMonitor CRD), which is never skipped."""
+kind with no schema there (the ServiceMonitor and PrometheusRule CRDs), which
+is never skipped."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import re
 import kubernetes_validate
 
 from chart_common import CLUSTER_SCOPED, DNS_LABEL, DNS_SUBDOMAIN, NAMESPACE, Checks, dig, kind_name, labels_match
+from chart_monitoring import check_prometheus_rule
 
 # --------------------------------------------------------------------------- structural checks of CRD kinds
 
@@ -77,19 +79,23 @@ def check_service_monitor(doc: dict, docs: list[dict]) -> list[str]:
     return problems
 
 
-STRUCTURAL = {("monitoring.coreos.com/v1", "ServiceMonitor"): check_service_monitor}
+STRUCTURAL = {("monitoring.coreos.com/v1", "ServiceMonitor"): check_service_monitor,
+              ("monitoring.coreos.com/v1", "PrometheusRule"): check_prometheus_rule}
 
 
 # --------------------------------------------------------------------------- schema validation
 
 
-def validate_documents(label: str, docs: list[dict], kube_version: str, out: Checks) -> None:
+def validate_documents(label: str, docs: list[dict], kube_version: str, out: Checks,
+                       elsewhere: dict[str, str] | None = None) -> None:
+    """Every document; `elsewhere` names those the values put in another namespace than the release's."""
     for doc in docs:
         name = f"{label}: {kind_name(doc)} validates against Kubernetes {kube_version} (strict)"
         problems = []
         metadata = doc.get("metadata") or {}
-        if doc.get("kind") not in CLUSTER_SCOPED and metadata.get("namespace") != NAMESPACE:
-            problems.append(f"namespace {metadata.get('namespace')!r}, not the release namespace {NAMESPACE!r}")
+        namespace = (elsewhere or {}).get(kind_name(doc), NAMESPACE)
+        if doc.get("kind") not in CLUSTER_SCOPED and metadata.get("namespace") != namespace:
+            problems.append(f"namespace {metadata.get('namespace')!r}, not {namespace!r}")
         pattern = DNS_LABEL if doc.get("kind") in ("Service", "Namespace") else DNS_SUBDOMAIN
         if not pattern.match(str(metadata.get("name", ""))) or len(str(metadata.get("name", ""))) > 63:
             problems.append(f"name {metadata.get('name')!r} is not a valid object name")

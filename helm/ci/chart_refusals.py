@@ -28,6 +28,9 @@ REFUSED_BY_SCHEMA = [
     ("a negative shutdownGraceSeconds", {"shutdownGraceSeconds": -1}, "shutdownGraceSeconds"),
     # consentd refuses a zero grace period (exit 2): the pod would crash-loop.
     ("shutdownGraceSeconds: 0", {"shutdownGraceSeconds": 0}, "shutdownGraceSeconds"),
+    ("an error-rate threshold above 1", {"prometheusRule": {"errorRate": {"threshold": 5}}}, "threshold"),
+    ("an alert's for that is no Prometheus duration", {"prometheusRule": {"latency": {"for": "ten minutes"}}}, "latency"),
+    ("an unknown grafanaDashboard key", {"grafanaDashboard": {"folder": "Privacy"}}, "folder"),
 ]
 
 

@@ -15,6 +15,7 @@ import yaml
 from chart_common import (DNS_SUBDOMAIN, LONG_RELEASE, NAMESPACE, SELECTOR_PATHS, Checks, dig, kind_name,
                           parse_manifests, render)
 from chart_manifests import validate_documents
+from chart_monitoring import check_monitoring, expected_namespaces
 from chart_release import check_release
 
 # Paths of the templates that neither the defaults nor ci/*.yaml take.
@@ -37,6 +38,13 @@ EXTRA_SETS = [
         "service": {"type": "LoadBalancer"},
     }),
     ("extra: sqlite without persistence", {"persistence": {"enabled": False}, "podDisruptionBudget": {"enabled": False}}),
+    ("extra: alerts with a selector of their own, no dashboard", {
+        "prometheusRule": {"enabled": True, "selector": 'namespace="consent", service="consentd"'},
+    }),
+    ("extra: a PrometheusRule with every alert off", {
+        "prometheusRule": {"enabled": True, **{alert: {"enabled": False} for alert in
+                                               ("errorRate", "latency", "feedLag", "parkedWebhooks", "podNotReady")}},
+    }),
 ]
 
 
@@ -87,8 +95,10 @@ def check_render(run: Run, label: str, values: dict, merged: dict, upgrade: bool
     out.problems(f"{label}: renders ({mode}) into {len(docs)} parseable documents", problems + ([] if docs else ["nothing rendered"]))
     if upgrade:
         return  # the same objects; validated once, from the install render
-    validate_documents(label, [doc for _, doc in docs], run.kube, out)
-    check_release(label, merged, [doc for _, doc in docs], run.uid, run.gid, out)
+    documents = [doc for _, doc in docs]
+    validate_documents(label, documents, run.kube, out, expected_namespaces(merged, documents))
+    check_release(label, merged, documents, run.uid, run.gid, out)
+    check_monitoring(label, merged, documents, out)
 
 
 def check_long_release(run: Run, label: str, values: dict) -> None:

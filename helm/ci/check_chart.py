@@ -13,14 +13,23 @@ For the default values and each ci/*.yaml of the chart:
     resources, probes; the database modes (sqlite: one replica, Recreate, the
     PVC; postgresql: the migration hook and CONSENTD_NO_MIGRATE) and the
     objects the hook needs existing before it runs;
-  * the rendered consentd.toml parsed back (tomllib) and compared with `config`.
+  * the rendered consentd.toml parsed back (tomllib) and compared with `config`;
+  * the Grafana dashboard ConfigMap and the PrometheusRule (both optional): the
+    dashboard's panels and variables, the rules' shape, every PromQL
+    expression parsed (promql-parser), the thresholds and durations the values
+    set.
 Then values that must be refused are refused (by the schema, and by the
 templates' own guards), and a TOML renderer round trip of awkward strings.
 
 One line per check; exit status 1 when any check failed.
 
-Usage: python helm/ci/check_chart.py [--chart helm/consentd] [--kube-version 1.33]
-Needs the PyPI packages helm-python-sdk and kubernetes-validate (and PyYAML).
+--metric-names prints instead, one a line, every series the dashboard and the
+alerts read (rendered with both on): the test suite checks consentd exports
+each one (services/consentd/tests/it/chart.rs).
+
+Usage: python helm/ci/check_chart.py [--chart helm/consentd] [--kube-version 1.33] [--metric-names]
+Needs the PyPI packages helm-python-sdk, kubernetes-validate, promql-parser and
+PyYAML (helm/ci/requirements.txt).
 """
 
 from __future__ import annotations
@@ -37,7 +46,8 @@ import kubernetes_validate
 # chart_sources (Dockerfile, documentation), chart_manifests (schema
 # validation), chart_release (per-release checks), chart_render (value sets)
 # and chart_refusals (values that must be refused, the TOML round trip).
-from chart_common import Checks
+from chart_common import Checks, parse_manifests, render
+from chart_monitoring import check_the_checks, series_read
 from chart_refusals import check_schema_refusals, check_schemaless_copy, check_template_guards
 from chart_render import Run, check_selectors_stable, check_value_set, value_sets
 from chart_sources import check_documentation, check_image
@@ -48,7 +58,21 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--chart", default=str(Path(__file__).resolve().parent.parent / "consentd"), help="chart directory")
     parser.add_argument("--kube-version", default="1.33", help="Kubernetes version to validate against (major.minor)")
     parser.add_argument("--dockerfile", default=None, help="the image's Dockerfile (default: the repository's, two levels above the chart)")
+    parser.add_argument("--metric-names", action="store_true", help="print the series the dashboard and the alerts read, and nothing else")
     return parser.parse_args()
+
+
+def print_metric_names(chart_dir: Path) -> int:
+    """The series the dashboard and the alerts read, rendered with both on and the defaults otherwise."""
+    chart = helm.Chart.load(chart_dir)
+    values = {"grafanaDashboard": {"enabled": True}, "prometheusRule": {"enabled": True}}
+    docs, problems = parse_manifests(render(chart, values))
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
+        return 1
+    for name in sorted(series_read([doc for _, doc in docs], chart.merge_values(values))):
+        print(name)
+    return 0
 
 
 def check_kube_version(kube: str, out: Checks) -> bool:
@@ -62,9 +86,11 @@ def main() -> int:
     args = parse_args()
     chart_dir = Path(args.chart).resolve()
     dockerfile = Path(args.dockerfile) if args.dockerfile else chart_dir.parent.parent / "Dockerfile"
+    helm.disable_logging()
+    if args.metric_names:
+        return print_metric_names(chart_dir)
     out = Checks()
     kube = args.kube_version.lstrip("v")
-    helm.disable_logging()
 
     if not check_kube_version(kube, out):
         print(f"{out.passed} passed, {len(out.failed)} failed")
@@ -82,6 +108,7 @@ def main() -> int:
     check_schema_refusals(chart, out)
     check_template_guards(chart, out)
     check_schemaless_copy(chart_dir, out)
+    check_the_checks(chart_dir, out)
     return summary(out)
 
 

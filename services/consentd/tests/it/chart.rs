@@ -1,9 +1,11 @@
 //! The Helm chart: Helm's own lint, a render for the default values and each
 //! `helm/consentd/ci/*.yaml`, every manifest validated against the
-//! Kubernetes schemas, the pod security policies, and values that break the
-//! schema rejected — all by `helm/ci/check_chart.py`, run in a virtualenv
-//! with the PyPI packages `helm-python-sdk` (Helm's Go library) and
-//! `kubernetes-validate` (`helm/ci/requirements.txt`).
+//! Kubernetes schemas, the pod security policies, the dashboard and alerts
+//! (every PromQL expression parsed), and values that break the schema
+//! rejected — all by `helm/ci/check_chart.py`, run in a virtualenv with the
+//! PyPI packages `helm-python-sdk` (Helm's Go library), `kubernetes-validate`
+//! and `promql-parser` (`helm/ci/requirements.txt`). Then every series the
+//! dashboard and alerts read is shown to be one a real consentd exports.
 //!
 //! `.ci/run` prepares that virtualenv and names its Python in
 //! `CONSENTD_CHART_PYTHON`; without it the test makes its own under the
@@ -23,7 +25,7 @@ fn chart_python() -> PathBuf {
         "CONSENTD_CHART_PYTHON",
         "chart-venv",
         &requirements,
-        "helm_python, kubernetes_validate",
+        "helm_python, kubernetes_validate, promql_parser",
     )
 }
 
@@ -41,6 +43,47 @@ fn the_helm_chart_lints_renders_and_validates() {
         report.contains("ci/postgres-values.yaml") && report.contains("ci/sqlite-values.yaml"),
         "{report}"
     );
+}
+
+/// Series of other exporters that the alerts read (kube-state-metrics'
+/// pod readiness); every other series the chart names must be consentd's.
+const NOT_CONSENTDS: [&str; 1] = ["kube_pod_status_ready"];
+
+/// Every series the chart's dashboard and alerts name (`check_chart.py
+/// --metric-names` lists them from each parsed PromQL expression) is one a
+/// real consentd exports once the events it measures happened: a renamed
+/// metric, or a typo in a query, fails here rather than as an empty panel or
+/// an alert that never fires.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_series_the_dashboard_and_alerts_read_is_exported() {
+    let output = tokio::task::spawn_blocking(|| {
+        Command::new(chart_python())
+            .args(["helm/ci/check_chart.py", "--metric-names"])
+            .current_dir(workspace())
+            .output()
+            .expect("the chart check runs")
+    })
+    .await
+    .unwrap();
+    let listed = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{listed}{}", String::from_utf8_lossy(&output.stderr));
+    let named: Vec<&str> = listed.lines().map(str::trim).filter(|line| !line.is_empty()).collect();
+    assert!(named.contains(&"rpc_server_call_duration_seconds_bucket"), "not the chart's series: {named:?}");
+    for external in NOT_CONSENTDS {
+        assert!(
+            named.contains(&external),
+            "the alerts no longer read {external}: drop it from NOT_CONSENTDS"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (process, metrics) = crate::telemetry::observed_everything(dir.path()).await;
+    let missing: Vec<&str> = named
+        .iter()
+        .copied()
+        .filter(|name| !NOT_CONSENTDS.contains(name) && crate::telemetry::sample(&metrics, name).is_none())
+        .collect();
+    assert!(missing.is_empty(), "the chart reads series consentd does not export: {missing:?}\n{metrics}");
+    process.stop().await;
 }
 
 /// Every key `consentd config print` shows in the tables the chart's
