@@ -1,5 +1,5 @@
 # One entry point for developers; the README's two commands stay the truth.
-.PHONY: run test lint fmt ci bench bench-scale bench-overload bench-vendor bench-list bench-expiry bench-evidence soak helm-check fuzz fuzz-smoke
+.PHONY: run test lint fmt ci bench bench-scale bench-overload bench-vendor bench-list bench-expiry bench-evidence bench-transfer soak helm-check fuzz fuzz-smoke
 
 run:        ## run the service on embedded SQLite (./consentd.db)
 	cargo run -p consentd -- serve
@@ -37,6 +37,9 @@ bench-vendor: ## the vendor routes over HTTP at c32 (SQLite): Intempt, Adobe nam
 
 bench-evidence: ## record-unique with the verifiable log on and off, and its space per million records, both backends
 	cargo run --release -p consent-bench -- --evidence-log --backends sqlite,postgres
+
+bench-transfer: ## consentctl import and export of 1,000,000 records with its peak RSS, beside a bare COPY/insert of the same rows, both backends
+	cargo run --release -p consent-bench -- --transfer 1000000 --backends sqlite,postgres
 
 bench-list: ## Secure Privacy's list read whole: the server's peak RSS while it streams 10,000 and 100,000 records (SQLite)
 	cargo run --release -p consent-bench -- --list-memory 10000,100000 --backends sqlite

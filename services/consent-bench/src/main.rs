@@ -26,6 +26,7 @@ mod report;
 mod run;
 mod scale;
 mod soak;
+mod transfer;
 mod vendor_http;
 mod webhooks;
 mod workloads;
@@ -131,6 +132,13 @@ struct Args {
     /// the space its tables take per million records, on each of --backends
     #[arg(long)]
     evidence_log: bool,
+    /// Run the export and import runs instead of the benchmarks: this many
+    /// records (e.g. 1000000) imported by `consentctl import` and exported
+    /// by `consentctl export`, with its peak RSS, beside a bare copy of the
+    /// same rows (COPY on PostgreSQL, batched inserts on SQLite), on each of
+    /// --backends
+    #[arg(long)]
+    transfer: Option<u64>,
     /// Run only these closed-loop workloads (default: all)
     #[arg(long, value_enum, value_delimiter = ',')]
     only: Vec<Workload>,
@@ -215,6 +223,15 @@ async fn main() {
     if let Some(records) = args.expiry {
         eprintln!("{records} expiries within a minute on {} …", primary.name());
         print!("{}", expiry::expiry_delay(&binary, primary.backend(), records).await.markdown());
+        return;
+    }
+    if let Some(records) = args.transfer {
+        let consentctl = process::release_binary("consentctl");
+        for backend in &args.backends {
+            eprintln!("export and import of {records} records on {} …", backend.name());
+            let results = transfer::transfer(&binary, &consentctl, backend.backend(), records).await;
+            print!("{}", transfer::Transfer::markdown(backend.name(), &results));
+        }
         return;
     }
     if args.evidence_log {

@@ -223,15 +223,21 @@ pub(crate) fn consentd_binary(named: Option<PathBuf>) -> PathBuf {
         // The server runs in its own directory: a relative path would miss.
         return std::fs::canonicalize(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()));
     }
+    release_binary("consentd")
+}
+
+/// The workspace's release binary of `package` (named as its package),
+/// built first with the cargo that runs this harness.
+pub(crate) fn release_binary(package: &str) -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let status = Command::new(cargo)
-        .args(["build", "--release", "--locked", "-p", "consentd"])
+        .args(["build", "--release", "--locked", "-p", package])
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
         .status()
         .expect("cargo runs");
-    assert!(status.success(), "cannot build consentd");
-    // target/<profile>/consent-bench → target/release/consentd
+    assert!(status.success(), "cannot build {package}");
+    // target/<profile>/consent-bench → target/release/<package>
     let own = std::env::current_exe().expect("own executable");
     let target = own.parent().and_then(Path::parent).expect("a target directory");
-    target.join("release").join("consentd")
+    target.join("release").join(package)
 }

@@ -47,8 +47,9 @@ pub(crate) struct ImportArgs {
     /// With --map: the source of rows without a source column
     #[arg(long, default_value = "import")]
     source: String,
-    /// Requests in flight at once
-    #[arg(long, default_value_t = 16)]
+    /// Requests in flight at once (one connection carries them; the server
+    /// refuses more than its limits.concurrency_per_connection, 128)
+    #[arg(long, default_value_t = 64)]
     concurrency: usize,
 }
 
@@ -242,12 +243,40 @@ fn lane(client: Client, head: i64, reports: mpsc::Sender<Report>) -> mpsc::Sende
 }
 
 /// Writes one group; a refused group is tried row by row to name the row.
+/// While the server keeps answering RESOURCE_EXHAUSTED after the client's
+/// own retries (the key's rate limit), the lane waits and sends again: a
+/// bulk load goes at the rate the key is allowed.
 async fn write(
     client: &Client,
     head: i64,
     group: Group,
     reports: &mpsc::Sender<Report>,
 ) -> Result<(), Failure> {
+    loop {
+        match write_once(client, head, &group, reports).await {
+            Err(status) if status.code() == Code::ResourceExhausted => {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+            Err(status) => return Err(status.into()),
+            Ok(None) => return Ok(()),
+            Ok(Some(singles)) => {
+                for single in singles {
+                    Box::pin(write(client, head, single, reports)).await?;
+                }
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// One attempt at a group: `Ok(Some(rows))` when it must be tried row by
+/// row.
+async fn write_once(
+    client: &Client,
+    head: i64,
+    group: &Group,
+    reports: &mpsc::Sender<Report>,
+) -> Result<Option<Vec<Group>>, tonic::Status> {
     let rows = group.rows.len() as u64;
     let written = match group.update() {
         Some(update) => {
@@ -271,21 +300,16 @@ async fn write(
     let report = match written {
         Ok(revision) if revision <= head => Report::Skipped(rows, "already imported"),
         Ok(_) => Report::Written(rows),
-        Err(status) if refusal(status.code()) && rows > 1 => {
-            for single in group.split() {
-                Box::pin(write(client, head, single, reports)).await?;
-            }
-            return Ok(());
-        }
+        Err(status) if refusal(status.code()) && rows > 1 => return Ok(Some(group.clone().split())),
         Err(status) if refusal(status.code()) => {
             let line = group.rows[0].line;
             let (field, message) = first_violation(&status);
             Report::Refused { line, field, message }
         }
-        Err(status) => return Err(status.into()),
+        Err(status) => return Err(status),
     };
     let _ = reports.send(report).await;
-    Ok(())
+    Ok(None)
 }
 
 /// The server refused the idempotency key as used by another request.

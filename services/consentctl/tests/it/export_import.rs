@@ -227,3 +227,21 @@ async fn another_platforms_csv_imports_through_a_mapping_naming_each_refused_row
     let rerun = server.ctl(&args).await.expect(1);
     assert_eq!((rerun.json()["written"].as_u64(), rerun.json()["skipped"].as_u64()), (Some(0), Some(3)));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_import_goes_at_the_rate_its_key_is_allowed() {
+    let limits = tempfile::tempdir().expect("dir");
+    let file = limits.path().join("consentd.toml");
+    // 150 requests against 40 a second: most are refused RESOURCE_EXHAUSTED
+    // at first, and the import waits them out.
+    std::fs::write(&file, "[limits]\nrate_per_key = 40\nburst_per_key = 40\n").expect("config");
+    let server = Server::start_with(|args| args.config = Some(file.clone())).await;
+    let rows: String = (0..150)
+        .map(|n| format!("{{\"identities\":[{{\"namespace\":\"user_id\",\"value\":\"{n}\"}}],\"purpose\":\"analytics\",\"decision\":\"granted\",\"collected_at\":\"2026-01-01T00:00:00Z\"}}\n"))
+        .collect();
+    let path = server.path("people.jsonl");
+    std::fs::write(&path, rows).expect("file");
+    // One retry of its own per call: the waiting is the import's.
+    let run = server.ctl(&["--retries", "1", "import", path.to_str().expect("path")]).await.expect(0);
+    assert_eq!((run.json()["written"].as_u64(), run.json()["refused"].as_u64()), (Some(150), Some(0)));
+}

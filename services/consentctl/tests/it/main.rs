@@ -5,3 +5,4 @@ mod export_import;
 mod support;
 mod tail;
 mod terminal;
+mod tls;

@@ -22,7 +22,11 @@ pub(crate) struct Server {
 }
 
 fn config(database: &Path, grpc_listen: SocketAddr) -> Config {
-    let args = ServeArgs {
+    config_with(database, grpc_listen, |_| {})
+}
+
+fn config_with(database: &Path, grpc_listen: SocketAddr, adjust: impl FnOnce(&mut ServeArgs)) -> Config {
+    let mut args = ServeArgs {
         database: consentd::config::DatabaseArgs {
             database_url: Some(format!("sqlite://{}?mode=rwc", database.display())),
         },
@@ -31,6 +35,7 @@ fn config(database: &Path, grpc_listen: SocketAddr) -> Config {
         auth: Some(AuthMode::Required),
         ..ServeArgs::default()
     };
+    adjust(&mut args);
     let mut config = Config::load(&args).expect("configuration");
     // Quick heartbeats, so a follower's resume point moves while idle.
     config.feed.heartbeat_interval = Duration::from_millis(200);
@@ -39,8 +44,14 @@ fn config(database: &Path, grpc_listen: SocketAddr) -> Config {
 
 impl Server {
     pub(crate) async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// A server whose flags `adjust` changed first.
+    pub(crate) async fn start_with(adjust: impl FnOnce(&mut ServeArgs)) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let config = config(&dir.path().join("consentd.db"), "127.0.0.1:0".parse().expect("address"));
+        let config =
+            config_with(&dir.path().join("consentd.db"), "127.0.0.1:0".parse().expect("address"), adjust);
         let store = consent_store::open(&config.store).await.expect("store opens");
         consent_store::ServingStore::migrate(&store).await.expect("migrations");
         let authenticator = Authenticator::new(Arc::new(store), None).await.expect("authenticator");
