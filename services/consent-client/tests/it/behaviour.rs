@@ -150,3 +150,27 @@ async fn the_feed_resumes_after_cuts_without_a_gap_or_a_duplicate() {
     }
     assert_eq!(seen, (1..=12).collect::<Vec<i64>>());
 }
+
+/// The crate's example, run as written against a real consentd.
+#[path = "../../examples/quickstart.rs"]
+#[allow(dead_code)]
+mod quickstart;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_quickstart_example_runs_against_consentd() {
+    let dir = tempfile::tempdir().expect("dir");
+    let server = consentd(&dir, "consentd.db").await;
+    let proxy = Proxy::start(server.grpc_addr).await;
+    let said =
+        quickstart::run(&client(&proxy, RetryPolicy::default()), "ann@example.com").await.expect("ran");
+    assert_eq!(
+        said,
+        [
+            "recorded at revision 1",
+            "marketing: Granted",
+            "updated at revision 2",
+            "marketing: Denied",
+            "feed: revision 2 Updated",
+        ]
+    );
+}

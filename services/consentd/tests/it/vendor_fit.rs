@@ -231,6 +231,18 @@ async fn a_reader_that_stalls_holds_a_whole_list_slot_only_for_a_while() {
         format!("GET /api/universalconsent HTTP/1.1\r\nhost: t\r\nauthorization: Bearer {key}\r\n\r\n");
     tokio::io::AsyncWriteExt::write_all(&mut stalled, request.as_bytes()).await.unwrap();
     let started = std::time::Instant::now();
+    // Its answer has begun (the list counted, its slot taken) before any
+    // other list is asked for: else the two race for the one slot and the
+    // stalled request may be the one refused (seen in CI).
+    let mut status_line = [0_u8; 12];
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        tokio::io::AsyncReadExt::read_exact(&mut stalled, &mut status_line),
+    )
+    .await
+    .expect("the stalled list's answer begins")
+    .unwrap();
+    assert_eq!(&status_line, b"HTTP/1.1 200", "{}", String::from_utf8_lossy(&status_line));
     // The stalled list holds the one slot: another is refused at once, in
     // Secure Privacy's shape.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
