@@ -85,44 +85,73 @@ fn resume(first: &SubscribeRequest, token: Option<&str>) -> SubscribeRequest {
 async fn follow(
     mut stub: Stub,
     retry: RetryPolicy,
-    first: SubscribeRequest,
+    mut first: SubscribeRequest,
     sender: mpsc::Sender<Result<FeedItem, tonic::Status>>,
 ) {
     let schedule = || retry.backoff().without_max_times().build();
     let mut waits = schedule();
     let mut token: Option<String> = None;
+    // A live start ("from now") is pinned to the tenant's head first: a
+    // stream that broke before its first message would otherwise start
+    // again from a later "now" and miss what came between. A key without
+    // `consent:read` cannot read the head and follows live, unpinned.
+    let mut pinned = first.after_revision != 0 || first.from_beginning || !first.resume_token.is_empty();
     loop {
-        let mut delivered = false;
-        let cause = match stub.subscribe(resume(&first, token.as_deref())).await {
-            Ok(response) => {
-                let mut stream = response.into_inner();
-                loop {
-                    match stream.message().await {
-                        Ok(Some(message)) => {
-                            let item = match message.payload {
-                                Some(Payload::Event(event)) => FeedItem::Event(Box::new(event)),
-                                Some(Payload::Heartbeat(heartbeat)) => FeedItem::Heartbeat(heartbeat),
-                                None => continue,
-                            };
-                            token = Some(item.resume_token().to_owned());
-                            if !delivered {
-                                delivered = true;
-                                waits = schedule();
+        // Whether the call was answered (a stream opened), and whether the
+        // stream delivered something.
+        let (mut opened, mut delivered) = (false, false);
+        let cause = if !pinned {
+            match head(&mut stub).await {
+                Ok(revision) => {
+                    // After revision 0 is spelled "from the beginning": 0
+                    // itself means live.
+                    if revision == 0 {
+                        first.from_beginning = true;
+                    } else {
+                        first.after_revision = revision;
+                    }
+                    pinned = true;
+                    continue;
+                }
+                Err(status) if status.code() == Code::PermissionDenied => {
+                    pinned = true;
+                    continue;
+                }
+                Err(status) => status,
+            }
+        } else {
+            match stub.subscribe(resume(&first, token.as_deref())).await {
+                Ok(response) => {
+                    opened = true;
+                    let mut stream = response.into_inner();
+                    loop {
+                        match stream.message().await {
+                            Ok(Some(message)) => {
+                                let item = match message.payload {
+                                    Some(Payload::Event(event)) => FeedItem::Event(Box::new(event)),
+                                    Some(Payload::Heartbeat(heartbeat)) => FeedItem::Heartbeat(heartbeat),
+                                    None => continue,
+                                };
+                                token = Some(item.resume_token().to_owned());
+                                if !delivered {
+                                    delivered = true;
+                                    waits = schedule();
+                                }
+                                if sender.send(Ok(item)).await.is_err() {
+                                    return; // the consumer is gone
+                                }
                             }
-                            if sender.send(Ok(item)).await.is_err() {
-                                return; // the consumer is gone
-                            }
+                            // The server closed the stream cleanly (it is
+                            // shutting down): resume elsewhere or after it.
+                            Ok(None) => break tonic::Status::unavailable("the server ended the stream"),
+                            Err(status) => break status,
                         }
-                        // The server closed the stream cleanly (it is
-                        // shutting down): resume elsewhere or after it.
-                        Ok(None) => break tonic::Status::unavailable("the server ended the stream"),
-                        Err(status) => break status,
                     }
                 }
+                Err(status) => status,
             }
-            Err(status) => status,
         };
-        if !resumable(&cause, delivered) {
+        if !resumable(&cause, opened) {
             let _ = sender.send(Err(cause)).await;
             return;
         }
@@ -132,11 +161,17 @@ async fn follow(
     }
 }
 
+/// The tenant's head revision (a check of a subject nobody has).
+async fn head(stub: &mut Stub) -> Result<i64, tonic::Status> {
+    Ok(stub.check_consent(crate::head_check()).await?.into_inner().revision)
+}
+
 /// Whether the feed should call again after `cause`. A stream cut after it
-/// delivered something is resumed whatever the code the transport gave the
-/// cut; a call that failed outright is retried only for the codes a retry
-/// can outlast.
-fn resumable(cause: &tonic::Status, delivered: bool) -> bool {
+/// opened is resumed whatever code the transport gave the cut (hyper's
+/// "error reading a body" comes as `UNKNOWN`; the server's own refusals,
+/// such as a bad filter or a revoked key, have codes of their own); a call
+/// that failed outright is retried only for the codes a retry can outlast.
+fn resumable(cause: &tonic::Status, opened: bool) -> bool {
     crate::retry::transient(cause)
-        || (delivered && matches!(cause.code(), Code::Unknown | Code::Internal | Code::Cancelled))
+        || (opened && matches!(cause.code(), Code::Unknown | Code::Internal | Code::Cancelled))
 }

@@ -74,15 +74,30 @@ impl Client {
         self.written.load(Ordering::Acquire)
     }
 
-    /// A unary call of the stub, with its deadline, retried as the policy
-    /// says (every call made through here can be repeated safely).
+    /// A unary call of the stub, with its deadline, retried as the client's
+    /// policy says (every call made through here can be repeated safely).
     async fn call<Req, Resp, Call, Fut>(&self, message: Req, call: Call) -> Result<Resp, tonic::Status>
     where
         Req: Clone,
         Call: Fn(Stub, tonic::Request<Req>) -> Fut,
         Fut: std::future::Future<Output = Result<tonic::Response<Resp>, tonic::Status>>,
     {
-        self.retry
+        self.call_with(&self.retry, message, call).await
+    }
+
+    /// A unary call of the stub, with its deadline, retried as `retry` says.
+    async fn call_with<Req, Resp, Call, Fut>(
+        &self,
+        retry: &RetryPolicy,
+        message: Req,
+        call: Call,
+    ) -> Result<Resp, tonic::Status>
+    where
+        Req: Clone,
+        Call: Fn(Stub, tonic::Request<Req>) -> Fut,
+        Fut: std::future::Future<Output = Result<tonic::Response<Resp>, tonic::Status>>,
+    {
+        retry
             .run(|| {
                 let mut request = tonic::Request::new(message.clone());
                 if let Some(timeout) = self.timeout {
@@ -170,11 +185,14 @@ impl Client {
         self.call(request, |mut stub, request| async move { stub.query_consents(request).await }).await
     }
 
-    /// `EraseSubject` (scope `admin`). Erasing is idempotent in effect (a
-    /// second erasure is `NOT_FOUND`), so it is retried like a read.
+    /// `EraseSubject` (scope `admin`). Not retried: a retry of an erasure
+    /// whose answer was lost would answer `NOT_FOUND` for an erasure that
+    /// went through, so the caller decides.
     pub async fn erase(&self, request: EraseSubjectRequest) -> Result<EraseSubjectResponse, tonic::Status> {
-        let response =
-            self.call(request, |mut stub, request| async move { stub.erase_subject(request).await }).await?;
+        let once = RetryPolicy::none();
+        let response = self
+            .call_with(&once, request, |mut stub, request| async move { stub.erase_subject(request).await })
+            .await?;
         self.wrote(response.revision);
         Ok(response)
     }
@@ -189,15 +207,20 @@ impl Client {
     /// The tenant's head revision now: every write at or below it has
     /// committed. Read with a check of a subject nobody has.
     pub async fn head_revision(&self) -> Result<i64, tonic::Status> {
-        let request = CheckConsentRequest {
-            subject: Some(proto::SubjectRef {
-                subject: Some(proto::subject_ref::Subject::SubjectId(uuid::Uuid::nil().to_string())),
-            }),
-            purpose: String::new(),
-            target: String::new(),
-            at: None,
-            min_revision: 0,
-        };
-        Ok(self.check(request).await?.revision)
+        Ok(self.check(head_check()).await?.revision)
+    }
+}
+
+/// A check of the nil subject, which nobody has: its answer's revision is
+/// the tenant's head.
+pub(crate) fn head_check() -> CheckConsentRequest {
+    CheckConsentRequest {
+        subject: Some(proto::SubjectRef {
+            subject: Some(proto::subject_ref::Subject::SubjectId(uuid::Uuid::nil().to_string())),
+        }),
+        purpose: String::new(),
+        target: String::new(),
+        at: None,
+        min_revision: 0,
     }
 }

@@ -15,6 +15,15 @@ use crate::proxy::Proxy;
 
 /// A consentd on its own SQLite file, keys off.
 async fn consentd(dir: &tempfile::TempDir, name: &str) -> RunningServer {
+    consentd_with_heartbeats(dir, name, Duration::from_millis(200)).await
+}
+
+/// The same, sending heartbeats to idle streams this often.
+async fn consentd_with_heartbeats(
+    dir: &tempfile::TempDir,
+    name: &str,
+    heartbeats: Duration,
+) -> RunningServer {
     let args = ServeArgs {
         database: DatabaseArgs {
             database_url: Some(format!("sqlite://{}?mode=rwc", dir.path().join(name).display())),
@@ -25,7 +34,7 @@ async fn consentd(dir: &tempfile::TempDir, name: &str) -> RunningServer {
         ..ServeArgs::default()
     };
     let mut config = Config::load(&args).expect("configuration");
-    config.feed.heartbeat_interval = Duration::from_millis(200);
+    config.feed.heartbeat_interval = heartbeats;
     server::start(&config).await.expect("server starts")
 }
 
@@ -173,4 +182,36 @@ async fn the_quickstart_example_runs_against_consentd() {
             "feed: revision 2 Updated",
         ]
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_live_feed_cut_before_its_first_message_misses_nothing() {
+    let dir = tempfile::tempdir().expect("dir");
+    // No heartbeat comes in time to give the feed a resume token.
+    let server = consentd_with_heartbeats(&dir, "consentd.db", Duration::from_secs(60)).await;
+    let proxy = Proxy::start(server.grpc_addr).await;
+    let mut direct = ConnectOptions::new(server.grpc_addr.to_string(), Credentials::None);
+    direct.retry = RetryPolicy::default();
+    let writer = Client::connect(&direct).expect("client");
+    writer.record(grant(1)).await.expect("recorded");
+
+    let follower = client(&proxy, RetryPolicy::default());
+    // Live: events from now on.
+    let mut feed = follower.subscribe(SubscribeRequest::default());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The feed is cut off, a write lands while it is away, and it comes back.
+    proxy.point(None);
+    proxy.cut();
+    let written = writer.record(grant(2)).await.expect("recorded");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    proxy.point(Some(server.grpc_addr));
+    let item = tokio::time::timeout(Duration::from_secs(20), feed.next())
+        .await
+        .expect("the write made while the feed was away arrives")
+        .expect("the feed goes on")
+        .expect("no final error");
+    match item {
+        FeedItem::Event(event) => assert_eq!(event.revision, written.revision),
+        FeedItem::Heartbeat(heartbeat) => panic!("a heartbeat first: {heartbeat:?}"),
+    }
 }

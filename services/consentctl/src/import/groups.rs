@@ -9,7 +9,7 @@ use consent_client::proto::{
     PurposeDecision, RecordConsentRequest, SubjectRef, UpdateConsentRequest, subject_ref,
 };
 use prost::Message as _;
-use sha2::{Digest, Sha256};
+use sha2::{Digest as _, Sha256};
 
 use super::rows::Row;
 
@@ -34,16 +34,16 @@ impl Group {
             && first.expires_at == row.expires_at
             && first.source == row.source
             && first.evidence == row.evidence
-            && !self.rows.iter().any(|other| other.purpose == row.purpose && other.target == row.target)
+            // A GPC conflict's implied denial shares its grant's purpose:
+            // implied rows are not sent, so they never collide.
+            && !self.rows.iter().any(|other| {
+                !other.implied && !row.implied && other.purpose == row.purpose && other.target == row.target
+            })
     }
 
     /// The subject's lane key: rows of one person are sent in file order.
-    pub(crate) fn subject_key(&self) -> String {
-        self.rows
-            .first()
-            .and_then(|row| row.identities.first())
-            .map(|identity| format!("{}={}", identity.namespace, identity.value))
-            .unwrap_or_default()
+    pub(crate) fn subject_key(&self) -> &str {
+        self.rows.first().map_or("", |row| row.subject.as_str())
     }
 
     /// The update a lone updated row makes; `None` for a group to record.
@@ -66,7 +66,7 @@ impl Group {
             collected_at: row.collected_at,
             source: row.source.clone(),
         };
-        request.idempotency_key = content_key(&request.encode_to_vec());
+        request.idempotency_key = self.key(&request.encode_to_vec());
         Some(request)
     }
 
@@ -93,18 +93,27 @@ impl Group {
             evidence: first.evidence.to_proto(),
             idempotency_key: String::new(),
         };
-        request.idempotency_key = content_key(&request.encode_to_vec());
+        request.idempotency_key = self.key(&request.encode_to_vec());
         request
+    }
+
+    /// The idempotency key of a request's encoding (without a key) and the
+    /// origins of its rows.
+    fn key(&self, encoded: &[u8]) -> String {
+        let mut hash = Sha256::new();
+        hash.update(encoded);
+        for row in &self.rows {
+            hash.update(b"\n");
+            hash.update(row.origin.as_bytes());
+        }
+        format!(
+            "consentctl-import:{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(hash.finalize())
+        )
     }
 
     /// Each row alone (to find which row of a refused request is wrong).
     pub(crate) fn split(self) -> Vec<Self> {
         self.rows.into_iter().map(|row| Self { rows: vec![row] }).collect()
     }
-}
-
-/// The idempotency key of a request's encoding without a key.
-fn content_key(encoded: &[u8]) -> String {
-    let digest = Sha256::digest(encoded);
-    format!("consentctl-import:{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest))
 }

@@ -12,7 +12,7 @@
 mod groups;
 mod rows;
 
-use std::io::BufReader;
+use std::io::{BufRead as _, BufReader};
 use std::path::PathBuf;
 
 use clap::Args;
@@ -103,7 +103,8 @@ pub(crate) async fn run(client: &Client, args: ImportArgs, output: Format) -> Re
     let (reports, mut received) = mpsc::channel(1024);
     let lanes: Vec<_> =
         (0..args.concurrency.max(1)).map(|_| lane(client.clone(), head, reports.clone())).collect();
-    let reader = std::thread::spawn(move || read(file, format, &mapping, &lanes, &reports));
+    let path = args.file.clone();
+    let reader = std::thread::spawn(move || read(&path, file, format, &mapping, &lanes, &reports));
 
     let progress = Progress::new(size, 0, 0);
     let mut summary = Summary::default();
@@ -136,6 +137,7 @@ pub(crate) async fn run(client: &Client, args: ImportArgs, output: Format) -> Re
 
 /// Reads the file, grouping rows and handing each group to its lane.
 fn read(
+    path: &std::path::Path,
     file: std::fs::File,
     format: FileFormat,
     mapping: &Mapping,
@@ -144,7 +146,7 @@ fn read(
 ) -> Result<(), Failure> {
     let mut group = Group::default();
     let dispatch = |group: Group| {
-        let lane = lane_of(&group.subject_key(), lanes.len());
+        let lane = lane_of(group.subject_key(), lanes.len());
         // A closed lane ended on a fatal error, which is already reported.
         let _ = lanes[lane].blocking_send(group);
     };
@@ -172,11 +174,28 @@ fn read(
     };
     match format {
         FileFormat::Jsonl => {
-            for (offset, row) in rows::jsonl_rows(BufReader::new(file)) {
-                take(offset, row);
+            let mut reader = BufReader::new(file);
+            let (mut bytes, mut number, mut offset) = (Vec::new(), 0_u64, 0_u64);
+            loop {
+                bytes.clear();
+                // A file that cannot be read (a directory, an I/O error)
+                // ends the import: it is not a refused row.
+                let read = reader
+                    .read_until(b'\n', &mut bytes)
+                    .map_err(|err| Failure::usage(format!("cannot read the file: {err}")))?;
+                if read == 0 {
+                    break;
+                }
+                number += 1;
+                offset += read as u64;
+                if !bytes.iter().all(u8::is_ascii_whitespace) {
+                    take(offset, rows::jsonl_row(number, &bytes));
+                }
             }
         }
         FileFormat::Csv => {
+            // Its own handle: a cloned one would share the reader's offset.
+            let mut lines = LineCounter::new(std::fs::File::open(path)?);
             let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(file);
             let header = reader
                 .headers()
@@ -191,11 +210,12 @@ fn read(
             }
             let mut cells = csv::StringRecord::new();
             loop {
-                // The line the next record starts on (the header is line 1).
-                let line = reader.position().line();
+                let before = reader.position().line();
                 match reader.read_record(&mut cells) {
                     Ok(false) => break,
                     Ok(true) => {
+                        let start = cells.position().map_or(0, csv::Position::byte);
+                        let line = lines.line_at(start)?;
                         let row = if ours {
                             RecordRow::from_csv(&header, &cells)
                                 .map_err(|(field, message)| NotImported::Refused { line, field, message })
@@ -207,7 +227,11 @@ fn read(
                     }
                     Err(err) => take(
                         reader.position().byte(),
-                        Err(NotImported::Refused { line, field: String::new(), message: err.to_string() }),
+                        Err(NotImported::Refused {
+                            line: before,
+                            field: String::new(),
+                            message: err.to_string(),
+                        }),
                     ),
                 }
             }
@@ -217,6 +241,55 @@ fn read(
         dispatch(group);
     }
     Ok(())
+}
+
+/// The line a CSV record starting at a byte offset is on. The csv reader's
+/// own count is one short after a CRLF line (it takes the LF as the start of
+/// the next record), so the lines are counted in the file itself, reading it
+/// a second time alongside (the offsets only grow).
+struct LineCounter {
+    bytes: std::io::Bytes<BufReader<std::fs::File>>,
+    /// The offset of the next byte, and the newlines before it.
+    at: u64,
+    newlines: u64,
+    /// The byte at `at`, once looked at.
+    peeked: Option<u8>,
+}
+
+impl LineCounter {
+    fn new(file: std::fs::File) -> Self {
+        use std::io::Read as _;
+        Self { bytes: BufReader::new(file).bytes(), at: 0, newlines: 0, peeked: None }
+    }
+
+    fn next(&mut self) -> Result<Option<u8>, Failure> {
+        match self.peeked.take() {
+            Some(byte) => Ok(Some(byte)),
+            None => self
+                .bytes
+                .next()
+                .transpose()
+                .map_err(|err| Failure::usage(format!("cannot read the file: {err}"))),
+        }
+    }
+
+    /// The 1-based line of the record that starts at `start` (a leading LF
+    /// left from a CRLF belongs to the line before).
+    fn line_at(&mut self, start: u64) -> Result<u64, Failure> {
+        while self.at < start {
+            let Some(byte) = self.next()? else { break };
+            self.at += 1;
+            self.newlines += u64::from(byte == b'\n');
+        }
+        let leading_newline = match self.next()? {
+            Some(byte) => {
+                self.peeked = Some(byte);
+                byte == b'\n'
+            }
+            None => false,
+        };
+        Ok(1 + self.newlines + u64::from(leading_newline))
+    }
 }
 
 /// The lane for a subject key: a stable hash, so one person's rows share

@@ -2,7 +2,6 @@
 //! another platform's CSV through a column mapping (docs/cli.md#import).
 
 use std::collections::BTreeMap;
-use std::io::BufRead;
 
 use consent_client::proto::{Decision, Identity};
 
@@ -26,6 +25,14 @@ pub(crate) struct Row {
     pub(crate) implied: bool,
     /// Written by an update: imported by one, so it stays one.
     pub(crate) updated: bool,
+    /// Who the row is about, the same for all of a person's rows where the
+    /// file says (our format's subject id), else the first identity: rows
+    /// with one subject go through one lane, in file order.
+    pub(crate) subject: String,
+    /// What tells this row from an identical one elsewhere in the file: the
+    /// record id of our format, else the line. Part of the idempotency key,
+    /// so that repeated rows are each written (once).
+    pub(crate) origin: String,
 }
 
 /// A row that is not imported.
@@ -129,13 +136,15 @@ pub(crate) fn from_record(line: u64, record: RecordRow) -> Result<Row, NotImport
         Some(text) => Some(parse_time(text).map_err(|message| refused(line, "expires_at", message))?),
         None => None,
     };
+    let identities: Vec<Identity> = record
+        .identities
+        .into_iter()
+        .map(|identity| Identity { namespace: identity.namespace, value: identity.value })
+        .collect();
+    let subject = if record.subject_id.is_empty() { first_identity(&identities) } else { record.subject_id };
     Ok(Row {
         line,
-        identities: record
-            .identities
-            .into_iter()
-            .map(|identity| Identity { namespace: identity.namespace, value: identity.value })
-            .collect(),
+        identities,
         purpose: record.purpose,
         target: record.target,
         decision,
@@ -145,6 +154,8 @@ pub(crate) fn from_record(line: u64, record: RecordRow) -> Result<Row, NotImport
         evidence: record.evidence,
         implied: !record.implied_by.is_empty(),
         updated: record.kind == "updated",
+        subject,
+        origin: if record.id.is_empty() { format!("line {line}") } else { record.id },
     })
 }
 
@@ -167,6 +178,8 @@ pub(crate) fn from_mapped(
         evidence: EvidenceRow::default(),
         implied: false,
         updated: false,
+        subject: String::new(),
+        origin: format!("line {line}"),
     };
     for (column, cell) in header.iter().zip(cells.iter()) {
         let Some(field) = mapping.columns.get(column) else { continue };
@@ -205,29 +218,23 @@ pub(crate) fn from_mapped(
     if row.decision == Decision::Unspecified {
         return Err(refused(line, "decision", "the mapping names no decision column"));
     }
+    row.subject = first_identity(&row.identities);
     Ok(row)
 }
 
-/// The rows of a JSONL file, with their lines, and how far the reader got
-/// (bytes) after each.
-pub(crate) fn jsonl_rows<R: BufRead>(reader: R) -> impl Iterator<Item = (u64, Result<Row, NotImported>)> {
-    let mut offset = 0_u64;
-    reader.split(b'\n').enumerate().filter_map(move |(index, line)| {
-        let number = index as u64 + 1;
-        let row = match line {
-            Ok(bytes) => {
-                offset += bytes.len() as u64 + 1;
-                if bytes.iter().all(u8::is_ascii_whitespace) {
-                    return None;
-                }
-                serde_json::from_slice::<RecordRow>(&bytes)
-                    .map_err(|err| refused(number, &json_field(&err), err.to_string()))
-                    .and_then(|record| from_record(number, record))
-            }
-            Err(err) => Err(refused(number, "", format!("cannot read: {err}"))),
-        };
-        Some((offset, row))
-    })
+/// `namespace=value` of the first identity.
+fn first_identity(identities: &[Identity]) -> String {
+    identities
+        .first()
+        .map(|identity| format!("{}={}", identity.namespace, identity.value))
+        .unwrap_or_default()
+}
+
+/// The row on JSONL line `line`.
+pub(crate) fn jsonl_row(line: u64, bytes: &[u8]) -> Result<Row, NotImported> {
+    serde_json::from_slice::<RecordRow>(bytes)
+        .map_err(|err| refused(line, &json_field(&err), err.to_string()))
+        .and_then(|record| from_record(line, record))
 }
 
 /// The field a JSON error names, if it names one.

@@ -223,6 +223,46 @@ async fn another_platforms_csv_imports_through_a_mapping_naming_each_refused_row
         .await
         .expect(1);
     assert!(refused.stderr().contains("line 2: purpose:"), "{}", refused.stderr());
+    // A Windows export (CRLF lines) names the same lines.
+    let windows = server.path("windows.csv");
+    std::fs::write(
+        &windows,
+        "Identifier,Status\r\nw1@example.com,yes\r\nw2@example.com,maybe\r\nw3@example.com,no\r\n",
+    )
+    .expect("file");
+    let crlf = server
+        .ctl(&[
+            "import",
+            windows.to_str().expect("path"),
+            "--map",
+            "Identifier=identity.email",
+            "--map",
+            "Status=decision",
+            "--purpose",
+            "Marketing",
+        ])
+        .await
+        .expect(1);
+    assert!(crlf.stderr().contains("line 3: Status:"), "{}", crlf.stderr());
+    assert_eq!(crlf.json()["written"], 2);
+    // The same row twice in a file (no time column to tell them apart) is
+    // written twice: the later one decides.
+    let twice = server.path("twice.csv");
+    std::fs::write(&twice, "Identifier,Status\nt@example.com,yes\nt@example.com,no\nt@example.com,yes\n")
+        .expect("file");
+    let args_twice = [
+        "import",
+        twice.to_str().expect("path"),
+        "--map",
+        "Identifier=identity.email",
+        "--map",
+        "Status=decision",
+        "--purpose",
+        "Marketing",
+    ];
+    assert_eq!(server.ctl(&args_twice).await.expect(0).json()["written"], 3);
+    server.ctl(&["check", "--identity", "email=t@example.com", "--purpose", "Marketing"]).await.expect(0);
+    assert_eq!(server.ctl(&args_twice).await.expect(0).json()["written"], 0);
     // Rerunning the mapped import writes nothing.
     let rerun = server.ctl(&args).await.expect(1);
     assert_eq!((rerun.json()["written"].as_u64(), rerun.json()["skipped"].as_u64()), (Some(0), Some(3)));
