@@ -99,7 +99,7 @@ enum ConfigCommand {
 /// The vendors a key or binding may name.
 const VENDORS: [&str; 4] = ["adobe", "intempt", "jentis", "secureprivacy"];
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 enum KeysCommand {
     /// Create a key and print it, alone, on stdout (the only time it is shown)
     Create {
@@ -166,7 +166,7 @@ enum KeysCommand {
     },
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 enum TenantsCommand {
     /// Declare that a vendor account id belongs to a tenant
     Bind {
@@ -212,12 +212,33 @@ fn main() -> ExitCode {
     code
 }
 
+/// Runs an admin command again when a concurrent transaction conflicted
+/// with it (on SQLite, a serving process's write can take the file between
+/// the command's read and its write): the conflict rolled the command back
+/// whole, so running it again does it once.
+async fn again_after_conflicts<Run, Fut>(mut run: Run) -> Result<(), String>
+where
+    Run: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let mut waits = [50, 100, 200, 400, 800].into_iter();
+    loop {
+        match run().await {
+            Err(message) if message.contains("conflicted; retry") => match waits.next() {
+                Some(ms) => tokio::time::sleep(std::time::Duration::from_millis(ms)).await,
+                None => return Err(message),
+            },
+            done => return done,
+        }
+    }
+}
+
 async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve(&args).await,
         Command::Migrate(args) => migrate(&args).await,
-        Command::Keys(command) => report(admin::keys(command).await),
-        Command::Tenants(command) => report(admin::tenants(command).await),
+        Command::Keys(command) => report(again_after_conflicts(|| admin::keys(command.clone())).await),
+        Command::Tenants(command) => report(again_after_conflicts(|| admin::tenants(command.clone())).await),
         Command::Evidence(EvidenceCommand::Export { tenant, out, admin }) => {
             report(admin::export_log(&tenant, &out, &admin).await)
         }

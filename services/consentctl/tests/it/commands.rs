@@ -135,6 +135,12 @@ async fn mistakes_exit_2_naming_the_field_and_write_nothing() {
     let flag = server.ctl(&["update", "--identity", "user_id=1", "--decision", "maybe"]).await.expect(2);
     assert!(flag.stderr().contains("--decision"), "{}", flag.stderr());
     assert!(server.ctl(&["query", "--history"]).await.expect(0).stdout().is_empty());
+    // A file that cannot be read ends an import at once (a directory reads
+    // as an error on every line, for ever, if taken row by row).
+    let directory = server.path("exports");
+    std::fs::create_dir(&directory).expect("directory");
+    let unreadable = server.ctl(&["import", directory.to_str().expect("path")]).await.expect(2);
+    assert!(unreadable.stderr().contains("cannot read"), "{}", unreadable.stderr());
     // A check of a subject that was never seen is an answer, not an error.
     server
         .ctl(&["check", "--subject-id", "00000000-0000-0000-0000-000000000001", "--purpose", "x"])
