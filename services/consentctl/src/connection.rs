@@ -69,11 +69,10 @@ impl ConnectionArgs {
     pub(crate) fn client(&self) -> Result<Client, Failure> {
         let profile = match &self.profile {
             Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|err| {
-                    Failure::usage(format!("cannot read profile {}: {err}", path.display()))
-                })?;
+                let text = std::fs::read_to_string(path)
+                    .map_err(|err| Failure::new(format!("cannot read profile {}: {err}", path.display())))?;
                 toml::from_str(&text)
-                    .map_err(|err| Failure::usage(format!("invalid profile {}: {err}", path.display())))?
+                    .map_err(|err| Failure::new(format!("invalid profile {}: {err}", path.display())))?
             }
             None => Profile::default(),
         };
@@ -84,7 +83,7 @@ impl ConnectionArgs {
             (None, Some(file)) => Credentials::JwtFile(file),
             (None, None) => Credentials::None,
             (Some(_), Some(_)) => {
-                return Err(Failure::usage("give a key or a JWT file, not both".to_owned()));
+                return Err(Failure::new("give a key or a JWT file, not both".to_owned()));
             }
         };
         let mut options = ConnectOptions::new(
@@ -102,6 +101,6 @@ impl ConnectionArgs {
         if let Some(retries) = self.retries.or(profile.retries) {
             options.retry = RetryPolicy { max_retries: retries, ..RetryPolicy::default() };
         }
-        Client::connect(&options).map_err(|err| Failure::usage(err.to_string()))
+        Client::connect(&options).map_err(|err| Failure::new(err.to_string()))
     }
 }

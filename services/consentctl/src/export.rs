@@ -25,8 +25,7 @@ use crate::read::FilterArgs;
 use crate::{Failure, Outcome};
 
 /// A file format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum FileFormat {
     /// A JSON object per line.
     Jsonl,
@@ -62,9 +61,9 @@ pub(crate) struct ExportArgs {
 /// What an interrupted export leaves to resume from.
 #[derive(Debug, Serialize, Deserialize)]
 struct ExportState {
-    /// The query's fingerprint: a resume must be of the same export.
+    /// The query's and the format's fingerprint: a resume must be of the
+    /// same export.
     query: String,
-    format: FileFormat,
     /// The token of the next page to fetch.
     page_token: String,
     /// The length of the file up to the end of the last page written.
@@ -77,7 +76,7 @@ struct ExportState {
 }
 
 pub(crate) async fn run(client: &Client, args: ExportArgs) -> Result<Outcome, Failure> {
-    let mut request = args.filter.request()?;
+    let mut request = args.filter.request();
     request.page_size = args.page_size.clamp(1, 1000);
     let format = args.format.unwrap_or_else(|| args.out.as_deref().map_or(FileFormat::Jsonl, FileFormat::of));
     let sink_format = match format {
@@ -110,22 +109,15 @@ pub(crate) async fn run(client: &Client, args: ExportArgs) -> Result<Outcome, Fa
             (state, file)
         }
         Some(_) => {
-            return Err(Failure::usage(format!(
+            return Err(Failure::new(format!(
                 "{} is from an export with other flags; delete it to start this one afresh",
                 state_path.display()
             )));
         }
         None => {
             let head = client.head_revision().await?;
-            let state = ExportState {
-                query,
-                format,
-                page_token: String::new(),
-                bytes: 0,
-                records: 0,
-                head,
-                position: 0,
-            };
+            let state =
+                ExportState { query, page_token: String::new(), bytes: 0, records: 0, head, position: 0 };
             (state, std::fs::File::create(&out)?)
         }
     };
@@ -203,7 +195,7 @@ fn read_state(path: &Path) -> Result<Option<ExportState>, Failure> {
     match std::fs::read(path) {
         Ok(bytes) => serde_json::from_slice(&bytes)
             .map(Some)
-            .map_err(|err| Failure::usage(format!("{} is not an export state: {err}", path.display()))),
+            .map_err(|err| Failure::new(format!("{} is not an export state: {err}", path.display()))),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(err) => Err(err.into()),
     }

@@ -64,8 +64,8 @@ enum Command {
 pub(crate) struct Failure(String);
 
 impl Failure {
-    /// A mistake in how the command was called or configured.
-    pub(crate) fn usage(message: String) -> Self {
+    /// A failure with this message.
+    pub(crate) fn new(message: String) -> Self {
         Self(message)
     }
 }

@@ -116,7 +116,7 @@ impl RecordSink {
             }
             (None, Some(csv)) => csv.write_record(row.csv_cells()).map_err(csv_failure)?,
             (None, None) => {
-                serde_json::to_writer(&mut self.json, &row).map_err(|err| Failure::usage(err.to_string()))?;
+                serde_json::to_writer(&mut self.json, &row).map_err(|err| Failure::new(err.to_string()))?;
                 self.json.push(b'\n');
             }
         }
@@ -128,7 +128,7 @@ impl RecordSink {
     pub(crate) fn take(&mut self) -> Result<Vec<u8>, Failure> {
         match self.csv.take() {
             Some(csv) => {
-                let bytes = csv.into_inner().map_err(|err| Failure::usage(err.to_string()))?;
+                let bytes = csv.into_inner().map_err(|err| Failure::new(err.to_string()))?;
                 self.csv = Some(csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new()));
                 Ok(bytes)
             }
@@ -146,7 +146,7 @@ impl RecordSink {
 }
 
 fn csv_failure(err: csv::Error) -> Failure {
-    Failure::usage(format!("cannot write CSV: {err}"))
+    Failure::new(format!("cannot write CSV: {err}"))
 }
 
 /// Writes bytes to standard output.
@@ -208,7 +208,7 @@ pub(crate) fn print_check(
                 let mut csv = csv::Writer::from_writer(Vec::new());
                 csv.write_record(header).map_err(csv_failure)?;
                 csv.write_record(&cells).map_err(csv_failure)?;
-                emit(&csv.into_inner().map_err(|err| Failure::usage(err.to_string()))?)?;
+                emit(&csv.into_inner().map_err(|err| Failure::new(err.to_string()))?)?;
             } else {
                 let mut table = new_table(&header);
                 table.add_row(cells);

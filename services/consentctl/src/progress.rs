@@ -71,5 +71,5 @@ pub(crate) fn replace_file(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
         file.sync_data()?;
         std::fs::rename(&temporary, path)
     };
-    write().map_err(|err| Failure::usage(format!("cannot write {}: {err}", path.display())))
+    write().map_err(|err| Failure::new(format!("cannot write {}: {err}", path.display())))
 }

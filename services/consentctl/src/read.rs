@@ -7,9 +7,10 @@ use consent_client::proto::{
     get_consent_request,
 };
 
+use crate::format::parse_time;
 use crate::format::status_name;
 use crate::output::{Format, RecordSink, emit, print_check};
-use crate::subject::{SubjectArgs, SubjectFilterArgs, parse_time_flag};
+use crate::subject::{SubjectArgs, SubjectFilterArgs, parse_decision_flag};
 use crate::{Failure, Outcome};
 
 #[derive(Debug, Args)]
@@ -23,7 +24,7 @@ pub(crate) struct CheckArgs {
     #[arg(long, default_value = "")]
     target: String,
     /// Answer as of this time (RFC 3339 or a date) [default: now]
-    #[arg(long, value_parser = parse_time_flag)]
+    #[arg(long, value_parser = parse_time)]
     at: Option<prost_types::Timestamp>,
     /// Answer from a view that holds this revision (a write's revision)
     #[arg(long, default_value_t = 0)]
@@ -90,16 +91,16 @@ pub(crate) struct FilterArgs {
     #[arg(long)]
     target: Option<String>,
     /// Only this decision: granted, denied or limited
-    #[arg(long)]
-    decision: Option<String>,
+    #[arg(long, value_parser = parse_decision_flag)]
+    decision: Option<Decision>,
     /// Only this source
     #[arg(long)]
     source: Option<String>,
     /// Only records collected at or after this time (RFC 3339 or a date)
-    #[arg(long, value_parser = parse_time_flag)]
+    #[arg(long, value_parser = parse_time)]
     since: Option<prost_types::Timestamp>,
     /// Only records collected before this time
-    #[arg(long, value_parser = parse_time_flag)]
+    #[arg(long, value_parser = parse_time)]
     until: Option<prost_types::Timestamp>,
     /// Only records with this evidence IP
     #[arg(long)]
@@ -110,26 +111,20 @@ pub(crate) struct FilterArgs {
     /// Every record, not only the current one per subject, purpose and
     /// target
     #[arg(long)]
-    pub(crate) history: bool,
+    history: bool,
     /// Only current grants expiring before this time (the ones to renew)
-    #[arg(long, value_parser = parse_time_flag)]
+    #[arg(long, value_parser = parse_time)]
     expiring_before: Option<prost_types::Timestamp>,
 }
 
 impl FilterArgs {
-    pub(crate) fn request(&self) -> Result<QueryConsentsRequest, Failure> {
-        let decision = match &self.decision {
-            Some(text) => crate::format::parse_decision(text).ok_or_else(|| {
-                Failure::usage(format!("--decision: {text:?} is not granted, denied or limited"))
-            })?,
-            None => Decision::Unspecified,
-        };
-        Ok(QueryConsentsRequest {
+    pub(crate) fn request(&self) -> QueryConsentsRequest {
+        QueryConsentsRequest {
             subject_id: self.subject.subject_id.clone().unwrap_or_default(),
             identity: self.subject.identity.clone(),
             purpose: self.purpose.clone().unwrap_or_default(),
             target: self.target.clone().unwrap_or_default(),
-            decision: decision as i32,
+            decision: self.decision.unwrap_or(Decision::Unspecified) as i32,
             source: self.source.clone().unwrap_or_default(),
             collected_after: self.since,
             collected_before: self.until,
@@ -138,7 +133,7 @@ impl FilterArgs {
             history: self.history,
             expiring_before: self.expiring_before,
             ..QueryConsentsRequest::default()
-        })
+        }
     }
 }
 
@@ -152,7 +147,7 @@ pub(crate) struct QueryArgs {
 }
 
 pub(crate) async fn query(client: &Client, args: QueryArgs, output: Format) -> Result<Outcome, Failure> {
-    let mut request = args.filter.request()?;
+    let mut request = args.filter.request();
     request.page_size = 1000;
     let mut left = args.limit.unwrap_or(usize::MAX);
     let mut sink = RecordSink::new(output, true)?;

@@ -2,9 +2,9 @@
 //! commands that take them.
 
 use clap::Args;
-use consent_client::proto::{self, Identity, SubjectRef, subject_ref};
+use consent_client::proto::{self, Decision, Identity, SubjectRef, subject_ref};
 
-use crate::format::{EvidenceRow, parse_time};
+use crate::format::{EvidenceRow, parse_decision};
 
 /// `NAMESPACE=VALUE`.
 pub(crate) fn parse_identity(text: &str) -> Result<Identity, String> {
@@ -16,9 +16,9 @@ pub(crate) fn parse_identity(text: &str) -> Result<Identity, String> {
     }
 }
 
-/// A time flag: RFC 3339 or a date.
-pub(crate) fn parse_time_flag(text: &str) -> Result<prost_types::Timestamp, String> {
-    parse_time(text)
+/// A decision flag: granted, denied or limited.
+pub(crate) fn parse_decision_flag(text: &str) -> Result<Decision, String> {
+    parse_decision(text).ok_or_else(|| format!("{text:?} is not granted, denied or limited"))
 }
 
 /// One subject, by id or by an identity.

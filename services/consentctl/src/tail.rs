@@ -10,7 +10,7 @@ use consent_client::{Client, FeedItem};
 use futures_util::StreamExt;
 
 use crate::format::RecordRow;
-use crate::output::Format;
+use crate::output::{Format, RecordSink};
 use crate::subject::SubjectFilterArgs;
 use crate::{Failure, Outcome};
 
@@ -98,10 +98,11 @@ fn event_line(output: Format, event: &consent_client::proto::ConsentEvent) -> Re
             serde_json::json!({ "kind": row.kind, "revision": event.revision, "record": row }).to_string()
         }
         Format::Csv => {
-            let mut csv = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
-            csv.write_record(row.csv_cells()).map_err(|err| Failure::usage(err.to_string()))?;
-            let bytes = csv.into_inner().map_err(|err| Failure::usage(err.to_string()))?;
-            String::from_utf8_lossy(&bytes).trim_end().to_owned()
+            let mut sink = RecordSink::new(Format::Csv, false)?;
+            if let Some(record) = &event.record {
+                sink.write(record)?;
+            }
+            String::from_utf8_lossy(&sink.finish()?).trim_end().to_owned()
         }
         Format::Table => {
             let or_any = |text: &str| if text.is_empty() { "*".to_owned() } else { text.to_owned() };
@@ -124,7 +125,7 @@ fn read_token(path: &Path) -> Result<Option<String>, Failure> {
         Ok(text) if !text.trim().is_empty() => Ok(Some(text.trim().to_owned())),
         Ok(_) => Ok(None),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(err) => Err(Failure::usage(format!("cannot read {}: {err}", path.display()))),
+        Err(err) => Err(Failure::new(format!("cannot read {}: {err}", path.display()))),
     }
 }
 

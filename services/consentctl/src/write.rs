@@ -4,8 +4,9 @@ use clap::Args;
 use consent_client::Client;
 use consent_client::proto::{Decision, PurposeDecision, RecordConsentRequest, UpdateConsentRequest};
 
+use crate::format::parse_time;
 use crate::output::{Format, print_written};
-use crate::subject::{EvidenceArgs, SubjectArgs, parse_identity, parse_time_flag, purpose_target};
+use crate::subject::{EvidenceArgs, SubjectArgs, parse_decision_flag, parse_identity, purpose_target};
 use crate::{Failure, Outcome};
 
 #[derive(Debug, Args)]
@@ -24,10 +25,10 @@ pub(crate) struct RecordArgs {
     #[arg(long = "limit", value_parser = purpose_target)]
     limits: Vec<(String, String)>,
     /// When the person decided (RFC 3339 or a date) [default: now]
-    #[arg(long, value_parser = parse_time_flag)]
+    #[arg(long, value_parser = parse_time)]
     collected_at: Option<prost_types::Timestamp>,
     /// When the decisions stop applying [default: never]
-    #[arg(long, value_parser = parse_time_flag)]
+    #[arg(long, value_parser = parse_time)]
     expires_at: Option<prost_types::Timestamp>,
     /// Where the decision came from: web, mobile, app, api, …
     #[arg(long, default_value = "api")]
@@ -82,10 +83,10 @@ pub(crate) struct UpdateArgs {
     #[arg(long)]
     expected_revision: Option<i64>,
     /// When the person decided [default: now]
-    #[arg(long, value_parser = parse_time_flag)]
+    #[arg(long, value_parser = parse_time)]
     collected_at: Option<prost_types::Timestamp>,
     /// When the new decision stops applying [default: never]
-    #[arg(long, value_parser = parse_time_flag)]
+    #[arg(long, value_parser = parse_time)]
     expires_at: Option<prost_types::Timestamp>,
     /// Where the decision came from [default: the current record's source]
     #[arg(long)]
@@ -95,10 +96,6 @@ pub(crate) struct UpdateArgs {
     idempotency_key: Option<String>,
     #[command(flatten)]
     evidence: EvidenceArgs,
-}
-
-fn parse_decision_flag(text: &str) -> Result<Decision, String> {
-    crate::format::parse_decision(text).ok_or_else(|| format!("{text:?} is not granted, denied or limited"))
 }
 
 pub(crate) async fn update(client: &Client, args: UpdateArgs, output: Format) -> Result<Outcome, Failure> {

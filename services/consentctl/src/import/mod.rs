@@ -90,21 +90,20 @@ impl Summary {
 
 pub(crate) async fn run(client: &Client, args: ImportArgs, output: Format) -> Result<Outcome, Failure> {
     let file = std::fs::File::open(&args.file)
-        .map_err(|err| Failure::usage(format!("cannot open {}: {err}", args.file.display())))?;
+        .map_err(|err| Failure::new(format!("cannot open {}: {err}", args.file.display())))?;
     let size = file.metadata()?.len();
     let format = args.format.unwrap_or_else(|| FileFormat::of(&args.file));
     let mapping =
         Mapping { columns: args.map.into_iter().collect(), purpose: args.purpose, source: args.source };
     if !mapping.columns.is_empty() && format != FileFormat::Csv {
-        return Err(Failure::usage("--map applies to CSV files".to_owned()));
+        return Err(Failure::new("--map applies to CSV files".to_owned()));
     }
     // Written before the import began: what a replayed request returns.
     let head = client.head_revision().await?;
     let (reports, mut received) = mpsc::channel(1024);
     let lanes: Vec<_> =
         (0..args.concurrency.max(1)).map(|_| lane(client.clone(), head, reports.clone())).collect();
-    let path = args.file.clone();
-    let reader = std::thread::spawn(move || read(&path, file, format, &mapping, &lanes, &reports));
+    let reader = std::thread::spawn(move || read(file, format, &mapping, &lanes, &reports));
 
     let progress = Progress::new(size, 0, 0);
     let mut summary = Summary::default();
@@ -123,7 +122,7 @@ pub(crate) async fn run(client: &Client, args: ImportArgs, output: Format) -> Re
             Report::Fatal(failure) => return Err(failure),
         }
     }
-    reader.join().map_err(|_| Failure::usage("the file reader stopped".to_owned()))??;
+    reader.join().map_err(|_| Failure::new("the file reader stopped".to_owned()))??;
     progress.finish(summary.rows(), &summary.line());
     for (reason, rows) in &summary.reasons {
         eprintln!("consentctl: skipped {rows}: {reason}");
@@ -137,7 +136,6 @@ pub(crate) async fn run(client: &Client, args: ImportArgs, output: Format) -> Re
 
 /// Reads the file, grouping rows and handing each group to its lane.
 fn read(
-    path: &std::path::Path,
     file: std::fs::File,
     format: FileFormat,
     mapping: &Mapping,
@@ -182,7 +180,7 @@ fn read(
                 // ends the import: it is not a refused row.
                 let read = reader
                     .read_until(b'\n', &mut bytes)
-                    .map_err(|err| Failure::usage(format!("cannot read the file: {err}")))?;
+                    .map_err(|err| Failure::new(format!("cannot read the file: {err}")))?;
                 if read == 0 {
                     break;
                 }
@@ -194,16 +192,16 @@ fn read(
             }
         }
         FileFormat::Csv => {
-            // Its own handle: a cloned one would share the reader's offset.
-            let mut lines = LineCounter::new(std::fs::File::open(path)?);
-            let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(file);
+            let newlines = std::rc::Rc::new(std::cell::RefCell::new(Newlines::default()));
+            let counting = CountingReader { file, newlines: std::rc::Rc::clone(&newlines) };
+            let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(counting);
             let header = reader
                 .headers()
-                .map_err(|err| Failure::usage(format!("cannot read the header: {err}")))?
+                .map_err(|err| Failure::new(format!("cannot read the header: {err}")))?
                 .clone();
             let ours = mapping.columns.is_empty();
             if ours && !(header.iter().any(|c| c == "identities") && header.iter().any(|c| c == "decision")) {
-                return Err(Failure::usage(
+                return Err(Failure::new(
                     "the CSV has no identities and decision columns: map another platform's columns with --map"
                         .to_owned(),
                 ));
@@ -215,7 +213,7 @@ fn read(
                     Ok(false) => break,
                     Ok(true) => {
                         let start = cells.position().map_or(0, csv::Position::byte);
-                        let line = lines.line_at(start)?;
+                        let line = newlines.borrow_mut().line_at(start);
                         let row = if ours {
                             RecordRow::from_csv(&header, &cells)
                                 .map_err(|(field, message)| NotImported::Refused { line, field, message })
@@ -245,50 +243,47 @@ fn read(
 
 /// The line a CSV record starting at a byte offset is on. The csv reader's
 /// own count is one short after a CRLF line (it takes the LF as the start of
-/// the next record), so the lines are counted in the file itself, reading it
-/// a second time alongside (the offsets only grow).
-struct LineCounter {
-    bytes: std::io::Bytes<BufReader<std::fs::File>>,
-    /// The offset of the next byte, and the newlines before it.
-    at: u64,
-    newlines: u64,
-    /// The byte at `at`, once looked at.
-    peeked: Option<u8>,
+/// the next record), so the newlines are counted as the reader reads the
+/// file: [`CountingReader`] notes where each one is, and a record's line is
+/// the count of those before its start (a leading LF left from a CRLF
+/// belongs to the line before). Only the reader's lookahead is kept.
+#[derive(Debug, Default)]
+struct Newlines {
+    /// Bytes read so far.
+    read: u64,
+    /// Offsets of the newlines read but not yet passed by a record.
+    ahead: std::collections::VecDeque<u64>,
+    /// Newlines passed.
+    passed: u64,
 }
 
-impl LineCounter {
-    fn new(file: std::fs::File) -> Self {
-        use std::io::Read as _;
-        Self { bytes: BufReader::new(file).bytes(), at: 0, newlines: 0, peeked: None }
-    }
-
-    fn next(&mut self) -> Result<Option<u8>, Failure> {
-        match self.peeked.take() {
-            Some(byte) => Ok(Some(byte)),
-            None => self
-                .bytes
-                .next()
-                .transpose()
-                .map_err(|err| Failure::usage(format!("cannot read the file: {err}"))),
+impl Newlines {
+    /// The 1-based line of the record that starts at `start` (offsets only
+    /// grow).
+    fn line_at(&mut self, start: u64) -> u64 {
+        while self.ahead.front().is_some_and(|&at| at < start) {
+            self.ahead.pop_front();
+            self.passed += 1;
         }
+        1 + self.passed + u64::from(self.ahead.front() == Some(&start))
     }
+}
 
-    /// The 1-based line of the record that starts at `start` (a leading LF
-    /// left from a CRLF belongs to the line before).
-    fn line_at(&mut self, start: u64) -> Result<u64, Failure> {
-        while self.at < start {
-            let Some(byte) = self.next()? else { break };
-            self.at += 1;
-            self.newlines += u64::from(byte == b'\n');
-        }
-        let leading_newline = match self.next()? {
-            Some(byte) => {
-                self.peeked = Some(byte);
-                byte == b'\n'
-            }
-            None => false,
-        };
-        Ok(1 + self.newlines + u64::from(leading_newline))
+/// The file, noting its newlines in a shared [`Newlines`] as it is read.
+struct CountingReader {
+    file: std::fs::File,
+    newlines: std::rc::Rc<std::cell::RefCell<Newlines>>,
+}
+
+impl std::io::Read for CountingReader {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        let read = self.file.read(buffer)?;
+        let mut newlines = self.newlines.borrow_mut();
+        let base = newlines.read;
+        let found = buffer[..read].iter().enumerate().filter(|(_, byte)| **byte == b'\n');
+        newlines.ahead.extend(found.map(|(index, _)| base + index as u64));
+        newlines.read += read as u64;
+        Ok(read)
     }
 }
 

@@ -156,7 +156,7 @@ async fn an_interrupted_export_resumes_where_it_stopped() {
     // Another filter over the same file is not taken for a resume.
     std::fs::write(
         &state,
-        br#"{"query":"other","format":"csv","page_token":"x","bytes":0,"records":0,"head":1,"position":0}"#,
+        br#"{"query":"other","page_token":"x","bytes":0,"records":0,"head":1,"position":0}"#,
     )
     .expect("state");
     let refused = server.ctl(&args).await.expect(2);
